@@ -1,0 +1,9 @@
+DROP TABLE login_failures;
+DROP TABLE site_settings;
+DROP TABLE admin_log;
+DROP TABLE group_permissions;
+DROP TABLE user_permissions;
+DROP TABLE user_groups;
+DROP TABLE permissions;
+DROP TABLE groups;
+DROP TABLE users;

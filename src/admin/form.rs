@@ -1,0 +1,248 @@
+//! Forms: field declarations, submitted values and per-field errors.
+
+use std::collections::BTreeMap;
+
+/// How a field is shown and read.
+#[derive(Debug, Clone)]
+pub enum Widget {
+    Text {
+        max_length: usize,
+    },
+    Email,
+    Password,
+    Checkbox,
+    Select(Vec<(String, String)>),
+    MultiSelect(Vec<(String, String)>),
+    Textarea,
+    /// Shown, never read from the form.
+    ReadOnly,
+}
+
+#[derive(Debug, Clone)]
+pub struct FieldSpec {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub widget: Widget,
+    pub required: bool,
+    /// Shown with its value but not editable (and not read from the submitted form).
+    pub read_only: bool,
+    pub help: String,
+    /// A link shown after the field (e.g. the form that changes a password).
+    pub link: Option<(String, String)>,
+}
+
+impl FieldSpec {
+    pub fn new(name: &'static str, label: &'static str, widget: Widget) -> FieldSpec {
+        FieldSpec {
+            name,
+            label,
+            widget,
+            required: false,
+            read_only: false,
+            help: String::new(),
+            link: None,
+        }
+    }
+
+    pub fn required(mut self) -> FieldSpec {
+        self.required = true;
+        self
+    }
+
+    pub fn read_only(mut self) -> FieldSpec {
+        self.read_only = true;
+        self
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> FieldSpec {
+        self.help = help.into();
+        self
+    }
+
+    pub fn link(mut self, href: impl Into<String>, text: impl Into<String>) -> FieldSpec {
+        self.link = Some((href.into(), text.into()));
+        self
+    }
+
+    pub fn is_editable(&self) -> bool {
+        !self.read_only && !matches!(self.widget, Widget::ReadOnly)
+    }
+
+    /// Whether values of this field may appear in history messages and re-rendered forms.
+    pub fn is_secret(&self) -> bool {
+        matches!(self.widget, Widget::Password)
+    }
+}
+
+/// Submitted (or loaded) form values: name → values, in order, repeats kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FormData(Vec<(String, String)>);
+
+impl FormData {
+    pub fn new(pairs: Vec<(String, String)>) -> FormData {
+        FormData(pairs)
+    }
+
+    pub fn set(&mut self, name: &str, value: impl Into<String>) {
+        self.0.retain(|(k, _)| k != name);
+        self.0.push((name.to_string(), value.into()));
+    }
+
+    pub fn set_all(&mut self, name: &str, values: impl IntoIterator<Item = String>) {
+        self.0.retain(|(k, _)| k != name);
+        self.0
+            .extend(values.into_iter().map(|v| (name.to_string(), v)));
+    }
+
+    pub fn set_flag(&mut self, name: &str, on: bool) {
+        self.0.retain(|(k, _)| k != name);
+        if on {
+            self.0.push((name.to_string(), "on".into()));
+        }
+    }
+
+    /// The first value, trimmed; empty when absent.
+    pub fn text(&self, name: &str) -> String {
+        self.raw(name).trim().to_string()
+    }
+
+    /// The first value exactly as sent (passwords keep their spaces).
+    pub fn raw(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// A ticked checkbox sends its name; an unticked one sends nothing.
+    pub fn flag(&self, name: &str) -> bool {
+        self.0
+            .iter()
+            .any(|(k, v)| k == name && v != "0" && v != "false")
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == name)
+    }
+}
+
+/// Field name → messages. Errors that belong to no field go under [`FieldErrors::NON_FIELD`].
+#[derive(Debug, Clone, Default)]
+pub struct FieldErrors(BTreeMap<String, Vec<String>>);
+
+impl FieldErrors {
+    pub const NON_FIELD: &'static str = "__all__";
+
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.0
+            .entry(field.to_string())
+            .or_default()
+            .push(message.into());
+    }
+
+    pub fn get(&self, field: &str) -> &[String] {
+        self.0.get(field).map_or(&[], Vec::as_slice)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn count(&self) -> usize {
+        self.0.len()
+    }
+
+    /// `Ok(())` when there are no errors, for `?` in validation code.
+    pub fn into_result(self) -> Result<(), FieldErrors> {
+        if self.is_empty() { Ok(()) } else { Err(self) }
+    }
+
+    /// Requires a value for every required, editable field.
+    pub fn check_required(&mut self, fields: &[FieldSpec], data: &FormData) {
+        for field in fields.iter().filter(|f| f.required && f.is_editable()) {
+            if data.raw(field.name).trim().is_empty() && self.get(field.name).is_empty() {
+                self.add(field.name, "This field is required.");
+            }
+        }
+    }
+
+    /// Refuses text longer than a text field allows.
+    pub fn check_lengths(&mut self, fields: &[FieldSpec], data: &FormData) {
+        for field in fields {
+            if let Widget::Text { max_length } = field.widget {
+                let length = data.text(field.name).chars().count();
+                if length > max_length {
+                    self.add(
+                        field.name,
+                        format!("Ensure this value has at most {max_length} characters (it has {length})."),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The labels of fields whose values differ between two versions of an object.
+pub fn changed_fields(fields: &[FieldSpec], before: &FormData, after: &FormData) -> Vec<String> {
+    fields
+        .iter()
+        .filter(|f| f.is_editable() && !f.is_secret())
+        .filter(|f| {
+            let mut a = before.all(f.name);
+            let mut b = after.all(f.name);
+            a.sort_unstable();
+            b.sort_unstable();
+            a != b
+        })
+        .map(|f| f.label.to_string())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changed_fields_ignore_order_and_secrets() {
+        let fields = vec![
+            FieldSpec::new("groups", "Groups", Widget::MultiSelect(vec![])),
+            FieldSpec::new("email", "Email address", Widget::Email),
+            FieldSpec::new("password", "Password", Widget::Password),
+        ];
+        let mut before = FormData::default();
+        before.set_all("groups", ["1".to_string(), "2".to_string()]);
+        before.set("email", "a@example.org");
+        let mut after = before.clone();
+        after.set_all("groups", ["2".to_string(), "1".to_string()]);
+        after.set("password", "new");
+        assert!(changed_fields(&fields, &before, &after).is_empty());
+        after.set("email", "b@example.org");
+        assert_eq!(
+            changed_fields(&fields, &before, &after),
+            vec!["Email address"]
+        );
+    }
+
+    #[test]
+    fn required_and_length_checks() {
+        let fields =
+            vec![FieldSpec::new("name", "Name", Widget::Text { max_length: 3 }).required()];
+        let mut errors = FieldErrors::default();
+        errors.check_required(&fields, &FormData::default());
+        assert_eq!(errors.get("name"), ["This field is required."]);
+        let mut errors = FieldErrors::default();
+        errors.check_lengths(
+            &fields,
+            &FormData::new(vec![("name".into(), "abcd".into())]),
+        );
+        assert!(errors.get("name")[0].contains("at most 3"));
+    }
+}

@@ -1,0 +1,296 @@
+//! Changelist queries: search terms, filters, sorting and pagination, parsed once from the
+//! query string, plus the helpers model admins use to turn them into diesel queries.
+
+use std::collections::BTreeMap;
+
+pub const PER_PAGE: i64 = 100;
+
+/// A changelist column. `key` is what the model matches on to sort.
+#[derive(Debug)]
+pub struct Column {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub sortable: bool,
+}
+
+/// One cell of a row, typed so that the template renders each kind alike everywhere.
+#[derive(Debug, Clone)]
+pub enum Cell {
+    Text(String),
+    Bool(Option<bool>),
+    Time(Option<chrono::NaiveDateTime>),
+}
+
+#[derive(Debug)]
+pub struct Row {
+    pub id: String,
+    pub cells: Vec<Cell>,
+}
+
+/// How every page shows a UTC time.
+pub fn format_time(time: &chrono::NaiveDateTime) -> String {
+    time.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// A sidebar filter: the query parameter it sets and the values it offers.
+#[derive(Debug)]
+pub struct FilterSpec {
+    pub param: &'static str,
+    pub title: &'static str,
+    pub choices: Vec<(String, String)>,
+}
+
+impl FilterSpec {
+    /// Yes / No, as `param=1` / `param=0`.
+    pub fn boolean(param: &'static str, title: &'static str) -> FilterSpec {
+        FilterSpec {
+            param,
+            title,
+            choices: vec![("1".into(), "Yes".into()), ("0".into(), "No".into())],
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct ListPage {
+    pub rows: Vec<Row>,
+    /// Rows matching the search and filters.
+    pub count: i64,
+    /// Rows in the table.
+    pub total: i64,
+}
+
+/// A parsed changelist request.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub search: String,
+    /// Words (or quoted phrases) that must each match some searched field.
+    pub terms: Vec<String>,
+    /// Filter parameter → value, only for declared filters.
+    pub filters: BTreeMap<String, String>,
+    /// Column index (0-based) and whether descending, in priority order.
+    pub order: Vec<(usize, bool)>,
+    /// 1-based.
+    pub page: i64,
+}
+
+/// The parameters a changelist URL may carry besides declared filters.
+pub const SEARCH_PARAM: &str = "q";
+pub const ORDER_PARAM: &str = "o";
+pub const PAGE_PARAM: &str = "p";
+
+impl ListQuery {
+    /// Parses the query string; `Err` names a parameter that no filter declares.
+    pub fn parse(
+        pairs: &[(String, String)],
+        columns: &[super::Column],
+        filters: &[FilterSpec],
+    ) -> Result<ListQuery, String> {
+        let mut query = ListQuery {
+            page: 1,
+            ..ListQuery::default()
+        };
+        for (key, value) in pairs {
+            match key.as_str() {
+                SEARCH_PARAM => {
+                    query.search = value.trim().to_string();
+                    query.terms = split_terms(value);
+                }
+                ORDER_PARAM => query.order = parse_order(value, columns),
+                PAGE_PARAM => query.page = value.parse().unwrap_or(1).max(1),
+                param if filters.iter().any(|f| f.param == param) => {
+                    query.filters.insert(key.clone(), value.clone());
+                }
+                other => return Err(other.to_string()),
+            }
+        }
+        Ok(query)
+    }
+
+    pub fn offset(&self) -> i64 {
+        (self.page - 1).saturating_mul(PER_PAGE)
+    }
+
+    pub fn filter(&self, param: &str) -> Option<&str> {
+        self.filters.get(param).map(String::as_str)
+    }
+
+    /// `true`/`false` for a boolean filter's `1`/`0`.
+    pub fn bool_filter(&self, param: &str) -> Option<bool> {
+        match self.filter(param) {
+            Some("1") => Some(true),
+            Some("0") => Some(false),
+            _ => None,
+        }
+    }
+
+    /// The `o` parameter for an order (1-based, `-` for descending), as Django writes it.
+    pub fn order_param(order: &[(usize, bool)]) -> String {
+        order
+            .iter()
+            .map(|&(i, desc)| format!("{}{}", if desc { "-" } else { "" }, i + 1))
+            .collect::<Vec<_>>()
+            .join(".")
+    }
+}
+
+fn parse_order(value: &str, columns: &[super::Column]) -> Vec<(usize, bool)> {
+    let mut order: Vec<(usize, bool)> = Vec::new();
+    for part in value.split('.') {
+        let (desc, number) = match part.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, part),
+        };
+        let Ok(index) = number.parse::<usize>() else {
+            continue;
+        };
+        let valid = index >= 1 && columns.get(index - 1).is_some_and(|c| c.sortable);
+        if valid && order.iter().all(|&(i, _)| i != index - 1) {
+            order.push((index - 1, desc));
+        }
+    }
+    order
+}
+
+/// Splits a search into words, keeping "quoted phrases" whole (Django's `smart_split`).
+pub fn split_terms(search: &str) -> Vec<String> {
+    let mut terms = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    for c in search.chars() {
+        match c {
+            '"' => {
+                if quoted && !current.is_empty() {
+                    terms.push(std::mem::take(&mut current));
+                }
+                quoted = !quoted;
+            }
+            c if c.is_whitespace() && !quoted => {
+                if !current.is_empty() {
+                    terms.push(std::mem::take(&mut current));
+                }
+            }
+            c => current.push(c),
+        }
+    }
+    if !current.trim().is_empty() {
+        terms.push(current.trim().to_string());
+    }
+    terms
+}
+
+/// A case-insensitive "contains" pattern for `lower(column) LIKE pattern ESCAPE '\'`.
+pub fn contains_pattern(term: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in term.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+diesel::define_sql_function! {
+    /// SQL `lower()`, for case-insensitive search on both backends.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// Adds one filter per search term: every term must match at least one of the columns.
+///
+/// `search_terms!(query, &list_query.terms, users::username, users::email)`
+#[macro_export]
+macro_rules! search_terms {
+    ($query:expr, $terms:expr, $first:expr $(, $rest:expr)* $(,)?) => {{
+        use diesel::prelude::*;
+        let mut query = $query;
+        for term in $terms {
+            let pattern = $crate::admin::list::contains_pattern(term);
+            query = query.filter(
+                $crate::admin::list::lower($first).like(pattern.clone()).escape('\\')
+                $(.or($crate::admin::list::lower($rest).like(pattern.clone()).escape('\\')))*
+            );
+        }
+        query
+    }};
+}
+
+/// Orders a boxed query by the requested columns, then by the primary key so that pages
+/// are stable: `order_columns!(query, &q.order, COLUMNS, users::id, { "username" => users::username, … })`
+#[macro_export]
+macro_rules! order_columns {
+    ($query:expr, $order:expr, $columns:expr, $pk:expr, { $($key:literal => $col:expr),* $(,)? }) => {{
+        use diesel::prelude::*;
+        let mut query = $query;
+        for &(index, descending) in $order {
+            query = match ($columns[index].key, descending) {
+                $(
+                    ($key, false) => query.then_order_by($col.asc()),
+                    ($key, true) => query.then_order_by($col.desc()),
+                )*
+                _ => query,
+            };
+        }
+        query.then_order_by($pk.asc())
+    }};
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::admin::Column;
+
+    const COLUMNS: &[Column] = &[
+        Column {
+            key: "a",
+            label: "A",
+            sortable: true,
+        },
+        Column {
+            key: "b",
+            label: "B",
+            sortable: false,
+        },
+        Column {
+            key: "c",
+            label: "C",
+            sortable: true,
+        },
+    ];
+
+    #[test]
+    fn quoted_phrases_stay_whole() {
+        assert_eq!(
+            split_terms(r#"alice "bob smith"  carol "#),
+            vec!["alice", "bob smith", "carol"]
+        );
+        assert_eq!(split_terms("   "), Vec::<String>::new());
+        assert_eq!(split_terms(r#""unclosed phrase"#), vec!["unclosed phrase"]);
+    }
+
+    #[test]
+    fn patterns_escape_wildcards() {
+        assert_eq!(contains_pattern("A_b%"), r"%a\_b\%%");
+    }
+
+    #[test]
+    fn order_skips_unsortable_unknown_and_repeated_columns() {
+        assert_eq!(
+            parse_order("-3.1.2.9.x.3", COLUMNS),
+            vec![(2, true), (0, false)]
+        );
+        assert_eq!(ListQuery::order_param(&[(2, true), (0, false)]), "-3.1");
+    }
+
+    #[test]
+    fn unknown_parameters_are_refused() {
+        let filters = [FilterSpec::boolean("is_staff", "staff")];
+        let pairs = |k: &str| vec![(k.to_string(), "1".to_string())];
+        assert!(ListQuery::parse(&pairs("is_staff"), COLUMNS, &filters).is_ok());
+        assert_eq!(
+            ListQuery::parse(&pairs("password__startswith"), COLUMNS, &filters).unwrap_err(),
+            "password__startswith"
+        );
+    }
+}

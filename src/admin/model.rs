@@ -1,0 +1,137 @@
+//! The trait a model implements to appear in the admin.
+
+use diesel::QueryResult;
+
+use super::form::{FieldErrors, FieldSpec, FormData};
+use super::list::{Column, FilterSpec, ListPage, ListQuery};
+use crate::db::DbConnection;
+
+/// Names a model goes by, as Django's `Meta` gives them.
+#[derive(Debug)]
+pub struct ModelInfo {
+    /// URL segment and permission prefix of the app, e.g. `auth`.
+    pub app_label: &'static str,
+    /// The app's heading on the index, e.g. "Authentication and Authorization".
+    pub app_name: &'static str,
+    /// URL segment and permission suffix, e.g. `user`.
+    pub model: &'static str,
+    pub verbose_name: &'static str,
+    pub verbose_name_plural: &'static str,
+}
+
+/// Who is acting, for models whose fields depend on it (e.g. only superusers grant rights).
+#[derive(Clone, Copy, Debug)]
+pub struct Actor {
+    pub user_id: i64,
+    pub is_superuser: bool,
+}
+
+/// A bulk action besides "Delete selected".
+#[derive(Debug)]
+pub struct ActionSpec {
+    pub name: &'static str,
+    pub description: &'static str,
+}
+
+/// What a bulk action did: the message to show, and the (id, display string) it changed.
+#[derive(Debug, Default)]
+pub struct ActionOutcome {
+    pub message: String,
+    pub changed: Vec<(String, String)>,
+}
+
+/// The result of a successful save.
+#[derive(Debug)]
+pub struct Saved {
+    pub id: String,
+    pub repr: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    #[error("invalid form")]
+    Invalid(FieldErrors),
+    #[error(transparent)]
+    Database(#[from] diesel::result::Error),
+}
+
+/// One object a delete would remove, with what goes with it ("Group membership: editors").
+#[derive(Debug)]
+pub struct DeletedObject {
+    pub repr: String,
+    pub related: Vec<String>,
+}
+
+pub trait ModelAdmin: Send + Sync {
+    fn info(&self) -> &'static ModelInfo;
+
+    /// Changelist columns; the first links to the change form.
+    fn columns(&self) -> &'static [Column];
+
+    /// Whether the changelist shows a search box, and what it searches.
+    fn search_help(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// Whether "Save" on the add form goes on to the change form (as Django's user admin
+    /// does, since the add form asks only for the essentials).
+    fn continue_after_add(&self) -> bool {
+        false
+    }
+
+    fn filters(&self, _conn: &mut DbConnection) -> QueryResult<Vec<FilterSpec>> {
+        Ok(Vec::new())
+    }
+
+    fn actions(&self) -> &'static [ActionSpec] {
+        &[]
+    }
+
+    /// One page of rows for the query (search, filters, order, page), with counts.
+    fn list(&self, conn: &mut DbConnection, query: &ListQuery) -> QueryResult<ListPage>;
+
+    /// The form's fields; `id` is `None` on the add form.
+    fn fields(
+        &self,
+        conn: &mut DbConnection,
+        actor: Actor,
+        id: Option<&str>,
+    ) -> QueryResult<Vec<FieldSpec>>;
+
+    /// The object's display string and its current form values.
+    fn load(&self, conn: &mut DbConnection, id: &str) -> QueryResult<Option<(String, FormData)>>;
+
+    /// Validates and saves; runs inside a transaction with the history entry.
+    fn save(
+        &self,
+        conn: &mut DbConnection,
+        actor: Actor,
+        id: Option<&str>,
+        data: &FormData,
+    ) -> Result<Saved, SaveError>;
+
+    /// What deleting these objects would remove; ids that do not exist are left out.
+    fn delete_preview(
+        &self,
+        conn: &mut DbConnection,
+        ids: &[String],
+    ) -> QueryResult<Vec<(String, DeletedObject)>>;
+
+    fn delete(&self, conn: &mut DbConnection, ids: &[String]) -> QueryResult<usize>;
+
+    /// Runs a declared bulk action inside a transaction; the generic code logs a history
+    /// entry for every object the outcome names.
+    fn run_action(
+        &self,
+        _conn: &mut DbConnection,
+        _action: &str,
+        _ids: &[String],
+    ) -> QueryResult<ActionOutcome> {
+        Ok(ActionOutcome::default())
+    }
+}
+
+/// Ids from the URL or a form as integers; malformed ones are dropped (they match nothing).
+pub fn ids_as_i64(ids: &[String]) -> Vec<i64> {
+    ids.iter().filter_map(|id| id.parse().ok()).collect()
+}

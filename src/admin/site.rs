@@ -1,0 +1,50 @@
+//! The registry of model admins, which drives the index and the generic pages.
+
+use std::sync::Arc;
+
+use super::model::ModelAdmin;
+use crate::auth::permissions::ModelPermissions;
+
+#[derive(Default, Clone)]
+pub struct AdminSite {
+    models: Vec<Arc<dyn ModelAdmin>>,
+}
+
+impl AdminSite {
+    pub fn register(&mut self, model: impl ModelAdmin + 'static) {
+        self.models.push(Arc::new(model));
+    }
+
+    pub fn get(&self, app_label: &str, model: &str) -> Option<Arc<dyn ModelAdmin>> {
+        self.models
+            .iter()
+            .find(|m| m.info().app_label == app_label && m.info().model == model)
+            .cloned()
+    }
+
+    /// Apps in alphabetical order of their names, each with its models in alphabetical order.
+    pub fn apps(&self) -> Vec<(&'static str, Vec<Arc<dyn ModelAdmin>>)> {
+        let mut models = self.models.clone();
+        models.sort_by_key(|m| (m.info().app_name, m.info().verbose_name_plural));
+        let mut apps: Vec<(&'static str, Vec<Arc<dyn ModelAdmin>>)> = Vec::new();
+        for model in models {
+            match apps.last_mut() {
+                Some((name, list)) if *name == model.info().app_name => list.push(model),
+                _ => apps.push((model.info().app_name, vec![model])),
+            }
+        }
+        apps
+    }
+
+    /// What `permissions::sync` needs to create every registered model's permissions.
+    pub fn permission_models(&self) -> Vec<ModelPermissions<'static>> {
+        self.models
+            .iter()
+            .map(|m| ModelPermissions {
+                app_label: m.info().app_label,
+                model: m.info().model,
+                verbose_name: m.info().verbose_name,
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,151 @@
+//! Per-model permissions (`view`, `add`, `change`, `delete`), granted to users or groups.
+
+use std::collections::HashSet;
+
+use diesel::prelude::*;
+
+use super::users::User;
+use crate::db::DbConnection;
+use crate::db::schema::{group_permissions, permissions, user_groups, user_permissions};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    View,
+    Add,
+    Change,
+    Delete,
+}
+
+impl Action {
+    pub const ALL: [Action; 4] = [Action::Add, Action::Change, Action::Delete, Action::View];
+
+    pub fn codename(self, model: &str) -> String {
+        let verb = match self {
+            Action::View => "view",
+            Action::Add => "add",
+            Action::Change => "change",
+            Action::Delete => "delete",
+        };
+        format!("{verb}_{model}")
+    }
+}
+
+/// What one user may do, loaded once per request.
+#[derive(Clone, Debug, Default)]
+pub struct PermissionSet {
+    superuser: bool,
+    /// `app_label.codename`, as Django spells them.
+    granted: HashSet<String>,
+}
+
+impl PermissionSet {
+    pub fn superuser() -> PermissionSet {
+        PermissionSet {
+            superuser: true,
+            granted: HashSet::new(),
+        }
+    }
+
+    /// A user with change permission may also view, as in Django.
+    pub fn has(&self, app_label: &str, action: Action, model: &str) -> bool {
+        let holds = |a: Action| {
+            self.granted
+                .contains(&format!("{app_label}.{}", a.codename(model)))
+        };
+        self.superuser || holds(action) || (action == Action::View && holds(Action::Change))
+    }
+
+    pub fn has_any(&self, app_label: &str, model: &str) -> bool {
+        Action::ALL.iter().any(|&a| self.has(app_label, a, model))
+    }
+}
+
+/// The permissions an active user holds directly or through groups.
+pub fn load(conn: &mut DbConnection, user: &User) -> QueryResult<PermissionSet> {
+    if !user.is_active {
+        return Ok(PermissionSet::default());
+    }
+    if user.is_superuser {
+        return Ok(PermissionSet::superuser());
+    }
+    let direct: Vec<(String, String)> = user_permissions::table
+        .inner_join(permissions::table)
+        .filter(user_permissions::user_id.eq(user.id))
+        .select((permissions::app_label, permissions::codename))
+        .load(conn)?;
+    let via_groups: Vec<(String, String)> = user_groups::table
+        .inner_join(
+            group_permissions::table.on(group_permissions::group_id.eq(user_groups::group_id)),
+        )
+        .inner_join(permissions::table.on(permissions::id.eq(group_permissions::permission_id)))
+        .filter(user_groups::user_id.eq(user.id))
+        .select((permissions::app_label, permissions::codename))
+        .load(conn)?;
+    let granted = direct
+        .into_iter()
+        .chain(via_groups)
+        .map(|(app, code)| format!("{app}.{code}"))
+        .collect();
+    Ok(PermissionSet {
+        superuser: false,
+        granted,
+    })
+}
+
+/// A model that has permissions: what the admin registers.
+pub struct ModelPermissions<'a> {
+    pub app_label: &'a str,
+    pub model: &'a str,
+    pub verbose_name: &'a str,
+}
+
+/// Creates the four permissions of every model that lacks them (Django's post-migrate step).
+pub fn sync(conn: &mut DbConnection, models: &[ModelPermissions]) -> QueryResult<usize> {
+    let existing: HashSet<(String, String)> = permissions::table
+        .select((permissions::app_label, permissions::codename))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect();
+    let mut created = 0;
+    for m in models {
+        for action in Action::ALL {
+            let codename = action.codename(m.model);
+            if existing.contains(&(m.app_label.to_string(), codename.clone())) {
+                continue;
+            }
+            let verb = codename.split('_').next().unwrap_or_default();
+            let inserted = diesel::insert_into(permissions::table)
+                .values((
+                    permissions::app_label.eq(m.app_label),
+                    permissions::model.eq(m.model),
+                    permissions::codename.eq(&codename),
+                    permissions::name.eq(format!("Can {verb} {}", m.verbose_name)),
+                ))
+                .execute(conn);
+            match inserted {
+                Ok(n) => created += n,
+                // Another instance created it at the same moment.
+                Err(e) if crate::db::is_unique_violation(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(created)
+}
+
+/// Every permission as (id, "app | model | Can …"), for the assignment widgets.
+pub fn choices(conn: &mut DbConnection) -> QueryResult<Vec<(i64, String)>> {
+    let rows: Vec<(i64, String, String, String)> = permissions::table
+        .order((permissions::app_label, permissions::model, permissions::id))
+        .select((
+            permissions::id,
+            permissions::app_label,
+            permissions::model,
+            permissions::name,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, app, model, name)| (id, format!("{app} | {model} | {name}")))
+        .collect())
+}

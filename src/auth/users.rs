@@ -1,0 +1,129 @@
+//! Users: lookup, creation and password changes.
+
+use diesel::prelude::*;
+
+use crate::db::schema::users;
+use crate::db::{DbConnection, now};
+
+#[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub password: String,
+    pub is_active: bool,
+    pub is_staff: bool,
+    pub is_superuser: bool,
+    pub must_change_password: bool,
+    pub last_login: Option<chrono::NaiveDateTime>,
+    pub date_joined: chrono::NaiveDateTime,
+}
+
+/// What creating a user needs; the password is already hashed.
+#[derive(Insertable, Debug)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub email: &'a str,
+    pub password: &'a str,
+    pub is_active: bool,
+    pub is_staff: bool,
+    pub is_superuser: bool,
+    pub must_change_password: bool,
+    pub date_joined: chrono::NaiveDateTime,
+}
+
+impl<'a> NewUser<'a> {
+    /// An active account with no admin rights.
+    pub fn new(username: &'a str, email: &'a str, password_hash: &'a str) -> NewUser<'a> {
+        NewUser {
+            username,
+            email,
+            password: password_hash,
+            is_active: true,
+            is_staff: false,
+            is_superuser: false,
+            must_change_password: false,
+            date_joined: now(),
+        }
+    }
+
+    /// An active staff account with every permission.
+    pub fn superuser(username: &'a str, email: &'a str, password_hash: &'a str) -> NewUser<'a> {
+        NewUser {
+            is_staff: true,
+            is_superuser: true,
+            ..NewUser::new(username, email, password_hash)
+        }
+    }
+}
+
+/// The rules Django applies to usernames: 1–150 characters of letters, digits and @.+-_
+pub fn validate_username(username: &str) -> Option<&'static str> {
+    if username.is_empty() {
+        Some("This field is required.")
+    } else if username.chars().count() > 150
+        || !username
+            .chars()
+            .all(|c| c.is_alphanumeric() || "@.+-_".contains(c))
+    {
+        Some(
+            "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters (at most 150).",
+        )
+    } else {
+        None
+    }
+}
+
+pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<User>> {
+    users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find_by_username(conn: &mut DbConnection, username: &str) -> QueryResult<Option<User>> {
+    users::table
+        .filter(users::username.eq(username))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn create(conn: &mut DbConnection, new: &NewUser) -> QueryResult<i64> {
+    diesel::insert_into(users::table)
+        .values(new)
+        .returning(users::id)
+        .get_result(conn)
+}
+
+pub fn set_password(
+    conn: &mut DbConnection,
+    id: i64,
+    password_hash: &str,
+    must_change: bool,
+) -> QueryResult<usize> {
+    diesel::update(users::table.find(id))
+        .set((
+            users::password.eq(password_hash),
+            users::must_change_password.eq(must_change),
+        ))
+        .execute(conn)
+}
+
+pub fn record_login(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
+    diesel::update(users::table.find(id))
+        .set(users::last_login.eq(Some(now())))
+        .execute(conn)
+}
+
+pub fn any_superuser(conn: &mut DbConnection) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        users::table.filter(users::is_superuser.eq(true)),
+    ))
+    .get_result(conn)
+}

@@ -1,0 +1,402 @@
+//! Settings from the environment and an optional `accolade.toml`, validated once at start.
+//!
+//! Every setting has a name, a default and a description (the README's table is written from
+//! [`SETTINGS`]). The environment wins over the file. A malformed value, or an unknown
+//! `ACCOLADE_*` variable or file key, is refused with a message that names it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+/// One documented setting.
+pub struct Setting {
+    pub name: &'static str,
+    pub default: &'static str,
+    pub description: &'static str,
+}
+
+/// Every setting Accolade reads, in the order the README lists them.
+pub const SETTINGS: &[Setting] = &[
+    Setting {
+        name: "DATABASE_URL",
+        default: "sqlite://accolade.db",
+        description: "`sqlite://PATH` (created on first start) or `postgres://USER:PASSWORD@HOST/DB`.",
+    },
+    Setting {
+        name: "ACCOLADE_BIND",
+        default: "127.0.0.1:8000",
+        description: "Address and port to listen on.",
+    },
+    Setting {
+        name: "ACCOLADE_ENV",
+        default: "development",
+        description: "`development` or `production`; production requires `ACCOLADE_SECRET_KEY`.",
+    },
+    Setting {
+        name: "ACCOLADE_SECRET_KEY",
+        default: "(generated)",
+        description: "At least 32 characters; session, CSRF and token keys derive from it. In development a random key is generated once and kept in the database.",
+    },
+    Setting {
+        name: "ACCOLADE_SITE_URL",
+        default: "http://ACCOLADE_BIND",
+        description: "Public base URL, used for absolute links and the same-origin check.",
+    },
+    Setting {
+        name: "ACCOLADE_SECURE_COOKIES",
+        default: "false (true in production)",
+        description: "Mark the session cookie `Secure` (HTTPS only).",
+    },
+    Setting {
+        name: "ACCOLADE_LOG_FORMAT",
+        default: "text",
+        description: "`text` or `json` (one JSON object a line).",
+    },
+    Setting {
+        name: "ACCOLADE_LOG",
+        default: "info",
+        description: "Log filter, e.g. `info` or `accolade=debug,actix_web=info`.",
+    },
+    Setting {
+        name: "ACCOLADE_TRUST_X_FORWARDED_FOR",
+        default: "false",
+        description: "Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).",
+    },
+    Setting {
+        name: "ACCOLADE_LOGIN_MAX_FAILURES",
+        default: "5",
+        description: "Failed logins allowed for one username within the window before it is throttled.",
+    },
+    Setting {
+        name: "ACCOLADE_LOGIN_MAX_FAILURES_PER_ADDRESS",
+        default: "50",
+        description: "Failed logins allowed from one client address within the window.",
+    },
+    Setting {
+        name: "ACCOLADE_LOGIN_THROTTLE_SECONDS",
+        default: "900",
+        description: "Length of the login throttling window, in seconds.",
+    },
+    Setting {
+        name: "ACCOLADE_WORKERS",
+        default: "number of CPU cores",
+        description: "HTTP worker threads.",
+    },
+    Setting {
+        name: "ACCOLADE_DB_POOL_SIZE",
+        default: "8",
+        description: "Database connections per instance.",
+    },
+];
+
+/// Variables that are read elsewhere (CLI, tests) and so are not unknown.
+const OTHER_KNOWN_VARIABLES: &[&str] = &[
+    "ACCOLADE_CONFIG",
+    "ACCOLADE_SUPERUSER_PASSWORD",
+    "ACCOLADE_TEST_DATABASE_URL",
+];
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ConfigError {
+    #[error("{name}: {message}")]
+    Invalid { name: String, message: String },
+    #[error("{path}: {message}")]
+    File { path: String, message: String },
+}
+
+fn invalid(name: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        name: name.to_string(),
+        message: message.into(),
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug)]
+pub struct ThrottleConfig {
+    pub max_failures_per_username: u32,
+    pub max_failures_per_address: u32,
+    pub window: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub database_url: String,
+    pub bind: String,
+    pub environment: Environment,
+    /// `None` in development until the database supplies the persisted key.
+    pub secret_key: Option<String>,
+    pub site_url: String,
+    pub secure_cookies: bool,
+    pub log_format: LogFormat,
+    pub log_filter: String,
+    pub trust_x_forwarded_for: bool,
+    pub throttle: ThrottleConfig,
+    pub db_pool_size: u32,
+    /// HTTP worker threads; 0 means one per CPU core.
+    pub workers: u32,
+}
+
+impl Config {
+    /// Reads `accolade.toml` (or the file named by `ACCOLADE_CONFIG`) and the environment.
+    pub fn load() -> Result<Config, ConfigError> {
+        let explicit = std::env::var("ACCOLADE_CONFIG").ok();
+        let path = explicit.clone().unwrap_or_else(|| "accolade.toml".into());
+        let mut values = if explicit.is_some() || Path::new(&path).exists() {
+            read_file(&path)?
+        } else {
+            BTreeMap::new()
+        };
+        for (name, value) in std::env::vars() {
+            if is_known(&name) {
+                values.insert(name, value);
+            } else if name.starts_with("ACCOLADE_") && !OTHER_KNOWN_VARIABLES.contains(&&*name) {
+                return Err(invalid(
+                    &name,
+                    "unknown setting (see the README for the list)",
+                ));
+            }
+        }
+        Config::from_values(&values)
+    }
+
+    /// Builds a configuration from name → value pairs; absent names take their defaults.
+    pub fn from_values(values: &BTreeMap<String, String>) -> Result<Config, ConfigError> {
+        let get = |name: &str| values.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let environment = match get("ACCOLADE_ENV").unwrap_or("development") {
+            "development" => Environment::Development,
+            "production" => Environment::Production,
+            other => {
+                return Err(invalid(
+                    "ACCOLADE_ENV",
+                    format!("expected `development` or `production`, got `{other}`"),
+                ));
+            }
+        };
+        let database_url = get("DATABASE_URL")
+            .unwrap_or("sqlite://accolade.db")
+            .to_string();
+        crate::db::DatabaseKind::from_url(&database_url)
+            .map_err(|message| invalid("DATABASE_URL", message))?;
+        let bind = get("ACCOLADE_BIND").unwrap_or("127.0.0.1:8000").to_string();
+        if bind.parse::<std::net::SocketAddr>().is_err() {
+            return Err(invalid(
+                "ACCOLADE_BIND",
+                format!("expected an address and port such as 127.0.0.1:8000, got `{bind}`"),
+            ));
+        }
+        let secret_key = get("ACCOLADE_SECRET_KEY").map(str::to_string);
+        match (&secret_key, environment) {
+            (Some(key), _) if key.len() < 32 => {
+                return Err(invalid(
+                    "ACCOLADE_SECRET_KEY",
+                    "must be at least 32 characters long",
+                ));
+            }
+            (None, Environment::Production) => {
+                return Err(invalid(
+                    "ACCOLADE_SECRET_KEY",
+                    "is required when ACCOLADE_ENV=production",
+                ));
+            }
+            _ => {}
+        }
+        let site_url = match get("ACCOLADE_SITE_URL") {
+            Some(url) => parse_site_url(url)?,
+            None => format!("http://{bind}"),
+        };
+        let secure_default = environment == Environment::Production;
+        let log_format = match get("ACCOLADE_LOG_FORMAT").unwrap_or("text") {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => {
+                return Err(invalid(
+                    "ACCOLADE_LOG_FORMAT",
+                    format!("expected `text` or `json`, got `{other}`"),
+                ));
+            }
+        };
+        Ok(Config {
+            database_url,
+            bind,
+            environment,
+            secret_key,
+            site_url,
+            secure_cookies: parse_bool(get, "ACCOLADE_SECURE_COOKIES", secure_default)?,
+            log_format,
+            log_filter: get("ACCOLADE_LOG").unwrap_or("info").to_string(),
+            trust_x_forwarded_for: parse_bool(get, "ACCOLADE_TRUST_X_FORWARDED_FOR", false)?,
+            throttle: ThrottleConfig {
+                max_failures_per_username: parse_number(get, "ACCOLADE_LOGIN_MAX_FAILURES", 5)?,
+                max_failures_per_address: parse_number(
+                    get,
+                    "ACCOLADE_LOGIN_MAX_FAILURES_PER_ADDRESS",
+                    50,
+                )?,
+                window: Duration::from_secs(
+                    parse_number(get, "ACCOLADE_LOGIN_THROTTLE_SECONDS", 900)?.into(),
+                ),
+            },
+            db_pool_size: parse_number(get, "ACCOLADE_DB_POOL_SIZE", 8)?,
+            workers: match get("ACCOLADE_WORKERS") {
+                None => 0,
+                Some(_) => parse_number(get, "ACCOLADE_WORKERS", 1)?,
+            },
+        })
+    }
+
+    /// The scheme and host that same-origin requests carry in `Origin`.
+    pub fn site_origin(&self) -> &str {
+        let after_scheme = self.site_url.find("://").map_or(0, |i| i + 3);
+        let end = self.site_url[after_scheme..]
+            .find('/')
+            .map_or(self.site_url.len(), |i| after_scheme + i);
+        &self.site_url[..end]
+    }
+}
+
+fn is_known(name: &str) -> bool {
+    SETTINGS.iter().any(|s| s.name == name)
+}
+
+fn read_file(path: &str) -> Result<BTreeMap<String, String>, ConfigError> {
+    let file_error = |message: String| ConfigError::File {
+        path: path.to_string(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| file_error(e.to_string()))?;
+    let mut values = BTreeMap::new();
+    for (key, value) in table {
+        if !is_known(&key) {
+            return Err(invalid(&key, format!("unknown setting in {path}")));
+        }
+        let text = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            _ => return Err(invalid(&key, "expected a string, number or boolean")),
+        };
+        values.insert(key, text);
+    }
+    Ok(values)
+}
+
+fn parse_site_url(url: &str) -> Result<String, ConfigError> {
+    let url = url.trim_end_matches('/');
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(url.into()),
+        _ => Err(invalid(
+            "ACCOLADE_SITE_URL",
+            format!("expected an http:// or https:// URL, got `{url}`"),
+        )),
+    }
+}
+
+fn parse_bool<'a>(
+    get: impl Fn(&str) -> Option<&'a str>,
+    name: &str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match get(name).map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(default),
+        Some("true" | "1" | "yes" | "on") => Ok(true),
+        Some("false" | "0" | "no" | "off") => Ok(false),
+        Some(other) => Err(invalid(
+            name,
+            format!("expected true or false, got `{other}`"),
+        )),
+    }
+}
+
+fn parse_number<'a>(
+    get: impl Fn(&str) -> Option<&'a str>,
+    name: &str,
+    default: u32,
+) -> Result<u32, ConfigError> {
+    match get(name) {
+        None => Ok(default),
+        Some(text) => match text.parse::<u32>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(invalid(
+                name,
+                format!("expected a positive whole number, got `{text}`"),
+            )),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let values = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_values(&values)
+    }
+
+    #[test]
+    fn defaults_are_a_development_site_on_sqlite() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.database_url, "sqlite://accolade.db");
+        assert_eq!(c.bind, "127.0.0.1:8000");
+        assert_eq!(c.site_url, "http://127.0.0.1:8000");
+        assert_eq!(c.environment, Environment::Development);
+        assert!(!c.secure_cookies);
+    }
+
+    #[test]
+    fn production_requires_a_secret_key() {
+        let err = config(&[("ACCOLADE_ENV", "production")]).unwrap_err();
+        assert!(err.to_string().starts_with("ACCOLADE_SECRET_KEY"));
+        let key = "k".repeat(40);
+        let c = config(&[
+            ("ACCOLADE_ENV", "production"),
+            ("ACCOLADE_SECRET_KEY", &key),
+        ])
+        .unwrap();
+        assert!(c.secure_cookies, "production defaults to secure cookies");
+    }
+
+    #[test]
+    fn malformed_values_name_the_variable() {
+        for (name, value) in [
+            ("ACCOLADE_BIND", "localhost"),
+            ("ACCOLADE_SECURE_COOKIES", "maybe"),
+            ("ACCOLADE_ENV", "staging"),
+            ("DATABASE_URL", "mysql://x"),
+            ("ACCOLADE_SITE_URL", "example.org"),
+            ("ACCOLADE_LOGIN_MAX_FAILURES", "-1"),
+            ("ACCOLADE_SECRET_KEY", "short"),
+        ] {
+            let err = config(&[(name, value)]).unwrap_err();
+            assert!(err.to_string().starts_with(name), "{name}: {err}");
+        }
+    }
+
+    #[test]
+    fn site_origin_drops_the_path() {
+        let c = config(&[("ACCOLADE_SITE_URL", "https://badges.example.org/sub/")]).unwrap();
+        assert_eq!(c.site_url, "https://badges.example.org/sub");
+        assert_eq!(c.site_origin(), "https://badges.example.org");
+    }
+}

@@ -1,0 +1,189 @@
+//! The database layer: one connection type over SQLite and PostgreSQL, chosen by URL.
+//!
+//! `DATABASE_URL` picks the backend by its scheme (never by trial, so a PostgreSQL URL can
+//! not silently become a SQLite file). Every query in Accolade is written once against
+//! [`DbConnection`]; only migrations exist per backend.
+
+pub mod schema;
+pub mod settings;
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{self, ManageConnection};
+use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::error::AppError;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Applied to every new SQLite connection: the settings SQLite does not remember per file.
+const SQLITE_CONNECTION_SETUP: &str = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+     PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;";
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Which backend a `DATABASE_URL` names, with what to hand its driver.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseKind {
+    Sqlite { path: String },
+    Postgres { url: String },
+}
+
+impl DatabaseKind {
+    pub fn from_url(url: &str) -> Result<DatabaseKind, String> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err("a sqlite:// URL needs a file path, e.g. sqlite://accolade.db".into());
+            }
+            Ok(DatabaseKind::Sqlite { path: path.into() })
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(DatabaseKind::Postgres { url: url.into() })
+        } else {
+            Err("expected a URL starting with sqlite:// or postgres://".into())
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            DatabaseKind::Sqlite { .. } => "SQLite",
+            DatabaseKind::Postgres { .. } => "PostgreSQL",
+        }
+    }
+
+    fn connect(&self) -> diesel::ConnectionResult<DbConnection> {
+        match self {
+            DatabaseKind::Postgres { url } => {
+                PgConnection::establish(url).map(DbConnection::Postgresql)
+            }
+            DatabaseKind::Sqlite { path } => {
+                let mut conn = SqliteConnection::establish(path)?;
+                conn.batch_execute(SQLITE_CONNECTION_SETUP)
+                    .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+}
+
+/// An r2d2 manager that connects to the backend the URL names.
+pub struct ConnectionManager {
+    kind: DatabaseKind,
+}
+
+impl ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        self.kind.connect().map_err(r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+pub type Pool = r2d2::Pool<ConnectionManager>;
+
+/// The shared handle on the database: cheap to clone, one per process.
+#[derive(Clone)]
+pub struct Database {
+    pool: Pool,
+    kind: DatabaseKind,
+}
+
+impl Database {
+    /// Opens a pool; fails at once with the driver's message when the database is unreachable.
+    pub fn connect(url: &str, pool_size: u32) -> Result<Database, String> {
+        let kind = DatabaseKind::from_url(url)?;
+        let pool = r2d2::Pool::builder()
+            .max_size(pool_size)
+            .connection_timeout(Duration::from_secs(10))
+            .build(ConnectionManager { kind: kind.clone() })
+            .map_err(|e| format!("cannot connect to the {} database: {e}", kind.name()))?;
+        Ok(Database { pool, kind })
+    }
+
+    pub fn kind(&self) -> &DatabaseKind {
+        &self.kind
+    }
+
+    /// A connection for blocking code (CLI commands, start-up work, worker threads).
+    pub fn get(&self) -> Result<r2d2::PooledConnection<ConnectionManager>, AppError> {
+        self.pool
+            .get()
+            .map_err(|e| AppError::internal(format!("database pool: {e}")))
+    }
+
+    /// Runs blocking database work off the async executor.
+    pub async fn run<T, E, F>(&self, work: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        E: Into<AppError> + Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+    {
+        let db = self.clone();
+        actix_web::web::block(move || {
+            let mut conn = db.get()?;
+            work(&mut conn).map_err(Into::into)
+        })
+        .await
+        .map_err(|e| AppError::internal(format!("blocking task: {e}")))?
+    }
+
+    /// Applies every pending migration of this backend; returns the versions applied.
+    pub fn migrate(&self) -> Result<Vec<String>, String> {
+        let mut conn = self.get().map_err(|e| e.to_string())?;
+        let applied = match &mut *conn {
+            DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
+            DbConnection::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
+        }
+        .map_err(|e| format!("migration failed: {e}"))?;
+        Ok(applied.iter().map(ToString::to_string).collect())
+    }
+
+    /// How many migrations of this backend are not applied yet.
+    pub fn pending_migrations(&self) -> Result<usize, String> {
+        let mut conn = self.get().map_err(|e| e.to_string())?;
+        match &mut *conn {
+            DbConnection::Sqlite(c) => c.pending_migrations(SQLITE_MIGRATIONS).map(|m| m.len()),
+            DbConnection::Postgresql(c) => {
+                c.pending_migrations(POSTGRES_MIGRATIONS).map(|m| m.len())
+            }
+        }
+        .map_err(|e| format!("cannot read migrations: {e}"))
+    }
+
+    /// `Ok` when a trivial query answers.
+    pub fn ping(&self) -> Result<(), AppError> {
+        let mut conn = self.get()?;
+        diesel::sql_query("SELECT 1").execute(&mut *conn)?;
+        Ok(())
+    }
+}
+
+/// The current time, in UTC, at the precision both backends store.
+pub fn now() -> chrono::NaiveDateTime {
+    let now = chrono::Utc::now().naive_utc();
+    now - chrono::Duration::nanoseconds(i64::from(now.and_utc().timestamp_subsec_nanos() % 1000))
+}
+
+/// True when a diesel error is a unique-constraint violation.
+pub fn is_unique_violation(error: &diesel::result::Error) -> bool {
+    matches!(
+        error,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}

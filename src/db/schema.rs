@@ -1,0 +1,107 @@
+//! The one schema both backends share (the migrations keep them in step).
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        username -> Text,
+        first_name -> Text,
+        last_name -> Text,
+        email -> Text,
+        password -> Text,
+        is_active -> Bool,
+        is_staff -> Bool,
+        is_superuser -> Bool,
+        must_change_password -> Bool,
+        last_login -> Nullable<Timestamp>,
+        date_joined -> Timestamp,
+    }
+}
+
+diesel::table! {
+    groups (id) {
+        id -> BigInt,
+        name -> Text,
+    }
+}
+
+diesel::table! {
+    permissions (id) {
+        id -> BigInt,
+        app_label -> Text,
+        model -> Text,
+        codename -> Text,
+        name -> Text,
+    }
+}
+
+diesel::table! {
+    user_groups (user_id, group_id) {
+        user_id -> BigInt,
+        group_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    user_permissions (user_id, permission_id) {
+        user_id -> BigInt,
+        permission_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    group_permissions (group_id, permission_id) {
+        group_id -> BigInt,
+        permission_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    admin_log (id) {
+        id -> BigInt,
+        action_time -> Timestamp,
+        user_id -> Nullable<BigInt>,
+        username -> Text,
+        app_label -> Text,
+        model -> Text,
+        object_id -> Text,
+        object_repr -> Text,
+        action_flag -> Integer,
+        change_message -> Text,
+    }
+}
+
+diesel::table! {
+    site_settings (key) {
+        key -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
+    login_failures (id) {
+        id -> BigInt,
+        username -> Text,
+        client_address -> Text,
+        failed_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(user_groups -> users (user_id));
+diesel::joinable!(user_groups -> groups (group_id));
+diesel::joinable!(user_permissions -> users (user_id));
+diesel::joinable!(user_permissions -> permissions (permission_id));
+diesel::joinable!(group_permissions -> groups (group_id));
+diesel::joinable!(group_permissions -> permissions (permission_id));
+diesel::joinable!(admin_log -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    groups,
+    permissions,
+    user_groups,
+    user_permissions,
+    group_permissions,
+    admin_log,
+    site_settings,
+    login_failures,
+);

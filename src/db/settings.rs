@@ -1,0 +1,45 @@
+//! Site-wide values kept in the database so that every instance shares them.
+
+use diesel::prelude::*;
+
+use super::DbConnection;
+use super::schema::site_settings;
+
+const SECRET_KEY: &str = "secret_key";
+
+pub fn get(conn: &mut DbConnection, key: &str) -> QueryResult<Option<String>> {
+    site_settings::table
+        .find(key)
+        .select(site_settings::value)
+        .first(conn)
+        .optional()
+}
+
+/// Returns the stored value, storing `make()` first when there is none. Safe when several
+/// instances start at once: the first insert wins and everyone reads it back.
+pub fn get_or_insert(
+    conn: &mut DbConnection,
+    key: &str,
+    make: impl FnOnce() -> String,
+) -> QueryResult<String> {
+    if let Some(value) = get(conn, key)? {
+        return Ok(value);
+    }
+    let inserted = diesel::insert_into(site_settings::table)
+        .values((site_settings::key.eq(key), site_settings::value.eq(make())))
+        .execute(conn);
+    match inserted {
+        Ok(_) => {}
+        Err(e) if super::is_unique_violation(&e) => {}
+        Err(e) => return Err(e),
+    }
+    site_settings::table
+        .find(key)
+        .select(site_settings::value)
+        .first(conn)
+}
+
+/// The development secret key: generated once, then shared through the database.
+pub fn development_secret_key(conn: &mut DbConnection) -> QueryResult<String> {
+    get_or_insert(conn, SECRET_KEY, crate::auth::tokens::random_token)
+}

@@ -1,0 +1,166 @@
+//! Accolade: the Open Badges service of an Open edX site.
+//!
+//! This crate builds the application; `main.rs` is only its command line. Tests build the
+//! same application on port 0 against a fresh database.
+
+pub mod admin;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod web;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_session::SessionMiddleware;
+use actix_session::config::{CookieContentSecurity, PersistentSession};
+use actix_session::storage::CookieSessionStore;
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web as aweb};
+
+use crate::admin::AdminSite;
+use crate::auth::csrf::{self, CsrfPolicy};
+use crate::auth::{password, permissions, tokens, users};
+use crate::config::Config;
+use crate::db::Database;
+use crate::error::AppError;
+use crate::web::AppState;
+
+pub const SESSION_COOKIE: &str = "accolade_session";
+/// Sessions last two weeks, as Django's do.
+const SESSION_DAYS: i64 = 14;
+
+/// Every model the admin shows.
+pub fn admin_site() -> AdminSite {
+    let mut site = AdminSite::default();
+    site.register(auth::admin::UserAdmin);
+    site.register(auth::admin::GroupAdmin);
+    site
+}
+
+/// A configuration whose database is migrated and whose secret key is known.
+pub struct Prepared {
+    pub config: Config,
+    pub secret_key: String,
+    pub db: Database,
+    pub admin: AdminSite,
+}
+
+/// What start-up does before serving: connect, migrate, settle the secret key, and create
+/// the permissions of every registered model.
+pub fn prepare(config: Config) -> Result<Prepared, String> {
+    let db = Database::connect(&config.database_url, config.db_pool_size)?;
+    for version in db.migrate()? {
+        tracing::info!(%version, "applied migration");
+    }
+    let mut conn = db.get().map_err(|e| e.to_string())?;
+    let secret_key = match &config.secret_key {
+        Some(key) => key.clone(),
+        None => {
+            tracing::warn!(
+                "ACCOLADE_SECRET_KEY is not set: using a development key generated once and kept in the database; set ACCOLADE_SECRET_KEY in production"
+            );
+            db::settings::development_secret_key(&mut conn).map_err(|e| e.to_string())?
+        }
+    };
+    let admin = admin_site();
+    permissions::sync(&mut conn, &admin.permission_models()).map_err(|e| e.to_string())?;
+    drop(conn);
+    Ok(Prepared {
+        config,
+        secret_key,
+        db,
+        admin,
+    })
+}
+
+/// On a site without any superuser, creates `admin` with a random password that must be
+/// changed at first login, and returns that password (to be shown once).
+pub fn ensure_initial_superuser(db: &Database) -> Result<Option<String>, AppError> {
+    let mut conn = db.get()?;
+    if users::any_superuser(&mut conn)? || users::find_by_username(&mut conn, "admin")?.is_some() {
+        return Ok(None);
+    }
+    let secret = tokens::random_token()[..20].to_string();
+    let hash = password::hash(&secret);
+    let new = users::NewUser {
+        must_change_password: true,
+        ..users::NewUser::superuser("admin", "", &hash)
+    };
+    match users::create(&mut conn, &new) {
+        Ok(_) => Ok(Some(secret)),
+        // Another instance created it first.
+        Err(e) if db::is_unique_violation(&e) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    pub fn build(prepared: Prepared) -> std::io::Result<Application> {
+        let listener = TcpListener::bind(&prepared.config.bind)?;
+        let port = listener.local_addr()?.port();
+        let config = Arc::new(prepared.config);
+        let session_key = Key::from(&tokens::derive_key(&prepared.secret_key, "session"));
+        let state = aweb::Data::new(AppState {
+            db: prepared.db,
+            config: config.clone(),
+            admin: prepared.admin,
+            auth_hash_key: tokens::derive_key(&prepared.secret_key, "session-auth-hash"),
+        });
+        let csrf_policy = aweb::Data::new(CsrfPolicy {
+            trusted_origins: vec![config.site_origin().to_string()],
+        });
+        let secure_cookies = config.secure_cookies;
+        let mut server = HttpServer::new(move || {
+            let sessions =
+                SessionMiddleware::builder(CookieSessionStore::default(), session_key.clone())
+                    .cookie_name(SESSION_COOKIE.into())
+                    .cookie_secure(secure_cookies)
+                    .cookie_http_only(true)
+                    .cookie_same_site(SameSite::Lax)
+                    .cookie_content_security(CookieContentSecurity::Private)
+                    .session_lifecycle(
+                        PersistentSession::default()
+                            .session_ttl(actix_web::cookie::time::Duration::days(SESSION_DAYS)),
+                    )
+                    .build();
+            App::new()
+                .app_data(state.clone())
+                .app_data(csrf_policy.clone())
+                .app_data(aweb::FormConfig::default().limit(256 * 1024))
+                .app_data(aweb::PayloadConfig::new(256 * 1024))
+                .wrap(from_fn(csrf::protect))
+                .wrap(sessions)
+                .wrap(from_fn(web::middleware::request_context))
+                .wrap(web::middleware::security_headers())
+                .configure(web::routes)
+                .default_service(aweb::to(|| async {
+                    Err::<actix_web::HttpResponse, _>(AppError::NotFound)
+                }))
+        });
+        if config.workers > 0 {
+            server = server.workers(config.workers as usize);
+        }
+        Ok(Application {
+            port,
+            server: server.listen(listener)?.run(),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,442 @@
+//! The changelist: columns, sorting, search, filters, pagination and bulk actions.
+
+use std::sync::Arc;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use askama_web::WebTemplate;
+
+use super::views::CellView;
+use super::{capfirst, changelist_url, delete, model_for, object_url};
+use crate::admin::list::{ORDER_PARAM, PAGE_PARAM, PER_PAGE, SEARCH_PARAM};
+use diesel::Connection;
+
+use crate::admin::history::{self, ChangeMessage};
+use crate::admin::{FilterSpec, FormData, ListPage, ListQuery, ModelAdmin};
+use crate::auth::permissions::Action;
+use crate::auth::session::Level;
+use crate::error::{AppError, redirect};
+use crate::web::AppState;
+use crate::web::page::{Crumb, Page};
+use crate::web::query::{QueryString, pairs};
+use crate::web::staff::Staff;
+
+pub const DELETE_SELECTED: &str = "delete_selected";
+/// The parameter that carries a changelist's query through its forms, as in Django.
+pub const PRESERVED_FILTERS: &str = "_changelist_filters";
+
+pub struct SortState {
+    pub priority: usize,
+    pub descending: bool,
+    pub toggle_url: String,
+    pub remove_url: String,
+}
+
+pub struct HeaderView {
+    pub label: &'static str,
+    pub key: &'static str,
+    pub url: Option<String>,
+    pub sorted: Option<SortState>,
+}
+
+pub struct RowView {
+    pub id: String,
+    pub url: String,
+    pub cells: Vec<CellView>,
+}
+
+pub struct ChoiceView {
+    pub label: String,
+    pub url: String,
+    pub selected: bool,
+}
+
+pub struct FilterView {
+    pub title: &'static str,
+    pub choices: Vec<ChoiceView>,
+}
+
+pub struct PageLink {
+    /// `None` for the "…" between distant pages.
+    pub number: Option<i64>,
+    pub url: String,
+    pub current: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/change_list.html")]
+pub struct ChangeListPage {
+    page: Page,
+    heading: String,
+    add_url: Option<String>,
+    add_label: String,
+    search_help: Option<&'static str>,
+    search: String,
+    /// Hidden inputs that keep filters when a search is submitted.
+    search_hidden: Vec<(String, String)>,
+    clear_search_url: String,
+    headers: Vec<HeaderView>,
+    rows: Vec<RowView>,
+    result_summary: String,
+    filters: Vec<FilterView>,
+    actions: Vec<(&'static str, String)>,
+    action_url: String,
+    pages: Vec<PageLink>,
+}
+
+pub async fn show(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    let model = model_for(&state, &path.0, &path.1)?;
+    staff.require(model.as_ref(), Action::View)?;
+    let params = pairs(req.query_string());
+    let listed = {
+        let model = model.clone();
+        let params = params.clone();
+        state
+            .db
+            .run(move |conn| {
+                let filters = model.filters(conn)?;
+                match ListQuery::parse(&params, model.columns(), &filters) {
+                    Ok(query) => {
+                        let page = model.list(conn, &query)?;
+                        Ok::<_, AppError>(Ok((filters, query, page)))
+                    }
+                    Err(unknown) => Ok(Err(unknown)),
+                }
+            })
+            .await?
+    };
+    let (filters, query, list) = match listed {
+        Ok(listed) => listed,
+        Err(unknown) => {
+            staff.session.add_message(
+                Level::Error,
+                format!("The filter “{unknown}” is not offered here and was ignored."),
+            );
+            return Ok(redirect(&changelist_url(model.as_ref())));
+        }
+    };
+    let page = render(
+        &staff,
+        model.as_ref(),
+        QueryString::new(params),
+        &filters,
+        &query,
+        list,
+    );
+    Ok(page.render().map(|body| {
+        HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .body(body)
+    })?)
+}
+
+fn render(
+    staff: &Staff,
+    model: &dyn ModelAdmin,
+    current: QueryString,
+    filters: &[FilterSpec],
+    query: &ListQuery,
+    list: ListPage,
+) -> ChangeListPage {
+    let info = model.info();
+    let base = changelist_url(model);
+    let preserved = current.encoded();
+    let rows = list
+        .rows
+        .into_iter()
+        .map(|row| {
+            let mut url = object_url(model, &row.id, "change");
+            if !preserved.is_empty() {
+                url = format!(
+                    "{url}{}",
+                    QueryString::default()
+                        .with(PRESERVED_FILTERS, &preserved)
+                        .href()
+                );
+            }
+            RowView {
+                id: row.id,
+                url,
+                cells: row.cells.into_iter().map(CellView::from).collect(),
+            }
+        })
+        .collect();
+    let can_delete = staff.can(model, Action::Delete);
+    let mut actions = Vec::new();
+    if can_delete {
+        actions.push((
+            DELETE_SELECTED,
+            format!("Delete selected {}", info.verbose_name_plural),
+        ));
+    }
+    if staff.can(model, Action::Change) {
+        actions.extend(
+            model
+                .actions()
+                .iter()
+                .map(|a| (a.name, a.description.to_string())),
+        );
+    }
+    let noun = if list.count == 1 {
+        info.verbose_name
+    } else {
+        info.verbose_name_plural
+    };
+    let filtered = !query.terms.is_empty() || !query.filters.is_empty();
+    ChangeListPage {
+        page: staff.page(
+            format!("Select {} to change", info.verbose_name),
+            vec![
+                Crumb::link(info.app_name, "/admin/"),
+                Crumb::here(capfirst(info.verbose_name_plural)),
+            ],
+        ),
+        heading: format!("Select {} to change", info.verbose_name),
+        add_url: staff
+            .can(model, Action::Add)
+            .then(|| format!("{base}add/{}", preserved_suffix(&preserved))),
+        add_label: format!("Add {}", info.verbose_name),
+        search_help: model.search_help(),
+        search: query.search.clone(),
+        search_hidden: current
+            .without(SEARCH_PARAM)
+            .without(PAGE_PARAM)
+            .pairs()
+            .to_vec(),
+        clear_search_url: format!(
+            "{base}{}",
+            current.without(SEARCH_PARAM).without(PAGE_PARAM).href()
+        ),
+        headers: headers(model, &base, &current, query),
+        rows,
+        result_summary: if filtered {
+            format!("{} {noun} ({} total)", list.count, list.total)
+        } else {
+            format!("{} {noun}", list.count)
+        },
+        filters: filter_views(&base, &current, filters, query),
+        actions,
+        action_url: format!("{base}{}", current.href()),
+        pages: page_links(&base, &current, query.page, list.count),
+    }
+}
+
+fn preserved_suffix(preserved: &str) -> String {
+    if preserved.is_empty() {
+        String::new()
+    } else {
+        QueryString::default()
+            .with(PRESERVED_FILTERS, preserved)
+            .href()
+    }
+}
+
+/// Column headers with Django's sorting links: clicking a column makes it the primary sort
+/// (or toggles it when it already is); sorted columns also offer toggle and remove.
+fn headers(
+    model: &dyn ModelAdmin,
+    base: &str,
+    current: &QueryString,
+    query: &ListQuery,
+) -> Vec<HeaderView> {
+    let link = |order: &[(usize, bool)]| {
+        format!(
+            "{base}{}",
+            current
+                .without(PAGE_PARAM)
+                .with(ORDER_PARAM, &ListQuery::order_param(order))
+                .href()
+        )
+    };
+    model
+        .columns()
+        .iter()
+        .enumerate()
+        .map(|(index, column)| {
+            let position = query.order.iter().position(|&(i, _)| i == index);
+            let others: Vec<(usize, bool)> = query
+                .order
+                .iter()
+                .copied()
+                .filter(|&(i, _)| i != index)
+                .collect();
+            let toggled = |desc: bool| {
+                let mut order = query.order.clone();
+                if let Some(p) = position {
+                    order[p].1 = !desc;
+                }
+                order
+            };
+            let primary = match position {
+                Some(0) => toggled(query.order[0].1),
+                Some(p) => std::iter::once((index, query.order[p].1))
+                    .chain(others.clone())
+                    .collect(),
+                None => std::iter::once((index, false))
+                    .chain(others.clone())
+                    .collect(),
+            };
+            HeaderView {
+                label: column.label,
+                key: column.key,
+                url: column.sortable.then(|| link(&primary)),
+                sorted: position.map(|p| SortState {
+                    priority: p + 1,
+                    descending: query.order[p].1,
+                    toggle_url: link(&toggled(query.order[p].1)),
+                    remove_url: link(&others),
+                }),
+            }
+        })
+        .collect()
+}
+
+fn filter_views(
+    base: &str,
+    current: &QueryString,
+    filters: &[FilterSpec],
+    query: &ListQuery,
+) -> Vec<FilterView> {
+    filters
+        .iter()
+        .map(|filter| {
+            let chosen = query.filter(filter.param);
+            let url = |value: &str| {
+                format!(
+                    "{base}{}",
+                    current.without(PAGE_PARAM).with(filter.param, value).href()
+                )
+            };
+            let all = ChoiceView {
+                label: "All".into(),
+                url: url(""),
+                selected: chosen.is_none(),
+            };
+            let choices = filter.choices.iter().map(|(value, label)| ChoiceView {
+                label: label.clone(),
+                url: url(value),
+                selected: chosen == Some(value.as_str()),
+            });
+            FilterView {
+                title: filter.title,
+                choices: std::iter::once(all).chain(choices).collect(),
+            }
+        })
+        .collect()
+}
+
+/// Page links as Django shows them: the ends, and three either side of the current page.
+fn page_links(base: &str, current: &QueryString, page: i64, count: i64) -> Vec<PageLink> {
+    let pages = ((count + PER_PAGE - 1) / PER_PAGE).max(1);
+    if pages == 1 {
+        return Vec::new();
+    }
+    let mut links = Vec::new();
+    let mut last_shown = 0;
+    for number in 1..=pages {
+        let near = (number - page).abs() <= 3;
+        if number <= 2 || number > pages - 2 || near {
+            if number - last_shown > 1 {
+                links.push(PageLink {
+                    number: None,
+                    url: String::new(),
+                    current: false,
+                });
+            }
+            links.push(PageLink {
+                number: Some(number),
+                url: format!(
+                    "{base}{}",
+                    current.with(PAGE_PARAM, &number.to_string()).href()
+                ),
+                current: number == page,
+            });
+            last_shown = number;
+        }
+    }
+    links
+}
+
+/// A bulk action submitted from the changelist.
+pub async fn act(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let model = model_for(&state, &path.0, &path.1)?;
+    staff.require(model.as_ref(), Action::View)?;
+    let form = FormData::new(serde_urlencoded::from_bytes(&body).unwrap_or_default());
+    let back = format!(
+        "{}{}",
+        changelist_url(model.as_ref()),
+        QueryString::new(pairs(req.query_string())).href()
+    );
+    let selected: Vec<String> = form
+        .all("_selected_action")
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    let action = form.text("action");
+    if action.is_empty() {
+        staff
+            .session
+            .add_message(Level::Warning, "No action selected.");
+        return Ok(redirect(&back));
+    }
+    if selected.is_empty() {
+        staff.session.add_message(
+            Level::Warning,
+            "Items must be selected in order to perform actions on them. No items have been changed.",
+        );
+        return Ok(redirect(&back));
+    }
+    if action == DELETE_SELECTED {
+        staff.require(model.as_ref(), Action::Delete)?;
+        return delete::bulk(&state, &staff, model, selected, form.has("post"), back).await;
+    }
+    if !model.actions().iter().any(|a| a.name == action) {
+        return Err(AppError::BadRequest(format!("Unknown action “{action}”.")));
+    }
+    staff.require(model.as_ref(), Action::Change)?;
+    run_action(&state, &staff, model, action, selected).await?;
+    Ok(redirect(&back))
+}
+
+async fn run_action(
+    state: &AppState,
+    staff: &Staff,
+    model: Arc<dyn ModelAdmin>,
+    action: String,
+    selected: Vec<String>,
+) -> Result<(), AppError> {
+    let author = staff.author();
+    let message = state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                let outcome = model.run_action(conn, &action, &selected)?;
+                let description = model
+                    .actions()
+                    .iter()
+                    .find(|a| a.name == action)
+                    .map_or(action.as_str(), |a| a.description);
+                let note = ChangeMessage::Note(format!("{description} (bulk action)."));
+                for (id, repr) in &outcome.changed {
+                    history::log(conn, &author, model.info(), id, repr, &note)?;
+                }
+                Ok::<_, diesel::result::Error>(outcome.message)
+            })
+        })
+        .await?;
+    if !message.is_empty() {
+        staff.session.add_message(Level::Success, message);
+    }
+    Ok(())
+}

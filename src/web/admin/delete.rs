@@ -1,0 +1,215 @@
+//! Deleting: the confirmation page that lists everything a delete takes with it, for one
+//! object and for "Delete selected".
+
+use std::sync::Arc;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use askama_web::WebTemplate;
+use diesel::Connection;
+
+use super::changelist::PRESERVED_FILTERS;
+use super::{capfirst, changelist_url, model_for, object_url};
+use crate::admin::history::{self, ChangeMessage};
+use crate::admin::{DeletedObject, FormData, ModelAdmin};
+use crate::auth::permissions::Action;
+use crate::auth::session::Level;
+use crate::error::{AppError, redirect};
+use crate::web::AppState;
+use crate::web::page::Crumb;
+use crate::web::query::{QueryString, pairs};
+use crate::web::staff::Staff;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/delete_confirmation.html")]
+pub struct DeletePage {
+    page: crate::web::page::Page,
+    verbose_name: &'static str,
+    verbose_name_plural: &'static str,
+    objects: Vec<DeletedObject>,
+    related_count: usize,
+    /// Set for "Delete selected": the ids to post back with the confirmation.
+    bulk_ids: Option<Vec<String>>,
+    action_url: String,
+    cancel_url: String,
+    preserved_filters: String,
+}
+
+async fn preview(
+    state: &AppState,
+    model: Arc<dyn ModelAdmin>,
+    ids: Vec<String>,
+) -> Result<Vec<(String, DeletedObject)>, AppError> {
+    state
+        .db
+        .run(move |conn| model.delete_preview(conn, &ids))
+        .await
+}
+
+fn preserved_from_query(req: &HttpRequest) -> String {
+    QueryString::new(pairs(req.query_string()))
+        .get(PRESERVED_FILTERS)
+        .unwrap_or_default()
+        .to_string()
+}
+
+pub async fn confirm(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<(String, String, String)>,
+    req: HttpRequest,
+) -> Result<DeletePage, AppError> {
+    let (app, model_name, id) = path.into_inner();
+    let model = model_for(&state, &app, &model_name)?;
+    staff.require(model.as_ref(), Action::Delete)?;
+    let found = preview(&state, model.clone(), vec![id.clone()]).await?;
+    let (_, object) = found.into_iter().next().ok_or(AppError::NotFound)?;
+    let info = model.info();
+    let preserved = preserved_from_query(&req);
+    Ok(DeletePage {
+        page: staff.page(
+            "Are you sure?",
+            vec![
+                Crumb::link(info.app_name, "/admin/"),
+                Crumb::link(
+                    capfirst(info.verbose_name_plural),
+                    format!(
+                        "{}{}",
+                        changelist_url(model.as_ref()),
+                        QueryString::new(pairs(&preserved)).href()
+                    ),
+                ),
+                Crumb::link(
+                    object.repr.clone(),
+                    object_url(model.as_ref(), &id, "change"),
+                ),
+                Crumb::here("Delete"),
+            ],
+        ),
+        verbose_name: info.verbose_name,
+        verbose_name_plural: info.verbose_name_plural,
+        related_count: object.related.len(),
+        objects: vec![object],
+        bulk_ids: None,
+        action_url: object_url(model.as_ref(), &id, "delete"),
+        cancel_url: object_url(model.as_ref(), &id, "change"),
+        preserved_filters: preserved,
+    })
+}
+
+pub async fn delete(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<(String, String, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let (app, model_name, id) = path.into_inner();
+    let model = model_for(&state, &app, &model_name)?;
+    staff.require(model.as_ref(), Action::Delete)?;
+    let form = FormData::new(serde_urlencoded::from_bytes(&body).unwrap_or_default());
+    let deleted = remove(&state, &staff, model.clone(), vec![id]).await?;
+    let Some(repr) = deleted.into_iter().next() else {
+        return Err(AppError::NotFound);
+    };
+    let info = model.info();
+    staff.session.add_message(
+        Level::Success,
+        format!(
+            "The {} “{repr}” was deleted successfully.",
+            info.verbose_name
+        ),
+    );
+    let back = QueryString::new(pairs(&form.text(PRESERVED_FILTERS))).href();
+    Ok(redirect(&format!(
+        "{}{back}",
+        changelist_url(model.as_ref())
+    )))
+}
+
+/// "Delete selected": the confirmation page first, the delete once confirmed.
+pub async fn bulk(
+    state: &AppState,
+    staff: &Staff,
+    model: Arc<dyn ModelAdmin>,
+    ids: Vec<String>,
+    confirmed: bool,
+    back: String,
+) -> Result<HttpResponse, AppError> {
+    let info = model.info();
+    if confirmed {
+        let deleted = remove(state, staff, model.clone(), ids).await?;
+        let noun = if deleted.len() == 1 {
+            info.verbose_name
+        } else {
+            info.verbose_name_plural
+        };
+        staff.session.add_message(
+            Level::Success,
+            format!("Successfully deleted {} {noun}.", deleted.len()),
+        );
+        return Ok(redirect(&back));
+    }
+    let found = preview(state, model.clone(), ids).await?;
+    if found.is_empty() {
+        staff.session.add_message(
+            Level::Warning,
+            "None of the selected objects exist any more. No items have been changed.",
+        );
+        return Ok(redirect(&back));
+    }
+    let related_count = found.iter().map(|(_, o)| o.related.len()).sum();
+    let (ids, objects): (Vec<String>, Vec<DeletedObject>) = found.into_iter().unzip();
+    let page = DeletePage {
+        page: staff.page(
+            "Are you sure?",
+            vec![
+                Crumb::link(info.app_name, "/admin/"),
+                Crumb::link(capfirst(info.verbose_name_plural), back.clone()),
+                Crumb::here(format!("Delete multiple {}", info.verbose_name_plural)),
+            ],
+        ),
+        verbose_name: info.verbose_name,
+        verbose_name_plural: info.verbose_name_plural,
+        objects,
+        related_count,
+        bulk_ids: Some(ids),
+        action_url: back.clone(),
+        cancel_url: back,
+        preserved_filters: String::new(),
+    };
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(page.render()?))
+}
+
+/// Deletes the objects and logs each deletion, all in one transaction; returns the display
+/// strings of what was deleted.
+async fn remove(
+    state: &AppState,
+    staff: &Staff,
+    model: Arc<dyn ModelAdmin>,
+    ids: Vec<String>,
+) -> Result<Vec<String>, AppError> {
+    let author = staff.author();
+    state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                let found = model.delete_preview(conn, &ids)?;
+                let found_ids: Vec<String> = found.iter().map(|(id, _)| id.clone()).collect();
+                model.delete(conn, &found_ids)?;
+                for (id, object) in &found {
+                    history::log(
+                        conn,
+                        &author,
+                        model.info(),
+                        id,
+                        &object.repr,
+                        &ChangeMessage::Deleted,
+                    )?;
+                }
+                Ok::<_, diesel::result::Error>(found.into_iter().map(|(_, o)| o.repr).collect())
+            })
+        })
+        .await
+}

@@ -1,0 +1,377 @@
+//! The add and change forms, and what happens after Save.
+
+use std::sync::Arc;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use askama_web::WebTemplate;
+use diesel::Connection;
+
+use super::changelist::PRESERVED_FILTERS;
+use super::views::{FieldView, field_views};
+use super::{capfirst, changelist_url, model_for, object_url};
+use crate::admin::form::changed_fields;
+use crate::admin::history::{self, ChangeMessage};
+use crate::admin::{FieldErrors, FormData, ModelAdmin, SaveError, Saved};
+use crate::auth::permissions::Action;
+use crate::auth::session::Level;
+use crate::error::{AppError, redirect};
+use crate::web::AppState;
+use crate::web::page::Crumb;
+use crate::web::query::{QueryString, pairs};
+use crate::web::staff::Staff;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/change_form.html")]
+pub struct ChangeFormPage {
+    page: crate::web::page::Page,
+    heading: String,
+    object_repr: Option<String>,
+    fields: Vec<FieldView>,
+    error_banner: Option<&'static str>,
+    non_field_errors: Vec<String>,
+    can_save: bool,
+    can_add_another: bool,
+    delete_url: Option<String>,
+    history_url: Option<String>,
+    preserved_filters: String,
+}
+
+/// What the form is for: a new object, or an existing one with its display string.
+enum Target {
+    Add,
+    Change { id: String, repr: String },
+}
+
+struct FormContext<'a> {
+    staff: &'a Staff,
+    model: &'a dyn ModelAdmin,
+    preserved_filters: String,
+}
+
+impl FormContext<'_> {
+    fn page(
+        &self,
+        target: &Target,
+        fields: Vec<crate::admin::FieldSpec>,
+        data: &FormData,
+        errors: &FieldErrors,
+    ) -> ChangeFormPage {
+        let info = self.model.info();
+        let can_change = self.staff.can(self.model, Action::Change);
+        let (heading, crumb, object_repr, id) = match target {
+            Target::Add => (
+                format!("Add {}", info.verbose_name),
+                format!("Add {}", info.verbose_name),
+                None,
+                None,
+            ),
+            Target::Change { id, repr } => {
+                let verb = if can_change { "Change" } else { "View" };
+                (
+                    format!("{verb} {}", info.verbose_name),
+                    repr.clone(),
+                    Some(repr.clone()),
+                    Some(id.as_str()),
+                )
+            }
+        };
+        let read_only = id.is_some() && !can_change;
+        let list_url = format!(
+            "{}{}",
+            changelist_url(self.model),
+            QueryString::new(pairs(&self.preserved_filters)).href()
+        );
+        ChangeFormPage {
+            page: self.staff.page(
+                heading.clone(),
+                vec![
+                    Crumb::link(info.app_name, "/admin/"),
+                    Crumb::link(capfirst(info.verbose_name_plural), list_url),
+                    Crumb::here(crumb),
+                ],
+            ),
+            heading,
+            object_repr,
+            fields: field_views(fields, data, errors, read_only),
+            error_banner: match errors.count() {
+                0 => None,
+                1 => Some("Please correct the error below."),
+                _ => Some("Please correct the errors below."),
+            },
+            non_field_errors: errors.get(FieldErrors::NON_FIELD).to_vec(),
+            can_save: !read_only,
+            can_add_another: self.staff.can(self.model, Action::Add),
+            delete_url: id
+                .filter(|_| self.staff.can(self.model, Action::Delete))
+                .map(|id| self.with_filters(object_url(self.model, id, "delete"))),
+            history_url: id.map(|id| object_url(self.model, id, "history")),
+            preserved_filters: self.preserved_filters.clone(),
+        }
+    }
+
+    fn with_filters(&self, url: String) -> String {
+        if self.preserved_filters.is_empty() {
+            url
+        } else {
+            format!(
+                "{url}{}",
+                QueryString::default()
+                    .with(PRESERVED_FILTERS, &self.preserved_filters)
+                    .href()
+            )
+        }
+    }
+}
+
+fn preserved_from_query(req: &HttpRequest) -> String {
+    QueryString::new(pairs(req.query_string()))
+        .get(PRESERVED_FILTERS)
+        .unwrap_or_default()
+        .to_string()
+}
+
+pub async fn add_form(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+) -> Result<ChangeFormPage, AppError> {
+    let model = model_for(&state, &path.0, &path.1)?;
+    staff.require(model.as_ref(), Action::Add)?;
+    let actor = staff.actor();
+    let fields = {
+        let model = model.clone();
+        state
+            .db
+            .run(move |conn| model.fields(conn, actor, None))
+            .await?
+    };
+    let context = FormContext {
+        staff: &staff,
+        model: model.as_ref(),
+        preserved_filters: preserved_from_query(&req),
+    };
+    Ok(context.page(
+        &Target::Add,
+        fields,
+        &FormData::default(),
+        &FieldErrors::default(),
+    ))
+}
+
+pub async fn change_form(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<(String, String, String)>,
+    req: HttpRequest,
+) -> Result<ChangeFormPage, AppError> {
+    let (app, model_name, id) = path.into_inner();
+    let model = model_for(&state, &app, &model_name)?;
+    staff.require(model.as_ref(), Action::View)?;
+    let actor = staff.actor();
+    let (fields, loaded) = {
+        let (model, id) = (model.clone(), id.clone());
+        state
+            .db
+            .run(move |conn| {
+                Ok::<_, AppError>((
+                    model.fields(conn, actor, Some(&id))?,
+                    model.load(conn, &id)?,
+                ))
+            })
+            .await?
+    };
+    let (repr, data) = loaded.ok_or(AppError::NotFound)?;
+    let context = FormContext {
+        staff: &staff,
+        model: model.as_ref(),
+        preserved_filters: preserved_from_query(&req),
+    };
+    Ok(context.page(
+        &Target::Change { id, repr },
+        fields,
+        &data,
+        &FieldErrors::default(),
+    ))
+}
+
+pub async fn add(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let model = model_for(&state, &path.0, &path.1)?;
+    staff.require(model.as_ref(), Action::Add)?;
+    submit(&state, &staff, model, None, form_data(&body)).await
+}
+
+pub async fn change(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<(String, String, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let (app, model_name, id) = path.into_inner();
+    let model = model_for(&state, &app, &model_name)?;
+    staff.require(model.as_ref(), Action::Change)?;
+    submit(&state, &staff, model, Some(id), form_data(&body)).await
+}
+
+fn form_data(body: &[u8]) -> FormData {
+    FormData::new(serde_urlencoded::from_bytes(body).unwrap_or_default())
+}
+
+enum Submitted {
+    Saved {
+        saved: Saved,
+        added: bool,
+    },
+    Invalid {
+        target: Target,
+        fields: Vec<crate::admin::FieldSpec>,
+        errors: FieldErrors,
+    },
+}
+
+/// Validates and saves in one transaction with its history entry, then redirects as the
+/// pressed button asks; an invalid form is shown again with its errors.
+async fn submit(
+    state: &AppState,
+    staff: &Staff,
+    model: Arc<dyn ModelAdmin>,
+    id: Option<String>,
+    data: FormData,
+) -> Result<HttpResponse, AppError> {
+    let actor = staff.actor();
+    let author = staff.author();
+    let outcome = {
+        let (model, data) = (model.clone(), data.clone());
+        state
+            .db
+            .run(move |conn| {
+                let fields = model.fields(conn, actor, id.as_deref())?;
+                let before = match &id {
+                    Some(id) => Some(model.load(conn, id)?.ok_or(AppError::NotFound)?),
+                    None => None,
+                };
+                let result = conn.transaction(|conn| {
+                    let saved = model.save(conn, actor, id.as_deref(), &data)?;
+                    let message = match &before {
+                        None => ChangeMessage::Added,
+                        Some((_, old)) => {
+                            let (_, new) = model.load(conn, &saved.id)?.unwrap_or_default();
+                            ChangeMessage::Changed {
+                                fields: changed_fields(&fields, old, &new),
+                            }
+                        }
+                    };
+                    history::log(
+                        conn,
+                        &author,
+                        model.info(),
+                        &saved.id,
+                        &saved.repr,
+                        &message,
+                    )?;
+                    Ok::<_, SaveError>(saved)
+                });
+                match result {
+                    Ok(saved) => Ok(Submitted::Saved {
+                        saved,
+                        added: before.is_none(),
+                    }),
+                    Err(SaveError::Invalid(errors)) => {
+                        let target = match (id, before) {
+                            (Some(id), Some((repr, _))) => Target::Change { id, repr },
+                            _ => Target::Add,
+                        };
+                        Ok(Submitted::Invalid {
+                            target,
+                            fields,
+                            errors,
+                        })
+                    }
+                    Err(SaveError::Database(e)) => Err(AppError::from(e)),
+                }
+            })
+            .await?
+    };
+    let preserved_filters = data.text(PRESERVED_FILTERS);
+    match outcome {
+        Submitted::Saved { saved, added } => Ok(after_save(
+            staff,
+            model.as_ref(),
+            &data,
+            saved,
+            added,
+            &preserved_filters,
+        )),
+        Submitted::Invalid {
+            target,
+            fields,
+            errors,
+        } => {
+            let context = FormContext {
+                staff,
+                model: model.as_ref(),
+                preserved_filters,
+            };
+            let page = context.page(&target, fields, &data, &errors);
+            Ok(HttpResponse::Ok()
+                .content_type("text/html; charset=utf-8")
+                .body(page.render()?))
+        }
+    }
+}
+
+fn after_save(
+    staff: &Staff,
+    model: &dyn ModelAdmin,
+    data: &FormData,
+    saved: Saved,
+    added: bool,
+    preserved: &str,
+) -> HttpResponse {
+    let info = model.info();
+    let verb = if added { "added" } else { "changed" };
+    let done = format!(
+        "The {} “{}” was {verb} successfully.",
+        info.verbose_name, saved.repr
+    );
+    let keep = |url: String| {
+        if preserved.is_empty() {
+            url
+        } else {
+            format!(
+                "{url}{}",
+                QueryString::default()
+                    .with(PRESERVED_FILTERS, preserved)
+                    .href()
+            )
+        }
+    };
+    let (message, location) = if data.has("_addanother") {
+        (
+            format!("{done} You may add another {} below.", info.verbose_name),
+            keep(format!("{}add/", changelist_url(model))),
+        )
+    } else if data.has("_continue") || (added && model.continue_after_add()) {
+        (
+            format!("{done} You may edit it again below."),
+            keep(object_url(model, &saved.id, "change")),
+        )
+    } else {
+        (
+            done,
+            format!(
+                "{}{}",
+                changelist_url(model),
+                QueryString::new(pairs(preserved)).href()
+            ),
+        )
+    };
+    staff.session.add_message(Level::Success, message);
+    redirect(&location)
+}

@@ -1,0 +1,97 @@
+//! The admin index: apps and models the user may see, and their recent actions.
+
+use actix_web::web;
+use askama::Template;
+use askama_web::WebTemplate;
+
+use super::{capfirst, changelist_url, object_url};
+use crate::admin::history;
+use crate::auth::permissions::Action;
+use crate::error::AppError;
+use crate::web::AppState;
+use crate::web::page::Page;
+use crate::web::staff::Staff;
+
+pub struct ModelLink {
+    pub name: String,
+    pub url: Option<String>,
+    pub add_url: Option<String>,
+    /// "Change" or, for view-only users, "View".
+    pub change_label: &'static str,
+}
+
+pub struct AppView {
+    pub name: &'static str,
+    pub models: Vec<ModelLink>,
+}
+
+pub struct RecentView {
+    pub repr: String,
+    pub url: Option<String>,
+    pub model: String,
+    pub action: &'static str,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/index.html")]
+pub struct IndexPage {
+    page: Page,
+    apps: Vec<AppView>,
+    recent: Vec<RecentView>,
+}
+
+pub async fn index(state: web::Data<AppState>, staff: Staff) -> Result<IndexPage, AppError> {
+    let apps = state
+        .admin
+        .apps()
+        .into_iter()
+        .filter_map(|(name, models)| {
+            let models: Vec<ModelLink> = models
+                .iter()
+                .filter(|m| {
+                    staff
+                        .permissions
+                        .has_any(m.info().app_label, m.info().model)
+                })
+                .map(|m| {
+                    let can_change = staff.can(m.as_ref(), Action::Change);
+                    let can_view = staff.can(m.as_ref(), Action::View);
+                    ModelLink {
+                        name: capfirst(m.info().verbose_name_plural),
+                        url: can_view.then(|| changelist_url(m.as_ref())),
+                        add_url: staff
+                            .can(m.as_ref(), Action::Add)
+                            .then(|| format!("{}add/", changelist_url(m.as_ref()))),
+                        change_label: if can_change { "Change" } else { "View" },
+                    }
+                })
+                .collect();
+            (!models.is_empty()).then_some(AppView { name, models })
+        })
+        .collect();
+    let user_id = staff.user.id;
+    let entries = state
+        .db
+        .run(move |conn| history::recent_for_user(conn, user_id, 10))
+        .await?;
+    let recent = entries
+        .into_iter()
+        .map(|e| {
+            let model = state.admin.get(&e.app_label, &e.model);
+            RecentView {
+                url: model
+                    .as_ref()
+                    .filter(|m| !e.is_deletion() && staff.can(m.as_ref(), Action::View))
+                    .map(|m| object_url(m.as_ref(), &e.object_id, "change")),
+                model: model.map_or_else(|| e.model.clone(), |m| capfirst(m.info().verbose_name)),
+                action: e.action_name(),
+                repr: e.object_repr,
+            }
+        })
+        .collect();
+    Ok(IndexPage {
+        page: staff.page("Site administration", vec![]),
+        apps,
+        recent,
+    })
+}

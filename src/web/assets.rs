@@ -1,0 +1,44 @@
+//! CSS, JavaScript and images, embedded in the binary so it runs from any directory.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, get, web};
+
+/// (path under /static/, content type, bytes)
+const ASSETS: &[(&str, &str, &[u8])] = &[
+    (
+        "admin/admin.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../static/admin/admin.css"),
+    ),
+    (
+        "admin/admin.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/admin/admin.js"),
+    ),
+    (
+        "admin/img/icon-yes.svg",
+        "image/svg+xml",
+        include_bytes!("../../static/admin/img/icon-yes.svg"),
+    ),
+    (
+        "admin/img/icon-no.svg",
+        "image/svg+xml",
+        include_bytes!("../../static/admin/img/icon-no.svg"),
+    ),
+    (
+        "admin/img/icon-unknown.svg",
+        "image/svg+xml",
+        include_bytes!("../../static/admin/img/icon-unknown.svg"),
+    ),
+];
+
+#[get("/static/{path:.*}")]
+pub async fn serve(path: web::Path<String>) -> HttpResponse {
+    match ASSETS.iter().find(|(p, _, _)| *p == path.as_str()) {
+        Some((_, content_type, bytes)) => HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, *content_type))
+            .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+            .body(*bytes),
+        None => HttpResponse::NotFound().finish(),
+    }
+}

@@ -1,0 +1,53 @@
+//! Request ids and logging, and the security headers every response carries.
+
+use std::time::Instant;
+
+use actix_web::Error;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::{DefaultHeaders, Next};
+
+use crate::error::REQUEST_ID;
+
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// Headers for every response (a handler may set its own, which then win).
+pub fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::REFERRER_POLICY, "same-origin"))
+        .add((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+}
+
+/// Admin pages hold private data: never cached.
+pub fn no_store() -> DefaultHeaders {
+    DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store"))
+}
+
+/// Gives each request an id (in the `X-Request-Id` response header, in error pages and in
+/// the log) and logs one line per request. The query string is not logged.
+pub async fn request_context(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let id = uuid::Uuid::new_v4().simple().to_string()[..16].to_string();
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let path = req.path().to_string();
+    let mut response = REQUEST_ID
+        .scope(id.clone(), next.call(req))
+        .await?
+        .map_into_boxed_body();
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response
+            .headers_mut()
+            .insert(header::HeaderName::from_static("x-request-id"), value);
+    }
+    let status = response.status().as_u16();
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    tracing::info!(request_id = %id, %method, %path, status, elapsed_ms = format!("{elapsed_ms:.1}"), "request");
+    Ok(response)
+}

@@ -1,0 +1,39 @@
+//! Routes and thin handlers: parse the request, call the domain, render.
+
+pub mod account;
+pub mod admin;
+pub mod assets;
+pub mod health;
+pub mod middleware;
+pub mod page;
+pub mod query;
+pub mod staff;
+
+use std::sync::Arc;
+
+use actix_web::web;
+
+use crate::admin::AdminSite;
+use crate::config::Config;
+use crate::db::Database;
+
+/// What every handler may reach; shared by all workers of one process.
+pub struct AppState {
+    pub db: Database,
+    pub config: Arc<Config>,
+    pub admin: AdminSite,
+    /// Keys the session's password digest (see `auth::session`).
+    pub auth_hash_key: [u8; 64],
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(assets::serve)
+        .service(health::healthz)
+        .route("/", web::get().to(account::root))
+        .service(
+            web::scope("/admin")
+                .wrap(middleware::no_store())
+                .configure(account::routes)
+                .configure(admin::routes),
+        );
+}

@@ -1,0 +1,59 @@
+//! What every admin page shows around its content: title, user, messages, breadcrumbs.
+
+use crate::auth::session::{Message, TypedSession};
+
+pub const SITE_HEADER: &str = "Accolade administration";
+
+#[derive(Clone, Debug)]
+pub struct Crumb {
+    pub label: String,
+    pub url: Option<String>,
+}
+
+impl Crumb {
+    pub fn link(label: impl Into<String>, url: impl Into<String>) -> Crumb {
+        Crumb {
+            label: label.into(),
+            url: Some(url.into()),
+        }
+    }
+
+    pub fn here(label: impl Into<String>) -> Crumb {
+        Crumb {
+            label: label.into(),
+            url: None,
+        }
+    }
+}
+
+pub struct Page {
+    pub title: String,
+    pub site_header: &'static str,
+    /// The logged-in user's name, when the header should show the user links.
+    pub username: Option<String>,
+    pub csrf_token: String,
+    pub messages: Vec<Message>,
+    /// Home first; empty on pages without breadcrumbs (login).
+    pub breadcrumbs: Vec<Crumb>,
+}
+
+impl Page {
+    /// A page for `session`, taking its pending messages.
+    pub fn new(session: &TypedSession, title: impl Into<String>, username: Option<String>) -> Page {
+        Page {
+            title: title.into(),
+            site_header: SITE_HEADER,
+            username,
+            csrf_token: session.csrf_token(),
+            messages: session.take_messages(),
+            breadcrumbs: Vec::new(),
+        }
+    }
+
+    pub fn crumbs(mut self, crumbs: Vec<Crumb>) -> Page {
+        self.breadcrumbs = std::iter::once(Crumb::link("Home", "/admin/"))
+            .chain(crumbs)
+            .collect();
+        self
+    }
+}

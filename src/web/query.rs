@@ -1,0 +1,68 @@
+//! Query strings: read them as pairs, and write links that keep the other parameters.
+
+/// The pairs of a query string; a malformed one reads as empty.
+pub fn pairs(query: &str) -> Vec<(String, String)> {
+    serde_urlencoded::from_str(query).unwrap_or_default()
+}
+
+/// A query string being edited for a link.
+#[derive(Clone, Debug, Default)]
+pub struct QueryString(Vec<(String, String)>);
+
+impl QueryString {
+    pub fn new(pairs: Vec<(String, String)>) -> QueryString {
+        QueryString(pairs)
+    }
+
+    /// A copy with `key` set to `value` (or removed when `value` is empty).
+    pub fn with(&self, key: &str, value: &str) -> QueryString {
+        let mut pairs: Vec<_> = self.0.iter().filter(|(k, _)| k != key).cloned().collect();
+        if !value.is_empty() {
+            pairs.push((key.to_string(), value.to_string()));
+        }
+        QueryString(pairs)
+    }
+
+    pub fn without(&self, key: &str) -> QueryString {
+        self.with(key, "")
+    }
+
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The encoded pairs, without `?`.
+    pub fn encoded(&self) -> String {
+        serde_urlencoded::to_string(&self.0).unwrap_or_default()
+    }
+
+    /// `?pairs`, or the empty string when there are none.
+    pub fn href(&self) -> String {
+        let encoded = self.encoded();
+        if encoded.is_empty() {
+            String::new()
+        } else {
+            format!("?{encoded}")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_keep_other_parameters() {
+        let q = QueryString::new(pairs("q=a+b&p=2&is_staff__exact=1"));
+        assert_eq!(q.with("p", "3").href(), "?q=a+b&is_staff__exact=1&p=3");
+        assert_eq!(q.without("q").without("p").href(), "?is_staff__exact=1");
+        assert_eq!(QueryString::default().href(), "");
+    }
+}

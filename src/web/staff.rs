@@ -1,0 +1,143 @@
+//! The logged-in staff user, as an extractor that guards every admin page.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, web};
+
+use super::AppState;
+use super::page::{Crumb, Page};
+use crate::admin::history::Author;
+use crate::admin::{Actor, ModelAdmin};
+use crate::auth::permissions::{self, Action, PermissionSet};
+use crate::auth::session::{self, TypedSession};
+use crate::auth::users::{self, User};
+use crate::error::AppError;
+
+/// Pages a user who must change their password may still open.
+const ALLOWED_BEFORE_PASSWORD_CHANGE: &[&str] = &[
+    "/admin/password_change/",
+    "/admin/password_change/done/",
+    "/admin/logout/",
+];
+
+/// An active staff user whose session is still valid. Anyone else is sent to the login
+/// page (even for URLs that do not exist, so models cannot be enumerated).
+pub struct Staff {
+    pub user: User,
+    pub permissions: PermissionSet,
+    pub session: TypedSession,
+}
+
+impl Staff {
+    pub fn actor(&self) -> Actor {
+        Actor {
+            user_id: self.user.id,
+            is_superuser: self.user.is_superuser,
+        }
+    }
+
+    pub fn author(&self) -> Author {
+        Author {
+            user_id: self.user.id,
+            username: self.user.username.clone(),
+        }
+    }
+
+    pub fn can(&self, model: &dyn ModelAdmin, action: Action) -> bool {
+        let info = model.info();
+        self.permissions.has(info.app_label, action, info.model)
+    }
+
+    /// `Forbidden` unless the user holds the permission.
+    pub fn require(&self, model: &dyn ModelAdmin, action: Action) -> Result<(), AppError> {
+        if self.can(model, action) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(
+                "You do not have permission to do that.".into(),
+            ))
+        }
+    }
+
+    pub fn page(&self, title: impl Into<String>, crumbs: Vec<Crumb>) -> Page {
+        Page::new(&self.session, title, Some(self.user.username.clone())).crumbs(crumbs)
+    }
+}
+
+/// Loads the session's user when the session is still valid (active, and the password has
+/// not changed since login); ends the session otherwise.
+pub async fn session_user(
+    state: &AppState,
+    session: &TypedSession,
+) -> Result<Option<(User, PermissionSet)>, AppError> {
+    let (Some(user_id), Some(digest)) = (session.user_id(), session.auth_hash()) else {
+        return Ok(None);
+    };
+    let found = state
+        .db
+        .run(move |conn| {
+            let Some(user) = users::find(conn, user_id)? else {
+                return Ok::<_, AppError>(None);
+            };
+            let perms = permissions::load(conn, &user)?;
+            Ok(Some((user, perms)))
+        })
+        .await?;
+    match found {
+        Some((user, perms))
+            if user.is_active
+                && crate::auth::tokens::constant_time_eq(
+                    &digest,
+                    &session::auth_hash(&state.auth_hash_key, &user.password),
+                ) =>
+        {
+            Ok(Some((user, perms)))
+        }
+        _ => {
+            session.log_out();
+            Ok(None)
+        }
+    }
+}
+
+impl FromRequest for Staff {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Staff, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or_else(|| AppError::internal("application state missing"))?
+                .clone();
+            let session = TypedSession::extract(&req)
+                .await
+                .map_err(|e| AppError::internal(format!("session: {e}")))?;
+            let next = match req.uri().query() {
+                Some(q) => format!("{}?{q}", req.path()),
+                None => req.path().to_string(),
+            };
+            let Some((user, permissions)) = session_user(&state, &session).await? else {
+                return Err(AppError::LoginRequired { next });
+            };
+            if !user.is_staff {
+                return Err(AppError::LoginRequired { next });
+            }
+            if user.must_change_password && !ALLOWED_BEFORE_PASSWORD_CHANGE.contains(&req.path()) {
+                session.add_message(
+                    crate::auth::session::Level::Warning,
+                    "Please choose a new password before you continue.",
+                );
+                return Err(AppError::Redirect("/admin/password_change/".into()));
+            }
+            Ok(Staff {
+                user,
+                permissions,
+                session,
+            })
+        })
+    }
+}
