@@ -394,6 +394,18 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_documents_every_setting() {
+        let readme = include_str!("../README.md");
+        for setting in SETTINGS {
+            assert!(
+                readme.contains(&format!("| `{}` |", setting.name)),
+                "{}",
+                setting.name
+            );
+        }
+    }
+
+    #[test]
     fn site_origin_drops_the_path() {
         let c = config(&[("ACCOLADE_SITE_URL", "https://badges.example.org/sub/")]).unwrap();
         assert_eq!(c.site_url, "https://badges.example.org/sub");

@@ -108,6 +108,10 @@ impl Database {
     /// Opens a pool; fails at once with the driver's message when the database is unreachable.
     pub fn connect(url: &str, pool_size: u32) -> Result<Database, String> {
         let kind = DatabaseKind::from_url(url)?;
+        // One direct connection first: it fails at once with the driver's own message,
+        // where the pool would retry until its timeout.
+        kind.connect()
+            .map_err(|e| format!("cannot connect to the {} database: {e}", kind.name()))?;
         let pool = r2d2::Pool::builder()
             .max_size(pool_size)
             .connection_timeout(Duration::from_secs(10))

@@ -5,29 +5,28 @@ use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
-use super::AppState;
 use super::page::{Crumb, Page};
 use super::staff::{Staff, session_user};
+use super::{AppState, resource};
 use crate::auth::permissions::Action;
 use crate::auth::session::{self, Level, TypedSession};
 use crate::auth::{password, safe_next, throttle, users};
 use crate::error::{AppError, redirect};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/login/", web::get().to(login_form))
-        .route("/login/", web::post().to(login))
-        .route("/logout/", web::post().to(logout))
-        .route("/password_change/", web::get().to(password_change_form))
-        .route("/password_change/", web::post().to(password_change))
-        .route(
-            "/password_change/done/",
-            web::get().to(password_change_done),
+    cfg.service(resource("/login/").get(login_form).post(login))
+        .service(resource("/logout/").post(logout))
+        .service(
+            resource("/password_change/")
+                .get(password_change_form)
+                .post(password_change),
         )
-        .route(
-            "/auth/user/{id}/password/",
-            web::get().to(set_password_form),
-        )
-        .route("/auth/user/{id}/password/", web::post().to(set_password));
+        .service(resource("/password_change/done/").get(password_change_done))
+        .service(
+            resource("/auth/user/{id}/password/")
+                .get(set_password_form)
+                .post(set_password),
+        );
 }
 
 pub async fn root() -> HttpResponse {

@@ -26,6 +26,16 @@ pub struct AppState {
     pub auth_hash_key: [u8; 64],
 }
 
+/// A resource that answers 405 to methods it does not route (instead of falling through
+/// to the scope's 404).
+pub fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(|| async {
+        actix_web::HttpResponse::MethodNotAllowed()
+            .content_type("text/plain; charset=utf-8")
+            .body("405 Method Not Allowed")
+    }))
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(assets::serve)
         .service(health::healthz)

@@ -11,32 +11,35 @@ use std::sync::Arc;
 
 use actix_web::{HttpResponse, web};
 
-use super::AppState;
 use super::staff::Staff;
+use super::{AppState, resource};
 use crate::admin::ModelAdmin;
 use crate::error::{AppError, redirect};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(index::index))
-        .route("/{app}/{model}/", web::get().to(changelist::show))
-        .route("/{app}/{model}/", web::post().to(changelist::act))
-        .route("/{app}/{model}/add/", web::get().to(form::add_form))
-        .route("/{app}/{model}/add/", web::post().to(form::add))
-        .route(
-            "/{app}/{model}/{id}/change/",
-            web::get().to(form::change_form),
+    cfg.service(resource("/").get(index::index))
+        .service(
+            resource("/{app}/{model}/")
+                .get(changelist::show)
+                .post(changelist::act),
         )
-        .route("/{app}/{model}/{id}/change/", web::post().to(form::change))
-        .route(
-            "/{app}/{model}/{id}/delete/",
-            web::get().to(delete::confirm),
+        .service(
+            resource("/{app}/{model}/add/")
+                .get(form::add_form)
+                .post(form::add),
         )
-        .route(
-            "/{app}/{model}/{id}/delete/",
-            web::post().to(delete::delete),
+        .service(
+            resource("/{app}/{model}/{id}/change/")
+                .get(form::change_form)
+                .post(form::change),
         )
-        .route("/{app}/{model}/{id}/history/", web::get().to(history::show))
-        .route("/{app}/{model}/{id}/", web::get().to(object_root))
+        .service(
+            resource("/{app}/{model}/{id}/delete/")
+                .get(delete::confirm)
+                .post(delete::delete),
+        )
+        .service(resource("/{app}/{model}/{id}/history/").get(history::show))
+        .service(resource("/{app}/{model}/{id}/").get(object_root))
         .default_service(web::to(not_found));
 }
 

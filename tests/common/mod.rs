@@ -1,0 +1,263 @@
+//! Test harness: the real application on an ephemeral port, with a fresh database per
+//! test (a temporary SQLite file, or a fresh schema on the PostgreSQL server named by
+//! `ACCOLADE_TEST_DATABASE_URL`).
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+
+use accolade::auth::{password, users};
+use accolade::config::Config;
+use accolade::db::{Database, DbConnection};
+use diesel::prelude::*;
+
+pub const SECRET_KEY: &str = "test-secret-key-that-is-long-enough-0123456789";
+/// A password that passes every validator.
+pub const PASSWORD: &str = "plum-orbit-canvas-41";
+
+pub struct TestApp {
+    pub address: String,
+    pub db: Database,
+    pub client: reqwest::Client,
+    // Last, so the server's pool is dropped before the database.
+    _database: TestDatabase,
+}
+
+/// A fresh test database: a temporary SQLite file, or a new schema on the PostgreSQL
+/// server named by `ACCOLADE_TEST_DATABASE_URL` (dropped when the test ends).
+pub struct TestDatabase {
+    pub url: String,
+    schema: Option<(String, String)>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestDatabase {
+    pub fn new() -> TestDatabase {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        match std::env::var("ACCOLADE_TEST_DATABASE_URL") {
+            Ok(base) if !base.is_empty() => {
+                let schema = format!("test_{}", uuid::Uuid::new_v4().simple());
+                let mut conn =
+                    PgConnection::establish(&base).expect("connect to the PostgreSQL test server");
+                diesel::sql_query(format!("CREATE SCHEMA {schema}"))
+                    .execute(&mut conn)
+                    .expect("create a test schema");
+                let separator = if base.contains('?') { '&' } else { '?' };
+                TestDatabase {
+                    url: format!("{base}{separator}options=-csearch_path%3D{schema}"),
+                    schema: Some((base, schema)),
+                    _dir: dir,
+                }
+            }
+            _ => TestDatabase {
+                url: format!("sqlite://{}", dir.path().join("test.db").display()),
+                schema: None,
+                _dir: dir,
+            },
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some((base, schema)) = &self.schema
+            && let Ok(mut conn) = PgConnection::establish(base)
+        {
+            let _ = diesel::sql_query(format!("DROP SCHEMA {schema} CASCADE")).execute(&mut conn);
+        }
+    }
+}
+
+pub fn test_config(database_url: &str, extra: &[(&str, &str)]) -> Config {
+    let mut values: BTreeMap<String, String> = [
+        ("DATABASE_URL", database_url),
+        ("ACCOLADE_BIND", "127.0.0.1:0"),
+        ("ACCOLADE_SECRET_KEY", SECRET_KEY),
+        ("ACCOLADE_WORKERS", "1"),
+        ("ACCOLADE_DB_POOL_SIZE", "4"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for (k, v) in extra {
+        values.insert(k.to_string(), v.to_string());
+    }
+    Config::from_values(&values).expect("valid test configuration")
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
+    let database = TestDatabase::new();
+    let config = test_config(&database.url, extra);
+    let prepared = tokio::task::spawn_blocking(move || accolade::prepare(config))
+        .await
+        .unwrap()
+        .expect("prepare the application");
+    let db = prepared.db.clone();
+    let app = accolade::Application::build(prepared).expect("bind");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        db,
+        client: new_client(),
+        _database: database,
+    }
+}
+
+pub fn new_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The value of the first `csrf_token` hidden field in a page.
+pub fn csrf_in(html: &str) -> Option<String> {
+    let start = html.find("name=\"csrf_token\" value=\"")? + "name=\"csrf_token\" value=\"".len();
+    Some(html[start..].split('"').next()?.to_string())
+}
+
+pub fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+/// A password hash computed once per test binary (hashing is deliberately slow).
+pub fn shared_hash() -> String {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| password::hash(PASSWORD)).clone()
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub fn conn(&self) -> impl std::ops::DerefMut<Target = DbConnection> {
+        self.db.get().expect("database connection")
+    }
+
+    /// Creates a user with [`PASSWORD`] and returns its id.
+    pub fn create_user(&self, username: &str, staff: bool, superuser: bool) -> i64 {
+        let hash = shared_hash();
+        let new = users::NewUser {
+            is_staff: staff,
+            is_superuser: superuser,
+            ..users::NewUser::new(username, "", &hash)
+        };
+        users::create(&mut self.conn(), &new).expect("create user")
+    }
+
+    /// Grants `app.codename` (e.g. `auth.view_user`) directly to a user.
+    pub fn grant(&self, user_id: i64, app_label: &str, codename: &str) {
+        use accolade::db::schema::{permissions, user_permissions};
+        let mut conn = self.conn();
+        let permission_id: i64 = permissions::table
+            .filter(permissions::app_label.eq(app_label))
+            .filter(permissions::codename.eq(codename))
+            .select(permissions::id)
+            .first(&mut *conn)
+            .expect("permission exists");
+        diesel::insert_into(user_permissions::table)
+            .values((
+                user_permissions::user_id.eq(user_id),
+                user_permissions::permission_id.eq(permission_id),
+            ))
+            .execute(&mut *conn)
+            .unwrap();
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.get_with(&self.client, path).await
+    }
+
+    pub async fn get_with(&self, client: &reqwest::Client, path: &str) -> reqwest::Response {
+        client.get(self.url(path)).send().await.expect("request")
+    }
+
+    pub async fn get_html(&self, path: &str) -> String {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.text().await.unwrap()
+    }
+
+    /// The session's CSRF token, read from a page that carries a form.
+    pub async fn csrf_token_for(&self, client: &reqwest::Client) -> String {
+        let mut path = "/admin/login/".to_string();
+        for _ in 0..3 {
+            let response = self.get_with(client, &path).await;
+            if response.status().is_redirection() {
+                path = location(&response);
+                continue;
+            }
+            let html = response.text().await.unwrap();
+            return csrf_in(&html).expect("a page with a CSRF token");
+        }
+        panic!("no page with a CSRF token");
+    }
+
+    pub async fn csrf_token(&self) -> String {
+        self.csrf_token_for(&self.client).await
+    }
+
+    /// Posts a form with the session's CSRF token added.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.post_form_with(&self.client, path, fields).await
+    }
+
+    pub async fn post_form_with(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let token = self.csrf_token_for(client).await;
+        let mut body: Vec<(&str, &str)> = vec![("csrf_token", &token)];
+        body.extend_from_slice(fields);
+        client
+            .post(self.url(path))
+            .form(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn login_with(
+        &self,
+        client: &reqwest::Client,
+        username: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        self.post_form_with(
+            client,
+            "/admin/login/",
+            &[("username", username), ("password", password)],
+        )
+        .await
+    }
+
+    /// Logs the default client in; panics unless the login succeeds.
+    pub async fn login(&self, username: &str) {
+        let response = self.login_with(&self.client, username, PASSWORD).await;
+        assert_eq!(response.status(), 302, "login as {username} should succeed");
+    }
+
+    /// A superuser, logged in on the default client.
+    pub async fn login_superuser(&self) -> i64 {
+        let id = self.create_user("root", true, true);
+        self.login("root").await;
+        id
+    }
+}
+
+/// Whether this run uses PostgreSQL.
+pub fn on_postgres() -> bool {
+    std::env::var("ACCOLADE_TEST_DATABASE_URL").is_ok_and(|v| !v.is_empty())
+}

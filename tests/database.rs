@@ -1,0 +1,146 @@
+//! The database layer on the configured backend (SQLite, or PostgreSQL when
+//! `ACCOLADE_TEST_DATABASE_URL` is set).
+
+mod common;
+
+use accolade::auth::permissions;
+use accolade::db::{Database, DatabaseKind, DbConnection, settings};
+use diesel::prelude::*;
+
+fn fresh() -> (common::TestDatabase, Database) {
+    let database = common::TestDatabase::new();
+    let db = Database::connect(&database.url, 2).expect("connect");
+    (database, db)
+}
+
+#[test]
+fn postgresql_runs_when_configured() {
+    if common::on_postgres() {
+        let (_dir, db) = fresh();
+        assert_eq!(db.kind().name(), "PostgreSQL");
+        println!("database tests ran on PostgreSQL");
+    } else {
+        println!(
+            "PostgreSQL NOT TESTED in this run: ACCOLADE_TEST_DATABASE_URL is unset, so every test used SQLite (.ci/run sets it)"
+        );
+    }
+}
+
+#[test]
+fn the_url_scheme_chooses_the_backend() {
+    assert_eq!(
+        DatabaseKind::from_url("sqlite://data/accolade.db").unwrap(),
+        DatabaseKind::Sqlite {
+            path: "data/accolade.db".into()
+        }
+    );
+    assert!(matches!(
+        DatabaseKind::from_url("postgres://u@h/db"),
+        Ok(DatabaseKind::Postgres { .. })
+    ));
+    assert!(DatabaseKind::from_url("postgresql://u@h/db").is_ok());
+    assert!(DatabaseKind::from_url("mysql://u@h/db").is_err());
+    // An unreachable PostgreSQL server is an error, never a SQLite file by that name.
+    let err = Database::connect("postgres://nobody@127.0.0.1:1/none", 1)
+        .err()
+        .expect("refused");
+    assert!(err.contains("PostgreSQL"), "{err}");
+}
+
+#[test]
+fn migrations_apply_once() {
+    let (_dir, db) = fresh();
+    assert_eq!(db.pending_migrations().unwrap(), 1);
+    assert_eq!(db.migrate().unwrap().len(), 1);
+    assert!(db.migrate().unwrap().is_empty(), "nothing left to apply");
+    assert_eq!(db.pending_migrations().unwrap(), 0);
+}
+
+#[test]
+fn sqlite_connections_enforce_foreign_keys_and_use_wal() {
+    if common::on_postgres() {
+        return;
+    }
+    let (_dir, db) = fresh();
+    db.migrate().unwrap();
+    let mut conn = db.get().unwrap();
+    let bad = diesel::sql_query("INSERT INTO user_groups (user_id, group_id) VALUES (999, 999)")
+        .execute(&mut *conn);
+    assert!(bad.is_err(), "foreign keys are on");
+    #[derive(QueryableByName)]
+    struct Mode {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        journal_mode: String,
+    }
+    let mode: Mode = diesel::sql_query("PRAGMA journal_mode")
+        .get_result(&mut *conn)
+        .unwrap();
+    assert_eq!(mode.journal_mode, "wal");
+}
+
+#[test]
+fn the_development_secret_key_is_made_once_and_shared() {
+    let (_dir, db) = fresh();
+    db.migrate().unwrap();
+    let first = settings::development_secret_key(&mut db.get().unwrap()).unwrap();
+    let second = settings::development_secret_key(&mut db.get().unwrap()).unwrap();
+    assert_eq!(first, second);
+    assert!(first.len() >= 32);
+}
+
+#[test]
+fn permissions_are_created_once_per_model() {
+    let (_dir, db) = fresh();
+    db.migrate().unwrap();
+    let site = accolade::admin_site();
+    let mut conn = db.get().unwrap();
+    assert_eq!(
+        permissions::sync(&mut conn, &site.permission_models()).unwrap(),
+        8
+    );
+    assert_eq!(
+        permissions::sync(&mut conn, &site.permission_models()).unwrap(),
+        0
+    );
+    let names: Vec<String> = permissions::choices(&mut conn)
+        .unwrap()
+        .into_iter()
+        .map(|(_, n)| n)
+        .collect();
+    assert!(
+        names.contains(&"auth | user | Can change user".to_string()),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn unique_and_cascade_rules_live_in_the_database() {
+    use accolade::db::schema::{groups, user_groups, users};
+    let (_dir, db) = fresh();
+    db.migrate().unwrap();
+    let mut conn = db.get().unwrap();
+    let conn: &mut DbConnection = &mut conn;
+    let hash = common::shared_hash();
+    let id = accolade::auth::users::create(
+        conn,
+        &accolade::auth::users::NewUser::new("alice", "", &hash),
+    )
+    .unwrap();
+    let again = accolade::auth::users::create(
+        conn,
+        &accolade::auth::users::NewUser::new("alice", "", &hash),
+    );
+    assert!(accolade::db::is_unique_violation(&again.unwrap_err()));
+    let gid: i64 = diesel::insert_into(groups::table)
+        .values(groups::name.eq("g"))
+        .returning(groups::id)
+        .get_result(conn)
+        .unwrap();
+    diesel::insert_into(user_groups::table)
+        .values((user_groups::user_id.eq(id), user_groups::group_id.eq(gid)))
+        .execute(conn)
+        .unwrap();
+    diesel::delete(users::table.find(id)).execute(conn).unwrap();
+    let left: i64 = user_groups::table.count().get_result(conn).unwrap();
+    assert_eq!(left, 0, "memberships go with their user");
+}

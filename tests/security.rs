@@ -1,0 +1,296 @@
+//! CSRF, security headers, error pages and health.
+
+mod common;
+
+use common::{location, spawn_app};
+
+#[tokio::test]
+async fn form_posts_without_a_valid_token_are_refused() {
+    let app = spawn_app().await;
+    app.create_user("alice", true, false);
+    // A session exists (the login page made a token), but the post carries none.
+    let _ = app.csrf_token().await;
+    let missing = app
+        .client
+        .post(app.url("/admin/login/"))
+        .form(&[("username", "alice"), ("password", common::PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 403);
+    let html = missing.text().await.unwrap();
+    assert!(html.contains("CSRF verification failed") && html.contains("CSRF token missing."));
+
+    let wrong = app
+        .client
+        .post(app.url("/admin/login/"))
+        .form(&[
+            ("csrf_token", "forged"),
+            ("username", "alice"),
+            ("password", common::PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 403);
+    assert!(
+        wrong
+            .text()
+            .await
+            .unwrap()
+            .contains("CSRF token incorrect.")
+    );
+
+    // Without any session at all.
+    let fresh = common::new_client()
+        .post(app.url("/admin/login/"))
+        .form(&[("csrf_token", "x"), ("username", "alice")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fresh.status(), 403);
+}
+
+#[tokio::test]
+async fn multipart_posts_need_the_token_as_their_first_part() {
+    let app = spawn_app().await;
+    app.login_superuser().await;
+    let token = app.csrf_token().await;
+
+    let without = reqwest::multipart::Form::new()
+        .part(
+            "icon",
+            reqwest::multipart::Part::bytes(vec![0u8; 1024]).file_name("x.png"),
+        )
+        .text("name", "editors");
+    let refused = app
+        .client
+        .post(app.url("/admin/auth/group/add/"))
+        .multipart(without)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("CSRF token missing.")
+    );
+
+    let forged = reqwest::multipart::Form::new()
+        .text("csrf_token", "forged")
+        .text("name", "editors");
+    let refused = app
+        .client
+        .post(app.url("/admin/auth/group/add/"))
+        .multipart(forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("CSRF token incorrect.")
+    );
+
+    // With the token first, the request reaches the handler (logout accepts any body).
+    let valid = reqwest::multipart::Form::new()
+        .text("csrf_token", token)
+        .text("other", "value");
+    let accepted = app
+        .client
+        .post(app.url("/admin/logout/"))
+        .multipart(valid)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 200);
+    assert!(accepted.text().await.unwrap().contains("Logged out"));
+}
+
+#[tokio::test]
+async fn cross_site_origins_are_refused_even_with_a_token() {
+    let app = spawn_app().await;
+    app.login_superuser().await;
+    let token = app.csrf_token().await;
+    for (header, value) in [
+        ("origin", "https://evil.example"),
+        ("origin", "null"),
+        ("referer", "https://evil.example/page"),
+    ] {
+        let response = app
+            .client
+            .post(app.url("/admin/auth/group/add/"))
+            .header(header, value)
+            .form(&[("csrf_token", token.as_str()), ("name", "editors")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403, "{header}: {value}");
+        assert!(response.text().await.unwrap().contains("checking failed"));
+    }
+    let same_origin = app
+        .client
+        .post(app.url("/admin/auth/group/add/"))
+        .header("origin", app.address.clone())
+        .form(&[("csrf_token", token.as_str()), ("name", "editors")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same_origin.status(), 302);
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let app = spawn_app().await;
+    for path in [
+        "/admin/login/",
+        "/healthz",
+        "/no/such/page",
+        "/static/admin/admin.css",
+        "/admin/",
+    ] {
+        let response = app.get(path).await;
+        let headers = response.headers();
+        assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["referrer-policy"], "same-origin", "{path}");
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+            "{path}: {csp}"
+        );
+        assert!(headers.contains_key("x-request-id"), "{path}");
+    }
+    let login = app.get_with(&common::new_client(), "/admin/login/").await;
+    assert_eq!(login.headers()["cache-control"], "no-store");
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.starts_with("accolade_session="), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains("Secure"),
+        "plain-HTTP test sites do not mark cookies Secure"
+    );
+}
+
+#[tokio::test]
+async fn secure_cookies_when_configured() {
+    let app = common::spawn_app_with(&[("ACCOLADE_SECURE_COOKIES", "true")]).await;
+    let login = app.get("/admin/login/").await;
+    assert!(
+        login.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Secure")
+    );
+}
+
+#[tokio::test]
+async fn error_pages_and_login_first_for_any_admin_url() {
+    let app = spawn_app().await;
+    let missing = app.get("/no/such/page").await;
+    assert_eq!(missing.status(), 404);
+    assert!(missing.text().await.unwrap().contains("Not Found"));
+
+    // Anonymous: every admin URL, real or not, leads to the login page.
+    for path in [
+        "/admin/nope/",
+        "/admin/auth/nope/",
+        "/admin/auth/user/1/change/",
+    ] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 302, "{path}");
+        assert!(
+            location(&response).starts_with("/admin/login/?next="),
+            "{path}"
+        );
+    }
+    app.login_superuser().await;
+    assert_eq!(app.get("/admin/auth/nope/").await.status(), 404);
+    assert_eq!(
+        app.get("/admin/auth/user/999999/change/").await.status(),
+        404
+    );
+    assert_eq!(
+        app.get("/admin/auth/user/not-a-number/change/")
+            .await
+            .status(),
+        404
+    );
+}
+
+#[tokio::test]
+async fn oversized_form_bodies_get_413() {
+    let app = spawn_app().await;
+    let token = app.csrf_token().await;
+    let big = "x".repeat(2 * 1024 * 1024);
+    let response = app
+        .client
+        .post(app.url("/admin/login/"))
+        .form(&[("csrf_token", token.as_str()), ("username", big.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("Request Entity Too Large")
+    );
+}
+
+#[tokio::test]
+async fn a_server_error_shows_a_request_id_and_no_internals() {
+    let app = spawn_app().await;
+    app.login_superuser().await;
+    {
+        use diesel::RunQueryDsl;
+        diesel::sql_query("DROP TABLE group_permissions")
+            .execute(&mut *app.conn())
+            .unwrap();
+        diesel::sql_query("DROP TABLE groups CASCADE")
+            .execute(&mut *app.conn())
+            .ok();
+        diesel::sql_query("DROP TABLE groups")
+            .execute(&mut *app.conn())
+            .ok();
+    }
+    let response = app.get("/admin/auth/group/").await;
+    assert_eq!(response.status(), 500);
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let html = response.text().await.unwrap();
+    assert!(html.contains(&request_id), "the page quotes the request id");
+    assert!(
+        !html.to_lowercase().contains("groups"),
+        "no internals on the page: {html}"
+    );
+}
+
+#[tokio::test]
+async fn healthz_reports_the_database() {
+    let app = spawn_app().await;
+    let response = app.get("/healthz").await;
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["database"], "ok");
+    let expected = if common::on_postgres() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    assert_eq!(body["backend"], expected);
+}
