@@ -89,7 +89,8 @@ fn truncate(text: &str, max: usize) -> String {
 }
 
 /// A history entry as pages show it.
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = admin_log)]
 pub struct Entry {
     pub action_time: chrono::NaiveDateTime,
     pub username: String,
@@ -121,28 +122,6 @@ impl Entry {
     }
 }
 
-type EntryColumns = (
-    admin_log::action_time,
-    admin_log::username,
-    admin_log::app_label,
-    admin_log::model,
-    admin_log::object_id,
-    admin_log::object_repr,
-    admin_log::action_flag,
-    admin_log::change_message,
-);
-
-const ENTRY_COLUMNS: EntryColumns = (
-    admin_log::action_time,
-    admin_log::username,
-    admin_log::app_label,
-    admin_log::model,
-    admin_log::object_id,
-    admin_log::object_repr,
-    admin_log::action_flag,
-    admin_log::change_message,
-);
-
 /// One object's history, oldest first (as Django's history page lists it).
 pub fn for_object(
     conn: &mut DbConnection,
@@ -154,7 +133,7 @@ pub fn for_object(
         .filter(admin_log::model.eq(info.model))
         .filter(admin_log::object_id.eq(object_id))
         .order((admin_log::action_time.asc(), admin_log::id.asc()))
-        .select(ENTRY_COLUMNS)
+        .select(Entry::as_select())
         .load(conn)
 }
 
@@ -168,7 +147,7 @@ pub fn recent_for_user(
         .filter(admin_log::user_id.eq(user_id))
         .order((admin_log::action_time.desc(), admin_log::id.desc()))
         .limit(limit)
-        .select(ENTRY_COLUMNS)
+        .select(Entry::as_select())
         .load(conn)
 }
 

@@ -457,31 +457,59 @@ impl ModelAdmin for UserAdmin {
             .order(users::id)
             .select((users::id, users::username))
             .load(conn)?;
-        let mut preview = Vec::new();
-        for (id, username) in found {
-            let memberships: Vec<String> = user_groups::table
-                .inner_join(groups::table)
-                .filter(user_groups::user_id.eq(id))
-                .select(groups::name)
-                .load(conn)?;
-            let related = memberships
-                .into_iter()
-                .map(|g| format!("Group membership: {username} in {g}"))
-                .collect();
-            preview.push((
-                id.to_string(),
-                DeletedObject {
-                    repr: username,
-                    related,
-                },
-            ));
-        }
-        Ok(preview)
+        membership_preview(conn, Side::Users, found)
     }
 
     fn delete(&self, conn: &mut DbConnection, ids: &[String]) -> QueryResult<usize> {
         diesel::delete(users::table.filter(users::id.eq_any(ids_as_i64(ids)))).execute(conn)
     }
+}
+
+/// Which end of the user–group link a delete starts from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Users,
+    Groups,
+}
+
+/// The objects a delete removes, each with the memberships that go with it
+/// ("Group membership: alice in editors"), read in one query.
+fn membership_preview(
+    conn: &mut DbConnection,
+    side: Side,
+    found: Vec<(i64, String)>,
+) -> QueryResult<Vec<(String, DeletedObject)>> {
+    let ids: Vec<i64> = found.iter().map(|(id, _)| *id).collect();
+    let query = user_groups::table
+        .inner_join(users::table)
+        .inner_join(groups::table)
+        .into_boxed();
+    let query = match side {
+        Side::Users => query.filter(user_groups::user_id.eq_any(&ids)),
+        Side::Groups => query.filter(user_groups::group_id.eq_any(&ids)),
+    };
+    let links: Vec<(i64, i64, String, String)> = query
+        .order((users::username, groups::name))
+        .select((
+            user_groups::user_id,
+            user_groups::group_id,
+            users::username,
+            groups::name,
+        ))
+        .load(conn)?;
+    Ok(found
+        .into_iter()
+        .map(|(id, repr)| {
+            let related = links
+                .iter()
+                .filter(|(user, group, _, _)| {
+                    id == if side == Side::Users { *user } else { *group }
+                })
+                .map(|(_, _, user, group)| format!("Group membership: {user} in {group}"))
+                .collect();
+            (id.to_string(), DeletedObject { repr, related })
+        })
+        .collect())
 }
 
 /// What the admin shows instead of a password hash.
@@ -649,26 +677,7 @@ impl ModelAdmin for GroupAdmin {
             .order(groups::id)
             .select((groups::id, groups::name))
             .load(conn)?;
-        let mut preview = Vec::new();
-        for (id, name) in found {
-            let members: Vec<String> = user_groups::table
-                .inner_join(users::table)
-                .filter(user_groups::group_id.eq(id))
-                .select(users::username)
-                .load(conn)?;
-            let related = members
-                .into_iter()
-                .map(|u| format!("Group membership: {u} in {name}"))
-                .collect();
-            preview.push((
-                id.to_string(),
-                DeletedObject {
-                    repr: name,
-                    related,
-                },
-            ));
-        }
-        Ok(preview)
+        membership_preview(conn, Side::Groups, found)
     }
 
     fn delete(&self, conn: &mut DbConnection, ids: &[String]) -> QueryResult<usize> {

@@ -7,7 +7,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 
 use super::views::CellView;
-use super::{capfirst, changelist_url, delete, model_for, object_url};
+use super::{capfirst, changelist_url, delete, object_url, permitted_model, preserved};
 use crate::admin::list::{ORDER_PARAM, PAGE_PARAM, PER_PAGE, SEARCH_PARAM};
 use diesel::Connection;
 
@@ -22,8 +22,6 @@ use crate::web::query::{QueryString, pairs};
 use crate::web::staff::Staff;
 
 pub const DELETE_SELECTED: &str = "delete_selected";
-/// The parameter that carries a changelist's query through its forms, as in Django.
-pub const PRESERVED_FILTERS: &str = "_changelist_filters";
 
 pub struct SortState {
     pub priority: usize,
@@ -90,8 +88,7 @@ pub async fn show(
     path: web::Path<(String, String)>,
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
-    let model = model_for(&state, &path.0, &path.1)?;
-    staff.require(model.as_ref(), Action::View)?;
+    let model = permitted_model(&state, &staff, &path.0, &path.1, Action::View)?;
     let params = pairs(req.query_string());
     let listed = {
         let model = model.clone();
@@ -150,15 +147,7 @@ fn render(
         .rows
         .into_iter()
         .map(|row| {
-            let mut url = object_url(model, &row.id, "change");
-            if !preserved.is_empty() {
-                url = format!(
-                    "{url}{}",
-                    QueryString::default()
-                        .with(PRESERVED_FILTERS, &preserved)
-                        .href()
-                );
-            }
+            let url = preserved::carry(object_url(model, &row.id, "change"), &preserved);
             RowView {
                 id: row.id,
                 url,
@@ -199,7 +188,7 @@ fn render(
         heading: format!("Select {} to change", info.verbose_name),
         add_url: staff
             .can(model, Action::Add)
-            .then(|| format!("{base}add/{}", preserved_suffix(&preserved))),
+            .then(|| preserved::carry(format!("{base}add/"), &preserved)),
         add_label: format!("Add {}", info.verbose_name),
         search_help: model.search_help(),
         search: query.search.clone(),
@@ -223,16 +212,6 @@ fn render(
         actions,
         action_url: format!("{base}{}", current.href()),
         pages: page_links(&base, &current, query.page, list.count),
-    }
-}
-
-fn preserved_suffix(preserved: &str) -> String {
-    if preserved.is_empty() {
-        String::new()
-    } else {
-        QueryString::default()
-            .with(PRESERVED_FILTERS, preserved)
-            .href()
     }
 }
 
@@ -304,6 +283,7 @@ fn filter_views(
 ) -> Vec<FilterView> {
     filters
         .iter()
+        .filter(|filter| !filter.choices.is_empty())
         .map(|filter| {
             let chosen = query.filter(filter.param);
             let url = |value: &str| {
@@ -370,8 +350,7 @@ pub async fn act(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let model = model_for(&state, &path.0, &path.1)?;
-    staff.require(model.as_ref(), Action::View)?;
+    let model = permitted_model(&state, &staff, &path.0, &path.1, Action::View)?;
     let form = FormData::new(serde_urlencoded::from_bytes(&body).unwrap_or_default());
     let back = format!(
         "{}{}",

@@ -8,8 +8,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use diesel::Connection;
 
-use super::changelist::PRESERVED_FILTERS;
-use super::{capfirst, changelist_url, model_for, object_url};
+use super::{capfirst, object_url, permitted_model, preserved};
 use crate::admin::history::{self, ChangeMessage};
 use crate::admin::{DeletedObject, FormData, ModelAdmin};
 use crate::auth::permissions::Action;
@@ -17,7 +16,6 @@ use crate::auth::session::Level;
 use crate::error::{AppError, redirect};
 use crate::web::AppState;
 use crate::web::page::Crumb;
-use crate::web::query::{QueryString, pairs};
 use crate::web::staff::Staff;
 
 #[derive(Template, WebTemplate)]
@@ -46,13 +44,6 @@ async fn preview(
         .await
 }
 
-fn preserved_from_query(req: &HttpRequest) -> String {
-    QueryString::new(pairs(req.query_string()))
-        .get(PRESERVED_FILTERS)
-        .unwrap_or_default()
-        .to_string()
-}
-
 pub async fn confirm(
     state: web::Data<AppState>,
     staff: Staff,
@@ -60,12 +51,11 @@ pub async fn confirm(
     req: HttpRequest,
 ) -> Result<DeletePage, AppError> {
     let (app, model_name, id) = path.into_inner();
-    let model = model_for(&state, &app, &model_name)?;
-    staff.require(model.as_ref(), Action::Delete)?;
+    let model = permitted_model(&state, &staff, &app, &model_name, Action::Delete)?;
     let found = preview(&state, model.clone(), vec![id.clone()]).await?;
     let (_, object) = found.into_iter().next().ok_or(AppError::NotFound)?;
     let info = model.info();
-    let preserved = preserved_from_query(&req);
+    let preserved = preserved::from_request(&req);
     Ok(DeletePage {
         page: staff.page(
             "Are you sure?",
@@ -73,11 +63,7 @@ pub async fn confirm(
                 Crumb::link(info.app_name, "/admin/"),
                 Crumb::link(
                     capfirst(info.verbose_name_plural),
-                    format!(
-                        "{}{}",
-                        changelist_url(model.as_ref()),
-                        QueryString::new(pairs(&preserved)).href()
-                    ),
+                    preserved::changelist(model.as_ref(), &preserved),
                 ),
                 Crumb::link(
                     object.repr.clone(),
@@ -104,8 +90,7 @@ pub async fn delete(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let (app, model_name, id) = path.into_inner();
-    let model = model_for(&state, &app, &model_name)?;
-    staff.require(model.as_ref(), Action::Delete)?;
+    let model = permitted_model(&state, &staff, &app, &model_name, Action::Delete)?;
     let form = FormData::new(serde_urlencoded::from_bytes(&body).unwrap_or_default());
     let deleted = remove(&state, &staff, model.clone(), vec![id]).await?;
     let Some(repr) = deleted.into_iter().next() else {
@@ -119,10 +104,9 @@ pub async fn delete(
             info.verbose_name
         ),
     );
-    let back = QueryString::new(pairs(&form.text(PRESERVED_FILTERS))).href();
-    Ok(redirect(&format!(
-        "{}{back}",
-        changelist_url(model.as_ref())
+    Ok(redirect(&preserved::changelist(
+        model.as_ref(),
+        &form.text(preserved::PARAM),
     )))
 }
 

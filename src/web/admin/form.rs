@@ -7,9 +7,8 @@ use askama::Template;
 use askama_web::WebTemplate;
 use diesel::Connection;
 
-use super::changelist::PRESERVED_FILTERS;
 use super::views::{FieldView, field_views};
-use super::{capfirst, changelist_url, model_for, object_url};
+use super::{capfirst, changelist_url, object_url, permitted_model, preserved};
 use crate::admin::form::changed_fields;
 use crate::admin::history::{self, ChangeMessage};
 use crate::admin::{FieldErrors, FormData, ModelAdmin, SaveError, Saved};
@@ -18,7 +17,6 @@ use crate::auth::session::Level;
 use crate::error::{AppError, redirect};
 use crate::web::AppState;
 use crate::web::page::Crumb;
-use crate::web::query::{QueryString, pairs};
 use crate::web::staff::Staff;
 
 #[derive(Template, WebTemplate)]
@@ -77,11 +75,7 @@ impl FormContext<'_> {
             }
         };
         let read_only = id.is_some() && !can_change;
-        let list_url = format!(
-            "{}{}",
-            changelist_url(self.model),
-            QueryString::new(pairs(&self.preserved_filters)).href()
-        );
+        let list_url = preserved::changelist(self.model, &self.preserved_filters);
         ChangeFormPage {
             page: self.staff.page(
                 heading.clone(),
@@ -104,31 +98,16 @@ impl FormContext<'_> {
             can_add_another: self.staff.can(self.model, Action::Add),
             delete_url: id
                 .filter(|_| self.staff.can(self.model, Action::Delete))
-                .map(|id| self.with_filters(object_url(self.model, id, "delete"))),
+                .map(|id| {
+                    preserved::carry(
+                        object_url(self.model, id, "delete"),
+                        &self.preserved_filters,
+                    )
+                }),
             history_url: id.map(|id| object_url(self.model, id, "history")),
             preserved_filters: self.preserved_filters.clone(),
         }
     }
-
-    fn with_filters(&self, url: String) -> String {
-        if self.preserved_filters.is_empty() {
-            url
-        } else {
-            format!(
-                "{url}{}",
-                QueryString::default()
-                    .with(PRESERVED_FILTERS, &self.preserved_filters)
-                    .href()
-            )
-        }
-    }
-}
-
-fn preserved_from_query(req: &HttpRequest) -> String {
-    QueryString::new(pairs(req.query_string()))
-        .get(PRESERVED_FILTERS)
-        .unwrap_or_default()
-        .to_string()
 }
 
 pub async fn add_form(
@@ -137,8 +116,7 @@ pub async fn add_form(
     path: web::Path<(String, String)>,
     req: HttpRequest,
 ) -> Result<ChangeFormPage, AppError> {
-    let model = model_for(&state, &path.0, &path.1)?;
-    staff.require(model.as_ref(), Action::Add)?;
+    let model = permitted_model(&state, &staff, &path.0, &path.1, Action::Add)?;
     let actor = staff.actor();
     let fields = {
         let model = model.clone();
@@ -150,7 +128,7 @@ pub async fn add_form(
     let context = FormContext {
         staff: &staff,
         model: model.as_ref(),
-        preserved_filters: preserved_from_query(&req),
+        preserved_filters: preserved::from_request(&req),
     };
     Ok(context.page(
         &Target::Add,
@@ -167,8 +145,7 @@ pub async fn change_form(
     req: HttpRequest,
 ) -> Result<ChangeFormPage, AppError> {
     let (app, model_name, id) = path.into_inner();
-    let model = model_for(&state, &app, &model_name)?;
-    staff.require(model.as_ref(), Action::View)?;
+    let model = permitted_model(&state, &staff, &app, &model_name, Action::View)?;
     let actor = staff.actor();
     let (fields, loaded) = {
         let (model, id) = (model.clone(), id.clone());
@@ -186,7 +163,7 @@ pub async fn change_form(
     let context = FormContext {
         staff: &staff,
         model: model.as_ref(),
-        preserved_filters: preserved_from_query(&req),
+        preserved_filters: preserved::from_request(&req),
     };
     Ok(context.page(
         &Target::Change { id, repr },
@@ -202,8 +179,7 @@ pub async fn add(
     path: web::Path<(String, String)>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let model = model_for(&state, &path.0, &path.1)?;
-    staff.require(model.as_ref(), Action::Add)?;
+    let model = permitted_model(&state, &staff, &path.0, &path.1, Action::Add)?;
     submit(&state, &staff, model, None, form_data(&body)).await
 }
 
@@ -214,8 +190,7 @@ pub async fn change(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let (app, model_name, id) = path.into_inner();
-    let model = model_for(&state, &app, &model_name)?;
-    staff.require(model.as_ref(), Action::Change)?;
+    let model = permitted_model(&state, &staff, &app, &model_name, Action::Change)?;
     submit(&state, &staff, model, Some(id), form_data(&body)).await
 }
 
@@ -298,7 +273,7 @@ async fn submit(
             })
             .await?
     };
-    let preserved_filters = data.text(PRESERVED_FILTERS);
+    let preserved_filters = data.text(preserved::PARAM);
     match outcome {
         Submitted::Saved { saved, added } => Ok(after_save(
             staff,
@@ -340,18 +315,7 @@ fn after_save(
         "The {} “{}” was {verb} successfully.",
         info.verbose_name, saved.repr
     );
-    let keep = |url: String| {
-        if preserved.is_empty() {
-            url
-        } else {
-            format!(
-                "{url}{}",
-                QueryString::default()
-                    .with(PRESERVED_FILTERS, preserved)
-                    .href()
-            )
-        }
-    };
+    let keep = |url: String| preserved::carry(url, preserved);
     let (message, location) = if data.has("_addanother") {
         (
             format!("{done} You may add another {} below.", info.verbose_name),
@@ -363,14 +327,7 @@ fn after_save(
             keep(object_url(model, &saved.id, "change")),
         )
     } else {
-        (
-            done,
-            format!(
-                "{}{}",
-                changelist_url(model),
-                QueryString::new(pairs(preserved)).href()
-            ),
-        )
+        (done, preserved::changelist(model, preserved))
     };
     staff.session.add_message(Level::Success, message);
     redirect(&location)

@@ -4,7 +4,7 @@ use actix_web::web;
 use askama::Template;
 use askama_web::WebTemplate;
 
-use super::{capfirst, changelist_url, model_for, object_url};
+use super::{capfirst, changelist_url, object_url, permitted_model};
 use crate::admin::history;
 use crate::admin::list::format_time;
 use crate::auth::permissions::Action;
@@ -32,8 +32,7 @@ pub async fn show(
     path: web::Path<(String, String, String)>,
 ) -> Result<HistoryPage, AppError> {
     let (app, model_name, id) = path.into_inner();
-    let model = model_for(&state, &app, &model_name)?;
-    staff.require(model.as_ref(), Action::View)?;
+    let model = permitted_model(&state, &staff, &app, &model_name, Action::View)?;
     let (loaded, entries) = {
         let (model, id) = (model.clone(), id.clone());
         state

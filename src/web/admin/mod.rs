@@ -5,6 +5,7 @@ mod delete;
 mod form;
 mod history;
 mod index;
+mod preserved;
 mod views;
 
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use actix_web::{HttpResponse, web};
 use super::staff::Staff;
 use super::{AppState, resource};
 use crate::admin::ModelAdmin;
+use crate::auth::permissions::Action;
 use crate::error::{AppError, redirect};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -53,9 +55,18 @@ async fn object_root(_staff: Staff, path: web::Path<(String, String, String)>) -
     redirect(&format!("/admin/{app}/{model}/{id}/change/"))
 }
 
-/// The registered model named by the URL, or 404.
-fn model_for(state: &AppState, app: &str, model: &str) -> Result<Arc<dyn ModelAdmin>, AppError> {
-    state.admin.get(app, model).ok_or(AppError::NotFound)
+/// The registered model named by the URL (404 if none) when the user holds `action` on it
+/// (403 otherwise).
+fn permitted_model(
+    state: &AppState,
+    staff: &Staff,
+    app: &str,
+    model: &str,
+    action: Action,
+) -> Result<Arc<dyn ModelAdmin>, AppError> {
+    let model = state.admin.get(app, model).ok_or(AppError::NotFound)?;
+    staff.require(model.as_ref(), action)?;
+    Ok(model)
 }
 
 pub fn changelist_url(model: &dyn ModelAdmin) -> String {
