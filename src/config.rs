@@ -83,6 +83,16 @@ pub const SETTINGS: &[Setting] = &[
         description: "HTTP worker threads.",
     },
     Setting {
+        name: "ACCOLADE_MAX_UPLOAD_BYTES",
+        default: "2097152",
+        description: "Largest image upload read, in bytes (2 MiB); a larger file is refused while it streams in.",
+    },
+    Setting {
+        name: "ACCOLADE_BADGE_IMAGE_SIZE",
+        default: "400",
+        description: "Side in pixels of issued badge images (64–4096); larger uploads are scaled down to it.",
+    },
+    Setting {
         name: "ACCOLADE_DB_POOL_SIZE",
         default: "8",
         description: "Database connections per instance.",
@@ -146,6 +156,8 @@ pub struct Config {
     pub db_pool_size: u32,
     /// HTTP worker threads; 0 means one per CPU core.
     pub workers: u32,
+    /// The bounds of the badge image pipeline.
+    pub images: crate::images::Limits,
 }
 
 impl Config {
@@ -249,6 +261,7 @@ impl Config {
                 ),
             },
             db_pool_size: parse_number(get, "ACCOLADE_DB_POOL_SIZE", 8)?,
+            images: image_limits(get)?,
             workers: match get("ACCOLADE_WORKERS") {
                 None => 0,
                 Some(_) => parse_number(get, "ACCOLADE_WORKERS", 1)?,
@@ -264,6 +277,32 @@ impl Config {
             .map_or(self.site_url.len(), |i| after_scheme + i);
         &self.site_url[..end]
     }
+}
+
+fn image_limits<'a>(
+    get: impl Fn(&str) -> Option<&'a str> + Copy,
+) -> Result<crate::images::Limits, ConfigError> {
+    let defaults = crate::images::Limits::default();
+    let size = parse_number(get, "ACCOLADE_BADGE_IMAGE_SIZE", defaults.canonical_size)?;
+    if !(defaults.min_size..=defaults.max_dimension).contains(&size) {
+        return Err(invalid(
+            "ACCOLADE_BADGE_IMAGE_SIZE",
+            format!(
+                "expected a side between {} and {} pixels, got {size}",
+                defaults.min_size, defaults.max_dimension
+            ),
+        ));
+    }
+    let max_upload = parse_number(
+        get,
+        "ACCOLADE_MAX_UPLOAD_BYTES",
+        defaults.max_upload_bytes as u32,
+    )?;
+    Ok(crate::images::Limits {
+        canonical_size: size,
+        max_upload_bytes: max_upload as usize,
+        ..defaults
+    })
 }
 
 fn is_known(name: &str) -> bool {

@@ -5,9 +5,11 @@
 
 pub mod admin;
 pub mod auth;
+pub mod badges;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod images;
 pub mod web;
 
 use std::net::TcpListener;
@@ -34,10 +36,13 @@ pub const SESSION_COOKIE: &str = "accolade_session";
 const SESSION_DAYS: i64 = 14;
 
 /// Every model the admin shows.
-pub fn admin_site() -> AdminSite {
+pub fn admin_site(config: &Config) -> AdminSite {
     let mut site = AdminSite::default();
     site.register(auth::admin::UserAdmin);
     site.register(auth::admin::GroupAdmin);
+    site.register(badges::image_admin::BadgeImageConfigurationAdmin {
+        limits: config.images.clone(),
+    });
     site
 }
 
@@ -66,8 +71,9 @@ pub fn prepare(config: Config) -> Result<Prepared, String> {
             db::settings::development_secret_key(&mut conn).map_err(|e| e.to_string())?
         }
     };
-    let admin = admin_site();
+    let admin = admin_site(&config);
     permissions::sync(&mut conn, &admin.permission_models()).map_err(|e| e.to_string())?;
+    badges::images::seed_shipped(&mut conn, &config.images).map_err(|e| e.to_string())?;
     drop(conn);
     Ok(Prepared {
         config,

@@ -50,8 +50,8 @@ fn the_url_scheme_chooses_the_backend() {
 #[test]
 fn migrations_apply_once() {
     let (_dir, db) = fresh();
-    assert_eq!(db.pending_migrations().unwrap(), 1);
-    assert_eq!(db.migrate().unwrap().len(), 1);
+    assert_eq!(db.pending_migrations().unwrap(), 2);
+    assert_eq!(db.migrate().unwrap().len(), 2);
     assert!(db.migrate().unwrap().is_empty(), "nothing left to apply");
     assert_eq!(db.pending_migrations().unwrap(), 0);
 }
@@ -90,13 +90,14 @@ fn the_development_secret_key_is_made_once_and_shared() {
 
 #[test]
 fn permissions_are_created_once_per_model() {
-    let (_dir, db) = fresh();
+    let (database, db) = fresh();
+    let db_url = database.url.clone();
     db.migrate().unwrap();
-    let site = accolade::admin_site();
+    let site = accolade::admin_site(&common::test_config(&db_url, &[]));
     let mut conn = db.get().unwrap();
     assert_eq!(
         permissions::sync(&mut conn, &site.permission_models()).unwrap(),
-        8
+        12
     );
     assert_eq!(
         permissions::sync(&mut conn, &site.permission_models()).unwrap(),

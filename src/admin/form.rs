@@ -16,6 +16,12 @@ pub enum Widget {
     Textarea,
     /// Shown, never read from the form.
     ReadOnly,
+    /// A file upload for an image kept by content hash: the form shows the current image
+    /// (`{url_prefix}{hash}.png`) and carries its hash in the hidden field `{name}_stored`,
+    /// so an empty file input keeps it and a failed save does not lose a processed upload.
+    Image {
+        url_prefix: &'static str,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -74,13 +80,45 @@ impl FieldSpec {
     }
 }
 
-/// Submitted (or loaded) form values: name → values, in order, repeats kept.
+/// A file from a multipart form. An empty file input sends no `Upload` at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Upload {
+    File {
+        filename: String,
+        bytes: Vec<u8>,
+    },
+    /// Larger than the upload limit: its bytes were discarded while it streamed in.
+    TooLarge {
+        filename: String,
+        limit: usize,
+    },
+}
+
+/// Submitted (or loaded) form values: name → values, in order, repeats kept; and files.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FormData(Vec<(String, String)>);
+pub struct FormData(Vec<(String, String)>, Vec<(String, Upload)>);
 
 impl FormData {
     pub fn new(pairs: Vec<(String, String)>) -> FormData {
-        FormData(pairs)
+        FormData(pairs, Vec::new())
+    }
+
+    pub fn add_file(&mut self, name: &str, upload: Upload) {
+        self.1.push((name.to_string(), upload));
+    }
+
+    pub fn file(&self, name: &str) -> Option<&Upload> {
+        self.1.iter().find(|(k, _)| k == name).map(|(_, u)| u)
+    }
+
+    /// The name of the hidden field that carries an image field's stored hash.
+    pub fn stored_name(name: &str) -> String {
+        format!("{name}_stored")
+    }
+
+    /// The name of the hidden field that carries the stored image's original file name.
+    pub fn stored_filename_name(name: &str) -> String {
+        format!("{name}_stored_filename")
     }
 
     pub fn set(&mut self, name: &str, value: impl Into<String>) {
@@ -154,6 +192,14 @@ impl FieldErrors {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// Adds `other`'s errors for the fields that have none here: a field's own, earlier
+    /// error (e.g. an unreadable upload) wins over what later validation says of it.
+    pub fn merge_preferring_own(&mut self, other: FieldErrors) {
+        for (field, messages) in other.0 {
+            self.0.entry(field).or_insert(messages);
+        }
     }
 
     pub fn count(&self) -> usize {

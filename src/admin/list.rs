@@ -19,6 +19,11 @@ pub enum Cell {
     Text(String),
     Bool(Option<bool>),
     Time(Option<chrono::NaiveDateTime>),
+    /// An image (e.g. a thumbnail), with its alternative text.
+    Image {
+        url: String,
+        alt: String,
+    },
 }
 
 #[derive(Debug)]

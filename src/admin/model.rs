@@ -87,6 +87,23 @@ pub trait ModelAdmin: Send + Sync {
         &[]
     }
 
+    /// Turns uploads into stored values before validation (e.g. processes an image and
+    /// records its hash in the form), and reports the fields whose upload failed. Runs
+    /// outside the save's transaction, so what it stores survives a failed save.
+    fn prepare(&self, _conn: &mut DbConnection, _data: &mut FormData) -> QueryResult<FieldErrors> {
+        Ok(FieldErrors::default())
+    }
+
+    /// Whether the form offers "Preview": validate and show the result without saving.
+    fn has_preview(&self) -> bool {
+        false
+    }
+
+    /// Warnings shown on every admin page while they hold (e.g. shipped images in place).
+    fn site_notices(&self, _conn: &mut DbConnection) -> QueryResult<Vec<String>> {
+        Ok(Vec::new())
+    }
+
     /// One page of rows for the query (search, filters, order, page), with counts.
     fn list(&self, conn: &mut DbConnection, query: &ListQuery) -> QueryResult<ListPage>;
 

@@ -36,6 +36,15 @@ impl AdminSite {
         apps
     }
 
+    /// The warnings every admin page shows now (see `ModelAdmin::site_notices`).
+    pub fn notices(&self, conn: &mut crate::db::DbConnection) -> diesel::QueryResult<Vec<String>> {
+        let mut notices = Vec::new();
+        for model in &self.models {
+            notices.extend(model.site_notices(conn)?);
+        }
+        Ok(notices)
+    }
+
     /// What `permissions::sync` needs to create every registered model's permissions.
     pub fn permission_models(&self) -> Vec<ModelPermissions<'static>> {
         self.models

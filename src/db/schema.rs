@@ -105,3 +105,33 @@ diesel::allow_tables_to_appear_in_same_query!(
     site_settings,
     login_failures,
 );
+
+diesel::table! {
+    stored_images (hash) {
+        hash -> Text,
+        png -> Binary,
+        thumbnail -> Binary,
+        width -> Integer,
+        height -> Integer,
+        bytes -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    badge_image_configurations (id) {
+        id -> BigInt,
+        mode -> Text,
+        image_hash -> Text,
+        is_default -> Bool,
+        is_shipped -> Bool,
+        original_filename -> Text,
+        uploaded_by_id -> Nullable<BigInt>,
+        uploaded_by -> Text,
+        uploaded_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(badge_image_configurations -> stored_images (image_hash));
+diesel::allow_tables_to_appear_in_same_query!(badge_image_configurations, stored_images, users);

@@ -4,6 +4,7 @@ pub mod account;
 pub mod admin;
 pub mod assets;
 pub mod health;
+pub mod media;
 pub mod middleware;
 pub mod page;
 pub mod query;
@@ -39,6 +40,7 @@ pub fn resource(path: &str) -> actix_web::Resource {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(assets::serve)
         .service(health::healthz)
+        .configure(media::routes)
         .route("/", web::get().to(account::root))
         .service(
             web::scope("/admin")

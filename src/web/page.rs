@@ -35,6 +35,8 @@ pub struct Page {
     pub messages: Vec<Message>,
     /// Home first; empty on pages without breadcrumbs (login).
     pub breadcrumbs: Vec<Crumb>,
+    /// Site-wide warnings that hold until someone acts (not one-time messages).
+    pub notices: Vec<String>,
 }
 
 impl Page {
@@ -47,6 +49,7 @@ impl Page {
             csrf_token: session.csrf_token(),
             messages: session.take_messages(),
             breadcrumbs: Vec::new(),
+            notices: Vec::new(),
         }
     }
 

@@ -28,6 +28,8 @@ pub struct Staff {
     pub user: User,
     pub permissions: PermissionSet,
     pub session: TypedSession,
+    /// Site-wide warnings for every admin page.
+    pub notices: Vec<String>,
 }
 
 impl Staff {
@@ -62,7 +64,10 @@ impl Staff {
     }
 
     pub fn page(&self, title: impl Into<String>, crumbs: Vec<Crumb>) -> Page {
-        Page::new(&self.session, title, Some(self.user.username.clone())).crumbs(crumbs)
+        let mut page =
+            Page::new(&self.session, title, Some(self.user.username.clone())).crumbs(crumbs);
+        page.notices = self.notices.clone();
+        page
     }
 }
 
@@ -133,10 +138,13 @@ impl FromRequest for Staff {
                 );
                 return Err(AppError::Redirect("/admin/password_change/".into()));
             }
+            let admin = state.admin.clone();
+            let notices = state.db.run(move |conn| admin.notices(conn)).await?;
             Ok(Staff {
                 user,
                 permissions,
                 session,
+                notices,
             })
         })
     }

@@ -9,7 +9,6 @@ use askama_web::WebTemplate;
 use super::views::CellView;
 use super::{capfirst, changelist_url, delete, object_url, permitted_model, preserved};
 use crate::admin::list::{ORDER_PARAM, PAGE_PARAM, PER_PAGE, SEARCH_PARAM};
-use diesel::Connection;
 
 use crate::admin::history::{self, ChangeMessage};
 use crate::admin::{FilterSpec, FormData, ListPage, ListQuery, ModelAdmin};
@@ -399,7 +398,7 @@ async fn run_action(
     let message = state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            crate::db::write_transaction(conn, |conn| {
                 let outcome = model.run_action(conn, &action, &selected)?;
                 let description = model
                     .actions()

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
-use diesel::Connection;
 
 use super::{capfirst, object_url, permitted_model, preserved};
 use crate::admin::history::{self, ChangeMessage};
@@ -178,7 +177,7 @@ async fn remove(
     state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            crate::db::write_transaction(conn, |conn| {
                 let found = model.delete_preview(conn, &ids)?;
                 let found_ids: Vec<String> = found.iter().map(|(id, _)| id.clone()).collect();
                 model.delete(conn, &found_ids)?;

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
-use diesel::Connection;
 
+use super::upload;
 use super::views::{FieldView, field_views};
 use super::{capfirst, changelist_url, object_url, permitted_model, preserved};
 use crate::admin::form::changed_fields;
@@ -29,6 +29,9 @@ pub struct ChangeFormPage {
     error_banner: Option<&'static str>,
     non_field_errors: Vec<String>,
     can_save: bool,
+    can_preview: bool,
+    /// Forms with uploads are sent as multipart.
+    multipart: bool,
     can_add_another: bool,
     delete_url: Option<String>,
     history_url: Option<String>,
@@ -76,6 +79,9 @@ impl FormContext<'_> {
         };
         let read_only = id.is_some() && !can_change;
         let list_url = preserved::changelist(self.model, &self.preserved_filters);
+        let multipart = fields
+            .iter()
+            .any(|f| matches!(f.widget, crate::admin::Widget::Image { .. }));
         ChangeFormPage {
             page: self.staff.page(
                 heading.clone(),
@@ -95,6 +101,8 @@ impl FormContext<'_> {
             },
             non_field_errors: errors.get(FieldErrors::NON_FIELD).to_vec(),
             can_save: !read_only,
+            can_preview: !read_only && self.model.has_preview(),
+            multipart,
             can_add_another: self.staff.can(self.model, Action::Add),
             delete_url: id
                 .filter(|_| self.staff.can(self.model, Action::Delete))
@@ -177,25 +185,25 @@ pub async fn add(
     state: web::Data<AppState>,
     staff: Staff,
     path: web::Path<(String, String)>,
-    body: web::Bytes,
+    req: HttpRequest,
+    payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let model = permitted_model(&state, &staff, &path.0, &path.1, Action::Add)?;
-    submit(&state, &staff, model, None, form_data(&body)).await
+    let data = upload::read_form(&req, payload, state.config.images.max_upload_bytes).await?;
+    submit(&state, &staff, model, None, data).await
 }
 
 pub async fn change(
     state: web::Data<AppState>,
     staff: Staff,
     path: web::Path<(String, String, String)>,
-    body: web::Bytes,
+    req: HttpRequest,
+    payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let (app, model_name, id) = path.into_inner();
     let model = permitted_model(&state, &staff, &app, &model_name, Action::Change)?;
-    submit(&state, &staff, model, Some(id), form_data(&body)).await
-}
-
-fn form_data(body: &[u8]) -> FormData {
-    FormData::new(serde_urlencoded::from_bytes(body).unwrap_or_default())
+    let data = upload::read_form(&req, payload, state.config.images.max_upload_bytes).await?;
+    submit(&state, &staff, model, Some(id), data).await
 }
 
 enum Submitted {
@@ -203,15 +211,17 @@ enum Submitted {
         saved: Saved,
         added: bool,
     },
-    Invalid {
+    /// Shown again: with errors, or valid but only previewed.
+    Shown {
         target: Target,
         fields: Vec<crate::admin::FieldSpec>,
         errors: FieldErrors,
     },
 }
 
-/// Validates and saves in one transaction with its history entry, then redirects as the
-/// pressed button asks; an invalid form is shown again with its errors.
+/// Prepares uploads, then validates and saves in one transaction with its history entry,
+/// and redirects as the pressed button asks. An invalid form, or a preview, is shown again
+/// with what was prepared (so a processed upload is not lost) and nothing is saved.
 async fn submit(
     state: &AppState,
     staff: &Staff,
@@ -221,18 +231,26 @@ async fn submit(
 ) -> Result<HttpResponse, AppError> {
     let actor = staff.actor();
     let author = staff.author();
-    let outcome = {
-        let (model, data) = (model.clone(), data.clone());
+    let preview = data.has("_preview") && model.has_preview();
+    let (outcome, data) = {
+        let model = model.clone();
         state
             .db
             .run(move |conn| {
+                let mut data = data;
                 let fields = model.fields(conn, actor, id.as_deref())?;
                 let before = match &id {
                     Some(id) => Some(model.load(conn, id)?.ok_or(AppError::NotFound)?),
                     None => None,
                 };
-                let result = conn.transaction(|conn| {
+                let mut errors = model.prepare(conn, &mut data)?;
+                let keep = errors.is_empty() && !preview;
+                let result = crate::db::write_transaction(conn, |conn| {
                     let saved = model.save(conn, actor, id.as_deref(), &data)?;
+                    if !keep {
+                        // Validated only: roll back.
+                        return Err(SaveError::Invalid(FieldErrors::default()));
+                    }
                     let message = match &before {
                         None => ChangeMessage::Added,
                         Some((_, old)) => {
@@ -252,24 +270,26 @@ async fn submit(
                     )?;
                     Ok::<_, SaveError>(saved)
                 });
-                match result {
-                    Ok(saved) => Ok(Submitted::Saved {
+                let outcome = match result {
+                    Ok(saved) => Submitted::Saved {
                         saved,
                         added: before.is_none(),
-                    }),
-                    Err(SaveError::Invalid(errors)) => {
+                    },
+                    Err(SaveError::Invalid(save_errors)) => {
+                        errors.merge_preferring_own(save_errors);
                         let target = match (id, before) {
                             (Some(id), Some((repr, _))) => Target::Change { id, repr },
                             _ => Target::Add,
                         };
-                        Ok(Submitted::Invalid {
+                        Submitted::Shown {
                             target,
                             fields,
                             errors,
-                        })
+                        }
                     }
-                    Err(SaveError::Database(e)) => Err(AppError::from(e)),
-                }
+                    Err(SaveError::Database(e)) => return Err(AppError::from(e)),
+                };
+                Ok((outcome, data))
             })
             .await?
     };
@@ -283,11 +303,17 @@ async fn submit(
             added,
             &preserved_filters,
         )),
-        Submitted::Invalid {
+        Submitted::Shown {
             target,
             fields,
             errors,
         } => {
+            if preview && errors.is_empty() {
+                staff.session.add_message(
+                    Level::Info,
+                    "Preview: this is what will be issued. Nothing is saved until you press Save.",
+                );
+            }
             let context = FormContext {
                 staff,
                 model: model.as_ref(),

@@ -6,6 +6,7 @@ mod form;
 mod history;
 mod index;
 mod preserved;
+mod upload;
 mod views;
 
 use std::sync::Arc;

@@ -7,6 +7,8 @@ pub struct CellView {
     pub text: String,
     /// `yes`, `no` or `unknown` for booleans, shown as an icon with alt text.
     pub icon: Option<&'static str>,
+    /// An image cell's URL (`text` is its alternative text).
+    pub image: Option<String>,
 }
 
 impl From<Cell> for CellView {
@@ -14,11 +16,18 @@ impl From<Cell> for CellView {
         let text = |t: String| CellView {
             text: if t.is_empty() { "-".into() } else { t },
             icon: None,
+            image: None,
         };
         match cell {
             Cell::Text(t) => text(t),
             Cell::Time(t) => text(t.as_ref().map(format_time).unwrap_or_default()),
+            Cell::Image { url, alt } => CellView {
+                text: alt,
+                icon: None,
+                image: Some(url),
+            },
             Cell::Bool(b) => CellView {
+                image: None,
                 text: match b {
                     Some(true) => "True".into(),
                     Some(false) => "False".into(),
@@ -54,6 +63,11 @@ pub struct FieldView {
     pub options: Vec<OptionView>,
     pub errors: Vec<String>,
     pub link: Option<(String, String)>,
+    /// For image fields: the hidden field carrying the stored hash, and the image's URL.
+    pub stored_name: String,
+    pub image_url: Option<String>,
+    pub stored_filename_name: String,
+    pub stored_filename: String,
 }
 
 /// The form's fields with their values and errors; `read_only` disables every field.
@@ -86,6 +100,17 @@ pub fn field_views(
                 Widget::MultiSelect(choices) => ("multiselect", 0, options(choices)),
                 Widget::Textarea => ("textarea", 0, Vec::new()),
                 Widget::ReadOnly => ("readonly", 0, Vec::new()),
+                Widget::Image { .. } => ("image", 0, Vec::new()),
+            };
+            let stored_name = FormData::stored_name(field.name);
+            let stored_filename_name = FormData::stored_filename_name(field.name);
+            let stored_filename = data.text(&stored_filename_name);
+            let stored = data.text(&stored_name);
+            let image_url = match &field.widget {
+                Widget::Image { url_prefix } if crate::images::is_hash(&stored) => {
+                    Some(format!("{url_prefix}{stored}.png"))
+                }
+                _ => None,
             };
             FieldView {
                 name: field.name,
@@ -93,7 +118,9 @@ pub fn field_views(
                 kind,
                 required: field.required,
                 disabled: read_only || field.read_only,
-                value: if field.is_secret() {
+                value: if image_url.is_some() {
+                    stored.clone()
+                } else if field.is_secret() {
                     String::new()
                 } else {
                     data.raw(field.name).to_string()
@@ -104,6 +131,10 @@ pub fn field_views(
                 errors: errors.get(field.name).to_vec(),
                 link: field.link,
                 help: field.help,
+                stored_name,
+                image_url,
+                stored_filename_name,
+                stored_filename,
             }
         })
         .collect()

@@ -1,0 +1,2 @@
+DROP TABLE badge_image_configurations;
+DROP TABLE stored_images;
