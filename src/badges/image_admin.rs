@@ -100,13 +100,16 @@ impl BadgeImageConfigurationAdmin {
         if let Some(problem) = config::validate_mode(&mode) {
             errors.add("mode", problem);
         } else {
-            let clash: Option<i64> = configs::table
+            let clash: Option<(i64, bool)> = configs::table
                 .filter(configs::mode.eq(&mode))
-                .select(configs::id)
+                .select((configs::id, configs::is_shipped))
                 .first(conn)
                 .optional()?;
-            if clash.is_some() && clash != own_id {
-                errors.add("mode", DUPLICATE_MODE);
+            match clash {
+                // Adding a mode that still has its shipped image replaces that image.
+                Some((_, true)) if own_id.is_none() => {}
+                Some((id, _)) if Some(id) != own_id => errors.add("mode", DUPLICATE_MODE),
+                _ => {}
             }
         }
         let hash = data.text(&FormData::stored_name("icon"));
@@ -151,16 +154,24 @@ impl BadgeImageConfigurationAdmin {
                 ))
                 .execute(conn)
                 .map(|_| existing.id),
-            None => diesel::insert_into(configs::table)
-                .values((
-                    configs::mode.eq(&mode),
-                    configs::image_hash.eq(&hash),
-                    configs::is_default.eq(is_default),
-                    configs::uploaded_at.eq(now()),
-                    configs::updated_at.eq(now()),
-                ))
-                .returning(configs::id)
-                .get_result(conn),
+            None => diesel::delete(
+                configs::table
+                    .filter(configs::mode.eq(&mode))
+                    .filter(configs::is_shipped.eq(true)),
+            )
+            .execute(conn)
+            .and_then(|_| {
+                diesel::insert_into(configs::table)
+                    .values((
+                        configs::mode.eq(&mode),
+                        configs::image_hash.eq(&hash),
+                        configs::is_default.eq(is_default),
+                        configs::uploaded_at.eq(now()),
+                        configs::updated_at.eq(now()),
+                    ))
+                    .returning(configs::id)
+                    .get_result(conn)
+            }),
         };
         let id = match written {
             Ok(id) => id,
@@ -296,7 +307,7 @@ impl ModelAdmin for BadgeImageConfigurationAdmin {
         let mut fields = vec![
             FieldSpec::new("mode", "Mode", Widget::Text { max_length: 125 })
                 .required()
-                .help("The course mode for this badge image, in lowercase. For example, \"verified\" or \"honor\"."),
+                .help("The course mode for this badge image, in lowercase. For example, \"verified\" or \"honor\". Adding a mode that still has its shipped image replaces that image."),
             FieldSpec::new("icon", "Icon", Widget::Image { url_prefix: MEDIA_PREFIX })
                 .required()
                 .help(format!(
@@ -398,6 +409,10 @@ impl ModelAdmin for BadgeImageConfigurationAdmin {
             None => None,
         };
         let own_id = existing.as_ref().map(|e| e.id);
+        if data.flag("default") {
+            // Checked and written under the lock, so concurrent saves take turns.
+            crate::db::settings::lock(conn, config::DEFAULT_LOCK)?;
+        }
         self.validate(conn, own_id, data)?
             .into_result()
             .map_err(SaveError::Invalid)?;

@@ -28,6 +28,8 @@ pub const SHIPPED: &[(&str, &[u8])] = &[
     ),
 ];
 const SEEDED_FLAG: &str = "shipped_badge_images_seeded";
+/// Taken by every change of the default, so that concurrent changes take turns.
+pub const DEFAULT_LOCK: &str = "lock:badge-image-default";
 
 #[derive(Queryable, Selectable, Clone, Debug)]
 #[diesel(table_name = configs)]
@@ -93,33 +95,24 @@ pub fn image_for_mode(
         .ok_or_else(|| BadgeImageError::NotConfigured(mode.to_string()))
 }
 
-/// Makes one configuration the default, moving the flag from any other in the same
-/// transaction. When a concurrent move wins the race the index refuses ours; it is then
-/// tried again (in a savepoint) against the winner. Returns the mode, or `None` if the id
-/// does not exist.
+/// Makes one configuration the default, moving the flag from any other in one transaction
+/// that holds the default lock. Returns the mode, or `None` if the id does not exist.
 pub fn make_default(conn: &mut DbConnection, id: i64) -> QueryResult<Option<String>> {
-    let mut attempts = 0;
-    loop {
-        attempts += 1;
-        let moved = conn.transaction(|conn| {
-            diesel::update(
-                configs::table
-                    .filter(configs::is_default.eq(true))
-                    .filter(configs::id.ne(id)),
-            )
-            .set(configs::is_default.eq(false))
-            .execute(conn)?;
-            diesel::update(configs::table.find(id))
-                .set((configs::is_default.eq(true), configs::updated_at.eq(now())))
-                .returning(configs::mode)
-                .get_result::<String>(conn)
-                .optional()
-        });
-        match moved {
-            Err(e) if crate::db::is_unique_violation(&e) && attempts < 5 => continue,
-            other => return other,
-        }
-    }
+    conn.transaction(|conn| {
+        crate::db::settings::lock(conn, DEFAULT_LOCK)?;
+        diesel::update(
+            configs::table
+                .filter(configs::is_default.eq(true))
+                .filter(configs::id.ne(id)),
+        )
+        .set(configs::is_default.eq(false))
+        .execute(conn)?;
+        diesel::update(configs::table.find(id))
+            .set((configs::is_default.eq(true), configs::updated_at.eq(now())))
+            .returning(configs::mode)
+            .get_result::<String>(conn)
+            .optional()
+    })
 }
 
 /// The modes whose shipped image is still in place.

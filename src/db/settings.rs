@@ -39,6 +39,15 @@ pub fn get_or_insert(
         .first(conn)
 }
 
+/// Holds the named lock row (created by a migration) until the transaction ends, so that
+/// transactions that take it run one after another on both backends.
+pub fn lock(conn: &mut DbConnection, name: &str) -> QueryResult<()> {
+    diesel::update(site_settings::table.find(name))
+        .set(site_settings::value.eq(site_settings::value))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// The development secret key: generated once, then shared through the database.
 pub fn development_secret_key(conn: &mut DbConnection) -> QueryResult<String> {
     get_or_insert(conn, SECRET_KEY, crate::auth::tokens::random_token)

@@ -16,6 +16,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../static/admin/admin.js"),
     ),
     (
+        "admin/img/favicon.svg",
+        "image/svg+xml",
+        include_bytes!("../../static/admin/img/favicon.svg"),
+    ),
+    (
         "admin/img/icon-yes.svg",
         "image/svg+xml",
         include_bytes!("../../static/admin/img/icon-yes.svg"),

@@ -24,3 +24,7 @@ CREATE TABLE badge_image_configurations (
 -- At most one default, whatever the timing of concurrent saves.
 CREATE UNIQUE INDEX badge_image_configurations_one_default
     ON badge_image_configurations (is_default) WHERE is_default;
+
+-- A row that moves of the default lock (UPDATE … WHERE key = …), so that concurrent moves
+-- take turns instead of tripping over the index above.
+INSERT INTO site_settings (key, value) VALUES ('lock:badge-image-default', '');
