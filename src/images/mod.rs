@@ -8,7 +8,9 @@ use std::io::Cursor;
 
 use image::codecs::png::{CompressionType, FilterType as PngFilter, PngEncoder};
 use image::imageops::{self, FilterType};
-use image::{DynamicImage, ImageDecoder, ImageEncoder, ImageFormat, ImageReader, RgbaImage};
+use image::{
+    DynamicImage, GenericImageView, ImageDecoder, ImageEncoder, ImageFormat, ImageReader, RgbaImage,
+};
 use sha2::{Digest, Sha256};
 
 /// The bounds every upload is held to.
@@ -115,33 +117,38 @@ pub fn process(
         });
     }
     let decoded = decode(bytes, limits)?;
-    let squared = make_square(decoded, square)?;
-    let side = squared.width();
+    let (width, height) = decoded.dimensions();
+    let side = match square {
+        _ if width == height => width,
+        SquareMode::Refuse => return Err(ImageError::NotSquare),
+        SquareMode::Pad => width.max(height),
+        SquareMode::Crop => width.min(height),
+    };
     if side < limits.min_size {
         return Err(ImageError::TooSmall {
             side,
             min: limits.min_size,
         });
     }
-    let issued = if side > limits.canonical_size {
-        downscale(&squared, limits.canonical_size)
+    // Crop first and pad last, so that scaling works on as few pixels as possible and
+    // an opaque image stays RGB until the transparent padding needs an alpha channel.
+    let cropped = if square == SquareMode::Crop && width != height {
+        decoded.crop_imm((width - side) / 2, (height - side) / 2, side, side)
     } else {
-        squared
+        decoded
     };
-    let png = encode_png(&issued);
+    let issued = pad_to_square(shrink_to_fit(cropped, limits.canonical_size));
+    let png = encode_png(&issued, limits.max_output_bytes);
     if png.len() >= limits.max_output_bytes {
         return Err(ImageError::OutputTooLarge);
     }
-    let thumbnail = encode_png(&downscale(
-        &issued,
-        limits.thumbnail_size.min(issued.width()),
-    ));
+    let thumbnail = shrink_to_fit(issued.clone(), limits.thumbnail_size);
     Ok(ProcessedImage {
         hash: sha256_hex(&png),
         width: issued.width(),
         height: issued.height(),
+        thumbnail: encode_png(&thumbnail, usize::MAX),
         png,
-        thumbnail,
     })
 }
 
@@ -156,7 +163,7 @@ pub fn sniff(bytes: &[u8]) -> Option<ImageFormat> {
 /// is decoded, and the decoder's allocation is capped, so a small file that claims huge
 /// dimensions costs almost nothing. The first frame of an animation is taken; EXIF
 /// orientation is applied.
-fn decode(bytes: &[u8], limits: &Limits) -> Result<RgbaImage, ImageError> {
+fn decode(bytes: &[u8], limits: &Limits) -> Result<DynamicImage, ImageError> {
     let format = sniff(bytes).ok_or(ImageError::NotAnImage)?;
     let (width, height) = ImageReader::with_format(Cursor::new(bytes), format)
         .into_dimensions()
@@ -181,73 +188,119 @@ fn decode(bytes: &[u8], limits: &Limits) -> Result<RgbaImage, ImageError> {
         .unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut image = DynamicImage::from_decoder(decoder).map_err(|_| ImageError::NotAnImage)?;
     image.apply_orientation(orientation);
-    Ok(image.into_rgba8())
+    Ok(image)
 }
 
-fn make_square(image: RgbaImage, mode: SquareMode) -> Result<RgbaImage, ImageError> {
+/// Scales down (never up) so that the longer side is at most `max_side`, keeping the
+/// aspect ratio. A large image is first reduced by averaging whole blocks of pixels (fast,
+/// and free of aliasing), then brought to the exact size with a Lanczos filter.
+fn shrink_to_fit(image: DynamicImage, max_side: u32) -> DynamicImage {
+    let (width, height) = image.dimensions();
+    let longer = width.max(height);
+    if longer <= max_side {
+        return image;
+    }
+    let scale = |v: u32| {
+        ((u64::from(v) * u64::from(max_side) + u64::from(longer) / 2) / u64::from(longer)).max(1)
+            as u32
+    };
+    let (target_w, target_h) = (scale(width), scale(height));
+    let factor = (width / target_w).min(height / target_h);
+    let image = if factor >= 2 {
+        box_reduce(image, factor)
+    } else {
+        image
+    };
+    if image.dimensions() == (target_w, target_h) {
+        return image;
+    }
+    image.resize_exact(target_w, target_h, FilterType::Lanczos3)
+}
+
+/// Averages `factor`×`factor` blocks (a remainder of fewer than `factor` pixels at the
+/// right and bottom edges is dropped).
+fn box_reduce(image: DynamicImage, factor: u32) -> DynamicImage {
+    let (width, height) = (image.width() / factor, image.height() / factor);
+    if image.color().has_alpha() {
+        let source = image.into_rgba8();
+        let raw = average_blocks(source.as_raw(), source.width(), 4, factor, width, height);
+        DynamicImage::ImageRgba8(RgbaImage::from_raw(width, height, raw).expect("sized above"))
+    } else {
+        let source = image.into_rgb8();
+        let raw = average_blocks(source.as_raw(), source.width(), 3, factor, width, height);
+        DynamicImage::ImageRgb8(image::RgbImage::from_raw(width, height, raw).expect("sized above"))
+    }
+}
+
+fn average_blocks(
+    source: &[u8],
+    source_width: u32,
+    channels: usize,
+    factor: u32,
+    width: u32,
+    height: u32,
+) -> Vec<u8> {
+    let (k, width) = (factor as usize, width as usize);
+    let stride = source_width as usize * channels;
+    let area = (k * k) as u32;
+    let mut sums = vec![0u32; width * channels];
+    let mut out = Vec::with_capacity(width * height as usize * channels);
+    for out_y in 0..height as usize {
+        sums.fill(0);
+        for row in source.chunks_exact(stride).skip(out_y * k).take(k) {
+            for (sum, block) in sums
+                .chunks_exact_mut(channels)
+                .zip(row.chunks_exact(k * channels))
+            {
+                for pixel in block.chunks_exact(channels) {
+                    for (s, &v) in sum.iter_mut().zip(pixel) {
+                        *s += u32::from(v);
+                    }
+                }
+            }
+        }
+        out.extend(sums.iter().map(|&s| ((s + area / 2) / area) as u8));
+    }
+    out
+}
+
+/// Centres a non-square image on a transparent square.
+fn pad_to_square(image: DynamicImage) -> DynamicImage {
     let (width, height) = image.dimensions();
     if width == height {
-        return Ok(image);
+        return image;
     }
-    match mode {
-        SquareMode::Refuse => Err(ImageError::NotSquare),
-        SquareMode::Pad => {
-            let side = width.max(height);
-            let mut canvas = RgbaImage::new(side, side);
-            let x = i64::from((side - width) / 2);
-            let y = i64::from((side - height) / 2);
-            imageops::overlay(&mut canvas, &image, x, y);
-            Ok(canvas)
-        }
-        SquareMode::Crop => {
-            let side = width.min(height);
-            let x = (width - side) / 2;
-            let y = (height - side) / 2;
-            Ok(imageops::crop_imm(&image, x, y, side, side).to_image())
-        }
-    }
-}
-
-/// Scales a square image down to `side` with a Lanczos filter. Large images are first
-/// reduced by plain averaging to twice the target, which keeps the quality of the final
-/// filter at a fraction of its cost.
-fn downscale(image: &RgbaImage, side: u32) -> RgbaImage {
-    if image.width() <= side {
-        return image.clone();
-    }
-    let intermediate = side.saturating_mul(2);
-    if image.width() > intermediate * 2 {
-        let reduced = imageops::thumbnail(image, intermediate, intermediate);
-        return imageops::resize(&reduced, side, side, FilterType::Lanczos3);
-    }
-    imageops::resize(image, side, side, FilterType::Lanczos3)
+    let side = width.max(height);
+    let mut canvas = RgbaImage::new(side, side);
+    let x = i64::from((side - width) / 2);
+    let y = i64::from((side - height) / 2);
+    imageops::overlay(&mut canvas, &image.to_rgba8(), x, y);
+    DynamicImage::ImageRgba8(canvas)
 }
 
 /// A PNG with only the chunks an image needs (no text, EXIF or `openbadges` chunks): RGB
-/// when every pixel is opaque, RGBA otherwise, at the best compression.
-fn encode_png(image: &RgbaImage) -> Vec<u8> {
-    let mut out = Vec::new();
-    let encoder =
-        PngEncoder::new_with_quality(&mut out, CompressionType::Best, PngFilter::Adaptive);
-    let opaque = image.pixels().all(|p| p.0[3] == 255);
-    let result = if opaque {
-        let rgb = DynamicImage::ImageRgba8(image.clone()).into_rgb8();
-        encoder.write_image(
-            rgb.as_raw(),
-            image.width(),
-            image.height(),
-            image::ExtendedColorType::Rgb8,
-        )
+/// when every pixel is opaque, RGBA otherwise. A fast deflate does for almost every badge;
+/// only when its result reaches `size_goal` is the (much slower) best compression tried.
+fn encode_png(image: &DynamicImage, size_goal: usize) -> Vec<u8> {
+    let transparent = image.color().has_alpha() && image.to_rgba8().pixels().any(|p| p.0[3] < 255);
+    let (raw, color) = if transparent {
+        (image.to_rgba8().into_raw(), image::ExtendedColorType::Rgba8)
     } else {
-        encoder.write_image(
-            image.as_raw(),
-            image.width(),
-            image.height(),
-            image::ExtendedColorType::Rgba8,
-        )
+        (image.to_rgb8().into_raw(), image::ExtendedColorType::Rgb8)
     };
-    result.expect("encoding an in-memory image to a Vec cannot fail");
-    out
+    let encode = |compression| {
+        let mut out = Vec::new();
+        PngEncoder::new_with_quality(&mut out, compression, PngFilter::Adaptive)
+            .write_image(&raw, image.width(), image.height(), color)
+            .expect("encoding an in-memory image to a Vec cannot fail");
+        out
+    };
+    let fast = encode(CompressionType::Fast);
+    if fast.len() < size_goal {
+        return fast;
+    }
+    let best = encode(CompressionType::Best);
+    if best.len() < fast.len() { best } else { fast }
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
