@@ -221,14 +221,16 @@ macro_rules! search_terms {
     }};
 }
 
-/// Orders a boxed query by the requested columns, then by the primary key so that pages
-/// are stable: `order_columns!(query, &q.order, COLUMNS, users::id, { "username" => users::username, … })`
+/// The requested page of a boxed query: ordered by the requested columns, then by the
+/// primary key so that pages are stable, then offset and limited.
+/// `page_of!(query, &list_query, COLUMNS, users::id, { "username" => users::username, … })`
 #[macro_export]
-macro_rules! order_columns {
-    ($query:expr, $order:expr, $columns:expr, $pk:expr, { $($key:literal => $col:expr),* $(,)? }) => {{
+macro_rules! page_of {
+    ($query:expr, $list_query:expr, $columns:expr, $pk:expr, { $($key:literal => $col:expr),* $(,)? }) => {{
         use diesel::prelude::*;
+        let list_query: &$crate::admin::ListQuery = $list_query;
         let mut query = $query;
-        for &(index, descending) in $order {
+        for &(index, descending) in &list_query.order {
             query = match ($columns[index].key, descending) {
                 $(
                     ($key, false) => query.then_order_by($col.asc()),
@@ -237,7 +239,10 @@ macro_rules! order_columns {
                 _ => query,
             };
         }
-        query.then_order_by($pk.asc())
+        query
+            .then_order_by($pk.asc())
+            .offset(list_query.offset())
+            .limit($crate::admin::list::PER_PAGE)
     }};
 }
 

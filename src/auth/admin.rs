@@ -14,7 +14,7 @@ use crate::admin::{
 };
 use crate::db::DbConnection;
 use crate::db::schema::{group_permissions, groups, user_groups, user_permissions, users};
-use crate::{order_columns, search_terms};
+use crate::{page_of, search_terms};
 
 const APP_NAME: &str = "Authentication and Authorization";
 
@@ -308,7 +308,7 @@ impl ModelAdmin for UserAdmin {
         };
         let total = users::table.count().get_result(conn)?;
         let count = filtered().count().get_result(conn)?;
-        let ordered = order_columns!(filtered(), &q.order, USER_COLUMNS, users::id, {
+        let ordered = page_of!(filtered(), q, USER_COLUMNS, users::id, {
             "username" => users::username,
             "email" => users::email,
             "first_name" => users::first_name,
@@ -317,11 +317,7 @@ impl ModelAdmin for UserAdmin {
             "is_active" => users::is_active,
             "last_login" => users::last_login,
         });
-        let page: Vec<User> = ordered
-            .offset(q.offset())
-            .limit(crate::admin::list::PER_PAGE)
-            .select(User::as_select())
-            .load(conn)?;
+        let page: Vec<User> = ordered.select(User::as_select()).load(conn)?;
         let rows = page
             .into_iter()
             .map(|u| Row {
@@ -554,14 +550,11 @@ impl ModelAdmin for GroupAdmin {
         let filtered = || search_terms!(groups::table.into_boxed(), &q.terms, groups::name);
         let total = groups::table.count().get_result(conn)?;
         let count = filtered().count().get_result(conn)?;
-        let page: Vec<(i64, String)> =
-            order_columns!(filtered(), &q.order, GROUP_COLUMNS, groups::id, {
-                "name" => groups::name,
-            })
-            .offset(q.offset())
-            .limit(crate::admin::list::PER_PAGE)
-            .select((groups::id, groups::name))
-            .load(conn)?;
+        let page: Vec<(i64, String)> = page_of!(filtered(), q, GROUP_COLUMNS, groups::id, {
+            "name" => groups::name,
+        })
+        .select((groups::id, groups::name))
+        .load(conn)?;
         let rows = page
             .into_iter()
             .map(|(id, name)| Row {

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use super::images::{
     self as config, BadgeImageConfiguration, DUPLICATE_MODE, ONE_DEFAULT, REPLACE_SHIPPED,
 };
-use crate::admin::list::{PER_PAGE, format_time};
+use crate::admin::list::format_time;
 use crate::admin::{
     ActionOutcome, ActionSpec, Actor, Cell, Column, DeletedObject, FieldErrors, FieldSpec,
     FilterSpec, FormData, ListPage, ListQuery, ModelAdmin, ModelInfo, Row, SaveError, Saved,
@@ -15,7 +15,7 @@ use crate::admin::{
 use crate::db::schema::{badge_image_configurations as configs, stored_images, users};
 use crate::db::{DbConnection, now};
 use crate::images::{self, ImageError, Limits, SquareMode};
-use crate::{order_columns, search_terms};
+use crate::{page_of, search_terms};
 
 pub const MEDIA_PREFIX: &str = "/media/badge-images/";
 pub const THUMBNAIL_PREFIX: &str = "/media/badge-images/thumbnails/";
@@ -265,13 +265,11 @@ impl ModelAdmin for BadgeImageConfigurationAdmin {
         let total = configs::table.count().get_result(conn)?;
         let count = filtered().count().get_result(conn)?;
         let page: Vec<(BadgeImageConfiguration, i32, i32, i32)> =
-            order_columns!(filtered(), &q.order, COLUMNS, configs::id, {
+            page_of!(filtered(), q, COLUMNS, configs::id, {
                 "mode" => configs::mode,
                 "default" => configs::is_default,
                 "updated" => configs::updated_at,
             })
-            .offset(q.offset())
-            .limit(PER_PAGE)
             .select((
                 BadgeImageConfiguration::as_select(),
                 stored_images::width,
