@@ -83,6 +83,16 @@ pub const SETTINGS: &[Setting] = &[
         description: "HTTP worker threads.",
     },
     Setting {
+        name: "ENABLE_OPENBADGES",
+        default: "true",
+        description: "The site-wide badging switch (Open edX's `FEATURES['ENABLE_OPENBADGES']`). When false no badge is issued, the courses' “Issue Open Badges” setting is hidden and the admin says badging is off.",
+    },
+    Setting {
+        name: "ACCOLADE_LMS_URL",
+        default: "http://localhost:18000",
+        description: "The Open edX LMS's public URL: course about pages (badge criteria) are `{ACCOLADE_LMS_URL}/courses/{course_id}/about` unless a course sets its own.",
+    },
+    Setting {
         name: "ACCOLADE_MAX_UPLOAD_BYTES",
         default: "2097152",
         description: "Largest image upload read, in bytes (2 MiB); a larger file is refused while it streams in.",
@@ -158,6 +168,9 @@ pub struct Config {
     pub workers: u32,
     /// The bounds of the badge image pipeline.
     pub images: crate::images::Limits,
+    /// `ENABLE_OPENBADGES`.
+    pub badges_enabled: bool,
+    pub lms_url: String,
 }
 
 impl Config {
@@ -262,6 +275,11 @@ impl Config {
             },
             db_pool_size: parse_number(get, "ACCOLADE_DB_POOL_SIZE", 8)?,
             images: image_limits(get)?,
+            badges_enabled: parse_bool(get, "ENABLE_OPENBADGES", true)?,
+            lms_url: match get("ACCOLADE_LMS_URL") {
+                Some(url) => parse_url("ACCOLADE_LMS_URL", url)?,
+                None => "http://localhost:18000".into(),
+            },
             workers: match get("ACCOLADE_WORKERS") {
                 None => 0,
                 Some(_) => parse_number(get, "ACCOLADE_WORKERS", 1)?,
@@ -335,6 +353,10 @@ fn read_file(path: &str) -> Result<BTreeMap<String, String>, ConfigError> {
 }
 
 fn parse_site_url(url: &str) -> Result<String, ConfigError> {
+    parse_url("ACCOLADE_SITE_URL", url)
+}
+
+fn parse_url(name: &str, url: &str) -> Result<String, ConfigError> {
     let url = url.trim_end_matches('/');
     let rest = url
         .strip_prefix("https://")
@@ -342,7 +364,7 @@ fn parse_site_url(url: &str) -> Result<String, ConfigError> {
     match rest {
         Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(url.into()),
         _ => Err(invalid(
-            "ACCOLADE_SITE_URL",
+            name,
             format!("expected an http:// or https:// URL, got `{url}`"),
         )),
     }

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod auth;
 pub mod badges;
 pub mod config;
+pub mod courses;
 pub mod db;
 pub mod error;
 pub mod images;
@@ -42,6 +43,21 @@ pub fn admin_site(config: &Config) -> AdminSite {
     site.register(auth::admin::GroupAdmin);
     site.register(badges::image_admin::BadgeImageConfigurationAdmin {
         limits: config.images.clone(),
+    });
+    site.register(courses::admin::CourseAdmin {
+        badges_enabled: config.badges_enabled,
+        lms_url: config.lms_url.clone(),
+    });
+    site.register(courses::role_admin::CourseRoleAdmin);
+    site.register(badges::class_admin::BadgeClassAdmin {
+        limits: config.images.clone(),
+    });
+    site.add_page(admin::site::ExtraPage {
+        app_name: "Badges",
+        label: "Frozen badge images",
+        url: "/admin/badges/frozen-images/",
+        app_label: "badges",
+        model: "badgeclass",
     });
     site
 }

@@ -446,7 +446,7 @@ async fn a_second_default_is_refused_on_the_form() {
             .text()
             .await
             .unwrap()
-            .contains("Enter a valid mode")
+            .contains("is not a valid mode")
     );
 }
 

@@ -14,6 +14,8 @@ pub enum Widget {
     Select(Vec<(String, String)>),
     MultiSelect(Vec<(String, String)>),
     Textarea,
+    /// A calendar date, `YYYY-MM-DD`.
+    Date,
     /// Shown, never read from the form.
     ReadOnly,
     /// A file upload for an image kept by content hash: the form shows the current image

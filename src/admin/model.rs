@@ -45,6 +45,8 @@ pub struct ActionOutcome {
 pub struct Saved {
     pub id: String,
     pub repr: String,
+    /// Shown after the success message (e.g. what a change does not reach).
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -5,14 +5,34 @@ use std::sync::Arc;
 use super::model::ModelAdmin;
 use crate::auth::permissions::ModelPermissions;
 
+/// A custom page (a report) listed on the index in its app's box, for users who may view
+/// the model it reports on.
+#[derive(Clone, Debug)]
+pub struct ExtraPage {
+    pub app_name: &'static str,
+    pub label: &'static str,
+    pub url: &'static str,
+    pub app_label: &'static str,
+    pub model: &'static str,
+}
+
 #[derive(Default, Clone)]
 pub struct AdminSite {
     models: Vec<Arc<dyn ModelAdmin>>,
+    pages: Vec<ExtraPage>,
 }
 
 impl AdminSite {
     pub fn register(&mut self, model: impl ModelAdmin + 'static) {
         self.models.push(Arc::new(model));
+    }
+
+    pub fn add_page(&mut self, page: ExtraPage) {
+        self.pages.push(page);
+    }
+
+    pub fn pages(&self) -> &[ExtraPage] {
+        &self.pages
     }
 
     pub fn get(&self, app_label: &str, model: &str) -> Option<Arc<dyn ModelAdmin>> {

@@ -190,6 +190,7 @@ impl UserAdmin {
         Ok(Saved {
             id: id.to_string(),
             repr: username,
+            warnings: Vec::new(),
         })
     }
 
@@ -240,6 +241,7 @@ impl UserAdmin {
         Ok(Saved {
             id: id.to_string(),
             repr: username,
+            warnings: Vec::new(),
         })
     }
 }
@@ -657,6 +659,7 @@ impl ModelAdmin for GroupAdmin {
         Ok(Saved {
             id: group_id.to_string(),
             repr: name,
+            warnings: Vec::new(),
         })
     }
 

@@ -51,6 +51,11 @@ static COLUMNS: &[Column] = &[
         sortable: false,
     },
     Column {
+        key: "frozen",
+        label: "Frozen courses",
+        sortable: false,
+    },
+    Column {
         key: "updated",
         label: "Last change",
         sortable: true,
@@ -210,6 +215,53 @@ fn filename_field() -> String {
     FormData::stored_filename_name("icon")
 }
 
+/// Runs an image field's upload through the pipeline (squared as the form's `make_square`
+/// asks), stores the result and puts its hash and file name in the form. Shared by every
+/// admin form with a badge image.
+pub fn prepare_upload(
+    conn: &mut DbConnection,
+    data: &mut FormData,
+    field: &str,
+    limits: &Limits,
+) -> QueryResult<FieldErrors> {
+    let mut errors = FieldErrors::default();
+    let Some(square) = SquareMode::parse(&data.text("make_square")) else {
+        errors.add("make_square", "Select a valid choice.");
+        return Ok(errors);
+    };
+    match data.file(field).cloned() {
+        None => {}
+        Some(Upload::TooLarge { limit, .. }) => {
+            errors.add(field, ImageError::UploadTooLarge { limit }.to_string());
+        }
+        Some(Upload::File { filename, bytes }) => match images::process(&bytes, square, limits) {
+            Ok(image) => {
+                images::store::save(conn, &image)?;
+                data.set(&FormData::stored_name(field), &image.hash);
+                data.set(
+                    &FormData::stored_filename_name(field),
+                    clean_filename(&filename),
+                );
+            }
+            Err(problem) => errors.add(field, problem.to_string()),
+        },
+    }
+    Ok(errors)
+}
+
+/// The form's "If the image is not square" choice.
+pub fn square_field() -> FieldSpec {
+    FieldSpec::new(
+        "make_square",
+        "If the image is not square",
+        Widget::Select(vec![
+            ("pad".into(), "Pad to square with transparency".into()),
+            ("crop".into(), "Crop to the centre square".into()),
+        ]),
+    )
+    .help("Leave empty to refuse images that are not square.")
+}
+
 impl ModelAdmin for BadgeImageConfigurationAdmin {
     fn info(&self) -> &'static ModelInfo {
         &INFO
@@ -277,9 +329,10 @@ impl ModelAdmin for BadgeImageConfigurationAdmin {
                 stored_images::bytes,
             ))
             .load(conn)?;
-        let rows = page
-            .into_iter()
-            .map(|(c, width, height, bytes)| Row {
+        let mut rows = Vec::new();
+        for (c, width, height, bytes) in page {
+            let frozen = super::frozen::courses_frozen_for(conn, &c.mode, c.is_default)?.len();
+            rows.push(Row {
                 id: c.id.to_string(),
                 cells: vec![
                     Cell::Text(c.mode.clone()),
@@ -289,10 +342,11 @@ impl ModelAdmin for BadgeImageConfigurationAdmin {
                     },
                     Cell::Bool(Some(c.is_default)),
                     Cell::Text(describe_size(width, height, bytes)),
+                    Cell::Text(frozen.to_string()),
                     Cell::Time(Some(c.updated_at)),
                 ],
-            })
-            .collect();
+            });
+        }
         Ok(ListPage { rows, count, total })
     }
 
@@ -314,15 +368,7 @@ impl ModelAdmin for BadgeImageConfigurationAdmin {
                     min = self.limits.min_size,
                     size = self.limits.canonical_size,
                 )),
-            FieldSpec::new(
-                "make_square",
-                "If the image is not square",
-                Widget::Select(vec![
-                    ("pad".into(), "Pad to square with transparency".into()),
-                    ("crop".into(), "Crop to the centre square".into()),
-                ]),
-            )
-            .help("Leave empty to refuse images that are not square."),
+            square_field(),
             FieldSpec::new("default", "Default", Widget::Checkbox).help(
                 "Use this image for modes that have no image of their own. There can be only one default image.",
             ),
@@ -330,6 +376,11 @@ impl ModelAdmin for BadgeImageConfigurationAdmin {
         if id.is_some() {
             fields.push(FieldSpec::new("image_details", "Image", Widget::ReadOnly));
             fields.push(FieldSpec::new("uploaded", "Uploaded", Widget::ReadOnly));
+            fields.push(
+                FieldSpec::new("frozen_courses", "Already frozen for", Widget::ReadOnly)
+                    .help("Courses whose badge image for this mode was frozen when their first badge was issued: a new image here does not reach them.")
+                    .link("/admin/badges/frozen-images/", "See the frozen images report"),
+            );
         }
         Ok(fields)
     }
@@ -367,32 +418,20 @@ impl ModelAdmin for BadgeImageConfigurationAdmin {
                 c.uploaded_by
             ),
         );
+        let frozen = super::frozen::courses_frozen_for(conn, &c.mode, c.is_default)?;
+        data.set(
+            "frozen_courses",
+            if frozen.is_empty() {
+                "No course yet".to_string()
+            } else {
+                format!("{} courses: {}", frozen.len(), frozen.join(", "))
+            },
+        );
         Ok(Some((c.mode, data)))
     }
 
     fn prepare(&self, conn: &mut DbConnection, data: &mut FormData) -> QueryResult<FieldErrors> {
-        let mut errors = FieldErrors::default();
-        let Some(square) = SquareMode::parse(&data.text("make_square")) else {
-            errors.add("make_square", "Select a valid choice.");
-            return Ok(errors);
-        };
-        match data.file("icon").cloned() {
-            None => {}
-            Some(Upload::TooLarge { limit, .. }) => {
-                errors.add("icon", ImageError::UploadTooLarge { limit }.to_string());
-            }
-            Some(Upload::File { filename, bytes }) => {
-                match images::process(&bytes, square, &self.limits) {
-                    Ok(image) => {
-                        images::store::save(conn, &image)?;
-                        data.set(&FormData::stored_name("icon"), &image.hash);
-                        data.set(&filename_field(), clean_filename(&filename));
-                    }
-                    Err(problem) => errors.add("icon", problem.to_string()),
-                }
-            }
-        }
-        Ok(errors)
+        prepare_upload(conn, data, "icon", &self.limits)
     }
 
     fn save(
@@ -415,9 +454,24 @@ impl ModelAdmin for BadgeImageConfigurationAdmin {
             .into_result()
             .map_err(SaveError::Invalid)?;
         let id = self.write(conn, actor, existing.as_ref(), data)?;
+        let mut warnings = Vec::new();
+        let new_image = existing
+            .as_ref()
+            .is_some_and(|e| e.image_hash != data.text(&FormData::stored_name("icon")));
+        if new_image {
+            let frozen =
+                super::frozen::courses_frozen_for(conn, &data.text("mode"), data.flag("default"))?;
+            if !frozen.is_empty() {
+                warnings.push(match frozen.len() {
+                    1 => "This change will not affect 1 course whose badge image is already frozen.".into(),
+                    n => format!("This change will not affect {n} courses whose badge images are already frozen."),
+                });
+            }
+        }
         Ok(Saved {
             id: id.to_string(),
             repr: data.text("mode"),
+            warnings,
         })
     }
 

@@ -46,25 +46,7 @@ pub struct BadgeImageConfiguration {
     pub updated_at: chrono::NaiveDateTime,
 }
 
-/// A mode must be a lowercase slug such as `verified` or `no-id-professional`.
-pub fn validate_mode(mode: &str) -> Option<String> {
-    if mode.is_empty() {
-        Some("This field is required.".into())
-    } else if mode.chars().count() > 125 {
-        Some(format!(
-            "Ensure this value has at most 125 characters (it has {}).",
-            mode.chars().count()
-        ))
-    } else if !mode
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-        || !mode.chars().any(|c| c.is_ascii_lowercase())
-    {
-        Some("Enter a valid mode: lowercase letters, digits, hyphens and underscores, such as “verified” or “no-id-professional”.".into())
-    } else {
-        None
-    }
-}
+pub use crate::courses::validate_mode;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BadgeImageError {

@@ -94,18 +94,6 @@ diesel::joinable!(group_permissions -> groups (group_id));
 diesel::joinable!(group_permissions -> permissions (permission_id));
 diesel::joinable!(admin_log -> users (user_id));
 
-diesel::allow_tables_to_appear_in_same_query!(
-    users,
-    groups,
-    permissions,
-    user_groups,
-    user_permissions,
-    group_permissions,
-    admin_log,
-    site_settings,
-    login_failures,
-);
-
 diesel::table! {
     stored_images (hash) {
         hash -> Text,
@@ -134,4 +122,66 @@ diesel::table! {
 }
 
 diesel::joinable!(badge_image_configurations -> stored_images (image_hash));
-diesel::allow_tables_to_appear_in_same_query!(badge_image_configurations, stored_images, users);
+
+diesel::table! {
+    courses (id) {
+        id -> BigInt,
+        course_id -> Text,
+        display_name -> Text,
+        org -> Text,
+        start_date -> Nullable<Date>,
+        end_date -> Nullable<Date>,
+        issue_badges -> Bool,
+        modes -> Text,
+        about_url -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    course_roles (id) {
+        id -> BigInt,
+        course_id -> BigInt,
+        user_id -> BigInt,
+        role -> Text,
+    }
+}
+
+diesel::table! {
+    badge_classes (id) {
+        id -> BigInt,
+        slug -> Text,
+        issuing_component -> Text,
+        display_name -> Text,
+        course_id -> Text,
+        description -> Text,
+        criteria -> Text,
+        mode -> Text,
+        image_hash -> Text,
+        backend_id -> Text,
+        frozen_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(course_roles -> courses (course_id));
+diesel::joinable!(course_roles -> users (user_id));
+diesel::joinable!(badge_classes -> stored_images (image_hash));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    groups,
+    permissions,
+    user_groups,
+    user_permissions,
+    group_permissions,
+    admin_log,
+    site_settings,
+    login_failures,
+    stored_images,
+    badge_image_configurations,
+    courses,
+    course_roles,
+    badge_classes,
+);

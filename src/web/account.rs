@@ -123,8 +123,15 @@ async fn login(
                     false
                 }
             };
+            // Admin staff, and course team members (for Studio), may log in.
+            let may_enter = match &user {
+                Some(u) if verified && u.is_active => {
+                    u.is_staff || crate::courses::has_any_role(conn, u.id)?
+                }
+                _ => false,
+            };
             match user {
-                Some(u) if verified && u.is_active && u.is_staff => {
+                Some(u) if may_enter => {
                     throttle::record_success(conn, &limits, &attempt)?;
                     users::record_login(conn, u.id)?;
                     Ok(LoginOutcome::LoggedIn(u))
@@ -149,6 +156,9 @@ async fn login(
                     "Please choose a new password before you continue.",
                 );
                 return Ok(redirect("/admin/password_change/"));
+            }
+            if !user.is_staff && !next.starts_with("/studio/") {
+                return Ok(redirect("/studio/"));
             }
             return Ok(redirect(&next));
         }

@@ -9,6 +9,7 @@ pub mod middleware;
 pub mod page;
 pub mod query;
 pub mod staff;
+pub mod studio;
 
 use std::sync::Arc;
 
@@ -41,6 +42,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(assets::serve)
         .service(health::healthz)
         .configure(media::routes)
+        .configure(studio::routes)
         .route("/", web::get().to(account::root))
         .service(
             web::scope("/admin")

@@ -336,6 +336,7 @@ fn after_save(
     preserved: &str,
 ) -> HttpResponse {
     let info = model.info();
+    let warnings = saved.warnings.clone();
     let verb = if added { "added" } else { "changed" };
     let done = format!(
         "The {} “{}” was {verb} successfully.",
@@ -356,5 +357,8 @@ fn after_save(
         (done, preserved::changelist(model, preserved))
     };
     staff.session.add_message(Level::Success, message);
+    for warning in warnings {
+        staff.session.add_message(Level::Warning, warning);
+    }
     redirect(&location)
 }

@@ -46,7 +46,7 @@ pub async fn index(state: web::Data<AppState>, staff: Staff) -> Result<IndexPage
         .apps()
         .into_iter()
         .filter_map(|(name, models)| {
-            let models: Vec<ModelLink> = models
+            let mut models: Vec<ModelLink> = models
                 .iter()
                 .filter(|m| {
                     staff
@@ -66,6 +66,22 @@ pub async fn index(state: web::Data<AppState>, staff: Staff) -> Result<IndexPage
                     }
                 })
                 .collect();
+            models.extend(
+                state
+                    .admin
+                    .pages()
+                    .iter()
+                    .filter(|p| {
+                        p.app_name == name
+                            && staff.permissions.has(p.app_label, Action::View, p.model)
+                    })
+                    .map(|p| ModelLink {
+                        name: p.label.to_string(),
+                        url: Some(p.url.to_string()),
+                        add_url: None,
+                        change_label: "View",
+                    }),
+            );
             (!models.is_empty()).then_some(AppView { name, models })
         })
         .collect();

@@ -3,6 +3,7 @@
 mod changelist;
 mod delete;
 mod form;
+mod frozen;
 mod history;
 mod index;
 mod preserved;
@@ -21,6 +22,8 @@ use crate::error::{AppError, redirect};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/").get(index::index))
+        // Before the generic routes, which would read it as app "badges", model "frozen-images".
+        .service(resource("/badges/frozen-images/").get(frozen::show))
         .service(
             resource("/{app}/{model}/")
                 .get(changelist::show)

@@ -99,6 +99,7 @@ pub fn field_views(
                 Widget::Select(choices) => ("select", 0, options(choices)),
                 Widget::MultiSelect(choices) => ("multiselect", 0, options(choices)),
                 Widget::Textarea => ("textarea", 0, Vec::new()),
+                Widget::Date => ("date", 0, Vec::new()),
                 Widget::ReadOnly => ("readonly", 0, Vec::new()),
                 Widget::Image { .. } => ("image", 0, Vec::new()),
             };

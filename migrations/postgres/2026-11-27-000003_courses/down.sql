@@ -1,0 +1,3 @@
+DROP TABLE badge_classes;
+DROP TABLE course_roles;
+DROP TABLE courses;

@@ -1,0 +1,137 @@
+//! Which courses already have frozen badge images, and whether each still matches what the
+//! image configuration would give today.
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+
+use crate::courses::CourseKey;
+use crate::db::DbConnection;
+use crate::db::schema::{badge_classes, badge_image_configurations as configs, courses};
+
+/// One course and mode with a frozen badge class.
+#[derive(Clone, Debug)]
+pub struct FrozenRow {
+    pub course_id: String,
+    pub course_name: String,
+    pub org: String,
+    pub mode: String,
+    pub frozen_hash: String,
+    /// What the configuration would give this mode today (its own image, else the default).
+    pub current_hash: Option<String>,
+    pub frozen_at: chrono::NaiveDateTime,
+    pub backend_id: String,
+}
+
+impl FrozenRow {
+    pub fn differs(&self) -> bool {
+        self.current_hash.as_deref() != Some(self.frozen_hash.as_str())
+    }
+}
+
+/// The report's filters; `None` means any.
+#[derive(Clone, Debug, Default)]
+pub struct ReportFilter {
+    pub terms: Vec<String>,
+    pub mode: Option<String>,
+    pub org: Option<String>,
+    pub differs: Option<bool>,
+}
+
+impl ReportFilter {
+    pub fn keeps(&self, row: &FrozenRow) -> bool {
+        let haystack = format!("{} {} {}", row.course_id, row.course_name, row.mode).to_lowercase();
+        self.terms
+            .iter()
+            .all(|t| haystack.contains(&t.to_lowercase()))
+            && self.mode.as_ref().is_none_or(|m| *m == row.mode)
+            && self.org.as_ref().is_none_or(|o| *o == row.org)
+            && self.differs.is_none_or(|d| d == row.differs())
+    }
+}
+
+/// The image each mode gets today: mode → hash, and the default's hash.
+fn current_images(
+    conn: &mut DbConnection,
+) -> QueryResult<(HashMap<String, String>, Option<String>)> {
+    let rows: Vec<(String, String, bool)> = configs::table
+        .select((configs::mode, configs::image_hash, configs::is_default))
+        .load(conn)?;
+    let default = rows.iter().find(|(_, _, d)| *d).map(|(_, h, _)| h.clone());
+    let by_mode = rows.into_iter().map(|(m, h, _)| (m, h)).collect();
+    Ok((by_mode, default))
+}
+
+/// Every frozen course badge class, by course key and mode, filtered.
+pub fn report(conn: &mut DbConnection, filter: &ReportFilter) -> QueryResult<Vec<FrozenRow>> {
+    let (by_mode, default) = current_images(conn)?;
+    type Found = (
+        String,
+        Option<String>,
+        Option<String>,
+        String,
+        String,
+        Option<chrono::NaiveDateTime>,
+        String,
+    );
+    let found: Vec<Found> = badge_classes::table
+        .left_join(courses::table.on(courses::course_id.eq(badge_classes::course_id)))
+        .filter(badge_classes::frozen_at.is_not_null())
+        .filter(badge_classes::course_id.ne(""))
+        .order((
+            badge_classes::course_id,
+            badge_classes::mode,
+            badge_classes::id,
+        ))
+        .select((
+            badge_classes::course_id,
+            courses::display_name.nullable(),
+            courses::org.nullable(),
+            badge_classes::mode,
+            badge_classes::image_hash,
+            badge_classes::frozen_at,
+            badge_classes::backend_id,
+        ))
+        .load(conn)?;
+    Ok(found
+        .into_iter()
+        .map(
+            |(course_id, name, org, mode, frozen_hash, frozen_at, backend_id)| FrozenRow {
+                org: org
+                    .or_else(|| CourseKey::parse(&course_id).ok().map(|k| k.org))
+                    .unwrap_or_default(),
+                course_name: name.unwrap_or_default(),
+                current_hash: by_mode.get(&mode).cloned().or_else(|| default.clone()),
+                frozen_at: frozen_at.unwrap_or_default(),
+                course_id,
+                mode,
+                frozen_hash,
+                backend_id,
+            },
+        )
+        .filter(|row| filter.keeps(row))
+        .collect())
+}
+
+/// The courses whose image for a configuration is already frozen: classes of its mode,
+/// and, for the default configuration, classes of modes that have no image of their own.
+pub fn courses_frozen_for(
+    conn: &mut DbConnection,
+    mode: &str,
+    is_default: bool,
+) -> QueryResult<Vec<String>> {
+    let (by_mode, _) = current_images(conn)?;
+    let frozen: Vec<(String, String)> = badge_classes::table
+        .filter(badge_classes::frozen_at.is_not_null())
+        .filter(badge_classes::course_id.ne(""))
+        .order(badge_classes::course_id)
+        .select((badge_classes::course_id, badge_classes::mode))
+        .load(conn)?;
+    let mut keys: Vec<String> = frozen
+        .into_iter()
+        .filter(|(_, m)| m == mode || (is_default && !by_mode.contains_key(m)))
+        .map(|(key, _)| key)
+        .collect();
+    keys.dedup();
+    Ok(keys)
+}

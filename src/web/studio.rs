@@ -1,0 +1,300 @@
+//! The Studio-like pages where course teams change their courses' advanced settings
+//! ("Issue Open Badges"): `/studio/` lists a user's courses, and
+//! `/studio/course/<course key>/settings/advanced` shows and saves the settings.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use askama::Template;
+use askama_web::WebTemplate;
+use serde::Deserialize;
+
+use super::page::{Crumb, Page};
+use super::staff::session_user;
+use super::{AppState, resource};
+use crate::admin::history::{self, ChangeMessage};
+use crate::auth::permissions::{Action, PermissionSet};
+use crate::auth::session::{Level, TypedSession};
+use crate::auth::users::User;
+use crate::courses::{self, Course, ISSUE_BADGES_HELP, ISSUE_BADGES_LABEL};
+use crate::error::{AppError, redirect};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/studio/").get(index))
+        .service(resource("/studio").get(|| async { redirect("/studio/") }))
+        .service(
+            resource("/studio/course/{course_id:.+}/settings/advanced")
+                .get(advanced_settings)
+                .post(save_advanced_settings),
+        );
+}
+
+/// A logged-in, active user (admin staff or not); anyone else is sent to the login page.
+pub struct StudioUser {
+    pub user: User,
+    pub permissions: PermissionSet,
+    pub session: TypedSession,
+}
+
+impl FromRequest for StudioUser {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<StudioUser, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or_else(|| AppError::internal("application state missing"))?
+                .clone();
+            let session = TypedSession::extract(&req)
+                .await
+                .map_err(|e| AppError::internal(format!("session: {e}")))?;
+            let Some((user, permissions)) = session_user(&state, &session).await? else {
+                return Err(AppError::LoginRequired {
+                    next: req.path().to_string(),
+                });
+            };
+            if user.must_change_password && user.is_staff {
+                return Err(AppError::Redirect("/admin/password_change/".into()));
+            }
+            Ok(StudioUser {
+                user,
+                permissions,
+                session,
+            })
+        })
+    }
+}
+
+impl StudioUser {
+    fn page(&self, title: impl Into<String>, crumbs: Vec<Crumb>) -> Page {
+        let mut page = Page::new(&self.session, title, Some(self.user.username.clone()));
+        page.breadcrumbs = std::iter::once(Crumb::link("My courses", "/studio/"))
+            .chain(crumbs)
+            .collect();
+        page
+    }
+
+    fn can_change_any_course(&self) -> bool {
+        self.user.is_staff && self.permissions.has("courses", Action::Change, "course")
+    }
+}
+
+pub fn settings_url(course_id: &str) -> String {
+    format!("/studio/course/{course_id}/settings/advanced")
+}
+
+pub struct CourseRow {
+    pub course_id: String,
+    pub display_name: String,
+    pub role: String,
+    pub issue_badges: bool,
+    pub settings_url: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "studio/index.html")]
+pub struct IndexPage {
+    page: Page,
+    courses: Vec<CourseRow>,
+    can_change_all: bool,
+}
+
+async fn index(state: web::Data<AppState>, user: StudioUser) -> Result<IndexPage, AppError> {
+    let user_id = user.user.id;
+    let mine = state
+        .db
+        .run(move |conn| courses::courses_of(conn, user_id))
+        .await?;
+    Ok(IndexPage {
+        page: user.page("My courses", vec![]),
+        courses: mine
+            .into_iter()
+            .map(|(c, role)| CourseRow {
+                settings_url: settings_url(&c.course_id),
+                course_id: c.course_id,
+                display_name: c.display_name,
+                role,
+                issue_badges: c.issue_badges,
+            })
+            .collect(),
+        can_change_all: user.can_change_any_course(),
+    })
+}
+
+pub struct SettingRow {
+    pub key: &'static str,
+    pub display_name: &'static str,
+    pub help: &'static str,
+    pub value: String,
+    pub editable: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "studio/advanced_settings.html")]
+pub struct SettingsPage {
+    page: Page,
+    course_id: String,
+    display_name: String,
+    settings: Vec<SettingRow>,
+    badges_enabled: bool,
+    error: Option<String>,
+}
+
+/// The course (404 if unknown), when the user is on its team or may change any course (403
+/// otherwise).
+async fn permitted_course(
+    state: &AppState,
+    user: &StudioUser,
+    course_id: String,
+) -> Result<Course, AppError> {
+    let user_id = user.user.id;
+    let (course, role) = state
+        .db
+        .run(move |conn| {
+            let course = courses::find_by_key(conn, &course_id)?.ok_or(AppError::NotFound)?;
+            let role = courses::role_on(conn, user_id, course.id)?;
+            Ok::<_, AppError>((course, role))
+        })
+        .await?;
+    if role.is_some() || user.can_change_any_course() {
+        Ok(course)
+    } else {
+        Err(AppError::Forbidden(
+            "You are not on this course's team.".into(),
+        ))
+    }
+}
+
+fn settings_page(
+    state: &AppState,
+    user: &StudioUser,
+    course: &Course,
+    error: Option<String>,
+) -> SettingsPage {
+    let date = |d: Option<chrono::NaiveDate>| d.map_or("not set".to_string(), |d| d.to_string());
+    let mut settings = vec![
+        SettingRow {
+            key: "display_name",
+            display_name: "Course Display Name",
+            help: "The course's name, as the LMS shows it.",
+            value: course.display_name.clone(),
+            editable: false,
+        },
+        SettingRow {
+            key: "start",
+            display_name: "Course Start Date",
+            help: "Shown in badge descriptions.",
+            value: date(course.start_date),
+            editable: false,
+        },
+        SettingRow {
+            key: "end",
+            display_name: "Course End Date",
+            help: "Shown in badge descriptions.",
+            value: date(course.end_date),
+            editable: false,
+        },
+    ];
+    if state.config.badges_enabled {
+        settings.push(SettingRow {
+            key: "issue_badges",
+            display_name: ISSUE_BADGES_LABEL,
+            help: ISSUE_BADGES_HELP,
+            value: course.issue_badges.to_string(),
+            editable: true,
+        });
+    }
+    SettingsPage {
+        page: user.page(
+            format!("Advanced settings: {}", course.course_id),
+            vec![
+                Crumb::here(course.course_id.clone()),
+                Crumb::here("Advanced settings"),
+            ],
+        ),
+        course_id: course.course_id.clone(),
+        display_name: course.display_name.clone(),
+        settings,
+        badges_enabled: state.config.badges_enabled,
+        error,
+    }
+}
+
+async fn advanced_settings(
+    state: web::Data<AppState>,
+    user: StudioUser,
+    course_id: web::Path<String>,
+) -> Result<SettingsPage, AppError> {
+    let course = permitted_course(&state, &user, course_id.into_inner()).await?;
+    Ok(settings_page(&state, &user, &course, None))
+}
+
+#[derive(Deserialize)]
+struct SettingsForm {
+    issue_badges: Option<String>,
+}
+
+async fn save_advanced_settings(
+    state: web::Data<AppState>,
+    user: StudioUser,
+    course_id: web::Path<String>,
+    form: web::Form<SettingsForm>,
+) -> Result<HttpResponse, AppError> {
+    let course = permitted_course(&state, &user, course_id.into_inner()).await?;
+    let url = settings_url(&course.course_id);
+    let wanted = match (state.config.badges_enabled, form.issue_badges.as_deref()) {
+        // The setting is hidden while badging is off for the site: nothing to save.
+        (false, _) | (true, None) => None,
+        (true, Some("true")) => Some(true),
+        (true, Some("false")) => Some(false),
+        (true, Some(_)) => {
+            let page = settings_page(
+                &state,
+                &user,
+                &course,
+                Some("“Issue Open Badges” must be true or false.".into()),
+            );
+            return Ok(HttpResponse::BadRequest()
+                .content_type("text/html; charset=utf-8")
+                .body(page.render()?));
+        }
+    };
+    if let Some(on) = wanted.filter(|on| *on != course.issue_badges) {
+        let info = state
+            .admin
+            .get("courses", "course")
+            .ok_or(AppError::NotFound)?
+            .info();
+        let author = history::Author {
+            user_id: user.user.id,
+            username: user.user.username.clone(),
+        };
+        let (id, key) = (course.id, course.course_id.clone());
+        let frozen = state
+            .db
+            .run(move |conn| {
+                crate::db::write_transaction(conn, |conn| {
+                    courses::set_issue_badges(conn, id, on)?;
+                    let message = ChangeMessage::Changed {
+                        fields: vec![ISSUE_BADGES_LABEL.into()],
+                    };
+                    history::log(conn, &author, info, &id.to_string(), &key, &message)?;
+                    courses::frozen_modes(conn, &key)
+                })
+            })
+            .await?;
+        if !on && !frozen.is_empty() {
+            user.session.add_message(
+                Level::Warning,
+                "Badges are now off for this course: no new badges will be issued for it. Badges already issued stay valid and stay with their learners.",
+            );
+        }
+    }
+    user.session
+        .add_message(Level::Success, "Your changes have been saved.");
+    Ok(redirect(&url))
+}
