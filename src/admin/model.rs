@@ -75,6 +75,11 @@ pub trait ModelAdmin: Send + Sync {
         None
     }
 
+    /// The add form's initial values (e.g. a checkbox that defaults to on).
+    fn initial(&self) -> FormData {
+        FormData::default()
+    }
+
     /// Whether "Save" on the add form goes on to the change form (as Django's user admin
     /// does, since the add form asks only for the essentials).
     fn continue_after_add(&self) -> bool {

@@ -179,6 +179,12 @@ impl ModelAdmin for CourseAdmin {
         if self.badges_enabled { ACTIONS } else { &[] }
     }
 
+    fn initial(&self) -> FormData {
+        let mut data = FormData::default();
+        data.set_flag("issue_badges", true);
+        data
+    }
+
     fn site_notices(&self, _conn: &mut DbConnection) -> QueryResult<Vec<String>> {
         Ok(if self.badges_enabled {
             Vec::new()

@@ -141,7 +141,7 @@ pub async fn add_form(
     Ok(context.page(
         &Target::Add,
         fields,
-        &FormData::default(),
+        &model.initial(),
         &FieldErrors::default(),
     ))
 }
