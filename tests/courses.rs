@@ -75,7 +75,10 @@ async fn courses_are_added_with_validated_keys() {
     let app = spawn_app().await;
     app.login_superuser().await;
     let form = app.get_html("/admin/courses/course/add/").await;
-    assert!(form.contains(r#"name="issue_badges" id="id_issue_badges" checked"#), "badges default to on");
+    assert!(
+        form.contains(r#"name="issue_badges" id="id_issue_badges" checked"#),
+        "badges default to on"
+    );
     for (key, message) in [
         ("", "This field is required."),
         ("not a key", "Enter a valid course key"),

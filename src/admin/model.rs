@@ -33,6 +33,16 @@ pub struct ActionSpec {
     pub description: &'static str,
 }
 
+impl Saved {
+    pub fn new(id: impl ToString, repr: impl Into<String>) -> Saved {
+        Saved {
+            id: id.to_string(),
+            repr: repr.into(),
+            warnings: Vec::new(),
+        }
+    }
+}
+
 /// What a bulk action did: the message to show, and the (id, display string) it changed.
 #[derive(Debug, Default)]
 pub struct ActionOutcome {

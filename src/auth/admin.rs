@@ -187,11 +187,7 @@ impl UserAdmin {
         errors.into_result().map_err(SaveError::Invalid)?;
         let hash = password::hash(p1);
         let id = accounts::create(conn, &NewUser::new(&username, &email, &hash))?;
-        Ok(Saved {
-            id: id.to_string(),
-            repr: username,
-            warnings: Vec::new(),
-        })
+        Ok(Saved::new(id, username))
     }
 
     fn change(
@@ -238,11 +234,7 @@ impl UserAdmin {
                 permission_ids
             );
         }
-        Ok(Saved {
-            id: id.to_string(),
-            repr: username,
-            warnings: Vec::new(),
-        })
+        Ok(Saved::new(id, username))
     }
 }
 
@@ -656,11 +648,7 @@ impl ModelAdmin for GroupAdmin {
                 permission_ids
             );
         }
-        Ok(Saved {
-            id: group_id.to_string(),
-            repr: name,
-            warnings: Vec::new(),
-        })
+        Ok(Saved::new(group_id, name))
     }
 
     fn delete_preview(

@@ -278,10 +278,7 @@ impl ModelAdmin for BadgeClassAdmin {
                 |t| format_time(&t),
             ),
         );
-        Ok(Some((
-            format!("<Badge '{}' for '{}'>", c.slug, c.issuing_component),
-            data,
-        )))
+        Ok(Some((c.repr(), data)))
     }
 
     fn prepare(&self, conn: &mut DbConnection, data: &mut FormData) -> QueryResult<FieldErrors> {
@@ -299,11 +296,7 @@ impl ModelAdmin for BadgeClassAdmin {
             Some(id) => Some(find(conn, id)?.ok_or(diesel::result::Error::NotFound)?),
             None => None,
         };
-        let saved = |c: &BadgeClass| Saved {
-            id: c.id.to_string(),
-            repr: format!("<Badge '{}' for '{}'>", c.slug, c.issuing_component),
-            warnings: Vec::new(),
-        };
+        let saved = |c: &BadgeClass| Saved::new(c.id, c.repr());
         if let Some(frozen) = existing.as_ref().filter(|c| c.is_frozen()) {
             // Only what the backend does not hold may change.
             diesel::update(badge_classes::table.find(frozen.id))
@@ -366,7 +359,7 @@ impl ModelAdmin for BadgeClassAdmin {
                 } else {
                     Vec::new()
                 };
-                (c.id.to_string(), DeletedObject { repr: format!("<Badge '{}' for '{}'>", c.slug, c.issuing_component), related })
+                (c.id.to_string(), DeletedObject { repr: c.repr(), related })
             })
             .collect())
     }

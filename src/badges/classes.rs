@@ -42,6 +42,11 @@ impl BadgeClass {
     pub fn is_frozen(&self) -> bool {
         self.frozen_at.is_some()
     }
+
+    /// Upstream's display string: `<Badge 'slug' for 'component'>`.
+    pub fn repr(&self) -> String {
+        format!("<Badge '{}' for '{}'>", self.slug, self.issuing_component)
+    }
 }
 
 /// Where a new class's image comes from. Looked up only when a class is created, so an

@@ -457,11 +457,7 @@ impl ModelAdmin for CourseAdmin {
             .find(id)
             .select(courses::course_id)
             .first(conn)?;
-        Ok(Saved {
-            id: id.to_string(),
-            repr,
-            warnings: Vec::new(),
-        })
+        Ok(Saved::new(id, repr))
     }
 
     fn delete_preview(

@@ -260,11 +260,7 @@ impl ModelAdmin for CourseRoleAdmin {
                 .get_result(conn)?,
         };
         let (_, username, role, key) = described(conn, vec![id])?.pop().unwrap_or_default();
-        Ok(Saved {
-            id: id.to_string(),
-            repr: repr(&username, &role, &key),
-            warnings: Vec::new(),
-        })
+        Ok(Saved::new(id, repr(&username, &role, &key)))
     }
 
     fn delete_preview(
