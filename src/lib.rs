@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod auth;
 pub mod badges;
+pub mod badging;
 pub mod config;
 pub mod courses;
 pub mod db;

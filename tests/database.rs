@@ -49,8 +49,8 @@ fn the_url_scheme_chooses_the_backend() {
 #[test]
 fn migrations_apply_once() {
     let (_dir, db) = fresh();
-    assert_eq!(db.pending_migrations().unwrap(), 3);
-    assert_eq!(db.migrate().unwrap().len(), 3);
+    assert_eq!(db.pending_migrations().unwrap(), 4);
+    assert_eq!(db.migrate().unwrap().len(), 4);
     assert!(db.migrate().unwrap().is_empty(), "nothing left to apply");
     assert_eq!(db.pending_migrations().unwrap(), 0);
 }

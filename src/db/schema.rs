@@ -169,6 +169,75 @@ diesel::joinable!(course_roles -> courses (course_id));
 diesel::joinable!(course_roles -> users (user_id));
 diesel::joinable!(badge_classes -> stored_images (image_hash));
 
+diesel::table! {
+    learners (id) {
+        id -> BigInt,
+        username -> Text,
+        email -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    award_jobs (id) {
+        id -> BigInt,
+        kind -> Text,
+        learner_id -> BigInt,
+        course_id -> Text,
+        mode -> Text,
+        evidence_url -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        locked_by -> Text,
+        locked_until -> Nullable<Timestamp>,
+        last_error -> Text,
+        assertion_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    award_attempts (id) {
+        id -> BigInt,
+        job_id -> BigInt,
+        worker -> Text,
+        started_at -> Timestamp,
+        finished_at -> Timestamp,
+        outcome -> Text,
+        reason -> Text,
+    }
+}
+
+diesel::table! {
+    badge_assertions (id) {
+        id -> BigInt,
+        public_id -> Text,
+        learner_id -> BigInt,
+        badge_class_id -> BigInt,
+        backend -> Text,
+        data -> Text,
+        image_url -> Text,
+        assertion_url -> Text,
+        evidence_url -> Text,
+        recipient_salt -> Text,
+        recipient_identity -> Text,
+        baked_png -> Nullable<Binary>,
+        job_id -> Nullable<BigInt>,
+        revoked -> Bool,
+        revocation_reason -> Text,
+        created -> Timestamp,
+        modified -> Timestamp,
+    }
+}
+
+diesel::joinable!(award_jobs -> learners (learner_id));
+diesel::joinable!(award_attempts -> award_jobs (job_id));
+diesel::joinable!(badge_assertions -> learners (learner_id));
+diesel::joinable!(badge_assertions -> badge_classes (badge_class_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     groups,
@@ -184,4 +253,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     courses,
     course_roles,
     badge_classes,
+    learners,
+    award_jobs,
+    award_attempts,
+    badge_assertions,
 );

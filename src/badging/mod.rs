@@ -1,0 +1,4 @@
+//! The issuing backend: where assertions are made (the local Open Badges 2.0 issuer, or
+//! Badgr), the durable award jobs and the workers that carry them out.
+
+pub mod openbadges;
