@@ -141,8 +141,11 @@ pub enum BakeError {
 const SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
 const KEYWORD: &[u8] = b"openbadges";
 
-/// The chunks of a PNG, as (type, data).
-fn chunks(png: &[u8]) -> Result<Vec<(&[u8], &[u8])>, BakeError> {
+/// A PNG chunk: its type and its data.
+type Chunk<'a> = (&'a [u8], &'a [u8]);
+
+/// The chunks of a PNG, in order.
+fn chunks(png: &[u8]) -> Result<Vec<Chunk<'_>>, BakeError> {
     if !png.starts_with(SIGNATURE) {
         return Err(BakeError::NotPng);
     }
