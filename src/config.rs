@@ -78,9 +78,44 @@ pub const SETTINGS: &[Setting] = &[
         description: "Length of the login throttling window, in seconds.",
     },
     Setting {
-        name: "ACCOLADE_WORKERS",
+        name: "ACCOLADE_HTTP_WORKERS",
         default: "number of CPU cores",
         description: "HTTP worker threads.",
+    },
+    Setting {
+        name: "ACCOLADE_WORKERS",
+        default: "4",
+        description: "Award worker threads inside `accolade serve` (0: none; run `accolade worker` instead).",
+    },
+    Setting {
+        name: "ACCOLADE_AWARD_MAX_ATTEMPTS",
+        default: "8",
+        description: "Attempts at an award before its job is marked failed (retries back off exponentially, with jitter).",
+    },
+    Setting {
+        name: "ACCOLADE_AWARD_LEASE_SECONDS",
+        default: "120",
+        description: "How long a worker holds a claimed job; a job whose worker died is taken up again after this.",
+    },
+    Setting {
+        name: "ACCOLADE_ISSUER_NAME",
+        default: "Accolade",
+        description: "The local issuer's name in its Open Badges profile.",
+    },
+    Setting {
+        name: "ACCOLADE_ISSUER_URL",
+        default: "ACCOLADE_SITE_URL",
+        description: "The local issuer's home page in its Open Badges profile.",
+    },
+    Setting {
+        name: "ACCOLADE_ISSUER_EMAIL",
+        default: "badges@example.org",
+        description: "The local issuer's contact address in its Open Badges profile (set it: verifiers show it).",
+    },
+    Setting {
+        name: "ACCOLADE_ALLOW_SHIPPED_BADGE_IMAGES",
+        default: "false",
+        description: "Allow freezing the badge images shipped with Accolade into badge classes (for trials only).",
     },
     Setting {
         name: "ENABLE_OPENBADGES",
@@ -166,6 +201,13 @@ pub struct Config {
     pub db_pool_size: u32,
     /// HTTP worker threads; 0 means one per CPU core.
     pub workers: u32,
+    /// Award worker threads inside `serve`.
+    pub award_workers: u32,
+    pub award_max_attempts: u32,
+    pub award_lease: Duration,
+    pub allow_shipped_images: bool,
+    /// The local issuer's Open Badges profile.
+    pub issuer: crate::badging::openbadges::IssuerProfile,
     /// The bounds of the badge image pipeline.
     pub images: crate::images::Limits,
     /// `ENABLE_OPENBADGES`.
@@ -257,7 +299,6 @@ impl Config {
             bind,
             environment,
             secret_key,
-            site_url,
             secure_cookies: parse_bool(get, "ACCOLADE_SECURE_COOKIES", secure_default)?,
             log_format,
             log_filter: get("ACCOLADE_LOG").unwrap_or("info").to_string(),
@@ -280,10 +321,41 @@ impl Config {
                 Some(url) => parse_url("ACCOLADE_LMS_URL", url)?,
                 None => "http://localhost:18000".into(),
             },
-            workers: match get("ACCOLADE_WORKERS") {
+            workers: match get("ACCOLADE_HTTP_WORKERS") {
                 None => 0,
-                Some(_) => parse_number(get, "ACCOLADE_WORKERS", 1)?,
+                Some(_) => parse_number(get, "ACCOLADE_HTTP_WORKERS", 1)?,
             },
+            award_workers: match get("ACCOLADE_WORKERS") {
+                Some("0") => 0,
+                _ => parse_number(get, "ACCOLADE_WORKERS", 4)?,
+            },
+            award_max_attempts: parse_number(get, "ACCOLADE_AWARD_MAX_ATTEMPTS", 8)?,
+            award_lease: Duration::from_secs(
+                parse_number(get, "ACCOLADE_AWARD_LEASE_SECONDS", 120)?.into(),
+            ),
+            allow_shipped_images: parse_bool(get, "ACCOLADE_ALLOW_SHIPPED_BADGE_IMAGES", false)?,
+            issuer: crate::badging::openbadges::IssuerProfile {
+                name: get("ACCOLADE_ISSUER_NAME")
+                    .unwrap_or("Accolade")
+                    .to_string(),
+                url: match get("ACCOLADE_ISSUER_URL") {
+                    Some(url) => parse_url("ACCOLADE_ISSUER_URL", url)?,
+                    None => site_url.clone(),
+                },
+                email: match get("ACCOLADE_ISSUER_EMAIL") {
+                    Some(email) if email.contains('@') && !email.contains(char::is_whitespace) => {
+                        email.to_string()
+                    }
+                    Some(other) => {
+                        return Err(invalid(
+                            "ACCOLADE_ISSUER_EMAIL",
+                            format!("expected an e-mail address, got `{other}`"),
+                        ));
+                    }
+                    None => "badges@example.org".to_string(),
+                },
+            },
+            site_url,
         })
     }
 

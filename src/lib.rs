@@ -63,6 +63,30 @@ pub fn admin_site(config: &Config) -> AdminSite {
     site
 }
 
+/// The backend awards go through (the local Open Badges issuer until Badgr is configured).
+pub fn badge_backend(config: &Config) -> Arc<dyn badging::backend::BadgeBackend> {
+    Arc::new(badging::local::LocalIssuer {
+        urls: badging::openbadges::Urls {
+            site: config.site_url.clone(),
+        },
+        profile: config.issuer.clone(),
+    })
+}
+
+/// How award workers run, from the configuration.
+pub fn worker_settings(config: &Config) -> badging::worker::WorkerSettings {
+    badging::worker::WorkerSettings {
+        award: badging::award::AwardSettings {
+            badges_enabled: config.badges_enabled,
+            allow_shipped_images: config.allow_shipped_images,
+            lms_url: config.lms_url.clone(),
+        },
+        lease: config.award_lease,
+        max_attempts: config.award_max_attempts as i32,
+        poll: std::time::Duration::from_millis(500),
+    }
+}
+
 /// A configuration whose database is migrated and whose secret key is known.
 pub struct Prepared {
     pub config: Config,

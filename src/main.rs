@@ -3,8 +3,13 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use accolade::auth::{password, users};
+use accolade::badging::jobs;
 use accolade::config::{Config, LogFormat};
+use accolade::courses::CourseKey;
 use accolade::db::Database;
 use clap::{Parser, Subcommand};
 
@@ -39,6 +44,30 @@ enum Command {
     Changepassword { username: String },
     /// Validate the configuration and database connectivity; exit non-zero on any problem.
     Check,
+    /// Queue one course-completion award (and, with --wait, carry it out and print the assertion URL).
+    Award {
+        #[arg(long)]
+        course: String,
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        mode: String,
+        /// The certificate's public id: the evidence is its LMS page.
+        #[arg(long)]
+        verify_uuid: Option<String>,
+        /// Wait for the award and print the assertion URL (exit non-zero if it fails).
+        #[arg(long)]
+        wait: bool,
+        /// With --wait: give up waiting after this many seconds (the job stays queued).
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+    },
+    /// List pending, running and failed award jobs.
+    Jobs,
+    /// Run award workers only (ACCOLADE_WORKERS threads, at least one) until stopped.
+    Worker,
 }
 
 fn main() -> ExitCode {
@@ -58,6 +87,25 @@ fn main() -> ExitCode {
         } => create_superuser(&config, &username, &email, no_input),
         Command::Changepassword { username } => change_password(&config, &username),
         Command::Check => check(config),
+        Command::Award {
+            course,
+            username,
+            email,
+            mode,
+            verify_uuid,
+            wait,
+            timeout,
+        } => award(
+            config,
+            &course,
+            &username,
+            &email,
+            &mode,
+            verify_uuid.as_deref(),
+            wait.then_some(timeout),
+        ),
+        Command::Jobs => list_jobs(&config),
+        Command::Worker => worker(config),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -94,12 +142,145 @@ fn serve(config: Config) -> Result<(), String> {
         );
     }
     let site_url = prepared.config.site_url.clone();
-    actix_web::rt::System::new().block_on(async move {
+    let stop = Arc::new(AtomicBool::new(false));
+    let workers = accolade::badging::worker::spawn(
+        prepared.config.award_workers as usize,
+        prepared.db.clone(),
+        accolade::badge_backend(&prepared.config),
+        accolade::worker_settings(&prepared.config),
+        stop.clone(),
+    );
+    let served = actix_web::rt::System::new().block_on(async move {
         let app =
             accolade::Application::build(prepared).map_err(|e| format!("cannot listen: {e}"))?;
         println!("Accolade is serving the admin at {site_url}/admin/");
         app.run_until_stopped().await.map_err(|e| e.to_string())
+    });
+    stop.store(true, Ordering::Relaxed);
+    for worker in workers {
+        let _ = worker.join();
+    }
+    served
+}
+
+fn award(
+    config: Config,
+    course: &str,
+    username: &str,
+    email: &str,
+    mode: &str,
+    verify_uuid: Option<&str>,
+    wait: Option<u64>,
+) -> Result<(), String> {
+    let key = CourseKey::parse(course).map_err(|e| format!("--course: {e}"))?;
+    if let Some(problem) = accolade::courses::validate_mode(mode) {
+        return Err(format!("--mode: {problem}"));
+    }
+    if !email.contains('@') {
+        return Err("--email: expected an e-mail address".into());
+    }
+    let prepared = accolade::prepare(config)?;
+    let evidence = verify_uuid
+        .map(|uuid| accolade::badging::award::evidence_url(&prepared.config.lms_url, uuid))
+        .unwrap_or_default();
+    let mut conn = prepared.db.get().map_err(|e| e.to_string())?;
+    let job = accolade::db::write_transaction(&mut conn, |conn| {
+        if accolade::courses::find_by_key(conn, &key.to_string())?.is_none() {
+            accolade::courses::create(conn, &key, "")?;
+        }
+        let learner = accolade::badging::learners::upsert(conn, username, email)?;
+        jobs::enqueue_course_completion(conn, learner.id, &key.to_string(), mode, &evidence)
     })
+    .map_err(|e| e.to_string())?;
+    println!("Queued award job {job}.");
+    let Some(timeout) = wait else {
+        return Ok(());
+    };
+    let backend = accolade::badge_backend(&prepared.config);
+    let settings = accolade::worker_settings(&prepared.config);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(timeout);
+    let mut last_error = String::new();
+    loop {
+        accolade::badging::worker::drain(&prepared.db, backend.as_ref(), &settings, "cli")?;
+        let state = jobs::get(&mut conn, job)
+            .map_err(|e| e.to_string())?
+            .ok_or("the job vanished")?;
+        match state.status.as_str() {
+            "done" => return report_award(&mut conn, &state),
+            "failed" => return Err(format!("the award failed: {}", state.last_error)),
+            _ if std::time::Instant::now() > deadline => {
+                return Err(format!(
+                    "still waiting after {timeout} s; the job stays queued ({})",
+                    state.last_error
+                ));
+            }
+            _ => {
+                if state.last_error != last_error && !state.last_error.is_empty() {
+                    eprintln!(
+                        "attempt {} did not succeed ({}); retrying",
+                        state.attempts, state.last_error
+                    );
+                    last_error = state.last_error.clone();
+                }
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+        }
+    }
+}
+
+/// Prints the assertion URL of a finished job, or why there is none.
+fn report_award(conn: &mut accolade::db::DbConnection, job: &jobs::AwardJob) -> Result<(), String> {
+    match job.assertion_id {
+        Some(id) => {
+            let url = accolade::badging::assertions::url_of(conn, id).map_err(|e| e.to_string())?;
+            println!("{url}");
+        }
+        None => {
+            let reason = jobs::last_reason(conn, job.id).map_err(|e| e.to_string())?;
+            println!("No badge awarded: {reason}");
+        }
+    }
+    Ok(())
+}
+
+fn list_jobs(config: &Config) -> Result<(), String> {
+    let db = connect(config)?;
+    let mut conn = db.get().map_err(|e| e.to_string())?;
+    let unfinished = jobs::unfinished(&mut conn, 200).map_err(|e| e.to_string())?;
+    if unfinished.is_empty() {
+        println!("No pending, running or failed award jobs.");
+    }
+    for job in unfinished {
+        println!(
+            "{:>6}  {:<8} {} learner {} mode {}  attempts {}  next {}  {}",
+            job.id,
+            job.status,
+            job.course_id,
+            job.learner_id,
+            job.mode,
+            job.attempts,
+            job.next_attempt_at,
+            job.last_error
+        );
+    }
+    Ok(())
+}
+
+fn worker(config: Config) -> Result<(), String> {
+    let prepared = accolade::prepare(config)?;
+    let count = (prepared.config.award_workers as usize).max(1);
+    println!("Running {count} award worker(s); stop with Ctrl-C.");
+    let workers = accolade::badging::worker::spawn(
+        count,
+        prepared.db.clone(),
+        accolade::badge_backend(&prepared.config),
+        accolade::worker_settings(&prepared.config),
+        Arc::new(AtomicBool::new(false)),
+    );
+    for worker in workers {
+        let _ = worker.join();
+    }
+    Ok(())
 }
 
 fn connect(config: &Config) -> Result<Database, String> {

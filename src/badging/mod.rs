@@ -1,4 +1,11 @@
 //! The issuing backend: where assertions are made (the local Open Badges 2.0 issuer, or
 //! Badgr), the durable award jobs and the workers that carry them out.
 
+pub mod assertions;
+pub mod award;
+pub mod backend;
+pub mod jobs;
+pub mod learners;
+pub mod local;
 pub mod openbadges;
+pub mod worker;

@@ -7,6 +7,7 @@ pub mod health;
 pub mod media;
 pub mod middleware;
 pub mod page;
+pub mod public;
 pub mod query;
 pub mod staff;
 pub mod studio;
@@ -43,6 +44,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(health::healthz)
         .configure(media::routes)
         .configure(studio::routes)
+        .configure(public::routes)
         .route("/", web::get().to(account::root))
         .service(
             web::scope("/admin")

@@ -72,7 +72,8 @@ pub fn test_config(database_url: &str, extra: &[(&str, &str)]) -> Config {
         ("DATABASE_URL", database_url),
         ("ACCOLADE_BIND", "127.0.0.1:0"),
         ("ACCOLADE_SECRET_KEY", SECRET_KEY),
-        ("ACCOLADE_WORKERS", "1"),
+        ("ACCOLADE_HTTP_WORKERS", "1"),
+        ("ACCOLADE_WORKERS", "0"),
         ("ACCOLADE_DB_POOL_SIZE", "4"),
     ]
     .iter()

@@ -1,0 +1,110 @@
+//! Badge assertions: one badge awarded to one learner.
+
+use diesel::prelude::*;
+
+use super::backend::IssuedAssertion;
+use crate::db::schema::badge_assertions;
+use crate::db::{DbConnection, now};
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = badge_assertions)]
+pub struct BadgeAssertion {
+    pub id: i64,
+    pub public_id: String,
+    pub learner_id: i64,
+    pub badge_class_id: i64,
+    pub backend: String,
+    pub data: String,
+    pub image_url: String,
+    pub assertion_url: String,
+    pub evidence_url: String,
+    pub recipient_salt: String,
+    pub recipient_identity: String,
+    pub job_id: Option<i64>,
+    pub revoked: bool,
+    pub revocation_reason: String,
+    pub created: chrono::NaiveDateTime,
+    pub modified: chrono::NaiveDateTime,
+}
+
+pub fn for_learner_and_class(
+    conn: &mut DbConnection,
+    learner: i64,
+    class: i64,
+) -> QueryResult<Option<BadgeAssertion>> {
+    badge_assertions::table
+        .filter(badge_assertions::learner_id.eq(learner))
+        .filter(badge_assertions::badge_class_id.eq(class))
+        .select(BadgeAssertion::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn by_public_id(
+    conn: &mut DbConnection,
+    public_id: &str,
+) -> QueryResult<Option<BadgeAssertion>> {
+    badge_assertions::table
+        .filter(badge_assertions::public_id.eq(public_id))
+        .select(BadgeAssertion::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn url_of(conn: &mut DbConnection, id: i64) -> QueryResult<String> {
+    badge_assertions::table
+        .find(id)
+        .select(badge_assertions::assertion_url)
+        .first(conn)
+}
+
+pub fn baked_png(conn: &mut DbConnection, public_id: &str) -> QueryResult<Option<Vec<u8>>> {
+    Ok(badge_assertions::table
+        .filter(badge_assertions::public_id.eq(public_id))
+        .select(badge_assertions::baked_png)
+        .first::<Option<Vec<u8>>>(conn)
+        .optional()?
+        .flatten())
+}
+
+/// Records an assertion. The unique (learner, class) index makes a second award of the
+/// same badge impossible; the caller treats that violation as "already awarded".
+pub fn record(
+    conn: &mut DbConnection,
+    issued: &IssuedAssertion,
+    backend: &str,
+    learner: i64,
+    class: i64,
+    evidence_url: &str,
+    job: Option<i64>,
+) -> QueryResult<i64> {
+    diesel::insert_into(badge_assertions::table)
+        .values((
+            badge_assertions::public_id.eq(&issued.public_id),
+            badge_assertions::learner_id.eq(learner),
+            badge_assertions::badge_class_id.eq(class),
+            badge_assertions::backend.eq(backend),
+            badge_assertions::data.eq(issued.data.to_string()),
+            badge_assertions::image_url.eq(&issued.image_url),
+            badge_assertions::assertion_url.eq(&issued.assertion_url),
+            badge_assertions::evidence_url.eq(evidence_url),
+            badge_assertions::recipient_salt.eq(&issued.recipient_salt),
+            badge_assertions::recipient_identity.eq(&issued.recipient_identity),
+            badge_assertions::baked_png.eq(&issued.baked_png),
+            badge_assertions::job_id.eq(job),
+            badge_assertions::created.eq(now()),
+            badge_assertions::modified.eq(now()),
+        ))
+        .returning(badge_assertions::id)
+        .get_result(conn)
+}
+
+pub fn revoke(conn: &mut DbConnection, id: i64, reason: &str) -> QueryResult<usize> {
+    diesel::update(badge_assertions::table.find(id))
+        .set((
+            badge_assertions::revoked.eq(true),
+            badge_assertions::revocation_reason.eq(reason),
+            badge_assertions::modified.eq(now()),
+        ))
+        .execute(conn)
+}

@@ -1,0 +1,217 @@
+//! The course-completion award, with upstream's semantics: a learner with a passing
+//! certificate in a course with badges on gets the badge class of that course and their
+//! mode, once.
+
+use diesel::prelude::*;
+
+use super::assertions;
+use super::backend::{AwardError, BadgeBackend};
+use super::jobs::{AwardJob, Outcome};
+use super::learners;
+use crate::badges::classes::{self, BadgeClass, BadgeClassError, BadgeClassSpec, ImageSource};
+use crate::badges::images::{BadgeImageError, image_for_mode};
+use crate::courses;
+use crate::db::DbConnection;
+use crate::db::schema::badge_image_configurations as configs;
+
+/// What an award may do, from the configuration.
+#[derive(Clone, Debug)]
+pub struct AwardSettings {
+    /// `ENABLE_OPENBADGES`.
+    pub badges_enabled: bool,
+    /// `ACCOLADE_ALLOW_SHIPPED_BADGE_IMAGES`.
+    pub allow_shipped_images: bool,
+    pub lms_url: String,
+}
+
+/// The evidence of a course completion: the learner's certificate page.
+pub fn evidence_url(lms_url: &str, verify_uuid: &str) -> String {
+    format!(
+        "{}/certificates/{verify_uuid}?evidence_visit=1",
+        lms_url.trim_end_matches('/')
+    )
+}
+
+/// Carries out one course-completion job; everything it writes is in one transaction.
+pub fn course_completion(
+    conn: &mut DbConnection,
+    backend: &dyn BadgeBackend,
+    settings: &AwardSettings,
+    job: &AwardJob,
+) -> Outcome {
+    let result = crate::db::write_transaction(conn, |conn| award(conn, backend, settings, job));
+    match result {
+        Ok(outcome) => outcome,
+        Err(AwardError::Retryable(reason)) => Outcome::Retry { reason },
+        Err(AwardError::Permanent(reason)) => Outcome::Failed { reason },
+    }
+}
+
+fn award(
+    conn: &mut DbConnection,
+    backend: &dyn BadgeBackend,
+    settings: &AwardSettings,
+    job: &AwardJob,
+) -> Result<Outcome, AwardError> {
+    if !settings.badges_enabled {
+        return Ok(Outcome::Skipped {
+            reason: "Badging is off for this site (ENABLE_OPENBADGES=false).".into(),
+        });
+    }
+    let course = courses::find_by_key(conn, &job.course_id)?
+        .ok_or_else(|| AwardError::Permanent(format!("unknown course {:?}", job.course_id)))?;
+    if !course.issue_badges {
+        return Ok(Outcome::Skipped {
+            reason: "Course is not configured to issue badges.".into(),
+        });
+    }
+    let slug = classes::course_slug(&course.course_id, &job.mode);
+    if classes::find(conn, &slug, "", &course.course_id)?.is_none() {
+        refuse_shipped_image(conn, settings, &job.mode)?;
+    }
+    let name = if course.display_name.is_empty() {
+        course.course_id.clone()
+    } else {
+        course.display_name.clone()
+    };
+    let spec = BadgeClassSpec {
+        slug,
+        issuing_component: String::new(),
+        description: classes::badge_description(
+            &name,
+            &job.mode,
+            course.start_date,
+            course.end_date,
+        ),
+        display_name: name,
+        criteria: course.about_url(&settings.lms_url),
+        mode: job.mode.clone(),
+        course_id: Some(course.course_id.clone()),
+        image: ImageSource::ForMode(job.mode.clone()),
+    };
+    let class = match classes::get_badge_class(conn, &spec, true) {
+        Ok(Some(class)) => class,
+        Ok(None) => {
+            return Err(AwardError::Permanent(
+                "the badge class could not be created".into(),
+            ));
+        }
+        Err(BadgeClassError::CourseBadgesDisabled) => {
+            return Ok(Outcome::Skipped {
+                reason: "Course is not configured to issue badges.".into(),
+            });
+        }
+        Err(BadgeClassError::Image(BadgeImageError::NotConfigured(mode))) => {
+            return Err(AwardError::Permanent(format!(
+                "no badge image configured for mode {mode:?} and no default image"
+            )));
+        }
+        Err(BadgeClassError::Database(e)) => return Err(e.into()),
+        Err(other) => return Err(AwardError::Permanent(other.to_string())),
+    };
+    if let Some(existing) = assertions::for_learner_and_class(conn, job.learner_id, class.id)? {
+        tracing::info!(
+            job = job.id,
+            "Completion badge already exists for this user on this course."
+        );
+        return Ok(Outcome::Done {
+            assertion_id: existing.id,
+            reason: "already awarded".into(),
+        });
+    }
+    let class = ensure_frozen(conn, backend, class)?;
+    let learner = learners::get(conn, job.learner_id)?;
+    let evidence = (!job.evidence_url.is_empty()).then_some(job.evidence_url.as_str());
+    let issued = backend.award(conn, &class, &learner, evidence)?;
+    let id = assertions::record(
+        conn,
+        &issued,
+        backend.name(),
+        learner.id,
+        class.id,
+        &job.evidence_url,
+        Some(job.id),
+    )?;
+    log_created(&class, &learner, id, &issued);
+    Ok(Outcome::Done {
+        assertion_id: id,
+        reason: format!("awarded: {}", issued.assertion_url),
+    })
+}
+
+/// A shipped default image is not frozen into a badge class unless the site allows it.
+fn refuse_shipped_image(
+    conn: &mut DbConnection,
+    settings: &AwardSettings,
+    mode: &str,
+) -> Result<(), AwardError> {
+    let image = match image_for_mode(conn, mode) {
+        Ok(image) => image,
+        Err(BadgeImageError::NotConfigured(mode)) => {
+            return Err(AwardError::Permanent(format!(
+                "no badge image configured for mode {mode:?} and no default image"
+            )));
+        }
+        Err(BadgeImageError::Database(e)) => return Err(e.into()),
+    };
+    let shipped: bool = diesel::select(diesel::dsl::exists(
+        configs::table
+            .filter(configs::image_hash.eq(&image.image_hash))
+            .filter(configs::is_shipped.eq(true)),
+    ))
+    .get_result(conn)?;
+    if shipped && !settings.allow_shipped_images {
+        return Err(AwardError::Permanent(format!(
+            "the badge image for mode {mode:?} is still the one shipped with Accolade: replace it in the admin (or set ACCOLADE_ALLOW_SHIPPED_BADGE_IMAGES=true)"
+        )));
+    }
+    Ok(())
+}
+
+/// Creates the class on the backend the first time, which freezes its image.
+fn ensure_frozen(
+    conn: &mut DbConnection,
+    backend: &dyn BadgeBackend,
+    class: BadgeClass,
+) -> Result<BadgeClass, AwardError> {
+    if class.is_frozen() && !class.backend_id.is_empty() {
+        return Ok(class);
+    }
+    let backend_id = backend.create_badge_class(conn, &class)?;
+    if backend_id.is_empty() {
+        // An empty identifier is "not created" (upstream cached it and never created again).
+        return Err(AwardError::Retryable(
+            "the backend returned no identifier for the new badge class".into(),
+        ));
+    }
+    classes::mark_frozen(conn, class.id, &backend_id)?;
+    Ok(BadgeClass {
+        frozen_at: Some(crate::db::now()),
+        backend_id,
+        ..class
+    })
+}
+
+/// Upstream's `edx.badge.assertion.created` event, as one JSON log line.
+fn log_created(
+    class: &BadgeClass,
+    learner: &learners::Learner,
+    assertion_id: i64,
+    issued: &super::backend::IssuedAssertion,
+) {
+    let event = serde_json::json!({
+        "name": "edx.badge.assertion.created",
+        "user_id": learner.id,
+        "badge_slug": class.slug,
+        "badge_badgr_server_slug": class.backend_id,
+        "badge_name": class.display_name,
+        "issuing_component": class.issuing_component,
+        "course_id": if class.course_id.is_empty() { "None" } else { class.course_id.as_str() },
+        "enrollment_mode": class.mode,
+        "assertion_id": assertion_id,
+        "assertion_image_url": issued.image_url,
+        "assertion_json_url": issued.assertion_url,
+        "issuer": issued.data.get("issuer").cloned().unwrap_or_else(|| issued.data.get("badge").cloned().unwrap_or_default()),
+    });
+    tracing::info!(target: "accolade::events", event = %event, "edx.badge.assertion.created");
+}

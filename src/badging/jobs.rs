@@ -1,0 +1,228 @@
+//! Award jobs: the durable record of an award to be made, claimed by one worker at a time,
+//! retried with backoff when the failure can heal, and kept with every attempt's outcome.
+//!
+//! A job is claimed by setting a lease (`locked_until`). A worker that dies mid-award simply
+//! lets its lease run out, and the job is claimed again; the unique (learner, class) index
+//! on assertions keeps that from ever awarding twice.
+
+use std::time::Duration;
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text, Timestamp};
+use rand::Rng;
+
+use crate::db::schema::{award_attempts, award_jobs};
+use crate::db::{DbConnection, now};
+
+pub const COURSE_COMPLETION: &str = "course_completion";
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = award_jobs)]
+pub struct AwardJob {
+    pub id: i64,
+    pub kind: String,
+    pub learner_id: i64,
+    pub course_id: String,
+    pub mode: String,
+    pub evidence_url: String,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: chrono::NaiveDateTime,
+    pub locked_by: String,
+    pub locked_until: Option<chrono::NaiveDateTime>,
+    pub last_error: String,
+    pub assertion_id: Option<i64>,
+    pub created_at: chrono::NaiveDateTime,
+    pub updated_at: chrono::NaiveDateTime,
+}
+
+/// Queues a course-completion award; part of the caller's transaction.
+pub fn enqueue_course_completion(
+    conn: &mut DbConnection,
+    learner_id: i64,
+    course_id: &str,
+    mode: &str,
+    evidence_url: &str,
+) -> QueryResult<i64> {
+    diesel::insert_into(award_jobs::table)
+        .values((
+            award_jobs::kind.eq(COURSE_COMPLETION),
+            award_jobs::learner_id.eq(learner_id),
+            award_jobs::course_id.eq(course_id),
+            award_jobs::mode.eq(mode),
+            award_jobs::evidence_url.eq(evidence_url),
+            award_jobs::next_attempt_at.eq(now()),
+            award_jobs::created_at.eq(now()),
+            award_jobs::updated_at.eq(now()),
+        ))
+        .returning(award_jobs::id)
+        .get_result(conn)
+}
+
+pub fn get(conn: &mut DbConnection, id: i64) -> QueryResult<Option<AwardJob>> {
+    award_jobs::table
+        .find(id)
+        .select(AwardJob::as_select())
+        .first(conn)
+        .optional()
+}
+
+#[derive(QueryableByName)]
+struct Claimed {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+/// Claims the next due job (pending and due, or running with an expired lease) for
+/// `worker`, atomically: on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so two workers never
+/// take the same job; on SQLite under the single write lock.
+pub fn claim(
+    conn: &mut DbConnection,
+    worker: &str,
+    lease: Duration,
+) -> QueryResult<Option<AwardJob>> {
+    let now = now();
+    let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
+    let lock = match conn {
+        DbConnection::Postgresql(_) => "FOR UPDATE SKIP LOCKED",
+        DbConnection::Sqlite(_) => "",
+    };
+    let sql = format!(
+        "UPDATE award_jobs SET status = 'running', locked_by = $1, locked_until = $2, \
+         attempts = attempts + 1, updated_at = $3 \
+         WHERE id = (SELECT id FROM award_jobs \
+                     WHERE (status = 'pending' AND next_attempt_at <= $3) \
+                        OR (status = 'running' AND locked_until < $3) \
+                     ORDER BY next_attempt_at, id LIMIT 1 {lock}) \
+         RETURNING id"
+    );
+    let claimed: Option<Claimed> = crate::db::write_transaction(conn, |conn| {
+        diesel::sql_query(&sql)
+            .bind::<Text, _>(worker)
+            .bind::<Timestamp, _>(until)
+            .bind::<Timestamp, _>(now)
+            .get_result(conn)
+            .optional()
+    })?;
+    match claimed {
+        Some(Claimed { id }) => get(conn, id),
+        None => Ok(None),
+    }
+}
+
+/// What one attempt came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Awarded (or already held): the assertion.
+    Done { assertion_id: i64, reason: String },
+    /// Nothing to award, by design (badges off, already awarded before the job).
+    Skipped { reason: String },
+    /// Try again later.
+    Retry { reason: String },
+    /// Will not succeed.
+    Failed { reason: String },
+}
+
+/// Exponential backoff with jitter: about 2 s, 4 s, 8 s … capped at ten minutes.
+pub fn backoff(attempts: i32) -> Duration {
+    let exponent = attempts.clamp(1, 20) as u32 - 1;
+    let base = 2f64 * 2f64.powi(exponent as i32);
+    let capped = base.min(600.0);
+    let jitter = rand::rng().random_range(0.75..1.25);
+    Duration::from_secs_f64(capped * jitter)
+}
+
+/// Records the attempt and moves the job on. A retry past `max_attempts` fails the job.
+pub fn finish(
+    conn: &mut DbConnection,
+    job: &AwardJob,
+    worker: &str,
+    started: chrono::NaiveDateTime,
+    outcome: Outcome,
+    max_attempts: i32,
+) -> QueryResult<()> {
+    let outcome = match outcome {
+        Outcome::Retry { reason } if job.attempts >= max_attempts => Outcome::Failed {
+            reason: format!("{reason} (gave up after {} attempts)", job.attempts),
+        },
+        other => other,
+    };
+    let (status, label, reason, assertion) = match &outcome {
+        Outcome::Done {
+            assertion_id,
+            reason,
+        } => ("done", "done", reason.clone(), Some(*assertion_id)),
+        Outcome::Skipped { reason } => ("done", "skipped", reason.clone(), None),
+        Outcome::Retry { reason } => ("pending", "retry", reason.clone(), None),
+        Outcome::Failed { reason } => ("failed", "failed", reason.clone(), None),
+    };
+    let next = match outcome {
+        Outcome::Retry { .. } => {
+            now() + chrono::Duration::from_std(backoff(job.attempts)).unwrap_or_default()
+        }
+        _ => job.next_attempt_at,
+    };
+    crate::db::write_transaction(conn, |conn| {
+        diesel::insert_into(award_attempts::table)
+            .values((
+                award_attempts::job_id.eq(job.id),
+                award_attempts::worker.eq(worker),
+                award_attempts::started_at.eq(started),
+                award_attempts::finished_at.eq(now()),
+                award_attempts::outcome.eq(label),
+                award_attempts::reason.eq(&reason),
+            ))
+            .execute(conn)?;
+        diesel::update(award_jobs::table.find(job.id))
+            .set((
+                award_jobs::status.eq(status),
+                award_jobs::next_attempt_at.eq(next),
+                award_jobs::locked_by.eq(""),
+                award_jobs::locked_until.eq(None::<chrono::NaiveDateTime>),
+                award_jobs::last_error.eq(if status == "done" {
+                    String::new()
+                } else {
+                    reason
+                }),
+                award_jobs::assertion_id.eq(assertion),
+                award_jobs::updated_at.eq(now()),
+            ))
+            .execute(conn)?;
+        Ok(())
+    })
+}
+
+/// Why the job's latest attempt ended as it did.
+pub fn last_reason(conn: &mut DbConnection, job: i64) -> QueryResult<String> {
+    Ok(award_attempts::table
+        .filter(award_attempts::job_id.eq(job))
+        .order(award_attempts::id.desc())
+        .select(award_attempts::reason)
+        .first(conn)
+        .optional()?
+        .unwrap_or_default())
+}
+
+/// Pending, running and failed jobs, newest first (for `accolade jobs`).
+pub fn unfinished(conn: &mut DbConnection, limit: i64) -> QueryResult<Vec<AwardJob>> {
+    award_jobs::table
+        .filter(award_jobs::status.ne("done"))
+        .order(award_jobs::id.desc())
+        .limit(limit)
+        .select(AwardJob::as_select())
+        .load(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let first = backoff(1).as_secs_f64();
+        assert!((1.5..=2.5).contains(&first), "{first}");
+        let fourth = backoff(4).as_secs_f64();
+        assert!((12.0..=20.0).contains(&fourth), "{fourth}");
+        assert!(backoff(40).as_secs_f64() <= 750.0);
+    }
+}

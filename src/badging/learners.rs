@@ -1,0 +1,60 @@
+//! Learners: the LMS users that badges are awarded to.
+
+use diesel::prelude::*;
+
+use crate::db::schema::learners;
+use crate::db::{DbConnection, now};
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = learners)]
+pub struct Learner {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub created_at: chrono::NaiveDateTime,
+    pub updated_at: chrono::NaiveDateTime,
+}
+
+/// The learner with this username, created or given the new e-mail address.
+pub fn upsert(conn: &mut DbConnection, username: &str, email: &str) -> QueryResult<Learner> {
+    let existing = find(conn, username)?;
+    match existing {
+        Some(learner) if learner.email == email => return Ok(learner),
+        Some(learner) => {
+            diesel::update(learners::table.find(learner.id))
+                .set((learners::email.eq(email), learners::updated_at.eq(now())))
+                .execute(conn)?;
+        }
+        None => {
+            let inserted = diesel::insert_into(learners::table)
+                .values((
+                    learners::username.eq(username),
+                    learners::email.eq(email),
+                    learners::created_at.eq(now()),
+                    learners::updated_at.eq(now()),
+                ))
+                .execute(conn);
+            match inserted {
+                Ok(_) => {}
+                Err(e) if crate::db::is_unique_violation(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    find(conn, username)?.ok_or(diesel::result::Error::NotFound)
+}
+
+pub fn find(conn: &mut DbConnection, username: &str) -> QueryResult<Option<Learner>> {
+    learners::table
+        .filter(learners::username.eq(username))
+        .select(Learner::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn get(conn: &mut DbConnection, id: i64) -> QueryResult<Learner> {
+    learners::table
+        .find(id)
+        .select(Learner::as_select())
+        .first(conn)
+}
