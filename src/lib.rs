@@ -155,7 +155,13 @@ impl Application {
     pub fn build(prepared: Prepared) -> std::io::Result<Application> {
         let listener = TcpListener::bind(&prepared.config.bind)?;
         let port = listener.local_addr()?.port();
-        let config = Arc::new(prepared.config);
+        let mut config = prepared.config;
+        if config.site_url == format!("http://{}", config.bind) {
+            // The site URL was derived from the bind address: make it the address bound
+            // (which differs when the port was 0).
+            config.site_url = format!("http://{}", listener.local_addr()?);
+        }
+        let config = Arc::new(config);
         let session_key = Key::from(&tokens::derive_key(&prepared.secret_key, "session"));
         let state = aweb::Data::new(AppState {
             db: prepared.db,

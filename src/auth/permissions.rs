@@ -114,19 +114,18 @@ pub fn sync(conn: &mut DbConnection, models: &[ModelPermissions]) -> QueryResult
                 continue;
             }
             let verb = codename.split('_').next().unwrap_or_default();
-            let inserted = diesel::insert_into(permissions::table)
-                .values((
-                    permissions::app_label.eq(m.app_label),
-                    permissions::model.eq(m.model),
-                    permissions::codename.eq(&codename),
-                    permissions::name.eq(format!("Can {verb} {}", m.verbose_name)),
-                ))
-                .execute(conn);
-            match inserted {
-                Ok(n) => created += n,
-                // Another instance created it at the same moment.
-                Err(e) if crate::db::is_unique_violation(&e) => {}
-                Err(e) => return Err(e),
+            let inserted = crate::db::insert_unless_duplicate(conn, |conn| {
+                diesel::insert_into(permissions::table)
+                    .values((
+                        permissions::app_label.eq(m.app_label),
+                        permissions::model.eq(m.model),
+                        permissions::codename.eq(&codename),
+                        permissions::name.eq(format!("Can {verb} {}", m.verbose_name)),
+                    ))
+                    .execute(conn)
+            })?;
+            if inserted {
+                created += 1;
             }
         }
     }

@@ -125,25 +125,22 @@ pub fn get_badge_class(
     validate(conn, &spec, &image_hash)
         .into_result()
         .map_err(BadgeClassError::Invalid)?;
-    let inserted = diesel::insert_into(badge_classes::table)
-        .values((
-            badge_classes::slug.eq(&spec.slug),
-            badge_classes::issuing_component.eq(&spec.issuing_component),
-            badge_classes::display_name.eq(&spec.display_name),
-            badge_classes::course_id.eq(&course_id),
-            badge_classes::description.eq(&spec.description),
-            badge_classes::criteria.eq(&spec.criteria),
-            badge_classes::mode.eq(&spec.mode),
-            badge_classes::image_hash.eq(&image_hash),
-            badge_classes::created_at.eq(now()),
-        ))
-        .execute(conn);
-    match inserted {
-        Ok(_) => {}
-        // Created at the same moment by another worker: theirs stands.
-        Err(e) if crate::db::is_unique_violation(&e) => {}
-        Err(e) => return Err(e.into()),
-    }
+    // Losing the race to an identical insert is fine: that row stands.
+    crate::db::insert_unless_duplicate(conn, |conn| {
+        diesel::insert_into(badge_classes::table)
+            .values((
+                badge_classes::slug.eq(&spec.slug),
+                badge_classes::issuing_component.eq(&spec.issuing_component),
+                badge_classes::display_name.eq(&spec.display_name),
+                badge_classes::course_id.eq(&course_id),
+                badge_classes::description.eq(&spec.description),
+                badge_classes::criteria.eq(&spec.criteria),
+                badge_classes::mode.eq(&spec.mode),
+                badge_classes::image_hash.eq(&image_hash),
+                badge_classes::created_at.eq(now()),
+            ))
+            .execute(conn)
+    })?;
     Ok(find(conn, &spec.slug, &spec.issuing_component, &course_id)?)
 }
 

@@ -117,22 +117,21 @@ pub fn seed_shipped(conn: &mut DbConnection, limits: &Limits) -> QueryResult<usi
         let image = images::process(bytes, SquareMode::Pad, limits)
             .expect("the shipped badge images are valid");
         images::store::save(conn, &image)?;
-        let inserted = diesel::insert_into(configs::table)
-            .values((
-                configs::mode.eq(mode),
-                configs::image_hash.eq(&image.hash),
-                configs::is_shipped.eq(true),
-                configs::original_filename.eq(format!("{mode}.png")),
-                configs::uploaded_by.eq("Accolade (shipped)"),
-                configs::uploaded_at.eq(now()),
-                configs::updated_at.eq(now()),
-            ))
-            .execute(conn);
-        match inserted {
-            Ok(n) => seeded += n,
-            // Another instance seeded at the same moment, or the mode was configured.
-            Err(e) if crate::db::is_unique_violation(&e) => {}
-            Err(e) => return Err(e),
+        let inserted = crate::db::insert_unless_duplicate(conn, |conn| {
+            diesel::insert_into(configs::table)
+                .values((
+                    configs::mode.eq(mode),
+                    configs::image_hash.eq(&image.hash),
+                    configs::is_shipped.eq(true),
+                    configs::original_filename.eq(format!("{mode}.png")),
+                    configs::uploaded_by.eq("Accolade (shipped)"),
+                    configs::uploaded_at.eq(now()),
+                    configs::updated_at.eq(now()),
+                ))
+                .execute(conn)
+        })?;
+        if inserted {
+            seeded += 1;
         }
     }
     crate::db::settings::get_or_insert(conn, SEEDED_FLAG, || "1".into())?;

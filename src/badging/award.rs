@@ -2,6 +2,7 @@
 //! certificate in a course with badges on gets the badge class of that course and their
 //! mode, once.
 
+use diesel::Connection;
 use diesel::prelude::*;
 
 use super::assertions;
@@ -123,15 +124,30 @@ fn award(
     let learner = learners::get(conn, job.learner_id)?;
     let evidence = (!job.evidence_url.is_empty()).then_some(job.evidence_url.as_str());
     let issued = backend.award(conn, &class, &learner, evidence)?;
-    let id = assertions::record(
-        conn,
-        &issued,
-        backend.name(),
-        learner.id,
-        class.id,
-        &job.evidence_url,
-        Some(job.id),
-    )?;
+    // In a savepoint: a concurrent award of the same badge wins, and this one reports it.
+    let recorded = conn.transaction(|conn| {
+        assertions::record(
+            conn,
+            &issued,
+            backend.name(),
+            learner.id,
+            class.id,
+            &job.evidence_url,
+            Some(job.id),
+        )
+    });
+    let id = match recorded {
+        Ok(id) => id,
+        Err(e) if crate::db::is_unique_violation(&e) => {
+            let existing = assertions::for_learner_and_class(conn, learner.id, class.id)?
+                .ok_or_else(|| AwardError::Retryable("the concurrent award vanished".into()))?;
+            return Ok(Outcome::Done {
+                assertion_id: existing.id,
+                reason: "already awarded".into(),
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
     log_created(&class, &learner, id, &issued);
     Ok(Outcome::Done {
         assertion_id: id,

@@ -26,19 +26,17 @@ pub fn upsert(conn: &mut DbConnection, username: &str, email: &str) -> QueryResu
                 .execute(conn)?;
         }
         None => {
-            let inserted = diesel::insert_into(learners::table)
-                .values((
-                    learners::username.eq(username),
-                    learners::email.eq(email),
-                    learners::created_at.eq(now()),
-                    learners::updated_at.eq(now()),
-                ))
-                .execute(conn);
-            match inserted {
-                Ok(_) => {}
-                Err(e) if crate::db::is_unique_violation(&e) => {}
-                Err(e) => return Err(e),
-            }
+            // Losing the race to an identical insert is fine: that row stands.
+            crate::db::insert_unless_duplicate(conn, |conn| {
+                diesel::insert_into(learners::table)
+                    .values((
+                        learners::username.eq(username),
+                        learners::email.eq(email),
+                        learners::created_at.eq(now()),
+                        learners::updated_at.eq(now()),
+                    ))
+                    .execute(conn)
+            })?;
         }
     }
     find(conn, username)?.ok_or(diesel::result::Error::NotFound)

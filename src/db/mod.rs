@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{self, ManageConnection};
-use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
+use diesel::{Connection, PgConnection, QueryResult, RunQueryDsl, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::error::AppError;
@@ -215,6 +215,20 @@ where
 pub fn now() -> chrono::NaiveDateTime {
     let now = chrono::Utc::now().naive_utc();
     now - chrono::Duration::nanoseconds(i64::from(now.and_utc().timestamp_subsec_nanos() % 1000))
+}
+
+/// Runs an insert that may lose a race to an identical one: in a savepoint, so that on
+/// PostgreSQL the surrounding transaction survives the unique violation. Returns whether
+/// this insert won.
+pub fn insert_unless_duplicate(
+    conn: &mut DbConnection,
+    insert: impl FnOnce(&mut DbConnection) -> QueryResult<usize>,
+) -> QueryResult<bool> {
+    match conn.transaction(insert) {
+        Ok(_) => Ok(true),
+        Err(e) if is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// True when a diesel error is a unique-constraint violation.

@@ -25,14 +25,12 @@ pub fn get_or_insert(
     if let Some(value) = get(conn, key)? {
         return Ok(value);
     }
-    let inserted = diesel::insert_into(site_settings::table)
-        .values((site_settings::key.eq(key), site_settings::value.eq(make())))
-        .execute(conn);
-    match inserted {
-        Ok(_) => {}
-        Err(e) if super::is_unique_violation(&e) => {}
-        Err(e) => return Err(e),
-    }
+    // Losing the race to an identical insert is fine: that row stands.
+    super::insert_unless_duplicate(conn, |conn| {
+        diesel::insert_into(site_settings::table)
+            .values((site_settings::key.eq(key), site_settings::value.eq(make())))
+            .execute(conn)
+    })?;
     site_settings::table
         .find(key)
         .select(site_settings::value)

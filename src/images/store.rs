@@ -12,23 +12,21 @@ pub fn save(conn: &mut DbConnection, image: &ProcessedImage) -> QueryResult<()> 
     if exists(conn, &image.hash)? {
         return Ok(());
     }
-    let inserted = diesel::insert_into(stored_images::table)
-        .values((
-            stored_images::hash.eq(&image.hash),
-            stored_images::png.eq(&image.png),
-            stored_images::thumbnail.eq(&image.thumbnail),
-            stored_images::width.eq(image.width as i32),
-            stored_images::height.eq(image.height as i32),
-            stored_images::bytes.eq(image.png.len() as i32),
-            stored_images::created_at.eq(now()),
-        ))
-        .execute(conn);
-    match inserted {
-        Ok(_) => Ok(()),
-        // The same image stored at the same moment by another request.
-        Err(e) if crate::db::is_unique_violation(&e) => Ok(()),
-        Err(e) => Err(e),
-    }
+    // Losing the race to an identical insert is fine: that row stands.
+    crate::db::insert_unless_duplicate(conn, |conn| {
+        diesel::insert_into(stored_images::table)
+            .values((
+                stored_images::hash.eq(&image.hash),
+                stored_images::png.eq(&image.png),
+                stored_images::thumbnail.eq(&image.thumbnail),
+                stored_images::width.eq(image.width as i32),
+                stored_images::height.eq(image.height as i32),
+                stored_images::bytes.eq(image.png.len() as i32),
+                stored_images::created_at.eq(now()),
+            ))
+            .execute(conn)
+    })?;
+    Ok(())
 }
 
 pub fn exists(conn: &mut DbConnection, hash: &str) -> QueryResult<bool> {

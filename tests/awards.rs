@@ -1,0 +1,423 @@
+//! Course-completion awards through the local Open Badges issuer: jobs, workers, the hosted
+//! documents and baked images, and no award lost or made twice.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use accolade::badges::classes::BadgeClass;
+use accolade::badging::award::AwardSettings;
+use accolade::badging::backend::{AwardError, BadgeBackend, IssuedAssertion};
+use accolade::badging::jobs::{self, Outcome};
+use accolade::badging::learners::{self, Learner};
+use accolade::badging::openbadges::{self, unbake_png};
+use accolade::badging::worker::{self, WorkerSettings};
+use accolade::courses::{self, CourseKey};
+use accolade::db::DbConnection;
+use accolade::db::schema::{award_attempts, award_jobs, badge_assertions};
+use common::{TestApp, spawn_app};
+use diesel::prelude::*;
+
+const COURSE: &str = "course-v1:edX+DemoX+Demo_Course";
+
+fn settings(allow_shipped: bool) -> WorkerSettings {
+    WorkerSettings {
+        award: AwardSettings {
+            badges_enabled: true,
+            allow_shipped_images: allow_shipped,
+            lms_url: "https://lms.example".into(),
+        },
+        lease: Duration::from_secs(60),
+        max_attempts: 3,
+        poll: Duration::from_millis(10),
+    }
+}
+
+fn local(app: &TestApp) -> Arc<dyn BadgeBackend> {
+    Arc::new(accolade::badging::local::LocalIssuer {
+        urls: openbadges::Urls {
+            site: app.address.clone(),
+        },
+        profile: openbadges::IssuerProfile {
+            name: "Accolade".into(),
+            url: app.address.clone(),
+            email: "badges@example.org".into(),
+        },
+    })
+}
+
+/// Queues a course-completion award for `username` and returns the job id.
+fn queue(app: &TestApp, username: &str, mode: &str) -> i64 {
+    let mut conn = app.conn();
+    if courses::find_by_key(&mut conn, COURSE).unwrap().is_none() {
+        courses::create(&mut conn, &CourseKey::parse(COURSE).unwrap(), "Demo Course").unwrap();
+    }
+    let learner =
+        learners::upsert(&mut conn, username, &format!("{username}@Example.com")).unwrap();
+    let evidence = accolade::badging::award::evidence_url("https://lms.example", "cafe1234");
+    jobs::enqueue_course_completion(&mut conn, learner.id, COURSE, mode, &evidence).unwrap()
+}
+
+fn job(app: &TestApp, id: i64) -> jobs::AwardJob {
+    jobs::get(&mut app.conn(), id).unwrap().unwrap()
+}
+
+fn assertion_count(app: &TestApp) -> i64 {
+    badge_assertions::table
+        .count()
+        .get_result(&mut *app.conn())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_award_is_hosted_baked_and_never_made_twice() {
+    let app = spawn_app().await;
+    let backend = local(&app);
+    let first = queue(&app, "alice", "verified");
+    let second = queue(&app, "alice", "verified");
+    assert_eq!(
+        worker::drain(&app.db, backend.as_ref(), &settings(true), "test").unwrap(),
+        2
+    );
+    let (a, b) = (job(&app, first), job(&app, second));
+    assert_eq!((a.status.as_str(), b.status.as_str()), ("done", "done"));
+    assert_eq!(
+        a.assertion_id, b.assertion_id,
+        "the second job finds the first award"
+    );
+    assert_eq!(assertion_count(&app), 1);
+
+    let url =
+        accolade::badging::assertions::url_of(&mut app.conn(), a.assertion_id.unwrap()).unwrap();
+    let hosted = app.client.get(&url).send().await.unwrap();
+    assert_eq!(hosted.status(), 200);
+    assert_eq!(hosted.headers()["content-type"], "application/ld+json");
+    let document: serde_json::Value = hosted.json().await.unwrap();
+    assert_eq!(document["id"], url.as_str());
+    assert_eq!(document["type"], "Assertion");
+    assert_eq!(document["verification"]["type"], "HostedBadge");
+    assert_eq!(
+        document["evidence"][0]["id"],
+        "https://lms.example/certificates/cafe1234?evidence_visit=1"
+    );
+    let salt = document["recipient"]["salt"].as_str().unwrap();
+    assert_eq!(
+        document["recipient"]["identity"],
+        openbadges::hash_recipient("alice@example.com", salt)
+    );
+
+    let class: serde_json::Value = app
+        .client
+        .get(document["badge"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(class["name"], "Demo Course");
+    assert_eq!(
+        class["description"],
+        "Completed the course \"Demo Course\" (verified)"
+    );
+    assert_eq!(
+        class["criteria"]["id"],
+        format!("https://lms.example/courses/{COURSE}/about")
+    );
+    let issuer: serde_json::Value = app
+        .client
+        .get(class["issuer"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(issuer["email"], "badges@example.org");
+    assert_eq!(issuer["id"], class["issuer"]);
+    let class_image = app
+        .client
+        .get(class["image"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(class_image.headers()["content-type"], "image/png");
+
+    let baked = app
+        .client
+        .get(document["image"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(baked.headers()["content-type"], "image/png");
+    let embedded: serde_json::Value =
+        serde_json::from_str(&unbake_png(&baked.bytes().await.unwrap()).unwrap()).unwrap();
+    assert_eq!(
+        embedded, document,
+        "the baked image carries the hosted assertion"
+    );
+
+    // The class is frozen now, with the local issuer's identifier.
+    let frozen: Vec<(Option<chrono::NaiveDateTime>, String)> =
+        accolade::db::schema::badge_classes::table
+            .select((
+                accolade::db::schema::badge_classes::frozen_at,
+                accolade::db::schema::badge_classes::backend_id,
+            ))
+            .load(&mut *app.conn())
+            .unwrap();
+    assert!(frozen[0].0.is_some());
+    assert_eq!(frozen[0].1, document["badge"].as_str().unwrap());
+}
+
+#[tokio::test]
+async fn revoked_assertions_answer_410_and_lose_their_image() {
+    let app = spawn_app().await;
+    let id = queue(&app, "alice", "verified");
+    worker::drain(&app.db, local(&app).as_ref(), &settings(true), "test").unwrap();
+    let assertion = job(&app, id).assertion_id.unwrap();
+    let url = accolade::badging::assertions::url_of(&mut app.conn(), assertion).unwrap();
+    accolade::badging::assertions::revoke(&mut app.conn(), assertion, "Issued in error").unwrap();
+    let gone = app.client.get(&url).send().await.unwrap();
+    assert_eq!(gone.status(), 410);
+    assert_eq!(gone.headers()["content-type"], "application/ld+json");
+    let body: serde_json::Value = gone.json().await.unwrap();
+    assert_eq!(body["revoked"], true);
+    assert_eq!(body["revocationReason"], "Issued in error");
+    assert_eq!(body["id"], url.as_str());
+    assert_eq!(
+        app.client
+            .get(format!("{url}/image"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+}
+
+#[tokio::test]
+async fn awards_that_cannot_happen_say_why() {
+    let app = spawn_app().await;
+    let backend = local(&app);
+    // The shipped image is not frozen into a class unless allowed.
+    let shipped = queue(&app, "alice", "verified");
+    worker::drain(&app.db, backend.as_ref(), &settings(false), "test").unwrap();
+    let failed = job(&app, shipped);
+    assert_eq!(failed.status, "failed");
+    assert!(
+        failed
+            .last_error
+            .contains("still the one shipped with Accolade"),
+        "{}",
+        failed.last_error
+    );
+    assert_eq!(failed.attempts, 1, "a permanent failure is not retried");
+
+    // No image for the mode and no default.
+    let audit = queue(&app, "bob", "audit");
+    worker::drain(&app.db, backend.as_ref(), &settings(true), "test").unwrap();
+    assert!(
+        job(&app, audit)
+            .last_error
+            .contains("no badge image configured for mode \"audit\"")
+    );
+
+    // Badges off for the course: nothing to award, by design.
+    let course = courses::find_by_key(&mut app.conn(), COURSE)
+        .unwrap()
+        .unwrap();
+    courses::set_issue_badges(&mut app.conn(), course.id, false).unwrap();
+    let off = queue(&app, "carol", "verified");
+    worker::drain(&app.db, backend.as_ref(), &settings(true), "test").unwrap();
+    let skipped = job(&app, off);
+    assert_eq!(skipped.status, "done");
+    assert!(skipped.assertion_id.is_none());
+    assert_eq!(
+        jobs::last_reason(&mut app.conn(), off).unwrap(),
+        "Course is not configured to issue badges."
+    );
+    assert_eq!(assertion_count(&app), 0);
+}
+
+/// A backend that fails the first `failures` awards with a retryable error.
+struct Flaky {
+    inner: Arc<dyn BadgeBackend>,
+    failures: std::sync::atomic::AtomicUsize,
+}
+
+impl BadgeBackend for Flaky {
+    fn name(&self) -> &'static str {
+        "flaky"
+    }
+    fn create_badge_class(
+        &self,
+        conn: &mut DbConnection,
+        class: &BadgeClass,
+    ) -> Result<String, AwardError> {
+        self.inner.create_badge_class(conn, class)
+    }
+    fn award(
+        &self,
+        conn: &mut DbConnection,
+        class: &BadgeClass,
+        learner: &Learner,
+        evidence: Option<&str>,
+    ) -> Result<IssuedAssertion, AwardError> {
+        if self.failures.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            self.failures
+                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            return Err(AwardError::Retryable("HTTP 503 from the backend".into()));
+        }
+        self.inner.award(conn, class, learner, evidence)
+    }
+    fn health(&self) -> Result<String, String> {
+        Ok("flaky".into())
+    }
+}
+
+fn make_due(app: &TestApp, id: i64) {
+    diesel::update(award_jobs::table.find(id))
+        .set(award_jobs::next_attempt_at.eq(accolade::db::now()))
+        .execute(&mut *app.conn())
+        .unwrap();
+}
+
+#[tokio::test]
+async fn retryable_failures_back_off_and_then_succeed_or_give_up() {
+    let app = spawn_app().await;
+    let flaky = Flaky {
+        inner: local(&app),
+        failures: 2.into(),
+    };
+    let id = queue(&app, "alice", "verified");
+    worker::drain(&app.db, &flaky, &settings(true), "test").unwrap();
+    let waiting = job(&app, id);
+    assert_eq!(waiting.status, "pending");
+    assert!(waiting.next_attempt_at > accolade::db::now(), "backed off");
+    assert_eq!(
+        worker::drain(&app.db, &flaky, &settings(true), "test").unwrap(),
+        0,
+        "not due yet"
+    );
+    make_due(&app, id);
+    worker::drain(&app.db, &flaky, &settings(true), "test").unwrap();
+    make_due(&app, id);
+    worker::drain(&app.db, &flaky, &settings(true), "test").unwrap();
+    let done = job(&app, id);
+    assert_eq!((done.status.as_str(), done.attempts), ("done", 3));
+    let outcomes: Vec<String> = award_attempts::table
+        .filter(award_attempts::job_id.eq(id))
+        .order(award_attempts::id)
+        .select(award_attempts::outcome)
+        .load(&mut *app.conn())
+        .unwrap();
+    assert_eq!(outcomes, ["retry", "retry", "done"]);
+
+    // Past the limit, a job fails with the reason.
+    let always = Flaky {
+        inner: local(&app),
+        failures: 100.into(),
+    };
+    let doomed = queue(&app, "bob", "verified");
+    for _ in 0..3 {
+        make_due(&app, doomed);
+        worker::drain(&app.db, &always, &settings(true), "test").unwrap();
+    }
+    let failed = job(&app, doomed);
+    assert_eq!(failed.status, "failed");
+    assert!(
+        failed.last_error.contains("gave up after 3 attempts"),
+        "{}",
+        failed.last_error
+    );
+}
+
+#[tokio::test]
+async fn a_job_whose_worker_died_is_taken_up_again() {
+    let app = spawn_app().await;
+    let id = queue(&app, "alice", "verified");
+    // A worker claims the job and dies before finishing it.
+    let claimed = jobs::claim(&mut app.conn(), "dead-worker", Duration::from_secs(0))
+        .unwrap()
+        .unwrap();
+    assert_eq!(claimed.id, id);
+    assert_eq!(job(&app, id).status, "running");
+    std::thread::sleep(Duration::from_millis(20));
+    // Its lease has run out: another worker takes it and finishes it.
+    worker::drain(
+        &app.db,
+        local(&app).as_ref(),
+        &settings(true),
+        "live-worker",
+    )
+    .unwrap();
+    let done = job(&app, id);
+    assert_eq!((done.status.as_str(), done.attempts), ("done", 2));
+    assert_eq!(assertion_count(&app), 1);
+}
+
+#[tokio::test]
+async fn concurrent_workers_never_take_the_same_job() {
+    let app = spawn_app().await;
+    let ids: Vec<i64> = (0..24)
+        .map(|i| queue(&app, &format!("learner{i}"), "verified"))
+        .collect();
+    let backend = local(&app);
+    let threads: Vec<_> = (0..4)
+        .map(|n| {
+            let (db, backend) = (app.db.clone(), backend.clone());
+            std::thread::spawn(move || {
+                worker::drain(&db, backend.as_ref(), &settings(true), &format!("w{n}")).unwrap()
+            })
+        })
+        .collect();
+    let ran: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    let statuses: Vec<(i64, String, i32, String)> = award_jobs::table
+        .select((
+            award_jobs::id,
+            award_jobs::status,
+            award_jobs::attempts,
+            award_jobs::last_error,
+        ))
+        .load(&mut *app.conn())
+        .unwrap();
+    eprintln!("DEBUG {statuses:?}");
+    assert_eq!(ran, ids.len(), "every job ran exactly once");
+    let attempts: i64 = award_attempts::table
+        .count()
+        .get_result(&mut *app.conn())
+        .unwrap();
+    assert_eq!(attempts, ids.len() as i64);
+    assert_eq!(assertion_count(&app), ids.len() as i64);
+    for id in ids {
+        assert_eq!(job(&app, id).status, "done");
+    }
+}
+
+#[tokio::test]
+async fn the_outcome_of_a_claimed_job_is_recorded_once() {
+    let app = spawn_app().await;
+    let id = queue(&app, "alice", "verified");
+    let mut conn = app.conn();
+    let claimed = jobs::claim(&mut conn, "w", Duration::from_secs(60))
+        .unwrap()
+        .unwrap();
+    assert!(
+        jobs::claim(&mut conn, "other", Duration::from_secs(60))
+            .unwrap()
+            .is_none(),
+        "leased"
+    );
+    let outcome = worker::run_job(
+        &mut conn,
+        local(&app).as_ref(),
+        &settings(true),
+        &claimed,
+        "w",
+    )
+    .unwrap();
+    assert!(matches!(outcome, Outcome::Done { .. }));
+    assert_eq!(job(&app, id).locked_by, "");
+}
