@@ -381,5 +381,12 @@ fn check(config: Config) -> Result<(), String> {
     } else {
         println!("Migrations: up to date");
     }
+    let backend = accolade::badge_backend(&config)
+        .health()
+        .map_err(|e| format!("badge backend: {e}"))?;
+    println!("Badge backend: {backend}");
+    if !config.badges_enabled {
+        println!("Badging: off (ENABLE_OPENBADGES=false)");
+    }
     Ok(())
 }

@@ -137,6 +137,10 @@ fn createsuperuser_without_input_then_check_and_migrate() {
         out.contains("SQLite reachable") && out.contains("Migrations: up to date"),
         "{out}"
     );
+    assert!(
+        out.contains("Badge backend: local Open Badges 2.0 issuer"),
+        "{out}"
+    );
 
     let migrate = accolade(dir.path()).arg("migrate").output().unwrap();
     assert!(String::from_utf8_lossy(&migrate.stdout).contains("Applied 0 migration(s)."));
