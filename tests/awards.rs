@@ -421,3 +421,75 @@ async fn the_outcome_of_a_claimed_job_is_recorded_once() {
     assert!(matches!(outcome, Outcome::Done { .. }));
     assert_eq!(job(&app, id).locked_by, "");
 }
+
+/// Starts `accolade worker` on the test database as a separate process.
+fn worker_process(app: &TestApp) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_accolade"))
+        .arg("worker")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", &app.database_url)
+        .env("ACCOLADE_SECRET_KEY", common::SECRET_KEY)
+        .env("ACCOLADE_WORKERS", "2")
+        .env("ACCOLADE_AWARD_LEASE_SECONDS", "1")
+        .env("ACCOLADE_ALLOW_SHIPPED_BADGE_IMAGES", "true")
+        .env("ACCOLADE_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start accolade worker")
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_run_loses_and_duplicates_nothing() {
+    let app = spawn_app().await;
+    let ids: Vec<i64> = (0..120)
+        .map(|i| queue(&app, &format!("learner{i}"), "verified"))
+        .collect();
+    let mut first = worker_process(&app);
+    wait_for("the first awards", || assertion_count(&app) >= 5);
+    first.kill().expect("SIGKILL the worker");
+    first.wait().unwrap();
+    let done_before: i64 = award_jobs::table
+        .filter(award_jobs::status.eq("done"))
+        .count()
+        .get_result(&mut *app.conn())
+        .unwrap();
+    assert!(
+        done_before < ids.len() as i64,
+        "killed while jobs remained ({done_before} done)"
+    );
+
+    let mut second = worker_process(&app);
+    wait_for("every job", || {
+        award_jobs::table
+            .filter(award_jobs::status.ne("done"))
+            .count()
+            .get_result::<i64>(&mut *app.conn())
+            .unwrap()
+            == 0
+    });
+    second.kill().unwrap();
+    second.wait().unwrap();
+    assert_eq!(
+        assertion_count(&app),
+        ids.len() as i64,
+        "one assertion per learner, none lost"
+    );
+    let distinct: Vec<Option<i64>> = award_jobs::table
+        .select(award_jobs::assertion_id)
+        .load(&mut *app.conn())
+        .unwrap();
+    assert!(distinct.iter().all(Option::is_some));
+}

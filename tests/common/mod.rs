@@ -17,6 +17,7 @@ pub const PASSWORD: &str = "plum-orbit-canvas-41";
 pub struct TestApp {
     pub address: String,
     pub db: Database,
+    pub database_url: String,
     pub client: reqwest::Client,
     // Last, so the server's pool is dropped before the database.
     _database: TestDatabase,
@@ -103,6 +104,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     TestApp {
         address,
         db,
+        database_url: database.url.clone(),
         client: new_client(),
         _database: database,
     }
