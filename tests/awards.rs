@@ -264,13 +264,14 @@ impl BadgeBackend for Flaky {
         class: &BadgeClass,
         learner: &Learner,
         evidence: Option<&str>,
+        retry: bool,
     ) -> Result<IssuedAssertion, AwardError> {
         if self.failures.load(std::sync::atomic::Ordering::SeqCst) > 0 {
             self.failures
                 .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
             return Err(AwardError::Retryable("HTTP 503 from the backend".into()));
         }
-        self.inner.award(conn, class, learner, evidence)
+        self.inner.award(conn, class, learner, evidence, retry)
     }
     fn health(&self) -> Result<String, String> {
         Ok("flaky".into())

@@ -33,14 +33,19 @@ pub fn evidence_url(lms_url: &str, verify_uuid: &str) -> String {
     )
 }
 
-/// Carries out one course-completion job; everything it writes is in one transaction.
+/// Carries out one course-completion job.
+///
+/// Deliberately not one transaction: a backend call (HTTP to Badgr) must not hold the
+/// database's write lock. Each step is idempotent instead: the class row is unique, freezing
+/// is conditional, the assertion is unique per learner and class, and a retried award first
+/// asks the backend whether the earlier attempt got through.
 pub fn course_completion(
     conn: &mut DbConnection,
     backend: &dyn BadgeBackend,
     settings: &AwardSettings,
     job: &AwardJob,
 ) -> Outcome {
-    let result = crate::db::write_transaction(conn, |conn| award(conn, backend, settings, job));
+    let result = award(conn, backend, settings, job);
     match result {
         Ok(outcome) => outcome,
         Err(AwardError::Retryable(reason)) => Outcome::Retry { reason },
@@ -123,7 +128,7 @@ fn award(
     let class = ensure_frozen(conn, backend, class)?;
     let learner = learners::get(conn, job.learner_id)?;
     let evidence = (!job.evidence_url.is_empty()).then_some(job.evidence_url.as_str());
-    let issued = backend.award(conn, &class, &learner, evidence)?;
+    let issued = backend.award(conn, &class, &learner, evidence, job.attempts > 1)?;
     // In a savepoint: a concurrent award of the same badge wins, and this one reports it.
     let recorded = conn.transaction(|conn| {
         assertions::record(

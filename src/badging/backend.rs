@@ -49,13 +49,15 @@ pub trait BadgeBackend: Send + Sync {
         class: &BadgeClass,
     ) -> Result<String, AwardError>;
 
-    /// Makes an assertion of `class` for `learner`.
+    /// Makes an assertion of `class` for `learner`. With `retry`, an earlier attempt may
+    /// have reached the backend: the backend looks for that assertion before making one.
     fn award(
         &self,
         conn: &mut DbConnection,
         class: &BadgeClass,
         learner: &Learner,
         evidence_url: Option<&str>,
+        retry: bool,
     ) -> Result<IssuedAssertion, AwardError>;
 
     /// A one-line description of the backend and whether it answers.

@@ -35,6 +35,7 @@ impl BadgeBackend for LocalIssuer {
         class: &BadgeClass,
         learner: &Learner,
         evidence_url: Option<&str>,
+        _retry: bool,
     ) -> Result<IssuedAssertion, AwardError> {
         let public_id = uuid::Uuid::new_v4().simple().to_string();
         let salt = new_salt();
