@@ -128,6 +128,46 @@ pub const SETTINGS: &[Setting] = &[
         description: "The Open edX LMS's public URL: course about pages (badge criteria) are `{ACCOLADE_LMS_URL}/courses/{course_id}/about` unless a course sets its own.",
     },
     Setting {
+        name: "BADGR_BASE_URL",
+        default: "(none: the local issuer)",
+        description: "Issue through this Badgr server (no trailing slash) instead of as Accolade's own issuer.",
+    },
+    Setting {
+        name: "BADGR_API_VERSION",
+        default: "v2",
+        description: "`v2` (API v1 is not supported yet and is refused at start).",
+    },
+    Setting {
+        name: "BADGR_ISSUER_SLUG",
+        default: "(required with Badgr)",
+        description: "The `entityId` of the Badgr issuer that awards the badges.",
+    },
+    Setting {
+        name: "BADGR_USERNAME",
+        default: "(required with Badgr)",
+        description: "The Badgr account (e-mail) that owns the issuer, for the OAuth2 password grant.",
+    },
+    Setting {
+        name: "BADGR_PASSWORD",
+        default: "(required with Badgr)",
+        description: "Its password. Never logged.",
+    },
+    Setting {
+        name: "BADGR_CLIENT_ID",
+        default: "public",
+        description: "The OAuth2 client id for the token endpoint.",
+    },
+    Setting {
+        name: "BADGR_TIMEOUT",
+        default: "10",
+        description: "Seconds to wait for Badgr on every call.",
+    },
+    Setting {
+        name: "BADGR_ENABLE_NOTIFICATIONS",
+        default: "false",
+        description: "Ask Badgr to e-mail learners their new badges.",
+    },
+    Setting {
         name: "ACCOLADE_MAX_UPLOAD_BYTES",
         default: "2097152",
         description: "Largest image upload read, in bytes (2 MiB); a larger file is refused while it streams in.",
@@ -208,6 +248,8 @@ pub struct Config {
     pub allow_shipped_images: bool,
     /// The local issuer's Open Badges profile.
     pub issuer: crate::badging::openbadges::IssuerProfile,
+    /// Set when awards go through Badgr.
+    pub badgr: Option<crate::badging::badgr::BadgrSettings>,
     /// The bounds of the badge image pipeline.
     pub images: crate::images::Limits,
     /// `ENABLE_OPENBADGES`.
@@ -355,6 +397,7 @@ impl Config {
                     None => "badges@example.org".to_string(),
                 },
             },
+            badgr: badgr_settings(get)?,
             site_url,
         })
     }
@@ -393,6 +436,44 @@ fn image_limits<'a>(
         max_upload_bytes: max_upload as usize,
         ..defaults
     })
+}
+
+fn badgr_settings<'a>(
+    get: impl Fn(&str) -> Option<&'a str> + Copy,
+) -> Result<Option<crate::badging::badgr::BadgrSettings>, ConfigError> {
+    let Some(base) = get("BADGR_BASE_URL") else {
+        return Ok(None);
+    };
+    match get("BADGR_API_VERSION").unwrap_or("v2") {
+        "v2" => {}
+        "v1" => {
+            return Err(invalid(
+                "BADGR_API_VERSION",
+                "Badgr API v1 is not supported yet; use v2 (or leave BADGR_BASE_URL unset for the local issuer)",
+            ));
+        }
+        other => {
+            return Err(invalid(
+                "BADGR_API_VERSION",
+                format!("expected v2, got `{other}`"),
+            ));
+        }
+    }
+    // Empty counts as missing (upstream defect D17).
+    let required = |name: &str| {
+        get(name)
+            .map(str::to_string)
+            .ok_or_else(|| invalid(name, "is required when BADGR_BASE_URL is set"))
+    };
+    Ok(Some(crate::badging::badgr::BadgrSettings {
+        base_url: parse_url("BADGR_BASE_URL", base)?,
+        issuer: required("BADGR_ISSUER_SLUG")?,
+        username: required("BADGR_USERNAME")?,
+        password: required("BADGR_PASSWORD")?,
+        client_id: get("BADGR_CLIENT_ID").unwrap_or("public").to_string(),
+        timeout: Duration::from_secs(parse_number(get, "BADGR_TIMEOUT", 10)?.into()),
+        notify: parse_bool(get, "BADGR_ENABLE_NOTIFICATIONS", false)?,
+    }))
 }
 
 fn is_known(name: &str) -> bool {

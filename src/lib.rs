@@ -63,13 +63,24 @@ pub fn admin_site(config: &Config) -> AdminSite {
     site
 }
 
-/// The backend awards go through (the local Open Badges issuer until Badgr is configured).
-pub fn badge_backend(config: &Config) -> Arc<dyn badging::backend::BadgeBackend> {
-    Arc::new(badging::local::LocalIssuer {
-        urls: badging::openbadges::Urls {
-            site: config.site_url.clone(),
-        },
-        profile: config.issuer.clone(),
+/// The backend awards go through: Badgr when `BADGR_BASE_URL` is set, else Accolade's own
+/// Open Badges issuer.
+pub fn badge_backend(
+    prepared: &Prepared,
+) -> Result<Arc<dyn badging::backend::BadgeBackend>, String> {
+    let config = &prepared.config;
+    Ok(match &config.badgr {
+        Some(badgr) => Arc::new(badging::badgr::BadgrV2::new(
+            badgr.clone(),
+            prepared.db.clone(),
+            &prepared.secret_key,
+        )?),
+        None => Arc::new(badging::local::LocalIssuer {
+            urls: badging::openbadges::Urls {
+                site: config.site_url.clone(),
+            },
+            profile: config.issuer.clone(),
+        }),
     })
 }
 

@@ -146,7 +146,7 @@ fn serve(config: Config) -> Result<(), String> {
     let workers = accolade::badging::worker::spawn(
         prepared.config.award_workers as usize,
         prepared.db.clone(),
-        accolade::badge_backend(&prepared.config),
+        accolade::badge_backend(&prepared)?,
         accolade::worker_settings(&prepared.config),
         stop.clone(),
     );
@@ -196,7 +196,7 @@ fn award(
     let Some(timeout) = wait else {
         return Ok(());
     };
-    let backend = accolade::badge_backend(&prepared.config);
+    let backend = accolade::badge_backend(&prepared)?;
     let settings = accolade::worker_settings(&prepared.config);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(timeout);
     let mut last_error = String::new();
@@ -273,7 +273,7 @@ fn worker(config: Config) -> Result<(), String> {
     let workers = accolade::badging::worker::spawn(
         count,
         prepared.db.clone(),
-        accolade::badge_backend(&prepared.config),
+        accolade::badge_backend(&prepared)?,
         accolade::worker_settings(&prepared.config),
         Arc::new(AtomicBool::new(false)),
     );
@@ -381,11 +381,28 @@ fn check(config: Config) -> Result<(), String> {
     } else {
         println!("Migrations: up to date");
     }
-    let backend = accolade::badge_backend(&config)
+    let badges_enabled = config.badges_enabled;
+    let secret_key = match &config.secret_key {
+        Some(key) => key.clone(),
+        None if pending == 0 => {
+            let mut conn = db.get().map_err(|e| e.to_string())?;
+            accolade::db::settings::get(&mut conn, "secret_key")
+                .map_err(|e| e.to_string())?
+                .unwrap_or_default()
+        }
+        None => String::new(),
+    };
+    let prepared = accolade::Prepared {
+        admin: accolade::admin_site(&config),
+        config,
+        secret_key,
+        db,
+    };
+    let backend = accolade::badge_backend(&prepared)?
         .health()
         .map_err(|e| format!("badge backend: {e}"))?;
     println!("Badge backend: {backend}");
-    if !config.badges_enabled {
+    if !badges_enabled {
         println!("Badging: off (ENABLE_OPENBADGES=false)");
     }
     Ok(())

@@ -48,7 +48,14 @@ pub fn course_completion(
     let result = award(conn, backend, settings, job);
     match result {
         Ok(outcome) => outcome,
-        Err(AwardError::Retryable(reason)) => Outcome::Retry { reason },
+        Err(AwardError::Retryable(reason)) => Outcome::Retry {
+            reason,
+            after: None,
+        },
+        Err(AwardError::RetryAfter { wait, reason }) => Outcome::Retry {
+            reason,
+            after: Some(wait),
+        },
         Err(AwardError::Permanent(reason)) => Outcome::Failed { reason },
     }
 }

@@ -11,6 +11,12 @@ pub enum AwardError {
     /// Worth another attempt later (5xx, timeouts, connection errors, 429, 401 after refresh).
     #[error("{0}")]
     Retryable(String),
+    /// Worth another attempt, not before `wait` (a 429 with `Retry-After`).
+    #[error("{reason}")]
+    RetryAfter {
+        wait: std::time::Duration,
+        reason: String,
+    },
     /// Will fail the same way every time (other 4xx, missing image configuration, …).
     #[error("{0}")]
     Permanent(String),

@@ -117,8 +117,11 @@ pub enum Outcome {
     Done { assertion_id: i64, reason: String },
     /// Nothing to award, by design (badges off, already awarded before the job).
     Skipped { reason: String },
-    /// Try again later.
-    Retry { reason: String },
+    /// Try again later (not before `after`, when the backend said so).
+    Retry {
+        reason: String,
+        after: Option<Duration>,
+    },
     /// Will not succeed.
     Failed { reason: String },
 }
@@ -142,7 +145,7 @@ pub fn finish(
     max_attempts: i32,
 ) -> QueryResult<()> {
     let outcome = match outcome {
-        Outcome::Retry { reason } if job.attempts >= max_attempts => Outcome::Failed {
+        Outcome::Retry { reason, .. } if job.attempts >= max_attempts => Outcome::Failed {
             reason: format!("{reason} (gave up after {} attempts)", job.attempts),
         },
         other => other,
@@ -153,12 +156,13 @@ pub fn finish(
             reason,
         } => ("done", "done", reason.clone(), Some(*assertion_id)),
         Outcome::Skipped { reason } => ("done", "skipped", reason.clone(), None),
-        Outcome::Retry { reason } => ("pending", "retry", reason.clone(), None),
+        Outcome::Retry { reason, .. } => ("pending", "retry", reason.clone(), None),
         Outcome::Failed { reason } => ("failed", "failed", reason.clone(), None),
     };
     let next = match outcome {
-        Outcome::Retry { .. } => {
-            now() + chrono::Duration::from_std(backoff(job.attempts)).unwrap_or_default()
+        Outcome::Retry { after, .. } => {
+            let wait = backoff(job.attempts).max(after.unwrap_or_default());
+            now() + chrono::Duration::from_std(wait).unwrap_or_default()
         }
         _ => job.next_attempt_at,
     };

@@ -4,6 +4,7 @@
 pub mod assertions;
 pub mod award;
 pub mod backend;
+pub mod badgr;
 pub mod jobs;
 pub mod learners;
 pub mod local;

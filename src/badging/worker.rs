@@ -39,7 +39,7 @@ pub fn run_job(
         Outcome::Done { reason, .. } | Outcome::Skipped { reason } => {
             tracing::info!(job = job.id, %reason, "award job finished")
         }
-        Outcome::Retry { reason } => {
+        Outcome::Retry { reason, .. } => {
             tracing::warn!(job = job.id, attempt = job.attempts, %reason, "award job will be retried")
         }
         Outcome::Failed { reason } => tracing::error!(job = job.id, %reason, "award job failed"),

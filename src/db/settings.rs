@@ -37,6 +37,19 @@ pub fn get_or_insert(
         .first(conn)
 }
 
+/// Stores a value, replacing any earlier one.
+pub fn set(conn: &mut DbConnection, key: &str, value: &str) -> QueryResult<()> {
+    let updated = diesel::update(site_settings::table.find(key))
+        .set(site_settings::value.eq(value))
+        .execute(conn)?;
+    if updated == 0 {
+        diesel::insert_into(site_settings::table)
+            .values((site_settings::key.eq(key), site_settings::value.eq(value)))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
 /// Holds the named lock row (created by a migration) until the transaction ends, so that
 /// transactions that take it run one after another on both backends.
 pub fn lock(conn: &mut DbConnection, name: &str) -> QueryResult<()> {

@@ -1,0 +1,1 @@
+DELETE FROM site_settings WHERE key IN ('lock:badgr-tokens', 'badgr_tokens');

@@ -1,0 +1,493 @@
+//! The Badgr API v2 backend against a wiremock Badgr: tokens, badge classes, awards, and
+//! every failure the jobs must survive without losing or duplicating an award.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use accolade::badging::award::AwardSettings;
+use accolade::badging::backend::BadgeBackend;
+use accolade::badging::badgr::{BadgrSettings, BadgrV2};
+use accolade::badging::jobs;
+use accolade::badging::learners;
+use accolade::badging::worker::{self, WorkerSettings};
+use accolade::courses::{self, CourseKey};
+use accolade::db::schema::{award_jobs, badge_assertions, badge_classes};
+use common::{TestApp, spawn_app};
+use diesel::prelude::*;
+use serde_json::json;
+use wiremock::matchers::{body_json, body_string_contains, header, method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const COURSE: &str = "course-v1:edX+course_test+test_run";
+const CLASS: &str = "k3J9xQeLTmW2n8vY0aBcDe";
+
+fn settings() -> WorkerSettings {
+    WorkerSettings {
+        award: AwardSettings {
+            badges_enabled: true,
+            allow_shipped_images: true,
+            lms_url: "https://lms.example".into(),
+        },
+        lease: Duration::from_secs(60),
+        max_attempts: 5,
+        poll: Duration::from_millis(10),
+    }
+}
+
+/// The backend, dropped on a plain thread: the blocking HTTP client owns a runtime that
+/// must not be dropped inside the test's async runtime.
+struct Badgr(Option<Arc<dyn BadgeBackend>>);
+
+impl std::ops::Deref for Badgr {
+    type Target = Arc<dyn BadgeBackend>;
+    fn deref(&self) -> &Self::Target {
+        self.0.as_ref().expect("present until dropped")
+    }
+}
+
+impl Drop for Badgr {
+    fn drop(&mut self) {
+        let backend = self.0.take();
+        std::thread::spawn(move || drop(backend)).join().unwrap();
+    }
+}
+
+fn backend(app: &TestApp, badgr: &MockServer, timeout: Duration) -> Badgr {
+    let settings = BadgrSettings {
+        base_url: badgr.uri(),
+        issuer: "test-issuer".into(),
+        username: "example@example.com".into(),
+        password: "password".into(),
+        client_id: "public".into(),
+        timeout,
+        notify: false,
+    };
+    let db = app.db.clone();
+    let built = std::thread::spawn(move || {
+        Arc::new(BadgrV2::new(settings, db, common::SECRET_KEY).unwrap()) as Arc<dyn BadgeBackend>
+    })
+    .join()
+    .unwrap();
+    Badgr(Some(built))
+}
+
+fn queue(app: &TestApp, username: &str) -> i64 {
+    let mut conn = app.conn();
+    if courses::find_by_key(&mut conn, COURSE).unwrap().is_none() {
+        courses::create(&mut conn, &CourseKey::parse(COURSE).unwrap(), "Test Course").unwrap();
+    }
+    let learner =
+        learners::upsert(&mut conn, username, &format!("{username}@Example.com")).unwrap();
+    jobs::enqueue_course_completion(
+        &mut conn,
+        learner.id,
+        COURSE,
+        "honor",
+        "https://example.com/irrefutable_proof",
+    )
+    .unwrap()
+}
+
+/// Runs due jobs on a blocking thread (the Badgr client is blocking).
+async fn drain(app: &TestApp, backend: &Badgr) -> usize {
+    let (db, backend) = (app.db.clone(), Arc::clone(backend));
+    tokio::task::spawn_blocking(move || {
+        worker::drain(&db, backend.as_ref(), &settings(), "test").unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+fn job(app: &TestApp, id: i64) -> jobs::AwardJob {
+    jobs::get(&mut app.conn(), id).unwrap().unwrap()
+}
+
+fn make_due(app: &TestApp, id: i64) {
+    diesel::update(award_jobs::table.find(id))
+        .set(award_jobs::next_attempt_at.eq(accolade::db::now()))
+        .execute(&mut *app.conn())
+        .unwrap();
+}
+
+fn token_response(access: &str, refresh: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({
+        "access_token": access, "token_type": "Bearer", "expires_in": 86400,
+        "scope": "rw:issuer", "refresh_token": refresh
+    }))
+}
+
+fn assertion(entity: &str) -> serde_json::Value {
+    json!({"status": {"success": true, "description": "ok"}, "result": [{
+        "entityType": "Assertion", "entityId": entity,
+        "openBadgeId": format!("http://www.example.com/{entity}"),
+        "image": format!("http://www.example.com/{entity}.png"),
+        "issuer": "https://example.com/v2/issuers/test-issuer",
+        "recipient": {"identity": "sha256$abc", "hashed": true, "type": "email", "salt": "s"},
+        "revoked": false
+    }]})
+}
+
+/// Matches a body containing `text`, binary bodies included (multipart with a PNG).
+struct BodyHas(&'static [u8]);
+
+impl wiremock::Match for BodyHas {
+    fn matches(&self, request: &wiremock::Request) -> bool {
+        request.body.windows(self.0.len()).any(|w| w == self.0)
+    }
+}
+
+async fn mount_class_creation(badgr: &MockServer) {
+    Mock::given(method("POST"))
+        .and(path("/v2/issuers/test-issuer/badgeclasses"))
+        .and(header("authorization", "Bearer tok-1"))
+        .and(BodyHas(b"name=\"name\"\r\n\r\nTest Course\r\n"))
+        .and(BodyHas(b"name=\"criteriaUrl\"\r\n\r\nhttps://lms.example/courses/course-v1:edX+course_test+test_run/about"))
+        .and(BodyHas(b"name=\"image\"; filename=\"badge.png\"\r\nContent-Type: image/png"))
+        .and(BodyHas(b"\x89PNG"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({
+            "status": {"success": true, "description": "ok"}, "result": [{"entityId": CLASS}]
+        })))
+        .expect(1)
+        .mount(badgr)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_award_goes_through_badgr_with_upstream_requests() {
+    let app = spawn_app().await;
+    let badgr = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/o/token"))
+        .and(body_string_contains("grant_type=password"))
+        .and(body_string_contains("client_id=public"))
+        .and(body_string_contains("scope=rw%3Aissuer"))
+        .and(body_string_contains("username=example%40example.com"))
+        .and(body_string_contains("password=password"))
+        .respond_with(token_response("tok-1", "ref-1"))
+        .expect(1)
+        .mount(&badgr)
+        .await;
+    mount_class_creation(&badgr).await;
+    Mock::given(method("POST"))
+        .and(path(format!("/v2/badgeclasses/{CLASS}/assertions")))
+        .and(header("authorization", "Bearer tok-1"))
+        .and(body_json(json!({
+            "recipient": {"identity": "alice@example.com", "type": "email", "hashed": true},
+            "evidence": [{"url": "https://example.com/irrefutable_proof"}],
+            "notify": false
+        })))
+        .respond_with(ResponseTemplate::new(201).set_body_json(assertion("Hn5dR8sPQa6uWc1yTz4oMg")))
+        .expect(1)
+        .mount(&badgr)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("/v2/badgeclasses/{CLASS}/assertions")))
+        .and(body_string_contains("bob@example.com"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(assertion("Bob0000000000000000000")))
+        .expect(1)
+        .mount(&badgr)
+        .await;
+
+    let backend = backend(&app, &badgr, Duration::from_secs(5));
+    let first = queue(&app, "alice");
+    let second = queue(&app, "bob");
+    assert_eq!(drain(&app, &backend).await, 2);
+    assert_eq!(job(&app, first).status, "done");
+    assert_eq!(
+        job(&app, second).status,
+        "done",
+        "the cached token and class are reused"
+    );
+    let (data, image, url, name): (String, String, String, String) = badge_assertions::table
+        .filter(badge_assertions::public_id.eq("Hn5dR8sPQa6uWc1yTz4oMg"))
+        .select((
+            badge_assertions::data,
+            badge_assertions::image_url,
+            badge_assertions::assertion_url,
+            badge_assertions::backend,
+        ))
+        .first(&mut *app.conn())
+        .unwrap();
+    assert_eq!(image, "http://www.example.com/Hn5dR8sPQa6uWc1yTz4oMg.png");
+    assert_eq!(url, "http://www.example.com/Hn5dR8sPQa6uWc1yTz4oMg");
+    assert_eq!(name, "badgr-v2");
+    assert!(
+        data.contains("\"entityType\":\"Assertion\""),
+        "the inner result object is kept"
+    );
+    let (backend_id, frozen): (String, Option<chrono::NaiveDateTime>) = badge_classes::table
+        .select((badge_classes::backend_id, badge_classes::frozen_at))
+        .first(&mut *app.conn())
+        .unwrap();
+    assert_eq!(backend_id, CLASS);
+    assert!(frozen.is_some(), "created on Badgr: frozen");
+    // The stored tokens are encrypted.
+    let stored = accolade::db::settings::get(&mut app.conn(), "badgr_tokens")
+        .unwrap()
+        .unwrap();
+    assert!(!stored.contains("tok-1") && !stored.contains("ref-1"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_401_refreshes_the_token_once_and_retries() {
+    let app = spawn_app().await;
+    let badgr = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/o/token"))
+        .and(body_string_contains("grant_type=password"))
+        .respond_with(token_response("tok-1", "ref-1"))
+        .expect(1)
+        .mount(&badgr)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/o/token"))
+        .and(body_string_contains("grant_type=refresh_token"))
+        .and(body_string_contains("refresh_token=ref-1"))
+        .and(body_string_contains("client_id=public"))
+        .respond_with(token_response("tok-2", "ref-2"))
+        .expect(1)
+        .mount(&badgr)
+        .await;
+    mount_class_creation(&badgr).await;
+    Mock::given(method("POST")).and(path(format!("/v2/badgeclasses/{CLASS}/assertions"))).and(header("authorization", "Bearer tok-1"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({"status": {"success": false, "description": "no valid auth token found"}, "result": []})))
+        .expect(1).mount(&badgr).await;
+    Mock::given(method("POST"))
+        .and(path(format!("/v2/badgeclasses/{CLASS}/assertions")))
+        .and(header("authorization", "Bearer tok-2"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(assertion("A1")))
+        .expect(1)
+        .mount(&badgr)
+        .await;
+    let backend = backend(&app, &badgr, Duration::from_secs(5));
+    let id = queue(&app, "alice");
+    drain(&app, &backend).await;
+    assert_eq!(job(&app, id).status, "done");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_refresh_falls_back_to_the_password_grant() {
+    let app = spawn_app().await;
+    let badgr = MockServer::start().await;
+    // The first token is already within the refresh margin when it arrives.
+    Mock::given(method("POST"))
+        .and(path("/o/token"))
+        .and(body_string_contains("grant_type=password"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "tok-1", "expires_in": 1, "refresh_token": "ref-1"
+        })))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&badgr)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/o/token"))
+        .and(body_string_contains("grant_type=refresh_token"))
+        .and(body_string_contains("refresh_token=ref-1"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": "invalid_grant"})))
+        .expect(1)
+        .mount(&badgr)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/o/token"))
+        .and(body_string_contains("grant_type=password"))
+        .respond_with(token_response("tok-3", "ref-3"))
+        .expect(1)
+        .mount(&badgr)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v2/issuers/test-issuer"))
+        .and(header("authorization", "Bearer tok-1"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"status": {"success": true}, "result": [{}]})),
+        )
+        .expect(1)
+        .mount(&badgr)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v2/issuers/test-issuer"))
+        .and(header("authorization", "Bearer tok-3"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"status": {"success": true}, "result": [{}]})),
+        )
+        .expect(1)
+        .mount(&badgr)
+        .await;
+    let backend = backend(&app, &badgr, Duration::from_secs(5));
+    for _ in 0..2 {
+        let b = Arc::clone(&backend);
+        let health = tokio::task::spawn_blocking(move || b.health())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(health.contains("Badgr API v2"), "{health}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failures_are_retried_or_failed_as_they_deserve() {
+    let app = spawn_app().await;
+    let badgr = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/o/token"))
+        .respond_with(token_response("tok-1", "ref-1"))
+        .mount(&badgr)
+        .await;
+    mount_class_creation(&badgr).await;
+    let assertions_path = format!("/v2/badgeclasses/{CLASS}/assertions");
+    // alice: a 500, a 429 with Retry-After, then success.
+    Mock::given(method("POST"))
+        .and(path(assertions_path.as_str()))
+        .and(body_string_contains("alice@"))
+        .respond_with(ResponseTemplate::new(500).set_body_string("boom"))
+        .up_to_n_times(1)
+        .mount(&badgr)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(assertions_path.as_str()))
+        .and(body_string_contains("alice@"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("Retry-After", "120")
+                .set_body_string("slow down"),
+        )
+        .up_to_n_times(1)
+        .mount(&badgr)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(assertions_path.as_str()))
+        .and(query_param("recipient", "alice@example.com"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"status": {"success": true}, "result": []})),
+        )
+        .mount(&badgr)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(assertions_path.as_str()))
+        .and(body_string_contains("alice@"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(assertion("Alice")))
+        .mount(&badgr)
+        .await;
+    // bob: a permanent 400.
+    Mock::given(method("POST")).and(path(assertions_path.as_str())).and(body_string_contains("bob@"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"status": {"success": false, "description": "bad request"}, "result": [], "fieldErrors": {"recipient": ["This field is required"]}})))
+        .expect(1).mount(&badgr).await;
+
+    let backend = backend(&app, &badgr, Duration::from_secs(5));
+    let alice = queue(&app, "alice");
+    let bob = queue(&app, "bob");
+    drain(&app, &backend).await;
+    let failed = job(&app, bob);
+    assert_eq!((failed.status.as_str(), failed.attempts), ("failed", 1));
+    assert!(
+        failed.last_error.contains("This field is required"),
+        "{}",
+        failed.last_error
+    );
+
+    assert_eq!(job(&app, alice).status, "pending", "500: retried later");
+    make_due(&app, alice);
+    drain(&app, &backend).await;
+    let waiting = job(&app, alice);
+    assert_eq!(waiting.status, "pending");
+    assert!(waiting.last_error.contains("429"));
+    assert!(
+        waiting.next_attempt_at >= accolade::db::now() + chrono::Duration::seconds(110),
+        "Retry-After honoured"
+    );
+    make_due(&app, alice);
+    drain(&app, &backend).await;
+    let done = job(&app, alice);
+    assert_eq!((done.status.as_str(), done.attempts), ("done", 3));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_answer_is_found_on_badgr_instead_of_posting_again() {
+    let app = spawn_app().await;
+    let badgr = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/o/token"))
+        .respond_with(token_response("tok-1", "ref-1"))
+        .mount(&badgr)
+        .await;
+    mount_class_creation(&badgr).await;
+    let assertions_path = format!("/v2/badgeclasses/{CLASS}/assertions");
+    // Badgr makes the assertion but answers too late: the client times out.
+    Mock::given(method("POST"))
+        .and(path(assertions_path.as_str()))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(assertion("Made"))
+                .set_delay(Duration::from_secs(3)),
+        )
+        .expect(1)
+        .mount(&badgr)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(assertions_path.as_str()))
+        .and(query_param("recipient", "alice@example.com"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(assertion("Made")))
+        .expect(1)
+        .mount(&badgr)
+        .await;
+    let backend = backend(&app, &badgr, Duration::from_secs(1));
+    let id = queue(&app, "alice");
+    drain(&app, &backend).await;
+    let timed_out = job(&app, id);
+    assert_eq!(timed_out.status, "pending");
+    assert!(
+        timed_out.last_error.contains("could not be reached"),
+        "{}",
+        timed_out.last_error
+    );
+    make_due(&app, id);
+    drain(&app, &backend).await;
+    assert_eq!(job(&app, id).status, "done");
+    let public: String = badge_assertions::table
+        .select(badge_assertions::public_id)
+        .first(&mut *app.conn())
+        .unwrap();
+    assert_eq!(
+        public, "Made",
+        "the assertion Badgr already made, not a second one"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_class_created_without_an_identifier_is_not_remembered() {
+    let app = spawn_app().await;
+    let badgr = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/o/token"))
+        .respond_with(token_response("tok-1", "ref-1"))
+        .mount(&badgr)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v2/issuers/test-issuer/badgeclasses"))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(json!({"status": {"success": true}, "result": [{"entityId": ""}]})),
+        )
+        .expect(1)
+        .mount(&badgr)
+        .await;
+    let backend = backend(&app, &badgr, Duration::from_secs(5));
+    let id = queue(&app, "alice");
+    drain(&app, &backend).await;
+    let failed = job(&app, id);
+    assert_eq!(failed.status, "failed");
+    assert!(failed.last_error.contains("no entityId"));
+    let (backend_id, frozen): (String, Option<chrono::NaiveDateTime>) = badge_classes::table
+        .select((badge_classes::backend_id, badge_classes::frozen_at))
+        .first(&mut *app.conn())
+        .unwrap();
+    assert!(
+        backend_id.is_empty() && frozen.is_none(),
+        "an empty identifier is never cached"
+    );
+}
