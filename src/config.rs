@@ -135,7 +135,12 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         name: "BADGR_API_VERSION",
         default: "v2",
-        description: "`v2` (API v1 is not supported yet and is refused at start).",
+        description: "`v2` (OAuth2 with BADGR_USERNAME and BADGR_PASSWORD) or `v1` (legacy BADGR_API_TOKEN).",
+    },
+    Setting {
+        name: "BADGR_API_TOKEN",
+        default: "(required with v1)",
+        description: "The legacy API key for Badgr API v1 (`Authorization: Token …`). Never logged.",
     },
     Setting {
         name: "BADGR_ISSUER_SLUG",
@@ -144,12 +149,12 @@ pub const SETTINGS: &[Setting] = &[
     },
     Setting {
         name: "BADGR_USERNAME",
-        default: "(required with Badgr)",
+        default: "(required with v2)",
         description: "The Badgr account (e-mail) that owns the issuer, for the OAuth2 password grant.",
     },
     Setting {
         name: "BADGR_PASSWORD",
-        default: "(required with Badgr)",
+        default: "(required with v2)",
         description: "Its password. Never logged.",
     },
     Setting {
@@ -444,33 +449,38 @@ fn badgr_settings<'a>(
     let Some(base) = get("BADGR_BASE_URL") else {
         return Ok(None);
     };
-    match get("BADGR_API_VERSION").unwrap_or("v2") {
-        "v2" => {}
-        "v1" => {
-            return Err(invalid(
-                "BADGR_API_VERSION",
-                "Badgr API v1 is not supported yet; use v2 (or leave BADGR_BASE_URL unset for the local issuer)",
-            ));
-        }
-        other => {
-            return Err(invalid(
-                "BADGR_API_VERSION",
-                format!("expected v2, got `{other}`"),
-            ));
-        }
-    }
     // Empty counts as missing (upstream defect D17).
     let required = |name: &str| {
         get(name)
             .map(str::to_string)
             .ok_or_else(|| invalid(name, "is required when BADGR_BASE_URL is set"))
     };
+    use crate::badging::badgr::{ApiVersion, Credentials};
+    let (version, credentials) = match get("BADGR_API_VERSION").unwrap_or("v2") {
+        "v2" => (
+            ApiVersion::V2,
+            Credentials::OAuth {
+                username: required("BADGR_USERNAME")?,
+                password: required("BADGR_PASSWORD")?,
+                client_id: get("BADGR_CLIENT_ID").unwrap_or("public").to_string(),
+            },
+        ),
+        "v1" => (
+            ApiVersion::V1,
+            Credentials::Token(required("BADGR_API_TOKEN")?),
+        ),
+        other => {
+            return Err(invalid(
+                "BADGR_API_VERSION",
+                format!("expected v2 or v1, got `{other}`"),
+            ));
+        }
+    };
     Ok(Some(crate::badging::badgr::BadgrSettings {
         base_url: parse_url("BADGR_BASE_URL", base)?,
         issuer: required("BADGR_ISSUER_SLUG")?,
-        username: required("BADGR_USERNAME")?,
-        password: required("BADGR_PASSWORD")?,
-        client_id: get("BADGR_CLIENT_ID").unwrap_or("public").to_string(),
+        version,
+        credentials,
         timeout: Duration::from_secs(parse_number(get, "BADGR_TIMEOUT", 10)?.into()),
         notify: parse_bool(get, "BADGR_ENABLE_NOTIFICATIONS", false)?,
     }))
@@ -617,6 +627,48 @@ mod tests {
                 setting.name
             );
         }
+    }
+
+    #[test]
+    fn badgr_settings_are_checked_by_api_version() {
+        assert!(
+            config(&[]).unwrap().badgr.is_none(),
+            "no Badgr: the local issuer"
+        );
+        let base = [
+            ("BADGR_BASE_URL", "https://badgr.example"),
+            ("BADGR_ISSUER_SLUG", "issuer"),
+        ];
+        let err = config(&base).unwrap_err();
+        assert!(err.to_string().starts_with("BADGR_USERNAME"), "{err}");
+        let mut v1 = base.to_vec();
+        v1.push(("BADGR_API_VERSION", "v1"));
+        assert!(
+            config(&v1)
+                .unwrap_err()
+                .to_string()
+                .starts_with("BADGR_API_TOKEN")
+        );
+        v1.push(("BADGR_API_TOKEN", "12345"));
+        assert!(config(&v1).unwrap().badgr.is_some());
+        let mut v3 = base.to_vec();
+        v3.push(("BADGR_API_VERSION", "v3"));
+        assert!(
+            config(&v3)
+                .unwrap_err()
+                .to_string()
+                .starts_with("BADGR_API_VERSION")
+        );
+        let mut v2 = base.to_vec();
+        v2.extend([
+            ("BADGR_USERNAME", "u@example.org"),
+            ("BADGR_PASSWORD", "secret-password"),
+        ]);
+        let settings = config(&v2).unwrap().badgr.unwrap();
+        assert!(
+            !format!("{settings:?}").contains("secret-password"),
+            "never printed"
+        );
     }
 
     #[test]

@@ -70,7 +70,7 @@ pub fn badge_backend(
 ) -> Result<Arc<dyn badging::backend::BadgeBackend>, String> {
     let config = &prepared.config;
     Ok(match &config.badgr {
-        Some(badgr) => Arc::new(badging::badgr::BadgrV2::new(
+        Some(badgr) => Arc::new(badging::badgr::Badgr::new(
             badgr.clone(),
             prepared.db.clone(),
             &prepared.secret_key,

@@ -178,7 +178,21 @@ async fn revoked_assertions_answer_410_and_lose_their_image() {
     worker::drain(&app.db, local(&app).as_ref(), &settings(true), "test").unwrap();
     let assertion = job(&app, id).assertion_id.unwrap();
     let url = accolade::badging::assertions::url_of(&mut app.conn(), assertion).unwrap();
-    accolade::badging::assertions::revoke(&mut app.conn(), assertion, "Issued in error").unwrap();
+    let backend = local(&app);
+    let refused = accolade::badging::assertions::revoke_awarded(
+        &mut app.conn(),
+        backend.as_ref(),
+        assertion,
+        " ",
+    );
+    assert!(refused.is_err(), "a reason is required");
+    accolade::badging::assertions::revoke_awarded(
+        &mut app.conn(),
+        backend.as_ref(),
+        assertion,
+        "Issued in error",
+    )
+    .unwrap();
     let gone = app.client.get(&url).send().await.unwrap();
     assert_eq!(gone.status(), 410);
     assert_eq!(gone.headers()["content-type"], "application/ld+json");
@@ -272,6 +286,14 @@ impl BadgeBackend for Flaky {
             return Err(AwardError::Retryable("HTTP 503 from the backend".into()));
         }
         self.inner.award(conn, class, learner, evidence, retry)
+    }
+    fn revoke(
+        &self,
+        class: &BadgeClass,
+        assertion: &accolade::badging::assertions::BadgeAssertion,
+        reason: &str,
+    ) -> Result<(), AwardError> {
+        self.inner.revoke(class, assertion, reason)
     }
     fn health(&self) -> Result<String, String> {
         Ok("flaky".into())

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use accolade::badging::award::AwardSettings;
 use accolade::badging::backend::BadgeBackend;
-use accolade::badging::badgr::{BadgrSettings, BadgrV2};
+use accolade::badging::badgr::{ApiVersion, Badgr as BadgrBackend, BadgrSettings, Credentials};
 use accolade::badging::jobs;
 use accolade::badging::learners;
 use accolade::badging::worker::{self, WorkerSettings};
@@ -55,18 +55,33 @@ impl Drop for Badgr {
 }
 
 fn backend(app: &TestApp, badgr: &MockServer, timeout: Duration) -> Badgr {
-    let settings = BadgrSettings {
-        base_url: badgr.uri(),
-        issuer: "test-issuer".into(),
+    let credentials = Credentials::OAuth {
         username: "example@example.com".into(),
         password: "password".into(),
         client_id: "public".into(),
+    };
+    backend_with(app, badgr, timeout, ApiVersion::V2, credentials)
+}
+
+fn backend_with(
+    app: &TestApp,
+    badgr: &MockServer,
+    timeout: Duration,
+    version: ApiVersion,
+    credentials: Credentials,
+) -> Badgr {
+    let settings = BadgrSettings {
+        base_url: badgr.uri(),
+        issuer: "test-issuer".into(),
+        version,
+        credentials,
         timeout,
         notify: false,
     };
     let db = app.db.clone();
     let built = std::thread::spawn(move || {
-        Arc::new(BadgrV2::new(settings, db, common::SECRET_KEY).unwrap()) as Arc<dyn BadgeBackend>
+        Arc::new(BadgrBackend::new(settings, db, common::SECRET_KEY).unwrap())
+            as Arc<dyn BadgeBackend>
     })
     .join()
     .unwrap();
@@ -489,5 +504,131 @@ async fn a_class_created_without_an_identifier_is_not_remembered() {
     assert!(
         backend_id.is_empty() && frozen.is_none(),
         "an empty identifier is never cached"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn api_v1_uses_the_legacy_token_urls_and_form_fields() {
+    let app = spawn_app().await;
+    let badgr = MockServer::start().await;
+    let base = "/v1/issuer/issuers/test-issuer";
+    Mock::given(method("POST"))
+        .and(path(format!("{base}/badges")))
+        .and(header("authorization", "Token 12345"))
+        .and(BodyHas(
+            b"name=\"criteria\"\r\n\r\nhttps://lms.example/courses/",
+        ))
+        .and(BodyHas(
+            b"name=\"slug\"\r\n\r\ncourse-v1edxcourse_testtest_run_honor_2055051\r\n",
+        ))
+        .and(BodyHas(
+            b"name=\"image\"; filename=\"badge.png\"\r\nContent-Type: image/png",
+        ))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"slug": "ServerChosenSlug"})))
+        .expect(1)
+        .mount(&badgr)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("{base}/badges/ServerChosenSlug/assertions")))
+        .and(header("authorization", "Token 12345"))
+        .and(body_string_contains("email=alice%40example.com"))
+        .and(body_string_contains(
+            "evidence=https%3A%2F%2Fexample.com%2Firrefutable_proof",
+        ))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({
+            "slug": "V1Assertion", "image": "https://badgr.example/assertion.png",
+            "json": {"id": "https://badgr.example/public/assertions/V1Assertion?v=1_1"}
+        })))
+        .expect(1)
+        .mount(&badgr)
+        .await;
+    let backend = backend_with(
+        &app,
+        &badgr,
+        Duration::from_secs(5),
+        ApiVersion::V1,
+        Credentials::Token("12345".into()),
+    );
+    let id = queue(&app, "alice");
+    drain(&app, &backend).await;
+    assert_eq!(job(&app, id).status, "done");
+    let (url, image, name): (String, String, String) = badge_assertions::table
+        .select((
+            badge_assertions::assertion_url,
+            badge_assertions::image_url,
+            badge_assertions::backend,
+        ))
+        .first(&mut *app.conn())
+        .unwrap();
+    assert_eq!(
+        url,
+        "https://badgr.example/public/assertions/V1Assertion?v=1_1"
+    );
+    assert_eq!(image, "https://badgr.example/assertion.png");
+    assert_eq!(name, "badgr-v1");
+    let backend_id: String = badge_classes::table
+        .select(badge_classes::backend_id)
+        .first(&mut *app.conn())
+        .unwrap();
+    assert_eq!(
+        backend_id, "ServerChosenSlug",
+        "the slug Badgr chose is the one kept"
+    );
+
+    Mock::given(method("DELETE"))
+        .and(path(format!(
+            "{base}/badges/ServerChosenSlug/assertions/V1Assertion"
+        )))
+        .and(body_json(json!({"revocation_reason": "Issued in error"})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"revoked": true})))
+        .expect(1)
+        .mount(&badgr)
+        .await;
+    let assertion: i64 = badge_assertions::table
+        .select(badge_assertions::id)
+        .first(&mut *app.conn())
+        .unwrap();
+    let (db, b) = (app.db.clone(), Arc::clone(&backend));
+    tokio::task::spawn_blocking(move || {
+        accolade::badging::assertions::revoke_awarded(
+            &mut db.get().unwrap(),
+            b.as_ref(),
+            assertion,
+            "Issued in error",
+        )
+        .unwrap()
+    })
+    .await
+    .unwrap();
+    let revoked: bool = badge_assertions::table
+        .select(badge_assertions::revoked)
+        .first(&mut *app.conn())
+        .unwrap();
+    assert!(revoked);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_v1_key_fails_the_award_with_the_reason() {
+    let app = spawn_app().await;
+    let badgr = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({"detail": "Invalid token."})))
+        .mount(&badgr)
+        .await;
+    let backend = backend_with(
+        &app,
+        &badgr,
+        Duration::from_secs(5),
+        ApiVersion::V1,
+        Credentials::Token("wrong".into()),
+    );
+    let id = queue(&app, "alice");
+    drain(&app, &backend).await;
+    let failed = job(&app, id);
+    assert_eq!(failed.status, "failed");
+    assert!(
+        failed.last_error.contains("BADGR_API_TOKEN"),
+        "{}",
+        failed.last_error
     );
 }

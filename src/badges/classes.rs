@@ -144,6 +144,13 @@ pub fn get_badge_class(
     Ok(find(conn, &spec.slug, &spec.issuing_component, &course_id)?)
 }
 
+pub fn by_id(conn: &mut DbConnection, id: i64) -> QueryResult<BadgeClass> {
+    badge_classes::table
+        .find(id)
+        .select(BadgeClass::as_select())
+        .first(conn)
+}
+
 pub fn find(
     conn: &mut DbConnection,
     slug: &str,

@@ -99,6 +99,29 @@ pub fn record(
         .get_result(conn)
 }
 
+/// Revokes an assertion on its backend, then in Accolade's record.
+pub fn revoke_awarded(
+    conn: &mut DbConnection,
+    backend: &dyn super::backend::BadgeBackend,
+    id: i64,
+    reason: &str,
+) -> Result<(), super::backend::AwardError> {
+    if reason.trim().is_empty() {
+        return Err(super::backend::AwardError::Permanent(
+            "a revocation needs a reason".into(),
+        ));
+    }
+    let assertion: BadgeAssertion = badge_assertions::table
+        .find(id)
+        .select(BadgeAssertion::as_select())
+        .first(conn)?;
+    let class = crate::badges::classes::by_id(conn, assertion.badge_class_id)?;
+    backend.revoke(&class, &assertion, reason)?;
+    revoke(conn, id, reason)?;
+    Ok(())
+}
+
+/// Marks Accolade's record revoked.
 pub fn revoke(conn: &mut DbConnection, id: i64, reason: &str) -> QueryResult<usize> {
     diesel::update(badge_assertions::table.find(id))
         .set((

@@ -66,6 +66,14 @@ pub trait BadgeBackend: Send + Sync {
         retry: bool,
     ) -> Result<IssuedAssertion, AwardError>;
 
+    /// Revokes an assertion on the backend (Accolade then marks its own record).
+    fn revoke(
+        &self,
+        class: &BadgeClass,
+        assertion: &super::assertions::BadgeAssertion,
+        reason: &str,
+    ) -> Result<(), AwardError>;
+
     /// A one-line description of the backend and whether it answers.
     fn health(&self) -> Result<String, String>;
 }

@@ -1,6 +1,7 @@
-//! The Badgr API v2 backend: OAuth2 tokens (kept encrypted in the database, shared by every
-//! instance, refreshed one at a time), badge classes created by multipart upload of the
-//! frozen image, assertions awarded by JSON.
+//! The Badgr backend, API v2 (the default) or v1. v2: OAuth2 tokens (kept encrypted in the
+//! database, shared by every instance, refreshed one at a time), badge classes created by
+//! multipart upload of the frozen image, assertions awarded by JSON. v1: the legacy
+//! `Authorization: Token` key and upstream's URLs and form fields.
 //!
 //! Every call is bounded by `BADGR_TIMEOUT`. A 401 refreshes the token once and retries; a
 //! 429 waits as Badgr asks; 5xx, timeouts and connection errors are retried by the job;
@@ -29,15 +30,33 @@ pub const TOKEN_LOCK: &str = "lock:badgr-tokens";
 /// A token this close to expiry is refreshed before use.
 const EXPIRY_MARGIN_SECONDS: i64 = 300;
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApiVersion {
+    V1,
+    V2,
+}
+
+/// How Accolade proves itself to Badgr.
+#[derive(Clone)]
+pub enum Credentials {
+    /// API v2: the OAuth2 password grant (then refresh tokens).
+    OAuth {
+        username: String,
+        password: String,
+        client_id: String,
+    },
+    /// API v1: a legacy API token.
+    Token(String),
+}
+
 #[derive(Clone)]
 pub struct BadgrSettings {
     /// Without a trailing slash.
     pub base_url: String,
-    /// The issuer's `entityId`.
+    /// The issuer's `entityId` (slug in v1).
     pub issuer: String,
-    pub username: String,
-    pub password: String,
-    pub client_id: String,
+    pub version: ApiVersion,
+    pub credentials: Credentials,
     pub timeout: Duration,
     pub notify: bool,
 }
@@ -48,13 +67,13 @@ impl std::fmt::Debug for BadgrSettings {
         f.debug_struct("BadgrSettings")
             .field("base_url", &self.base_url)
             .field("issuer", &self.issuer)
-            .field("username", &self.username)
-            .field("password", &"(hidden)")
+            .field("version", &self.version)
+            .field("credentials", &"(hidden)")
             .finish_non_exhaustive()
     }
 }
 
-pub struct BadgrV2 {
+pub struct Badgr {
     settings: BadgrSettings,
     http: Client,
     db: Database,
@@ -69,14 +88,14 @@ struct Tokens {
     expires_at: i64,
 }
 
-impl BadgrV2 {
-    pub fn new(settings: BadgrSettings, db: Database, secret_key: &str) -> Result<BadgrV2, String> {
+impl Badgr {
+    pub fn new(settings: BadgrSettings, db: Database, secret_key: &str) -> Result<Badgr, String> {
         let http = Client::builder()
             .timeout(settings.timeout)
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         let key = crate::auth::tokens::derive_key(secret_key, "badgr-tokens");
-        Ok(BadgrV2 {
+        Ok(Badgr {
             settings,
             http,
             db,
@@ -110,9 +129,38 @@ impl BadgrV2 {
         Ok(settings::get(conn, TOKENS)?.and_then(|stored| self.open(&stored)))
     }
 
-    /// A usable access token. `rejected` is a token Badgr just refused (401): a different
-    /// cached one (another worker refreshed meanwhile) is used, or a new one obtained.
+    /// The credential to send. `rejected` is one Badgr just refused (401): an OAuth token is
+    /// replaced (by one another worker already refreshed, or a new one); an API key cannot be.
+    fn credential(&self, rejected: Option<&str>) -> Result<String, AwardError> {
+        match &self.settings.credentials {
+            Credentials::Token(_) if rejected.is_some() => Err(AwardError::Permanent(
+                "Badgr refused BADGR_API_TOKEN (401)".into(),
+            )),
+            Credentials::Token(token) => Ok(token.clone()),
+            Credentials::OAuth { .. } => self.access_token(rejected),
+        }
+    }
+
+    fn authorize(&self, request: RequestBuilder, credential: &str) -> RequestBuilder {
+        match self.settings.version {
+            ApiVersion::V2 => request.bearer_auth(credential),
+            ApiVersion::V1 => request.header(
+                reqwest::header::AUTHORIZATION,
+                format!("Token {credential}"),
+            ),
+        }
+    }
+
+    /// A usable OAuth access token (see `credential`).
     fn access_token(&self, rejected: Option<&str>) -> Result<String, AwardError> {
+        let Credentials::OAuth {
+            username, password, ..
+        } = &self.settings.credentials
+        else {
+            return Err(AwardError::Permanent(
+                "no OAuth credentials configured".into(),
+            ));
+        };
         let mut conn = self
             .db
             .get()
@@ -147,8 +195,8 @@ impl BadgrV2 {
                 Some(tokens) => tokens,
                 None => self.token_request(&[
                     ("grant_type", "password"),
-                    ("username", &self.settings.username),
-                    ("password", &self.settings.password),
+                    ("username", username),
+                    ("password", password),
                 ])?,
             };
             settings::set(conn, TOKENS, &self.seal(&tokens))?;
@@ -157,8 +205,12 @@ impl BadgrV2 {
     }
 
     fn token_request(&self, grant: &[(&str, &str)]) -> Result<Tokens, AwardError> {
+        let client_id = match &self.settings.credentials {
+            Credentials::OAuth { client_id, .. } => client_id.as_str(),
+            Credentials::Token(_) => "public",
+        };
         let mut form: Vec<(&str, &str)> = grant.to_vec();
-        form.push(("client_id", &self.settings.client_id));
+        form.push(("client_id", client_id));
         form.push(("scope", "rw:issuer"));
         let url = self.url("/o/token");
         let response = self
@@ -201,16 +253,16 @@ impl BadgrV2 {
         url: &str,
         build: impl Fn(&Client) -> RequestBuilder,
     ) -> Result<Value, AwardError> {
-        let mut token = self.access_token(None)?;
+        let mut token = self.credential(None)?;
         for attempt in 0..2 {
-            let response = build(&self.http)
-                .bearer_auth(&token)
+            let response = self
+                .authorize(build(&self.http), &token)
                 .header(reqwest::header::ACCEPT, "application/json")
                 .send()
                 .map_err(|e| transport(method, url, e))?;
             let status = response.status();
             if status == StatusCode::UNAUTHORIZED && attempt == 0 {
-                token = self.access_token(Some(&token))?;
+                token = self.credential(Some(&token))?;
                 continue;
             }
             let wait = retry_after(&response);
@@ -267,35 +319,110 @@ fn classify(status: StatusCode, wait: Option<Duration>, reason: String) -> Award
     }
 }
 
-/// The assertion fields Accolade keeps from Badgr's `result[0]`.
-fn issued_from(result: &Value) -> Result<IssuedAssertion, AwardError> {
-    let text = |key: &str| result[key].as_str().unwrap_or_default().to_string();
-    let entity = text("entityId");
-    if entity.is_empty() {
-        return Err(AwardError::Permanent(format!(
-            "Badgr's assertion has no entityId: {result}"
-        )));
+impl Badgr {
+    /// v1's URL root for the issuer.
+    fn v1_issuer(&self) -> String {
+        self.url(&format!("/v1/issuer/issuers/{}", self.settings.issuer))
     }
-    Ok(IssuedAssertion {
-        public_id: entity,
-        image_url: text("image"),
-        assertion_url: text("openBadgeId"),
-        recipient_salt: result["recipient"]["salt"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-        recipient_identity: result["recipient"]["identity"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-        baked_png: None,
-        data: result.clone(),
-    })
+
+    fn assertions_url(&self, class: &BadgeClass) -> String {
+        match self.settings.version {
+            ApiVersion::V2 => {
+                self.url(&format!("/v2/badgeclasses/{}/assertions", class.backend_id))
+            }
+            ApiVersion::V1 => format!(
+                "{}/badges/{}/assertions",
+                self.v1_issuer(),
+                class.backend_id
+            ),
+        }
+    }
+
+    /// The assertion an earlier attempt made for this recipient, if Badgr has one.
+    fn find_earlier(
+        &self,
+        class: &BadgeClass,
+        email: &str,
+    ) -> Result<Option<IssuedAssertion>, AwardError> {
+        let url = self.assertions_url(class);
+        let found = self.send("GET", &url, |http| {
+            http.get(&url).query(&[("recipient", email)])
+        })?;
+        let list = match self.settings.version {
+            ApiVersion::V2 => found["result"].as_array().cloned(),
+            ApiVersion::V1 => found.as_array().cloned(),
+        }
+        .unwrap_or_default();
+        match list.iter().find(|a| a["revoked"] != json!(true)) {
+            Some(existing) => {
+                tracing::info!(%url, "found the assertion of an earlier attempt on Badgr");
+                self.issued_from(existing).map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The assertion fields Accolade keeps from Badgr's answer (v2 `result[0]`, v1 the object).
+    fn issued_from(&self, result: &Value) -> Result<IssuedAssertion, AwardError> {
+        let text = |value: &Value| value.as_str().unwrap_or_default().to_string();
+        let (entity, assertion_url, salt, identity) = match self.settings.version {
+            ApiVersion::V2 => (
+                text(&result["entityId"]),
+                text(&result["openBadgeId"]),
+                text(&result["recipient"]["salt"]),
+                text(&result["recipient"]["identity"]),
+            ),
+            ApiVersion::V1 => (
+                text(&result["slug"]),
+                text(&result["json"]["id"]),
+                text(&result["json"]["recipient"]["salt"]),
+                text(&result["json"]["recipient"]["identity"]),
+            ),
+        };
+        if entity.is_empty() {
+            return Err(AwardError::Permanent(format!(
+                "Badgr's assertion has no identifier: {result}"
+            )));
+        }
+        Ok(IssuedAssertion {
+            public_id: entity,
+            image_url: text(&result["image"]),
+            assertion_url,
+            recipient_salt: salt,
+            recipient_identity: identity,
+            baked_png: None,
+            data: result.clone(),
+        })
+    }
 }
 
-impl BadgeBackend for BadgrV2 {
+/// Upstream's v1 class slug (`_slugify`): component + slug, hashed with the course when both
+/// are set, and hashed again when over 255 characters (on the UTF-8 bytes, unlike upstream).
+pub fn v1_slug(class: &BadgeClass) -> String {
+    let hex = |text: &str| {
+        sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(
+            text.as_bytes(),
+        ))
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>()
+    };
+    let mut slug = format!("{}{}", class.issuing_component, class.slug);
+    if !class.issuing_component.is_empty() && !class.course_id.is_empty() {
+        slug = hex(&format!("{slug}{}", class.course_id));
+    }
+    if slug.chars().count() > 255 {
+        slug = hex(&slug);
+    }
+    slug
+}
+
+impl BadgeBackend for Badgr {
     fn name(&self) -> &'static str {
-        "badgr-v2"
+        match self.settings.version {
+            ApiVersion::V2 => "badgr-v2",
+            ApiVersion::V1 => "badgr-v1",
+        }
     }
 
     fn create_badge_class(
@@ -307,33 +434,61 @@ impl BadgeBackend for BadgrV2 {
             crate::images::store::png(conn, &class.image_hash, false)?.ok_or_else(|| {
                 AwardError::Permanent(format!("the image of badge class {} is missing", class.id))
             })?;
-        let url = self.url(&format!(
-            "/v2/issuers/{}/badgeclasses",
-            self.settings.issuer
-        ));
-        let criteria_field =
-            if class.criteria.starts_with("http://") || class.criteria.starts_with("https://") {
-                "criteriaUrl"
-            } else {
-                "criteriaNarrative"
-            };
+        let is_url =
+            class.criteria.starts_with("http://") || class.criteria.starts_with("https://");
+        let (url, fields) = match self.settings.version {
+            ApiVersion::V2 => (
+                self.url(&format!(
+                    "/v2/issuers/{}/badgeclasses",
+                    self.settings.issuer
+                )),
+                vec![
+                    ("name", class.display_name.clone()),
+                    ("description", class.description.clone()),
+                    (
+                        if is_url {
+                            "criteriaUrl"
+                        } else {
+                            "criteriaNarrative"
+                        },
+                        class.criteria.clone(),
+                    ),
+                ],
+            ),
+            ApiVersion::V1 => (
+                format!("{}/badges", self.v1_issuer()),
+                vec![
+                    ("name", class.display_name.clone()),
+                    ("criteria", class.criteria.clone()),
+                    ("slug", v1_slug(class)),
+                    ("description", class.description.clone()),
+                ],
+            ),
+        };
         let body = self.send("POST", &url, |http| {
             let part = reqwest::blocking::multipart::Part::bytes(image.clone())
                 .file_name("badge.png")
                 .mime_str("image/png")
                 .expect("a valid MIME type");
-            let form = reqwest::blocking::multipart::Form::new()
-                .text("name", class.display_name.clone())
-                .text("description", class.description.clone())
-                .text(criteria_field, class.criteria.clone())
+            let form = fields
+                .iter()
+                .fold(
+                    reqwest::blocking::multipart::Form::new(),
+                    |form, (name, value)| form.text(*name, value.clone()),
+                )
                 .part("image", part);
             http.post(&url).multipart(form)
         })?;
-        let entity = body["result"][0]["entityId"].as_str().unwrap_or_default();
+        // v1: modern Badgr ignores the slug sent and answers with its own.
+        let entity = match self.settings.version {
+            ApiVersion::V2 => body["result"][0]["entityId"].as_str(),
+            ApiVersion::V1 => body["slug"].as_str(),
+        }
+        .unwrap_or_default();
         if entity.is_empty() {
             // Never cache an empty identifier (upstream defect D4); a class without one is a
             // failed award, not a created class (D9).
-            tracing::error!(%url, body = %body, "Badgr created a badge class without an entityId");
+            tracing::error!(%url, body = %body, "Badgr created a badge class without an identifier");
             return Err(AwardError::Permanent(format!(
                 "Badgr's new badge class has no entityId: {body}"
             )));
@@ -349,39 +504,122 @@ impl BadgeBackend for BadgrV2 {
         evidence_url: Option<&str>,
         retry: bool,
     ) -> Result<IssuedAssertion, AwardError> {
-        let url = self.url(&format!("/v2/badgeclasses/{}/assertions", class.backend_id));
         let email = learner.email.to_lowercase();
-        if retry {
-            // An earlier attempt may have reached Badgr before its answer was lost.
-            let found = self.send("GET", &url, |http| {
-                http.get(&url).query(&[("recipient", email.as_str())])
-            })?;
-            if let Some(existing) = found["result"]
-                .as_array()
-                .and_then(|r| r.iter().find(|a| a["revoked"] != json!(true)))
-            {
-                tracing::info!(%url, "found the assertion of an earlier attempt on Badgr");
-                return issued_from(existing);
+        // An earlier attempt may have reached Badgr before its answer was lost.
+        if retry && let Some(existing) = self.find_earlier(class, &email)? {
+            return Ok(existing);
+        }
+        let url = self.assertions_url(class);
+        let evidence = evidence_url.filter(|u| !u.is_empty());
+        let response = match self.settings.version {
+            ApiVersion::V2 => {
+                let mut body = json!({
+                    "recipient": { "identity": email, "type": "email", "hashed": true },
+                    "notify": self.settings.notify,
+                });
+                if let Some(evidence) = evidence {
+                    body["evidence"] = json!([{ "url": evidence }]);
+                }
+                self.send("POST", &url, |http| http.post(&url).json(&body))?["result"][0].clone()
             }
-        }
-        let mut body = json!({
-            "recipient": { "identity": email, "type": "email", "hashed": true },
-            "notify": self.settings.notify,
-        });
-        if let Some(evidence) = evidence_url.filter(|u| !u.is_empty()) {
-            body["evidence"] = json!([{ "url": evidence }]);
-        }
-        let response = self.send("POST", &url, |http| http.post(&url).json(&body))?;
-        issued_from(&response["result"][0])
+            ApiVersion::V1 => {
+                let mut form = vec![("email", email.clone())];
+                if let Some(evidence) = evidence {
+                    form.push(("evidence", evidence.to_string()));
+                }
+                // Old v1 servers notify on the field's mere presence: send it only to notify.
+                if self.settings.notify {
+                    form.push(("create_notification", "true".into()));
+                }
+                self.send("POST", &url, |http| http.post(&url).form(&form))?
+            }
+        };
+        self.issued_from(&response)
+    }
+
+    fn revoke(
+        &self,
+        class: &BadgeClass,
+        assertion: &super::assertions::BadgeAssertion,
+        reason: &str,
+    ) -> Result<(), AwardError> {
+        let url = match self.settings.version {
+            ApiVersion::V2 => self.url(&format!("/v2/assertions/{}", assertion.public_id)),
+            ApiVersion::V1 => format!("{}/{}", self.assertions_url(class), assertion.public_id),
+        };
+        let body = json!({ "revocation_reason": reason });
+        self.send("DELETE", &url, |http| http.delete(&url).json(&body))?;
+        Ok(())
     }
 
     fn health(&self) -> Result<String, String> {
-        let url = self.url(&format!("/v2/issuers/{}", self.settings.issuer));
+        let (url, label) = match self.settings.version {
+            ApiVersion::V2 => (
+                self.url(&format!("/v2/issuers/{}", self.settings.issuer)),
+                "v2",
+            ),
+            ApiVersion::V1 => (self.v1_issuer(), "v1"),
+        };
         self.send("GET", &url, |http| http.get(&url))
             .map_err(|e| e.to_string())?;
         Ok(format!(
-            "Badgr API v2 at {}, issuer {}",
+            "Badgr API {label} at {}, issuer {}",
             self.settings.base_url, self.settings.issuer
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn class(slug: &str, component: &str, course: &str) -> BadgeClass {
+        BadgeClass {
+            id: 1,
+            slug: slug.into(),
+            issuing_component: component.into(),
+            display_name: String::new(),
+            course_id: course.into(),
+            description: String::new(),
+            criteria: String::new(),
+            mode: String::new(),
+            image_hash: String::new(),
+            backend_id: String::new(),
+            frozen_at: None,
+            created_at: chrono::NaiveDateTime::default(),
+        }
+    }
+
+    #[test]
+    fn v1_slugs_match_upstream_vectors() {
+        assert_eq!(
+            v1_slug(&class(
+                "test_slug",
+                "test_component",
+                "edX/course_test/test_run"
+            )),
+            "15bb687e0c59ef2f0a49f6838f511bf4ca6c566dd45da6293cabbd9369390e1a"
+        );
+        assert_eq!(
+            v1_slug(&class(
+                "test_slug",
+                "test_component",
+                "course-v1:edX+course_test+test_run"
+            )),
+            "9e915d55bb304a73d20c453531d3c27f81574218413c23903823d20d11b587ae"
+        );
+        assert_eq!(
+            v1_slug(&class(
+                "test_slug",
+                "",
+                "course-v1:edX+course_test+test_run"
+            )),
+            "test_slug"
+        );
+        assert_eq!(
+            v1_slug(&class("test_slug", "test_component", "")),
+            "test_componenttest_slug"
+        );
+        assert_eq!(v1_slug(&class(&"x".repeat(300), "", "")).len(), 64);
     }
 }
