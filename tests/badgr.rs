@@ -632,3 +632,79 @@ async fn a_refused_v1_key_fails_the_award_with_the_reason() {
         failed.last_error
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn accolade_award_issues_through_badgr_when_configured() {
+    let badgr = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/o/token"))
+        .respond_with(token_response("tok-1", "ref-1"))
+        .mount(&badgr)
+        .await;
+    // A course first seen by the command has no name yet: its key names the class.
+    Mock::given(method("POST"))
+        .and(path("/v2/issuers/test-issuer/badgeclasses"))
+        .and(BodyHas(
+            b"name=\"name\"\r\n\r\ncourse-v1:edX+course_test+test_run\r\n",
+        ))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(json!({"result": [{"entityId": CLASS}]})),
+        )
+        .expect(1)
+        .mount(&badgr)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("/v2/badgeclasses/{CLASS}/assertions")))
+        .respond_with(ResponseTemplate::new(201).set_body_json(assertion("FromTheCli")))
+        .expect(1)
+        .mount(&badgr)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let uri = badgr.uri();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_accolade"))
+            .args([
+                "award",
+                "--course",
+                COURSE,
+                "--username",
+                "alice",
+                "--email",
+                "alice@example.com",
+                "--mode",
+                "honor",
+                "--wait",
+            ])
+            .current_dir(dir.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("ACCOLADE_SECRET_KEY", common::SECRET_KEY)
+            .env("ACCOLADE_ALLOW_SHIPPED_BADGE_IMAGES", "true")
+            .env("ACCOLADE_LMS_URL", "https://lms.example")
+            .env("BADGR_BASE_URL", uri)
+            .env("BADGR_ISSUER_SLUG", "test-issuer")
+            .env("BADGR_USERNAME", "example@example.com")
+            .env("BADGR_PASSWORD", "password")
+            .env("ACCOLADE_LOG", "warn")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout
+            .trim_end()
+            .ends_with("http://www.example.com/FromTheCli"),
+        "{stdout}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&output.stderr).contains("password=password"),
+        "no password in logs"
+    );
+}
