@@ -3,6 +3,7 @@
 use crate::auth::session::{Message, TypedSession};
 
 pub const SITE_HEADER: &str = "Accolade administration";
+pub const STUDIO_HEADER: &str = "Accolade Studio";
 
 #[derive(Clone, Debug)]
 pub struct Crumb {
@@ -29,6 +30,10 @@ impl Crumb {
 pub struct Page {
     pub title: String,
     pub site_header: &'static str,
+    /// Where the site header links to.
+    pub home_url: &'static str,
+    /// Whether the header offers "Change password" (the admin's page, for staff).
+    pub password_change: bool,
     /// The logged-in user's name, when the header should show the user links.
     pub username: Option<String>,
     pub csrf_token: String,
@@ -45,6 +50,8 @@ impl Page {
         Page {
             title: title.into(),
             site_header: SITE_HEADER,
+            home_url: "/admin/",
+            password_change: true,
             username,
             csrf_token: session.csrf_token(),
             messages: session.take_messages(),

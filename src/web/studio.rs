@@ -72,6 +72,9 @@ impl FromRequest for StudioUser {
 impl StudioUser {
     fn page(&self, title: impl Into<String>, crumbs: Vec<Crumb>) -> Page {
         let mut page = Page::new(&self.session, title, Some(self.user.username.clone()));
+        page.site_header = super::page::STUDIO_HEADER;
+        page.home_url = "/studio/";
+        page.password_change = self.user.is_staff;
         page.breadcrumbs = std::iter::once(Crumb::link("My courses", "/studio/"))
             .chain(crumbs)
             .collect();
