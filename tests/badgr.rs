@@ -238,6 +238,9 @@ async fn an_award_goes_through_badgr_with_upstream_requests() {
         .unwrap();
     assert_eq!(backend_id, CLASS);
     assert!(frozen.is_some(), "created on Badgr: frozen");
+    // Badgr hosts its assertions: Accolade's public routes never serve Badgr's answer.
+    let hosted = app.get("/public/assertions/Hn5dR8sPQa6uWc1yTz4oMg").await;
+    assert_eq!(hosted.status(), 404);
     // The stored tokens are encrypted.
     let stored = accolade::db::settings::get(&mut app.conn(), "badgr_tokens")
         .unwrap()

@@ -19,6 +19,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/public/assertions/{id}/image").get(assertion_image));
 }
 
+/// The backend name of assertions this issuer hosts.
+const LOCAL: &str = "local";
+
 fn urls(state: &AppState) -> Urls {
     Urls {
         site: state.config.site_url.clone(),
@@ -106,6 +109,8 @@ async fn assertion(
         .db
         .run(move |conn| assertions::by_public_id(conn, &lookup))
         .await?
+        // Only what this issuer hosts: a Badgr assertion's record holds Badgr's private answer.
+        .filter(|a| a.backend == LOCAL)
         .ok_or(AppError::NotFound)?;
     if found.revoked {
         let body =
@@ -133,7 +138,7 @@ async fn assertion_image(
         .await?;
     match (found, baked) {
         // A revoked assertion's image is no longer served.
-        (Some(a), _) if a.revoked => Err(AppError::NotFound),
+        (Some(a), _) if a.revoked || a.backend != LOCAL => Err(AppError::NotFound),
         (Some(_), Some(bytes)) => Ok(png(bytes)),
         _ => Err(AppError::NotFound),
     }
