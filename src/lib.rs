@@ -42,6 +42,7 @@ pub fn admin_site(config: &Config) -> AdminSite {
     let mut site = AdminSite::default();
     site.register(auth::admin::UserAdmin);
     site.register(auth::admin::GroupAdmin);
+    site.register(auth::token_admin::ServiceTokenAdmin);
     site.register(badges::image_admin::BadgeImageConfigurationAdmin {
         limits: config.images.clone(),
     });

@@ -4,8 +4,10 @@ pub mod admin;
 pub mod csrf;
 pub mod password;
 pub mod permissions;
+pub mod service_tokens;
 pub mod session;
 pub mod throttle;
+pub mod token_admin;
 pub mod tokens;
 pub mod users;
 

@@ -238,6 +238,21 @@ diesel::joinable!(award_attempts -> award_jobs (job_id));
 diesel::joinable!(badge_assertions -> learners (learner_id));
 diesel::joinable!(badge_assertions -> badge_classes (badge_class_id));
 
+diesel::table! {
+    service_tokens (id) {
+        id -> BigInt,
+        name -> Text,
+        user_id -> BigInt,
+        token_prefix -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(service_tokens -> users (user_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     groups,
@@ -257,4 +272,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     award_jobs,
     award_attempts,
     badge_assertions,
+    service_tokens,
 );

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod api;
 pub mod assets;
 pub mod health;
 pub mod media;
@@ -45,6 +46,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(media::routes)
         .configure(studio::routes)
         .configure(public::routes)
+        .configure(api::routes)
         .route("/", web::get().to(account::root))
         .service(
             web::scope("/admin")

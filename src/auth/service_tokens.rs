@@ -1,0 +1,52 @@
+//! Service tokens: how a service (the LMS) authenticates to the API, as a service user.
+//! The secret is shown once at creation; only its SHA-256 is stored (the secret is 256
+//! random bits, so a fast hash is enough).
+
+use diesel::prelude::*;
+
+use super::tokens::random_token;
+use crate::db::schema::service_tokens;
+use crate::db::{DbConnection, now};
+
+pub const PREFIX: &str = "acc_";
+
+/// A new secret and what is stored of it.
+pub struct NewSecret {
+    pub secret: String,
+    pub prefix: String,
+    pub hash: String,
+}
+
+pub fn new_secret() -> NewSecret {
+    let secret = format!("{PREFIX}{}", random_token());
+    NewSecret {
+        prefix: secret.chars().take(12).collect(),
+        hash: crate::images::sha256_hex(secret.as_bytes()),
+        secret,
+    }
+}
+
+/// The service user a presented secret acts as, when the token exists and is not revoked.
+/// Records the use (at most once a minute, to keep reads cheap).
+pub fn authenticate(conn: &mut DbConnection, secret: &str) -> QueryResult<Option<i64>> {
+    let hash = crate::images::sha256_hex(secret.as_bytes());
+    let found: Option<(i64, i64, Option<chrono::NaiveDateTime>)> = service_tokens::table
+        .filter(service_tokens::token_hash.eq(&hash))
+        .filter(service_tokens::revoked_at.is_null())
+        .select((
+            service_tokens::id,
+            service_tokens::user_id,
+            service_tokens::last_used_at,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((id, user, last_used)) = found else {
+        return Ok(None);
+    };
+    if last_used.is_none_or(|t| now() - t > chrono::Duration::minutes(1)) {
+        diesel::update(service_tokens::table.find(id))
+            .set(service_tokens::last_used_at.eq(Some(now())))
+            .execute(conn)?;
+    }
+    Ok(Some(user))
+}

@@ -1,0 +1,232 @@
+//! The JSON API for the LMS. Authenticated by a service token (`Authorization: Bearer …`)
+//! or, for a learner's own badges, by the session.
+//!
+//! `GET /api/badges/v1/assertions/user/{username}/`: a learner's badges, exactly as Open
+//! edX's learner assertions API answers.
+
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use diesel::prelude::*;
+use serde_json::{Value, json};
+
+use super::staff::session_user;
+use super::{AppState, resource};
+use crate::auth::service_tokens;
+use crate::auth::session::TypedSession;
+use crate::badges::classes::BadgeClass;
+use crate::courses::CourseKey;
+use crate::db::schema::{badge_assertions, badge_classes, learners};
+use crate::error::AppError;
+use crate::web::query::{QueryString, pairs};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/api/badges/v1/assertions/user/{username}/").get(user_assertions));
+}
+
+fn json_error(status: actix_web::http::StatusCode, detail: &str) -> HttpResponse {
+    HttpResponse::build(status).json(json!({ "detail": detail }))
+}
+
+/// Who is asking: a service (by token), or a logged-in user (by session).
+enum Caller {
+    Service,
+    User { username: String, is_staff: bool },
+    Anonymous,
+}
+
+async fn caller(state: &AppState, req: &HttpRequest) -> Result<Option<Caller>, AppError> {
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_string);
+    if let Some(secret) = bearer {
+        let user = state
+            .db
+            .run(move |conn| service_tokens::authenticate(conn, &secret))
+            .await?;
+        // `None`: a bearer token that is not (or no longer) valid.
+        return Ok(user.map(|_| Caller::Service));
+    }
+    let session = TypedSession::extract(req)
+        .await
+        .map_err(|e| AppError::internal(format!("session: {e}")))?;
+    Ok(Some(match session_user(state, &session).await? {
+        Some((user, _)) => Caller::User {
+            username: user.username,
+            is_staff: user.is_staff,
+        },
+        None => Caller::Anonymous,
+    }))
+}
+
+/// The query, as upstream reads it.
+struct Filter {
+    course: Option<Option<String>>,
+    slug: Option<(String, String)>,
+}
+
+/// The filter, or the 400 detail.
+fn parse_filter(query: &QueryString) -> Result<Filter, &'static str> {
+    let course = match query.get("course_id") {
+        Some("*") => None,
+        Some(text) if !text.is_empty() => match CourseKey::parse(text) {
+            Ok(key) => Some(Some(key.to_string())),
+            Err(_) => return Err("The course key provided was invalid."),
+        },
+        // Without a course, a slug means "classes of no course".
+        _ if query.get("slug").is_some() => Some(None),
+        _ => None,
+    };
+    let slug = query.get("slug").filter(|s| !s.is_empty()).map(|s| {
+        (
+            s.to_string(),
+            query
+                .get("issuing_component")
+                .unwrap_or_default()
+                .to_string(),
+        )
+    });
+    Ok(Filter { course, slug })
+}
+
+fn valid_username(username: &str) -> bool {
+    !username.is_empty()
+        && username
+            .chars()
+            .all(|c| c.is_alphanumeric() || " .@_+-".contains(c))
+}
+
+async fn user_assertions(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    username: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let not_found = || json_error(actix_web::http::StatusCode::NOT_FOUND, "Not found.");
+    let username = username.into_inner();
+    if !state.config.badges_enabled || !valid_username(&username) {
+        return Ok(not_found());
+    }
+    let allowed = match caller(&state, &req).await? {
+        None => {
+            return Ok(json_error(
+                actix_web::http::StatusCode::UNAUTHORIZED,
+                "Invalid token.",
+            ));
+        }
+        Some(Caller::Service) => true,
+        Some(Caller::User {
+            username: own,
+            is_staff,
+        }) => is_staff || own.eq_ignore_ascii_case(&username),
+        Some(Caller::Anonymous) => false,
+    };
+    if !allowed {
+        return Ok(not_found());
+    }
+    let query = QueryString::new(pairs(req.query_string()));
+    let filter = match parse_filter(&query) {
+        Ok(filter) => filter,
+        Err(detail) => return Ok(json_error(actix_web::http::StatusCode::BAD_REQUEST, detail)),
+    };
+    let page_size = query
+        .get("page_size")
+        .and_then(|s| s.parse::<i64>().ok())
+        .unwrap_or(10)
+        .clamp(1, 100);
+    let page = match query.get("page").map(str::parse::<i64>) {
+        None => 1,
+        Some(Ok(p)) if p >= 1 => p,
+        Some(_) => {
+            return Ok(json_error(
+                actix_web::http::StatusCode::NOT_FOUND,
+                "Invalid page.",
+            ));
+        }
+    };
+    let lookup = username.clone();
+    let (count, rows) = state
+        .db
+        .run(move |conn| {
+            let filtered = || {
+                let mut q = badge_assertions::table
+                    .inner_join(learners::table)
+                    .inner_join(badge_classes::table)
+                    .filter(learners::username.eq(lookup.clone()))
+                    .filter(badge_assertions::revoked.eq(false))
+                    .into_boxed();
+                match &filter.course {
+                    Some(Some(key)) => q = q.filter(badge_classes::course_id.eq(key.clone())),
+                    Some(None) => q = q.filter(badge_classes::course_id.eq("")),
+                    None => {}
+                }
+                if let Some((slug, component)) = &filter.slug {
+                    q = q
+                        .filter(badge_classes::slug.eq(slug.clone()))
+                        .filter(badge_classes::issuing_component.eq(component.clone()));
+                }
+                q
+            };
+            let count: i64 = filtered().count().get_result(conn)?;
+            let rows: Vec<(BadgeClass, String, String, chrono::NaiveDateTime)> = filtered()
+                .order((
+                    badge_assertions::created.desc(),
+                    badge_assertions::id.desc(),
+                ))
+                .offset((page - 1) * page_size)
+                .limit(page_size)
+                .select((
+                    BadgeClass::as_select(),
+                    badge_assertions::image_url,
+                    badge_assertions::assertion_url,
+                    badge_assertions::created,
+                ))
+                .load(conn)?;
+            Ok::<_, AppError>((count, rows))
+        })
+        .await?;
+    let num_pages = ((count + page_size - 1) / page_size).max(1);
+    if page > num_pages {
+        return Ok(json_error(
+            actix_web::http::StatusCode::NOT_FOUND,
+            "Invalid page.",
+        ));
+    }
+    let site = &state.config.site_url;
+    let link = |p: i64| {
+        format!(
+            "{site}{}{}",
+            req.path(),
+            query.with("page", &p.to_string()).href()
+        )
+    };
+    let results: Vec<Value> = rows
+        .into_iter()
+        .map(|(class, image_url, assertion_url, created)| {
+            json!({
+                "badge_class": {
+                    "slug": class.slug,
+                    "issuing_component": class.issuing_component,
+                    "display_name": class.display_name,
+                    "course_id": if class.course_id.is_empty() { Value::Null } else { json!(class.course_id) },
+                    "description": class.description,
+                    "criteria": class.criteria,
+                    "image_url": format!("{site}/media/badge-images/{}.png", class.image_hash),
+                },
+                "image_url": image_url,
+                "assertion_url": assertion_url,
+                "created": crate::badging::openbadges::timestamp(&created),
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "count": count,
+        "num_pages": num_pages,
+        "current_page": page,
+        "start": (page - 1) * page_size,
+        "next": (page < num_pages).then(|| link(page + 1)),
+        "previous": (page > 1).then(|| link(page - 1)),
+        "results": results,
+    })))
+}

@@ -1,0 +1,267 @@
+//! Service tokens and the learners' badges API.
+
+mod common;
+
+use std::time::Duration;
+
+use accolade::badging::award::AwardSettings;
+use accolade::badging::worker::{self, WorkerSettings};
+use accolade::badging::{jobs, learners};
+use accolade::courses::{self, CourseKey};
+use accolade::db::schema::{badge_assertions, service_tokens};
+use common::{TestApp, location, new_client, spawn_app};
+use diesel::prelude::*;
+
+const DEMO: &str = "course-v1:edX+DemoX+Demo";
+const OTHER: &str = "course-v1:edX+Other+2026";
+/// DEMO as a query string carries it (`+` would read as a space).
+const DEMO_QUERY: &str = "course-v1:edX%2BDemoX%2BDemo";
+
+/// Awards alice the completion badges of two courses (the second one later).
+fn award_two(app: &TestApp) {
+    let backend = accolade::badging::local::LocalIssuer {
+        urls: accolade::badging::openbadges::Urls {
+            site: app.address.clone(),
+        },
+        profile: accolade::badging::openbadges::IssuerProfile {
+            name: "A".into(),
+            url: app.address.clone(),
+            email: "b@example.org".into(),
+        },
+    };
+    let settings = WorkerSettings {
+        award: AwardSettings {
+            badges_enabled: true,
+            allow_shipped_images: true,
+            lms_url: "https://lms.example".into(),
+        },
+        lease: Duration::from_secs(60),
+        max_attempts: 3,
+        poll: Duration::from_millis(10),
+    };
+    for course in [DEMO, OTHER] {
+        let mut conn = app.conn();
+        courses::create(&mut conn, &CourseKey::parse(course).unwrap(), "A course").unwrap();
+        let learner = learners::upsert(&mut conn, "alice", "alice@example.com").unwrap();
+        jobs::enqueue_course_completion(&mut conn, learner.id, course, "verified", "").unwrap();
+        drop(conn);
+        worker::drain(&app.db, &backend, &settings, "test").unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Creates a service token through the admin and returns its secret.
+async fn create_token(app: &TestApp, service_user: i64) -> String {
+    let r = app
+        .post_form(
+            "/admin/auth/token/add/",
+            &[("name", "LMS"), ("user", &service_user.to_string())],
+        )
+        .await;
+    assert_eq!(r.status(), 302);
+    let page = app.get_html(&location(&r)).await;
+    let start = page
+        .find("The secret of this token is ")
+        .expect("shown once")
+        + "The secret of this token is ".len();
+    page[start..].split(' ').next().unwrap().to_string()
+}
+
+async fn get_with_token(app: &TestApp, path: &str, token: &str) -> reqwest::Response {
+    new_client()
+        .get(app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn tokens_are_shown_once_stored_hashed_and_revocable() {
+    let app = spawn_app().await;
+    app.login_superuser().await;
+    let service = app.create_user("lms", false, false);
+    let secret = create_token(&app, service).await;
+    assert!(secret.starts_with("acc_") && secret.len() > 40, "{secret}");
+    let stored: (String, String) = service_tokens::table
+        .select((service_tokens::token_hash, service_tokens::token_prefix))
+        .first(&mut *app.conn())
+        .unwrap();
+    assert_eq!(stored.0, accolade::images::sha256_hex(secret.as_bytes()));
+    assert!(secret.starts_with(&stored.1));
+    let list = app.get_html("/admin/auth/token/").await;
+    assert!(!list.contains(&secret), "never shown again");
+
+    award_two(&app);
+    let path = "/api/badges/v1/assertions/user/alice/";
+    assert_eq!(get_with_token(&app, path, &secret).await.status(), 200);
+    let wrong = get_with_token(&app, path, "acc_wrong").await;
+    assert_eq!(wrong.status(), 401);
+    assert_eq!(
+        wrong.json::<serde_json::Value>().await.unwrap()["detail"],
+        "Invalid token."
+    );
+
+    let id: i64 = service_tokens::table
+        .select(service_tokens::id)
+        .first(&mut *app.conn())
+        .unwrap();
+    app.post_form(
+        "/admin/auth/token/",
+        &[("action", "revoke"), ("_selected_action", &id.to_string())],
+    )
+    .await;
+    assert_eq!(
+        get_with_token(&app, path, &secret).await.status(),
+        401,
+        "revoked"
+    );
+}
+
+#[tokio::test]
+async fn the_learners_api_answers_as_upstream() {
+    let app = spawn_app().await;
+    app.login_superuser().await;
+    let service = app.create_user("lms", false, false);
+    let token = create_token(&app, service).await;
+    award_two(&app);
+    let get = |path: String| {
+        let (app_url, token) = (app.url(&path), token.clone());
+        async move {
+            new_client()
+                .get(app_url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+
+    let all: serde_json::Value = get("/api/badges/v1/assertions/user/alice/".into())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all["count"], 2);
+    assert_eq!(all["num_pages"], 1);
+    assert!(all["next"].is_null() && all["previous"].is_null());
+    let first = &all["results"][0];
+    assert_eq!(first["badge_class"]["course_id"], OTHER, "newest first");
+    assert_eq!(first["badge_class"]["issuing_component"], "");
+    assert_eq!(
+        first["badge_class"]["slug"],
+        accolade::badges::classes::course_slug(OTHER, "verified")
+    );
+    assert!(
+        first["badge_class"]["image_url"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{}/media/badge-images/", app.address))
+    );
+    assert!(
+        first["assertion_url"]
+            .as_str()
+            .unwrap()
+            .contains("/public/assertions/")
+    );
+    assert!(first["created"].as_str().unwrap().ends_with('Z'));
+
+    let one: serde_json::Value = get(format!(
+        "/api/badges/v1/assertions/user/alice/?course_id={DEMO_QUERY}"
+    ))
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(one["count"], 1);
+    assert_eq!(one["results"][0]["badge_class"]["course_id"], DEMO);
+    let star: serde_json::Value = get("/api/badges/v1/assertions/user/alice/?course_id=*".into())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(star["count"], 2);
+    let bad = get("/api/badges/v1/assertions/user/alice/?course_id=garbage".into()).await;
+    assert_eq!(bad.status(), 400);
+    assert_eq!(
+        bad.json::<serde_json::Value>().await.unwrap()["detail"],
+        "The course key provided was invalid."
+    );
+    // A slug without a course means classes of no course: none here.
+    let slug = accolade::badges::classes::course_slug(DEMO, "verified");
+    let unscoped: serde_json::Value =
+        get(format!("/api/badges/v1/assertions/user/alice/?slug={slug}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(unscoped["count"], 0);
+    let scoped: serde_json::Value = get(format!(
+        "/api/badges/v1/assertions/user/alice/?slug={slug}&course_id={DEMO_QUERY}"
+    ))
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(scoped["count"], 1);
+
+    let paged: serde_json::Value =
+        get("/api/badges/v1/assertions/user/alice/?page_size=1&page=2".into())
+            .await
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(
+        (paged["num_pages"].as_i64(), paged["current_page"].as_i64()),
+        (Some(2), Some(2))
+    );
+    assert!(paged["previous"].as_str().unwrap().contains("page=1"));
+    assert!(paged["next"].is_null());
+    let out_of_range = get("/api/badges/v1/assertions/user/alice/?page=9".into()).await;
+    assert_eq!(out_of_range.status(), 404);
+    assert_eq!(
+        out_of_range.json::<serde_json::Value>().await.unwrap()["detail"],
+        "Invalid page."
+    );
+
+    // Revoked assertions are left out.
+    let first_id: i64 = badge_assertions::table
+        .order(badge_assertions::id)
+        .select(badge_assertions::id)
+        .first(&mut *app.conn())
+        .unwrap();
+    accolade::badging::assertions::revoke(&mut app.conn(), first_id, "Issued in error").unwrap();
+    let after: serde_json::Value = get("/api/badges/v1/assertions/user/alice/".into())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(after["count"], 1);
+}
+
+#[tokio::test]
+async fn only_services_and_staff_may_read_a_learners_badges() {
+    let app = spawn_app().await;
+    award_two(&app);
+    let path = "/api/badges/v1/assertions/user/alice/";
+    assert_eq!(
+        app.get_with(&new_client(), path).await.status(),
+        404,
+        "anonymous"
+    );
+    app.create_user("teacher", false, false);
+    let staff = new_client();
+    app.create_user("root", true, true);
+    app.login_with(&staff, "root", common::PASSWORD).await;
+    assert_eq!(
+        app.get_with(&staff, path).await.status(),
+        200,
+        "admin staff"
+    );
+    assert_eq!(
+        app.get_with(&new_client(), "/api/badges/v1/assertions/user/al$ce/")
+            .await
+            .status(),
+        404
+    );
+}
