@@ -161,13 +161,7 @@ impl ModelAdmin for ServiceTokenAdmin {
         _actor: Actor,
         id: Option<&str>,
     ) -> QueryResult<Vec<FieldSpec>> {
-        let choices: Vec<(String, String)> = users::table
-            .order(users::username)
-            .select((users::id, users::username))
-            .load::<(i64, String)>(conn)?
-            .into_iter()
-            .map(|(id, name)| (id.to_string(), name))
-            .collect();
+        let choices = super::users::choices(conn)?;
         let user = FieldSpec::new("user", "Acts as", Widget::Select(choices))
             .required()
             .help("The service user whose permissions the token carries (for the LMS: a user without admin rights).");

@@ -115,6 +115,17 @@ pub fn set_password(
         .execute(conn)
 }
 
+/// Every user as (id, username) for a select widget, by username.
+pub fn choices(conn: &mut DbConnection) -> QueryResult<Vec<(String, String)>> {
+    Ok(users::table
+        .order(users::username)
+        .select((users::id, users::username))
+        .load::<(i64, String)>(conn)?
+        .into_iter()
+        .map(|(id, name)| (id.to_string(), name))
+        .collect())
+}
+
 pub fn record_login(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
     diesel::update(users::table.find(id))
         .set(users::last_login.eq(Some(now())))

@@ -129,13 +129,7 @@ impl ModelAdmin for CourseRoleAdmin {
         _actor: Actor,
         _id: Option<&str>,
     ) -> QueryResult<Vec<FieldSpec>> {
-        let user_choices: Vec<(String, String)> = users::table
-            .order(users::username)
-            .select((users::id, users::username))
-            .load::<(i64, String)>(conn)?
-            .into_iter()
-            .map(|(id, name)| (id.to_string(), name))
-            .collect();
+        let user_choices = crate::auth::users::choices(conn)?;
         let course_choices: Vec<(String, String)> = courses::table
             .order(courses::course_id)
             .select((courses::id, courses::course_id))
