@@ -265,3 +265,199 @@ async fn only_services_and_staff_may_read_a_learners_badges() {
         404
     );
 }
+
+async fn post_event(
+    app: &TestApp,
+    kind: &str,
+    token: Option<&str>,
+    body: &serde_json::Value,
+) -> reqwest::Response {
+    let mut request = new_client()
+        .post(app.url(&format!("/api/v1/events/{kind}")))
+        .json(body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.unwrap()
+}
+
+fn certificate(event_id: &str, status: &str) -> serde_json::Value {
+    serde_json::json!({
+        "event_id": event_id, "username": "alice", "email": "Alice@Example.com",
+        "course_id": "course-v1:edX+New+2026", "mode": "verified", "status": status,
+        "verify_uuid": "0123abcd", "course_name": "A new course"
+    })
+}
+
+#[tokio::test]
+async fn certificate_events_queue_awards_once() {
+    let app = spawn_app().await;
+    app.login_superuser().await;
+    let service = app.create_user("lms", false, false);
+    let token = create_token(&app, service).await;
+
+    let first = post_event(
+        &app,
+        "certificate",
+        Some(&token),
+        &certificate("ev-1", "downloadable"),
+    )
+    .await;
+    assert_eq!(first.status(), 202);
+    let body: serde_json::Value = first.json().await.unwrap();
+    assert_eq!(body["jobs"].as_array().unwrap().len(), 1);
+    let again = post_event(
+        &app,
+        "certificate",
+        Some(&token),
+        &certificate("ev-1", "downloadable"),
+    )
+    .await;
+    assert_eq!(again.status(), 200, "a repeat changes nothing");
+    assert_eq!(
+        again.json::<serde_json::Value>().await.unwrap()["jobs"],
+        body["jobs"]
+    );
+    let course = courses::find_by_key(&mut app.conn(), "course-v1:edX+New+2026")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        course.display_name, "A new course",
+        "unknown courses are created"
+    );
+    let job = jobs::get(&mut app.conn(), body["jobs"][0].as_i64().unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        job.evidence_url,
+        "http://localhost:18000/certificates/0123abcd?evidence_visit=1"
+    );
+
+    let failing = post_event(
+        &app,
+        "certificate",
+        Some(&token),
+        &certificate("ev-2", "notpassing"),
+    )
+    .await;
+    assert_eq!(failing.status(), 202);
+    assert!(
+        failing.json::<serde_json::Value>().await.unwrap()["jobs"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    let enrollment = serde_json::json!({"event_id": "ev-3", "username": "bob", "email": "bob@example.com",
+        "course_id": "course-v1:edX+New+2026", "mode": "audit", "is_active": true});
+    assert_eq!(
+        post_event(&app, "enrollment", Some(&token), &enrollment)
+            .await
+            .status(),
+        202
+    );
+}
+
+#[tokio::test]
+async fn concurrent_repeats_of_one_event_record_it_once() {
+    let app = spawn_app().await;
+    app.login_superuser().await;
+    let service = app.create_user("lms", false, false);
+    let token = create_token(&app, service).await;
+    let body = certificate("ev-race", "downloadable");
+    let requests = (0..6).map(|_| post_event(&app, "certificate", Some(&token), &body));
+    let responses = futures_util::future::join_all(requests).await;
+    let statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 202).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|&s| s == 202 || s == 200),
+        "{statuses:?}"
+    );
+    let queued: i64 = accolade::db::schema::award_jobs::table
+        .count()
+        .get_result(&mut *app.conn())
+        .unwrap();
+    assert_eq!(queued, 1);
+}
+
+#[tokio::test]
+async fn bad_events_are_refused_naming_the_field() {
+    let app = spawn_app().await;
+    app.login_superuser().await;
+    let service = app.create_user("lms", false, false);
+    let token = create_token(&app, service).await;
+    assert_eq!(
+        post_event(&app, "certificate", None, &certificate("x", "downloadable"))
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        post_event(
+            &app,
+            "certificate",
+            Some("acc_nope"),
+            &certificate("x", "downloadable")
+        )
+        .await
+        .status(),
+        401
+    );
+
+    let mut cases: Vec<(serde_json::Value, &str)> = Vec::new();
+    let mut unknown = certificate("a", "downloadable");
+    unknown["grade"] = serde_json::json!(0.9);
+    cases.push((unknown, "grade"));
+    let mut missing = certificate("b", "downloadable");
+    missing.as_object_mut().unwrap().remove("verify_uuid");
+    cases.push((missing, "verify_uuid"));
+    let mut wrong_type = certificate("c", "downloadable");
+    wrong_type["status"] = serde_json::json!(3);
+    cases.push((wrong_type, "status"));
+    let mut bad_key = certificate("d", "downloadable");
+    bad_key["course_id"] = serde_json::json!("not a course");
+    cases.push((bad_key, "course_id"));
+    let mut bad_email = certificate("e", "downloadable");
+    bad_email["email"] = serde_json::json!("nobody");
+    cases.push((bad_email, "email"));
+    for (body, field) in cases {
+        let response = post_event(&app, "certificate", Some(&token), &body).await;
+        assert_eq!(response.status(), 400, "{field}");
+        assert_eq!(
+            response.json::<serde_json::Value>().await.unwrap()["field"],
+            field
+        );
+    }
+    let malformed = new_client()
+        .post(app.url("/api/v1/events/certificate"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), 400);
+    assert!(
+        malformed.json::<serde_json::Value>().await.unwrap()["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("malformed JSON")
+    );
+    let mut huge = certificate("f", "downloadable");
+    huge["course_name"] = serde_json::json!("x".repeat(70 * 1024));
+    assert_eq!(
+        post_event(&app, "certificate", Some(&token), &huge)
+            .await
+            .status(),
+        413
+    );
+    let nothing: i64 = accolade::db::schema::api_events::table
+        .count()
+        .get_result(&mut *app.conn())
+        .unwrap();
+    assert_eq!(nothing, 0, "refused events leave nothing behind");
+}

@@ -5,6 +5,7 @@ pub mod assertions;
 pub mod award;
 pub mod backend;
 pub mod badgr;
+pub mod intake;
 pub mod jobs;
 pub mod learners;
 pub mod local;

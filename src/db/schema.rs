@@ -253,6 +253,43 @@ diesel::table! {
 
 diesel::joinable!(service_tokens -> users (user_id));
 
+diesel::table! {
+    api_events (id) {
+        id -> BigInt,
+        event_id -> Text,
+        kind -> Text,
+        payload -> Text,
+        job_ids -> Text,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    enrollments (id) {
+        id -> BigInt,
+        learner_id -> BigInt,
+        course_id -> Text,
+        mode -> Text,
+        is_active -> Bool,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    certificates (id) {
+        id -> BigInt,
+        learner_id -> BigInt,
+        course_id -> Text,
+        mode -> Text,
+        status -> Text,
+        verify_uuid -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(enrollments -> learners (learner_id));
+diesel::joinable!(certificates -> learners (learner_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     groups,
@@ -273,4 +310,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     award_attempts,
     badge_assertions,
     service_tokens,
+    api_events,
+    enrollments,
+    certificates,
 );

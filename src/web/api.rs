@@ -230,3 +230,119 @@ async fn user_assertions(
         "results": results,
     })))
 }
+
+/// Largest event body accepted.
+const MAX_EVENT_BYTES: usize = 64 * 1024;
+
+pub fn event_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/api/v1/events/certificate").post(certificate_event))
+        .service(resource("/api/v1/events/enrollment").post(enrollment_event));
+}
+
+fn error_json(
+    status: actix_web::http::StatusCode,
+    error: &str,
+    field: Option<&str>,
+) -> HttpResponse {
+    HttpResponse::build(status).json(json!({ "error": error, "field": field }))
+}
+
+/// The event body as JSON, after the service token and the size limit are checked.
+async fn event_body(
+    state: &AppState,
+    req: &HttpRequest,
+    mut payload: web::Payload,
+) -> Result<Result<Value, HttpResponse>, AppError> {
+    use futures_util::StreamExt;
+    if !matches!(caller(state, req).await?, Some(Caller::Service)) {
+        return Ok(Err(error_json(
+            actix_web::http::StatusCode::UNAUTHORIZED,
+            "a valid service token is required (Authorization: Bearer …)",
+            None,
+        )));
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| AppError::BadRequest(format!("unreadable body: {e}")))?;
+        if body.len() + chunk.len() > MAX_EVENT_BYTES {
+            return Ok(Err(error_json(
+                actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "the body is larger than 64 KiB",
+                None,
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(serde_json::from_slice(&body).map_err(|e| {
+        error_json(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            &format!("malformed JSON: {e}"),
+            None,
+        )
+    }))
+}
+
+fn recorded(event_id: &str, recorded: crate::badging::intake::Recorded) -> HttpResponse {
+    let status = if recorded.repeat {
+        actix_web::http::StatusCode::OK
+    } else {
+        actix_web::http::StatusCode::ACCEPTED
+    };
+    HttpResponse::build(status)
+        .json(json!({ "event_id": event_id, "jobs": recorded.job_ids, "repeat": recorded.repeat }))
+}
+
+async fn certificate_event(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, AppError> {
+    let body = match event_body(&state, &req, payload).await? {
+        Ok(body) => body,
+        Err(refusal) => return Ok(refusal),
+    };
+    let event = match crate::badging::intake::parse_certificate(&body) {
+        Ok(event) => event,
+        Err(e) => {
+            return Ok(error_json(
+                actix_web::http::StatusCode::BAD_REQUEST,
+                &e.message,
+                Some(&e.field),
+            ));
+        }
+    };
+    let lms = state.config.lms_url.clone();
+    let id = event.event_id.clone();
+    let done = state
+        .db
+        .run(move |conn| crate::badging::intake::certificate(conn, &event, &body, &lms))
+        .await?;
+    Ok(recorded(&id, done))
+}
+
+async fn enrollment_event(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, AppError> {
+    let body = match event_body(&state, &req, payload).await? {
+        Ok(body) => body,
+        Err(refusal) => return Ok(refusal),
+    };
+    let event = match crate::badging::intake::parse_enrollment(&body) {
+        Ok(event) => event,
+        Err(e) => {
+            return Ok(error_json(
+                actix_web::http::StatusCode::BAD_REQUEST,
+                &e.message,
+                Some(&e.field),
+            ));
+        }
+    };
+    let id = event.event_id.clone();
+    let done = state
+        .db
+        .run(move |conn| crate::badging::intake::enrollment(conn, &event, &body))
+        .await?;
+    Ok(recorded(&id, done))
+}

@@ -47,6 +47,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(studio::routes)
         .configure(public::routes)
         .configure(api::routes)
+        .configure(api::event_routes)
         .route("/", web::get().to(account::root))
         .service(
             web::scope("/admin")

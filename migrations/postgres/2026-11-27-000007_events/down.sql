@@ -1,0 +1,3 @@
+DROP TABLE certificates;
+DROP TABLE enrollments;
+DROP TABLE api_events;

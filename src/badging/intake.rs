@@ -1,0 +1,342 @@
+//! Events from the LMS: certificates and enrollments. Each event is recorded once (by its
+//! `event_id`), together with the award jobs it causes, in one transaction.
+
+use diesel::prelude::*;
+use serde_json::{Map, Value};
+
+use super::{jobs, learners};
+use crate::courses::{self, CourseKey};
+use crate::db::schema::{api_events, certificates, enrollments};
+use crate::db::{DbConnection, now};
+
+/// Certificate statuses that mean the learner passed (as upstream).
+pub const PASSING: [&str; 2] = ["downloadable", "generating"];
+
+/// Why an event was refused, naming the field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+fn refuse(field: &str, message: impl Into<String>) -> FieldError {
+    FieldError {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CertificateEvent {
+    pub event_id: String,
+    pub username: String,
+    pub email: String,
+    pub course: CourseKey,
+    pub mode: String,
+    pub status: String,
+    pub verify_uuid: String,
+    pub course_name: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct EnrollmentEvent {
+    pub event_id: String,
+    pub username: String,
+    pub email: String,
+    pub course: CourseKey,
+    pub mode: String,
+    pub is_active: bool,
+}
+
+/// The JSON object, with every field known and of the right type.
+struct Fields<'a>(&'a Map<String, Value>);
+
+impl<'a> Fields<'a> {
+    fn new(body: &'a Value, known: &[&str]) -> Result<Fields<'a>, FieldError> {
+        let object = body
+            .as_object()
+            .ok_or_else(|| refuse("(body)", "expected a JSON object"))?;
+        if let Some(unknown) = object.keys().find(|k| !known.contains(&k.as_str())) {
+            return Err(refuse(unknown, "unknown field"));
+        }
+        Ok(Fields(object))
+    }
+
+    fn text(&self, name: &str, max: usize) -> Result<String, FieldError> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Err(refuse(name, "this field is required")),
+            Some(Value::String(s)) if s.trim().is_empty() => Err(refuse(name, "must not be empty")),
+            Some(Value::String(s)) if s.chars().count() > max => {
+                Err(refuse(name, format!("at most {max} characters")))
+            }
+            Some(Value::String(s)) => Ok(s.trim().to_string()),
+            Some(_) => Err(refuse(name, "expected a string")),
+        }
+    }
+
+    fn optional_text(&self, name: &str, max: usize) -> Result<Option<String>, FieldError> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(_) => self.text(name, max).map(Some),
+        }
+    }
+
+    fn flag(&self, name: &str) -> Result<bool, FieldError> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Err(refuse(name, "this field is required")),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(_) => Err(refuse(name, "expected true or false")),
+        }
+    }
+
+    fn course(&self) -> Result<CourseKey, FieldError> {
+        CourseKey::parse(&self.text("course_id", 255)?)
+            .map_err(|_| refuse("course_id", courses::keys::INVALID))
+    }
+
+    fn email(&self) -> Result<String, FieldError> {
+        let email = self.text("email", 254)?;
+        let valid = !email.contains(char::is_whitespace)
+            && email
+                .split_once('@')
+                .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
+        if valid {
+            Ok(email)
+        } else {
+            Err(refuse("email", "Enter a valid email address."))
+        }
+    }
+
+    fn username(&self) -> Result<String, FieldError> {
+        let username = self.text("username", 150)?;
+        if username
+            .chars()
+            .all(|c| c.is_alphanumeric() || " .@_+-".contains(c))
+        {
+            Ok(username)
+        } else {
+            Err(refuse(
+                "username",
+                "may contain only letters, digits, spaces and . @ _ + -",
+            ))
+        }
+    }
+
+    fn mode(&self) -> Result<String, FieldError> {
+        let mode = self.text("mode", 100)?;
+        match courses::validate_mode(&mode) {
+            Some(problem) => Err(refuse("mode", problem)),
+            None => Ok(mode),
+        }
+    }
+}
+
+pub fn parse_certificate(body: &Value) -> Result<CertificateEvent, FieldError> {
+    let fields = Fields::new(
+        body,
+        &[
+            "event_id",
+            "username",
+            "email",
+            "course_id",
+            "mode",
+            "status",
+            "verify_uuid",
+            "course_name",
+        ],
+    )?;
+    Ok(CertificateEvent {
+        event_id: fields.text("event_id", 100)?,
+        username: fields.username()?,
+        email: fields.email()?,
+        course: fields.course()?,
+        mode: fields.mode()?,
+        status: fields.text("status", 50)?,
+        verify_uuid: fields.text("verify_uuid", 100)?,
+        course_name: fields.optional_text("course_name", 255)?,
+    })
+}
+
+pub fn parse_enrollment(body: &Value) -> Result<EnrollmentEvent, FieldError> {
+    let fields = Fields::new(
+        body,
+        &[
+            "event_id",
+            "username",
+            "email",
+            "course_id",
+            "mode",
+            "is_active",
+        ],
+    )?;
+    Ok(EnrollmentEvent {
+        event_id: fields.text("event_id", 100)?,
+        username: fields.username()?,
+        email: fields.email()?,
+        course: fields.course()?,
+        mode: fields.mode()?,
+        is_active: fields.flag("is_active")?,
+    })
+}
+
+/// What recording an event came to: the jobs it queued, and whether it was new.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub job_ids: Vec<i64>,
+    pub repeat: bool,
+}
+
+fn earlier(conn: &mut DbConnection, event_id: &str) -> QueryResult<Option<Recorded>> {
+    let stored: Option<String> = api_events::table
+        .filter(api_events::event_id.eq(event_id))
+        .select(api_events::job_ids)
+        .first(conn)
+        .optional()?;
+    Ok(stored.map(|ids| Recorded {
+        job_ids: serde_json::from_str(&ids).unwrap_or_default(),
+        repeat: true,
+    }))
+}
+
+/// Records an event and what it causes, once: a repeat of its `event_id` changes nothing
+/// and answers with the jobs of the first.
+fn record_once(
+    conn: &mut DbConnection,
+    event_id: &str,
+    kind: &str,
+    payload: &Value,
+    work: impl FnOnce(&mut DbConnection) -> QueryResult<Vec<i64>>,
+) -> QueryResult<Recorded> {
+    let result = crate::db::write_transaction(conn, |conn| {
+        if let Some(seen) = earlier(conn, event_id)? {
+            return Ok(seen);
+        }
+        // The event row first: a concurrent repeat stops here, on the unique index.
+        diesel::insert_into(api_events::table)
+            .values((
+                api_events::event_id.eq(event_id),
+                api_events::kind.eq(kind),
+                api_events::payload.eq(payload.to_string()),
+                api_events::received_at.eq(now()),
+            ))
+            .execute(conn)?;
+        let job_ids = work(conn)?;
+        diesel::update(api_events::table.filter(api_events::event_id.eq(event_id)))
+            .set(api_events::job_ids.eq(serde_json::to_string(&job_ids).unwrap_or_default()))
+            .execute(conn)?;
+        Ok(Recorded {
+            job_ids,
+            repeat: false,
+        })
+    });
+    match result {
+        Err(e) if crate::db::is_unique_violation(&e) => earlier(conn, event_id)?.ok_or(e),
+        other => other,
+    }
+}
+
+fn course_for(
+    conn: &mut DbConnection,
+    key: &CourseKey,
+    name: Option<&str>,
+) -> QueryResult<courses::Course> {
+    match courses::find_by_key(conn, &key.to_string())? {
+        Some(course) => Ok(course),
+        None => courses::create(conn, key, name.unwrap_or_default()),
+    }
+}
+
+/// A certificate event: the learner, enrollment mode and certificate are recorded, and a
+/// passing certificate queues the course-completion award.
+pub fn certificate(
+    conn: &mut DbConnection,
+    event: &CertificateEvent,
+    payload: &Value,
+    lms_url: &str,
+) -> QueryResult<Recorded> {
+    record_once(conn, &event.event_id, "certificate", payload, |conn| {
+        let course = course_for(conn, &event.course, event.course_name.as_deref())?;
+        let learner = learners::upsert(conn, &event.username, &event.email)?;
+        upsert_enrollment(conn, learner.id, &course.course_id, &event.mode, true)?;
+        diesel::delete(
+            certificates::table
+                .filter(certificates::learner_id.eq(learner.id))
+                .filter(certificates::course_id.eq(&course.course_id)),
+        )
+        .execute(conn)?;
+        diesel::insert_into(certificates::table)
+            .values((
+                certificates::learner_id.eq(learner.id),
+                certificates::course_id.eq(&course.course_id),
+                certificates::mode.eq(&event.mode),
+                certificates::status.eq(&event.status),
+                certificates::verify_uuid.eq(&event.verify_uuid),
+                certificates::updated_at.eq(now()),
+            ))
+            .execute(conn)?;
+        if !PASSING.contains(&event.status.as_str()) {
+            return Ok(Vec::new());
+        }
+        let evidence = super::award::evidence_url(lms_url, &event.verify_uuid);
+        Ok(vec![jobs::enqueue_course_completion(
+            conn,
+            learner.id,
+            &course.course_id,
+            &event.mode,
+            &evidence,
+        )?])
+    })
+}
+
+/// An enrollment event: the enrollment is recorded. (Enrollment-count badges are not
+/// implemented yet, so it queues nothing.)
+pub fn enrollment(
+    conn: &mut DbConnection,
+    event: &EnrollmentEvent,
+    payload: &Value,
+) -> QueryResult<Recorded> {
+    record_once(conn, &event.event_id, "enrollment", payload, |conn| {
+        let course = course_for(conn, &event.course, None)?;
+        let learner = learners::upsert(conn, &event.username, &event.email)?;
+        upsert_enrollment(
+            conn,
+            learner.id,
+            &course.course_id,
+            &event.mode,
+            event.is_active,
+        )?;
+        Ok(Vec::new())
+    })
+}
+
+fn upsert_enrollment(
+    conn: &mut DbConnection,
+    learner: i64,
+    course_id: &str,
+    mode: &str,
+    active: bool,
+) -> QueryResult<()> {
+    let updated = diesel::update(
+        enrollments::table
+            .filter(enrollments::learner_id.eq(learner))
+            .filter(enrollments::course_id.eq(course_id)),
+    )
+    .set((
+        enrollments::mode.eq(mode),
+        enrollments::is_active.eq(active),
+        enrollments::updated_at.eq(now()),
+    ))
+    .execute(conn)?;
+    if updated == 0 {
+        diesel::insert_into(enrollments::table)
+            .values((
+                enrollments::learner_id.eq(learner),
+                enrollments::course_id.eq(course_id),
+                enrollments::mode.eq(mode),
+                enrollments::is_active.eq(active),
+                enrollments::updated_at.eq(now()),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
