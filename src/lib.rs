@@ -54,6 +54,7 @@ pub fn admin_site(config: &Config) -> AdminSite {
     site.register(badges::class_admin::BadgeClassAdmin {
         limits: config.images.clone(),
     });
+    site.register(badging::job_admin::AwardJobAdmin);
     site.add_page(admin::site::ExtraPage {
         app_name: "Badges",
         label: "Frozen badge images",

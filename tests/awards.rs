@@ -516,3 +516,86 @@ async fn a_worker_killed_mid_run_loses_and_duplicates_nothing() {
         .unwrap();
     assert!(distinct.iter().all(Option::is_some));
 }
+
+#[tokio::test]
+async fn operators_see_award_jobs_and_retry_or_cancel_them() {
+    let app = spawn_app().await;
+    app.login_superuser().await;
+    let failed = queue(&app, "alice", "verified");
+    let pending = queue(&app, "bob", "honor");
+    diesel::update(award_jobs::table.find(failed))
+        .set((
+            award_jobs::status.eq("failed"),
+            award_jobs::attempts.eq(5),
+            award_jobs::last_error.eq("Badgr answered 500 <again>"),
+        ))
+        .execute(&mut *app.conn())
+        .unwrap();
+
+    let list = app.get_html("/admin/badges/awardjob/").await;
+    assert!(list.contains("alice") && list.contains("bob"), "{list}");
+    assert!(
+        list.contains("Badgr answered 500 &#60;again&#62;"),
+        "escaped"
+    );
+    assert!(!list.contains("addlink"), "jobs are not added by hand");
+    assert_eq!(app.get("/admin/badges/awardjob/add/").await.status(), 403);
+    let failed_only = app
+        .get_html("/admin/badges/awardjob/?status__exact=failed")
+        .await;
+    assert!(failed_only.contains("alice") && !failed_only.contains("bob"));
+    let detail = app
+        .get_html(&format!("/admin/badges/awardjob/{failed}/change/"))
+        .await;
+    assert!(detail.contains(&format!("Award job #{failed}")), "{detail}");
+    assert!(detail.contains("Badgr answered 500 &#60;again&#62;"));
+
+    let both = [failed.to_string(), pending.to_string()];
+    let retried = app
+        .post_form(
+            "/admin/badges/awardjob/",
+            &[
+                ("action", "retry"),
+                ("_selected_action", &both[0]),
+                ("_selected_action", &both[1]),
+            ],
+        )
+        .await;
+    assert_eq!(retried.status(), 302);
+    let again = job(&app, failed);
+    assert_eq!((again.status.as_str(), again.attempts), ("pending", 0));
+
+    app.post_form(
+        "/admin/badges/awardjob/",
+        &[("action", "cancel"), ("_selected_action", &both[1])],
+    )
+    .await;
+    let cancelled = job(&app, pending);
+    assert_eq!(cancelled.status, "failed");
+    assert_eq!(cancelled.last_error, "Cancelled in the admin.");
+    let history = app
+        .get_html(&format!("/admin/badges/awardjob/{pending}/history/"))
+        .await;
+    assert!(history.contains("Cancel"), "{history}");
+
+    // Staff who may only view jobs cannot run the actions.
+    let viewer = app.create_user("viewer", true, false);
+    app.grant(viewer, "badges", "view_awardjob");
+    let client = common::new_client();
+    app.login_with(&client, "viewer", common::PASSWORD).await;
+    assert_eq!(
+        app.get_with(&client, "/admin/badges/awardjob/")
+            .await
+            .status(),
+        200
+    );
+    let refused = app
+        .post_form_with(
+            &client,
+            "/admin/badges/awardjob/",
+            &[("action", "retry"), ("_selected_action", &both[1])],
+        )
+        .await;
+    assert_eq!(refused.status(), 403);
+    assert_eq!(job(&app, pending).status, "failed");
+}

@@ -85,6 +85,12 @@ pub trait ModelAdmin: Send + Sync {
         None
     }
 
+    /// Whether objects may be added by hand (records made by the system, such as award
+    /// jobs, may not: no Add button, and the add pages answer 403).
+    fn allows_add(&self) -> bool {
+        true
+    }
+
     /// The add form's initial values (e.g. a checkbox that defaults to on).
     fn initial(&self) -> FormData {
         FormData::default()

@@ -6,6 +6,7 @@ pub mod award;
 pub mod backend;
 pub mod badgr;
 pub mod intake;
+pub mod job_admin;
 pub mod jobs;
 pub mod learners;
 pub mod local;

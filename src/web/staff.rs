@@ -49,7 +49,8 @@ impl Staff {
 
     pub fn can(&self, model: &dyn ModelAdmin, action: Action) -> bool {
         let info = model.info();
-        self.permissions.has(info.app_label, action, info.model)
+        (action != Action::Add || model.allows_add())
+            && self.permissions.has(info.app_label, action, info.model)
     }
 
     /// `Forbidden` unless the user holds the permission.
