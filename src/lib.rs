@@ -55,6 +55,7 @@ pub fn admin_site(config: &Config) -> AdminSite {
         limits: config.images.clone(),
     });
     site.register(badging::job_admin::AwardJobAdmin);
+    site.register(badging::learner_admin::LearnerAdmin);
     site.add_page(admin::site::ExtraPage {
         app_name: "Badges",
         label: "Frozen badge images",

@@ -461,3 +461,61 @@ async fn bad_events_are_refused_naming_the_field() {
         .unwrap();
     assert_eq!(nothing, 0, "refused events leave nothing behind");
 }
+
+#[tokio::test]
+async fn operators_see_learners_as_the_events_left_them() {
+    let app = spawn_app().await;
+    app.login_superuser().await;
+    let service = app.create_user("lms", false, false);
+    let token = create_token(&app, service).await;
+    award_two(&app);
+    let event = post_event(
+        &app,
+        "certificate",
+        Some(&token),
+        &certificate("ev-9", "downloadable"),
+    )
+    .await;
+    assert_eq!(event.status(), 202);
+    let job = event.json::<serde_json::Value>().await.unwrap()["jobs"][0]
+        .as_i64()
+        .unwrap();
+    let learner = learners::find(&mut app.conn(), "alice").unwrap().unwrap();
+
+    let list = app.get_html("/admin/badges/learner/?q=alice").await;
+    assert!(list.contains("Alice@Example.com"), "{list}");
+    assert!(!list.contains("addlink"), "learners come from the LMS");
+    let counts = [
+        "<td class=\"field-badges\">2</td>",
+        "<td class=\"field-jobs\">3</td>",
+    ];
+    for cell in counts {
+        assert!(list.contains(cell), "{cell} in {list}");
+    }
+    let detail = app
+        .get_html(&format!("/admin/badges/learner/{}/change/", learner.id))
+        .await;
+    assert!(
+        detail.contains("course-v1:edX+New+2026 (verified, downloadable)"),
+        "{detail}"
+    );
+    assert!(detail.contains(&format!("#{job} course-v1:edX+New+2026 pending")));
+    assert!(!detail.contains("name=\"_save\""), "read-only");
+    for refused in [
+        "/admin/badges/learner/add/".to_string(),
+        format!("/admin/badges/learner/{}/delete/", learner.id),
+    ] {
+        assert_eq!(app.get(&refused).await.status(), 403, "{refused}");
+    }
+    let changed = app
+        .post_form(
+            &format!("/admin/badges/learner/{}/change/", learner.id),
+            &[("username", "mallory")],
+        )
+        .await;
+    assert_eq!(changed.status(), 403);
+    assert_eq!(
+        learners::get(&mut app.conn(), learner.id).unwrap().username,
+        "alice"
+    );
+}

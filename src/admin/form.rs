@@ -52,6 +52,14 @@ impl FieldSpec {
         }
     }
 
+    /// Display-only fields, for records the system keeps (jobs, learners).
+    pub fn read_only_list(fields: &[(&'static str, &'static str)]) -> Vec<FieldSpec> {
+        fields
+            .iter()
+            .map(|&(name, label)| FieldSpec::new(name, label, Widget::ReadOnly))
+            .collect()
+    }
+
     pub fn required(mut self) -> FieldSpec {
         self.required = true;
         self

@@ -4,6 +4,7 @@ use diesel::QueryResult;
 
 use super::form::{FieldErrors, FieldSpec, FormData};
 use super::list::{Column, FilterSpec, ListPage, ListQuery};
+use crate::auth::permissions::Action;
 use crate::db::DbConnection;
 
 /// Names a model goes by, as Django's `Meta` gives them.
@@ -85,9 +86,10 @@ pub trait ModelAdmin: Send + Sync {
         None
     }
 
-    /// Whether objects may be added by hand (records made by the system, such as award
-    /// jobs, may not: no Add button, and the add pages answer 403).
-    fn allows_add(&self) -> bool {
+    /// Whether the admin offers `action` on this model at all, whatever the permissions.
+    /// Records made by the system (award jobs, learners) are never added by hand: no Add
+    /// button, and the add pages answer 403.
+    fn allows(&self, _action: Action) -> bool {
         true
     }
 

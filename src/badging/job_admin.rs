@@ -7,8 +7,9 @@ use diesel::prelude::*;
 use crate::admin::list::format_time;
 use crate::admin::{
     ActionOutcome, ActionSpec, Actor, Cell, Column, DeletedObject, FieldSpec, FilterSpec, FormData,
-    ListPage, ListQuery, ModelAdmin, ModelInfo, Row, SaveError, Saved, Widget, ids_as_i64,
+    ListPage, ListQuery, ModelAdmin, ModelInfo, Row, SaveError, Saved, ids_as_i64,
 };
+use crate::auth::permissions::Action;
 use crate::db::schema::{award_attempts, award_jobs, learners};
 use crate::db::{DbConnection, now};
 use crate::{page_of, search_terms};
@@ -105,8 +106,8 @@ impl ModelAdmin for AwardJobAdmin {
         ACTIONS
     }
 
-    fn allows_add(&self) -> bool {
-        false
+    fn allows(&self, action: Action) -> bool {
+        action != Action::Add
     }
 
     fn filters(&self, _conn: &mut DbConnection) -> QueryResult<Vec<FilterSpec>> {
@@ -177,33 +178,18 @@ impl ModelAdmin for AwardJobAdmin {
         _actor: Actor,
         _id: Option<&str>,
     ) -> QueryResult<Vec<FieldSpec>> {
-        Ok([
-            "status",
-            "learner",
-            "course",
-            "mode",
-            "evidence",
-            "attempts",
-            "next",
-            "assertion",
-            "last_error",
-            "history",
-        ]
-        .iter()
-        .zip([
-            "State",
-            "Learner",
-            "Course",
-            "Mode",
-            "Evidence",
-            "Attempts",
-            "Next attempt",
-            "Assertion",
-            "Last error",
-            "Attempts made",
-        ])
-        .map(|(name, label)| FieldSpec::new(name, label, Widget::ReadOnly))
-        .collect())
+        Ok(FieldSpec::read_only_list(&[
+            ("status", "State"),
+            ("learner", "Learner"),
+            ("course", "Course"),
+            ("mode", "Mode"),
+            ("evidence", "Evidence"),
+            ("attempts", "Attempts"),
+            ("next", "Next attempt"),
+            ("assertion", "Assertion"),
+            ("last_error", "Last error"),
+            ("history", "Attempts made"),
+        ]))
     }
 
     fn load(&self, conn: &mut DbConnection, id: &str) -> QueryResult<Option<(String, FormData)>> {

@@ -8,6 +8,7 @@ pub mod badgr;
 pub mod intake;
 pub mod job_admin;
 pub mod jobs;
+pub mod learner_admin;
 pub mod learners;
 pub mod local;
 pub mod openbadges;

@@ -49,8 +49,7 @@ impl Staff {
 
     pub fn can(&self, model: &dyn ModelAdmin, action: Action) -> bool {
         let info = model.info();
-        (action != Action::Add || model.allows_add())
-            && self.permissions.has(info.app_label, action, info.model)
+        model.allows(action) && self.permissions.has(info.app_label, action, info.model)
     }
 
     /// `Forbidden` unless the user holds the permission.
