@@ -56,6 +56,9 @@ pub fn admin_site(config: &Config) -> AdminSite {
     });
     site.register(badging::job_admin::AwardJobAdmin);
     site.register(badging::learner_admin::LearnerAdmin);
+    site.register(badging::certificate_admin::CertificateAdmin {
+        lms_url: config.lms_url.clone(),
+    });
     site.add_page(admin::site::ExtraPage {
         app_name: "Badges",
         label: "Frozen badge images",

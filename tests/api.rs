@@ -519,3 +519,88 @@ async fn operators_see_learners_as_the_events_left_them() {
         "alice"
     );
 }
+
+#[tokio::test]
+async fn operators_issue_a_badge_for_a_passing_certificate() {
+    let app = spawn_app().await;
+    app.login_superuser().await;
+    let service = app.create_user("lms", false, false);
+    let token = create_token(&app, service).await;
+    let mut failing = certificate("ev-2", "notpassing");
+    failing["username"] = "bob".into();
+    failing["email"] = "bob@example.com".into();
+    for event in [certificate("ev-1", "downloadable"), failing] {
+        assert!(
+            post_event(&app, "certificate", Some(&token), &event)
+                .await
+                .status()
+                .is_success()
+        );
+    }
+    let ids: Vec<i64> = accolade::db::schema::certificates::table
+        .order(accolade::db::schema::certificates::id)
+        .select(accolade::db::schema::certificates::id)
+        .load(&mut *app.conn())
+        .unwrap();
+    let jobs_now = || {
+        accolade::db::schema::award_jobs::table
+            .count()
+            .get_result::<i64>(&mut *app.conn())
+            .unwrap()
+    };
+    assert_eq!(jobs_now(), 1, "the passing event queued one");
+
+    let list = app.get_html("/admin/certificates/certificate/").await;
+    assert!(
+        list.contains("notpassing") && list.contains("downloadable"),
+        "{list}"
+    );
+    assert!(!list.contains("addlink"));
+    let passing_only = app
+        .get_html("/admin/certificates/certificate/?status__exact=downloadable")
+        .await;
+    assert!(!passing_only.contains("bob"));
+    let detail = app
+        .get_html(&format!(
+            "/admin/certificates/certificate/{}/change/",
+            ids[0]
+        ))
+        .await;
+    assert!(
+        detail.contains("/certificates/0123abcd?evidence_visit=1"),
+        "{detail}"
+    );
+
+    let viewer = app.create_user("viewer", true, false);
+    app.grant(viewer, "certificates", "view_certificate");
+    let client = new_client();
+    app.login_with(&client, "viewer", common::PASSWORD).await;
+    let both = [ids[0].to_string(), ids[1].to_string()];
+    let fields = [
+        ("action", "issue"),
+        ("_selected_action", both[0].as_str()),
+        ("_selected_action", both[1].as_str()),
+    ];
+    let refused = app
+        .post_form_with(&client, "/admin/certificates/certificate/", &fields)
+        .await;
+    assert_eq!(refused.status(), 403);
+    assert_eq!(jobs_now(), 1);
+
+    let issued = app
+        .post_form("/admin/certificates/certificate/", &fields)
+        .await;
+    assert_eq!(issued.status(), 302);
+    let page = app.get_html(&location(&issued)).await;
+    assert!(
+        page.contains("1 award job(s) queued. 1 certificate(s) skipped: not passing."),
+        "{page}"
+    );
+    assert_eq!(jobs_now(), 2, "only the passing certificate");
+    for refused in [
+        "/admin/certificates/certificate/add/".to_string(),
+        format!("/admin/certificates/certificate/{}/delete/", ids[0]),
+    ] {
+        assert_eq!(app.get(&refused).await.status(), 403, "{refused}");
+    }
+}

@@ -5,6 +5,7 @@ pub mod assertions;
 pub mod award;
 pub mod backend;
 pub mod badgr;
+pub mod certificate_admin;
 pub mod intake;
 pub mod job_admin;
 pub mod jobs;
