@@ -385,6 +385,29 @@ async fn concurrent_repeats_of_one_event_record_it_once() {
 }
 
 #[tokio::test]
+async fn concurrent_events_for_one_new_learner_and_course_all_land() {
+    let app = spawn_app().await;
+    app.login_superuser().await;
+    let service = app.create_user("lms", false, false);
+    let token = create_token(&app, service).await;
+    // Each event creates the same learner, course, enrollment and certificate rows.
+    let bodies: Vec<serde_json::Value> = (0..6)
+        .map(|n| certificate(&format!("ev-{n}"), "downloadable"))
+        .collect();
+    let requests = bodies
+        .iter()
+        .map(|body| post_event(&app, "certificate", Some(&token), body));
+    let responses = futures_util::future::join_all(requests).await;
+    let statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
+    assert!(statuses.iter().all(|&s| s == 202), "{statuses:?}");
+    let certificates: i64 = accolade::db::schema::certificates::table
+        .count()
+        .get_result(&mut *app.conn())
+        .unwrap();
+    assert_eq!(certificates, 1, "one certificate per learner and course");
+}
+
+#[tokio::test]
 async fn bad_events_are_refused_naming_the_field() {
     let app = spawn_app().await;
     app.login_superuser().await;

@@ -379,6 +379,31 @@ async fn a_job_whose_worker_died_is_taken_up_again() {
     let done = job(&app, id);
     assert_eq!((done.status.as_str(), done.attempts), ("done", 2));
     assert_eq!(assertion_count(&app), 1);
+
+    // The first worker was only slow: its late outcome neither moves the job nor is
+    // recorded as an attempt.
+    let attempts_before = attempt_count(&app, id);
+    jobs::finish(
+        &mut app.conn(),
+        &claimed,
+        "dead-worker",
+        accolade::db::now(),
+        Outcome::Failed {
+            reason: "late".into(),
+        },
+        3,
+    )
+    .unwrap();
+    assert_eq!(job(&app, id).status, "done");
+    assert_eq!(attempt_count(&app, id), attempts_before);
+}
+
+fn attempt_count(app: &TestApp, id: i64) -> i64 {
+    award_attempts::table
+        .filter(award_attempts::job_id.eq(id))
+        .count()
+        .get_result(&mut *app.conn())
+        .unwrap()
 }
 
 #[tokio::test]
@@ -549,6 +574,11 @@ async fn operators_see_award_jobs_and_retry_or_cancel_them() {
         .await;
     assert!(detail.contains(&format!("Award job #{failed}")), "{detail}");
     assert!(detail.contains("Badgr answered 500 &#60;again&#62;"));
+    assert!(!detail.contains("name=\"_save\""), "nothing to save");
+    let posted = app
+        .post_form(&format!("/admin/badges/awardjob/{failed}/change/"), &[])
+        .await;
+    assert_eq!(posted.status(), 403);
 
     let both = [failed.to_string(), pending.to_string()];
     let retried = app

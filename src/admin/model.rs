@@ -143,23 +143,32 @@ pub trait ModelAdmin: Send + Sync {
     /// The object's display string and its current form values.
     fn load(&self, conn: &mut DbConnection, id: &str) -> QueryResult<Option<(String, FormData)>>;
 
-    /// Validates and saves; runs inside a transaction with the history entry.
+    /// Validates and saves; runs inside a transaction with the history entry. Models
+    /// whose fields are all display-only are never saved (the form has no Save button and
+    /// a POST is refused), so they need not implement it.
     fn save(
         &self,
-        conn: &mut DbConnection,
-        actor: Actor,
-        id: Option<&str>,
-        data: &FormData,
-    ) -> Result<Saved, SaveError>;
+        _conn: &mut DbConnection,
+        _actor: Actor,
+        _id: Option<&str>,
+        _data: &FormData,
+    ) -> Result<Saved, SaveError> {
+        Err(not_offered("saving").into())
+    }
 
     /// What deleting these objects would remove; ids that do not exist are left out.
+    /// Needed only when `allows(Action::Delete)`.
     fn delete_preview(
         &self,
-        conn: &mut DbConnection,
-        ids: &[String],
-    ) -> QueryResult<Vec<(String, DeletedObject)>>;
+        _conn: &mut DbConnection,
+        _ids: &[String],
+    ) -> QueryResult<Vec<(String, DeletedObject)>> {
+        Err(not_offered("deleting"))
+    }
 
-    fn delete(&self, conn: &mut DbConnection, ids: &[String]) -> QueryResult<usize>;
+    fn delete(&self, _conn: &mut DbConnection, _ids: &[String]) -> QueryResult<usize> {
+        Err(not_offered("deleting"))
+    }
 
     /// Runs a declared bulk action inside a transaction; the generic code logs a history
     /// entry for every object the outcome names.
@@ -171,6 +180,12 @@ pub trait ModelAdmin: Send + Sync {
     ) -> QueryResult<ActionOutcome> {
         Ok(ActionOutcome::default())
     }
+}
+
+/// The error of a default method the generic views never call for a model that does not
+/// offer it; reaching it is a bug, reported rather than silently doing nothing.
+fn not_offered(what: &str) -> diesel::result::Error {
+    diesel::result::Error::QueryBuilderError(format!("{what} is not offered for this model").into())
 }
 
 /// Ids from the URL or a form as integers; malformed ones are dropped (they match nothing).

@@ -221,7 +221,7 @@ impl Badgr {
             .map_err(|e| transport("POST", &url, e))?;
         let status = response.status();
         let retry_after = retry_after(&response);
-        let body: Value = response.json().unwrap_or(Value::Null);
+        let body = read_answer(response);
         if status.is_success() {
             let access = body["access_token"].as_str().unwrap_or_default();
             if access.is_empty() {
@@ -237,7 +237,7 @@ impl Badgr {
             });
         }
         // The token endpoint's error never echoes the password; log it as it is.
-        tracing::warn!(method = "POST", %url, status = status.as_u16(), body = %body, "Badgr token request failed");
+        tracing::warn!(method = "POST", %url, status = status.as_u16(), body = %log_excerpt(&body), "Badgr token request failed");
         let wait = retry_after.or_else(|| body["expires"].as_u64().map(Duration::from_secs));
         Err(classify(
             status,
@@ -266,11 +266,11 @@ impl Badgr {
                 continue;
             }
             let wait = retry_after(&response);
-            let body: Value = response.json().unwrap_or(Value::Null);
+            let body = read_answer(response);
             if status.is_success() {
                 return Ok(body);
             }
-            tracing::warn!(%method, %url, status = status.as_u16(), body = %body, "Badgr request failed");
+            tracing::warn!(%method, %url, status = status.as_u16(), body = %log_excerpt(&body), "Badgr request failed");
             return Err(classify(
                 status,
                 wait,
@@ -488,7 +488,7 @@ impl BadgeBackend for Badgr {
         if entity.is_empty() {
             // Never cache an empty identifier (upstream defect D4); a class without one is a
             // failed award, not a created class (D9).
-            tracing::error!(%url, body = %body, "Badgr created a badge class without an identifier");
+            tracing::error!(%url, body = %log_excerpt(&body), "Badgr created a badge class without an identifier");
             return Err(AwardError::Permanent(format!(
                 "Badgr's new badge class has no entityId: {body}"
             )));
@@ -569,6 +569,29 @@ impl BadgeBackend for Badgr {
     }
 }
 
+/// Badgr's answer as JSON (`null` when it is not JSON), read up to 1 MiB: no answer of
+/// the API is near that, and a misbehaving server must not fill the memory.
+fn read_answer(response: reqwest::blocking::Response) -> Value {
+    use std::io::Read;
+    const MAX: u64 = 1024 * 1024;
+    let mut bytes = Vec::new();
+    match response.take(MAX + 1).read_to_end(&mut bytes) {
+        Ok(_) if bytes.len() as u64 <= MAX => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        _ => Value::Null,
+    }
+}
+
+/// A Badgr answer as it goes into a log line: cut short, since an answer's size is
+/// Badgr's to choose.
+fn log_excerpt(body: &Value) -> String {
+    const MAX: usize = 500;
+    let text = body.to_string();
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -621,5 +644,12 @@ mod tests {
             "test_componenttest_slug"
         );
         assert_eq!(v1_slug(&class(&"x".repeat(300), "", "")).len(), 64);
+    }
+
+    #[test]
+    fn logged_answers_are_cut_short() {
+        let long = Value::String("x".repeat(10_000));
+        assert_eq!(log_excerpt(&long).chars().count(), 501);
+        assert_eq!(log_excerpt(&Value::Null), "null");
     }
 }

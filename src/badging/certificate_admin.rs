@@ -6,8 +6,8 @@ use diesel::prelude::*;
 
 use crate::admin::list::format_time;
 use crate::admin::{
-    ActionOutcome, ActionSpec, Actor, Cell, Column, DeletedObject, FieldSpec, FilterSpec, FormData,
-    ListPage, ListQuery, ModelAdmin, ModelInfo, Row, SaveError, Saved, ids_as_i64,
+    ActionOutcome, ActionSpec, Actor, Cell, Column, FieldSpec, FilterSpec, FormData, ListPage,
+    ListQuery, ModelAdmin, ModelInfo, Row, ids_as_i64,
 };
 use crate::auth::permissions::Action;
 use crate::db::DbConnection;
@@ -215,36 +215,6 @@ impl ModelAdmin for CertificateAdmin {
         data.set("evidence", super::award::evidence_url(&self.lms_url, &uuid));
         data.set("updated", format_time(&updated));
         Ok(Some((format!("{learner} in {course}"), data)))
-    }
-
-    fn save(
-        &self,
-        conn: &mut DbConnection,
-        _actor: Actor,
-        id: Option<&str>,
-        _data: &FormData,
-    ) -> Result<Saved, SaveError> {
-        // Nothing on the form is editable: the LMS's events keep certificates up to date.
-        let id: i64 = id
-            .and_then(|id| id.parse().ok())
-            .ok_or(diesel::result::Error::NotFound)?;
-        let (repr, _) = self
-            .load(conn, &id.to_string())?
-            .ok_or(diesel::result::Error::NotFound)?;
-        Ok(Saved::new(id, repr))
-    }
-
-    // Never offered (`allows` refuses Delete): the certificate is the award's cause.
-    fn delete_preview(
-        &self,
-        _conn: &mut DbConnection,
-        _ids: &[String],
-    ) -> QueryResult<Vec<(String, DeletedObject)>> {
-        Ok(Vec::new())
-    }
-
-    fn delete(&self, _conn: &mut DbConnection, _ids: &[String]) -> QueryResult<usize> {
-        Ok(0)
     }
 
     fn run_action(

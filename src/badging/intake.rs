@@ -109,10 +109,7 @@ impl<'a> Fields<'a> {
 
     fn username(&self) -> Result<String, FieldError> {
         let username = self.text("username", 150)?;
-        if username
-            .chars()
-            .all(|c| c.is_alphanumeric() || " .@_+-".contains(c))
-        {
+        if learners::valid_username(&username) {
             Ok(username)
         } else {
             Err(refuse(
@@ -182,6 +179,7 @@ pub fn parse_enrollment(body: &Value) -> Result<EnrollmentEvent, FieldError> {
 /// What recording an event came to: the jobs it queued, and whether it was new.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recorded {
+    pub event_id: String,
     pub job_ids: Vec<i64>,
     pub repeat: bool,
 }
@@ -193,6 +191,7 @@ fn earlier(conn: &mut DbConnection, event_id: &str) -> QueryResult<Option<Record
         .first(conn)
         .optional()?;
     Ok(stored.map(|ids| Recorded {
+        event_id: event_id.to_string(),
         job_ids: serde_json::from_str(&ids).unwrap_or_default(),
         repeat: true,
     }))
@@ -205,9 +204,38 @@ fn record_once(
     event_id: &str,
     kind: &str,
     payload: &Value,
-    work: impl FnOnce(&mut DbConnection) -> QueryResult<Vec<i64>>,
+    work: impl Fn(&mut DbConnection) -> QueryResult<Vec<i64>>,
 ) -> QueryResult<Recorded> {
-    let result = crate::db::write_transaction(conn, |conn| {
+    // A unique violation is a concurrent repeat of this event (answered with the first's
+    // jobs), or another event that inserted the same learner, course, enrollment or
+    // certificate first: that row is there now, so the next try updates it instead. Each
+    // try gets past at least one such row, and there are four kinds.
+    const TRIES: usize = 5;
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match record_in_transaction(conn, event_id, kind, payload, &work) {
+            Err(e) if crate::db::is_unique_violation(&e) => {
+                if let Some(seen) = earlier(conn, event_id)? {
+                    return Ok(seen);
+                }
+                if tries == TRIES {
+                    return Err(e);
+                }
+            }
+            other => return other,
+        }
+    }
+}
+
+fn record_in_transaction(
+    conn: &mut DbConnection,
+    event_id: &str,
+    kind: &str,
+    payload: &Value,
+    work: &impl Fn(&mut DbConnection) -> QueryResult<Vec<i64>>,
+) -> QueryResult<Recorded> {
+    crate::db::write_transaction(conn, |conn| {
         if let Some(seen) = earlier(conn, event_id)? {
             return Ok(seen);
         }
@@ -225,14 +253,11 @@ fn record_once(
             .set(api_events::job_ids.eq(serde_json::to_string(&job_ids).unwrap_or_default()))
             .execute(conn)?;
         Ok(Recorded {
+            event_id: event_id.to_string(),
             job_ids,
             repeat: false,
         })
-    });
-    match result {
-        Err(e) if crate::db::is_unique_violation(&e) => earlier(conn, event_id)?.ok_or(e),
-        other => other,
-    }
+    })
 }
 
 fn course_for(

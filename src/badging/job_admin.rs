@@ -2,12 +2,15 @@
 //! attempts and last error, and the actions "Retry now" and "Cancel". Jobs are made by
 //! events and `accolade award`, never by hand, and their records are read-only.
 
+use std::collections::HashMap;
+
+use diesel::dsl::count_star;
 use diesel::prelude::*;
 
 use crate::admin::list::format_time;
 use crate::admin::{
     ActionOutcome, ActionSpec, Actor, Cell, Column, DeletedObject, FieldSpec, FilterSpec, FormData,
-    ListPage, ListQuery, ModelAdmin, ModelInfo, Row, SaveError, Saved, ids_as_i64,
+    ListPage, ListQuery, ModelAdmin, ModelInfo, Row, ids_as_i64,
 };
 use crate::auth::permissions::Action;
 use crate::db::schema::{award_attempts, award_jobs, learners};
@@ -262,50 +265,33 @@ impl ModelAdmin for AwardJobAdmin {
         Ok(Some((format!("Award job #{id}"), data)))
     }
 
-    fn save(
-        &self,
-        conn: &mut DbConnection,
-        _actor: Actor,
-        id: Option<&str>,
-        _data: &FormData,
-    ) -> Result<Saved, SaveError> {
-        // Nothing on the form is editable; the actions change jobs.
-        let id: i64 = id
-            .and_then(|id| id.parse().ok())
-            .ok_or(diesel::result::Error::NotFound)?;
-        super::jobs::get(conn, id)?.ok_or(diesel::result::Error::NotFound)?;
-        Ok(Saved::new(id, format!("Award job #{id}")))
-    }
-
     fn delete_preview(
         &self,
         conn: &mut DbConnection,
         ids: &[String],
     ) -> QueryResult<Vec<(String, DeletedObject)>> {
-        let found: Vec<(i64, i64)> = award_jobs::table
+        let found: Vec<i64> = award_jobs::table
             .filter(award_jobs::id.eq_any(ids_as_i64(ids)))
-            .select((award_jobs::id, award_jobs::id))
+            .select(award_jobs::id)
             .load(conn)?;
-        let mut preview = Vec::new();
-        for (id, _) in found {
-            let attempts: i64 = award_attempts::table
-                .filter(award_attempts::job_id.eq(id))
-                .count()
-                .get_result(conn)?;
-            let related = if attempts > 0 {
-                vec![format!("{attempts} recorded attempt(s)")]
-            } else {
-                Vec::new()
-            };
-            preview.push((
-                id.to_string(),
-                DeletedObject {
-                    repr: format!("Award job #{id}"),
-                    related,
-                },
-            ));
-        }
-        Ok(preview)
+        let attempts: HashMap<i64, i64> = award_attempts::table
+            .filter(award_attempts::job_id.eq_any(&found))
+            .group_by(award_attempts::job_id)
+            .select((award_attempts::job_id, count_star()))
+            .load::<(i64, i64)>(conn)?
+            .into_iter()
+            .collect();
+        Ok(found
+            .into_iter()
+            .map(|id| {
+                let related = attempts
+                    .get(&id)
+                    .map(|n| vec![format!("{n} recorded attempt(s)")])
+                    .unwrap_or_default();
+                let repr = format!("Award job #{id}");
+                (id.to_string(), DeletedObject { repr, related })
+            })
+            .collect())
     }
 
     fn delete(&self, conn: &mut DbConnection, ids: &[String]) -> QueryResult<usize> {
@@ -325,13 +311,12 @@ impl ModelAdmin for AwardJobAdmin {
             "cancel" => (&["pending"], "cancelled"),
             _ => return Ok(ActionOutcome::default()),
         };
-        let chosen: Vec<i64> = award_jobs::table
+        // The state condition is part of the UPDATE, so a job a worker claims meanwhile
+        // is left alone rather than changed under it.
+        let targets = award_jobs::table
             .filter(award_jobs::id.eq_any(ids_as_i64(ids)))
-            .filter(award_jobs::status.eq_any(from))
-            .select(award_jobs::id)
-            .load(conn)?;
-        let targets = award_jobs::table.filter(award_jobs::id.eq_any(&chosen));
-        if action == "retry" {
+            .filter(award_jobs::status.eq_any(from));
+        let chosen: Vec<i64> = if action == "retry" {
             // A fresh budget of attempts, due now.
             diesel::update(targets)
                 .set((
@@ -340,7 +325,8 @@ impl ModelAdmin for AwardJobAdmin {
                     award_jobs::next_attempt_at.eq(now()),
                     award_jobs::updated_at.eq(now()),
                 ))
-                .execute(conn)?;
+                .returning(award_jobs::id)
+                .get_results(conn)?
         } else {
             diesel::update(targets)
                 .set((
@@ -348,8 +334,9 @@ impl ModelAdmin for AwardJobAdmin {
                     award_jobs::last_error.eq("Cancelled in the admin."),
                     award_jobs::updated_at.eq(now()),
                 ))
-                .execute(conn)?;
-        }
+                .returning(award_jobs::id)
+                .get_results(conn)?
+        };
         let skipped = ids.len() - chosen.len();
         let mut text = format!("{} award job(s) {message}.", chosen.len());
         if skipped > 0 {

@@ -167,6 +167,28 @@ pub fn finish(
         _ => job.next_attempt_at,
     };
     crate::db::write_transaction(conn, |conn| {
+        // Only the worker that holds the job moves it on: one whose lease ran out and whose
+        // job was taken up again (or cancelled, or deleted) meanwhile records nothing.
+        let moved = diesel::update(
+            award_jobs::table
+                .find(job.id)
+                .filter(award_jobs::status.eq("running"))
+                .filter(award_jobs::locked_by.eq(worker)),
+        )
+        .set((
+            award_jobs::status.eq(status),
+            award_jobs::next_attempt_at.eq(next),
+            award_jobs::locked_by.eq(""),
+            award_jobs::locked_until.eq(None::<chrono::NaiveDateTime>),
+            award_jobs::last_error.eq(if status == "done" { "" } else { &reason }),
+            award_jobs::assertion_id.eq(assertion),
+            award_jobs::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+        if moved == 0 {
+            tracing::warn!(job = job.id, %worker, "the job is no longer this worker's; outcome not recorded");
+            return Ok(());
+        }
         diesel::insert_into(award_attempts::table)
             .values((
                 award_attempts::job_id.eq(job.id),
@@ -175,21 +197,6 @@ pub fn finish(
                 award_attempts::finished_at.eq(now()),
                 award_attempts::outcome.eq(label),
                 award_attempts::reason.eq(&reason),
-            ))
-            .execute(conn)?;
-        diesel::update(award_jobs::table.find(job.id))
-            .set((
-                award_jobs::status.eq(status),
-                award_jobs::next_attempt_at.eq(next),
-                award_jobs::locked_by.eq(""),
-                award_jobs::locked_until.eq(None::<chrono::NaiveDateTime>),
-                award_jobs::last_error.eq(if status == "done" {
-                    String::new()
-                } else {
-                    reason
-                }),
-                award_jobs::assertion_id.eq(assertion),
-                award_jobs::updated_at.eq(now()),
             ))
             .execute(conn)?;
         Ok(())

@@ -10,8 +10,7 @@ use diesel::prelude::*;
 
 use crate::admin::list::format_time;
 use crate::admin::{
-    Actor, Cell, Column, DeletedObject, FieldSpec, FormData, ListPage, ListQuery, ModelAdmin,
-    ModelInfo, Row, SaveError, Saved,
+    Actor, Cell, Column, FieldSpec, FormData, ListPage, ListQuery, ModelAdmin, ModelInfo, Row,
 };
 use crate::auth::permissions::Action;
 use crate::db::DbConnection;
@@ -150,34 +149,6 @@ impl ModelAdmin for LearnerAdmin {
         data.set("enrollments", listing(enrollments_of(conn, id)?));
         data.set("jobs", listing(jobs_of(conn, id)?));
         Ok(Some((learner.username, data)))
-    }
-
-    fn save(
-        &self,
-        conn: &mut DbConnection,
-        _actor: Actor,
-        id: Option<&str>,
-        _data: &FormData,
-    ) -> Result<Saved, SaveError> {
-        // Never offered (`allows` is View only): the LMS's events keep learners up to date.
-        let id: i64 = id
-            .and_then(|id| id.parse().ok())
-            .ok_or(diesel::result::Error::NotFound)?;
-        let learner = super::learners::get(conn, id)?;
-        Ok(Saved::new(id, learner.username))
-    }
-
-    // Never offered either: assertions and jobs point at learners.
-    fn delete_preview(
-        &self,
-        _conn: &mut DbConnection,
-        _ids: &[String],
-    ) -> QueryResult<Vec<(String, DeletedObject)>> {
-        Ok(Vec::new())
-    }
-
-    fn delete(&self, _conn: &mut DbConnection, _ids: &[String]) -> QueryResult<usize> {
-        Ok(0)
     }
 }
 

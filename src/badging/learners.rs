@@ -15,6 +15,15 @@ pub struct Learner {
     pub updated_at: chrono::NaiveDateTime,
 }
 
+/// Whether a username has only the characters Open edX allows in one (letters, digits,
+/// spaces and `. @ _ + -`).
+pub fn valid_username(username: &str) -> bool {
+    !username.is_empty()
+        && username
+            .chars()
+            .all(|c| c.is_alphanumeric() || " .@_+-".contains(c))
+}
+
 /// The learner with this username, created or given the new e-mail address.
 pub fn upsert(conn: &mut DbConnection, username: &str, email: &str) -> QueryResult<Learner> {
     let existing = find(conn, username)?;

@@ -14,6 +14,7 @@ use super::{AppState, resource};
 use crate::auth::service_tokens;
 use crate::auth::session::TypedSession;
 use crate::badges::classes::BadgeClass;
+use crate::badging::intake;
 use crate::courses::CourseKey;
 use crate::db::schema::{badge_assertions, badge_classes, learners};
 use crate::error::AppError;
@@ -23,7 +24,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/api/badges/v1/assertions/user/{username}/").get(user_assertions));
 }
 
-fn json_error(status: actix_web::http::StatusCode, detail: &str) -> HttpResponse {
+/// An error in the shape of the upstream learners' API: `{"detail": …}`.
+fn upstream_error(status: actix_web::http::StatusCode, detail: &str) -> HttpResponse {
     HttpResponse::build(status).json(json!({ "detail": detail }))
 }
 
@@ -91,26 +93,19 @@ fn parse_filter(query: &QueryString) -> Result<Filter, &'static str> {
     Ok(Filter { course, slug })
 }
 
-fn valid_username(username: &str) -> bool {
-    !username.is_empty()
-        && username
-            .chars()
-            .all(|c| c.is_alphanumeric() || " .@_+-".contains(c))
-}
-
 async fn user_assertions(
     state: web::Data<AppState>,
     req: HttpRequest,
     username: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let not_found = || json_error(actix_web::http::StatusCode::NOT_FOUND, "Not found.");
+    let not_found = || upstream_error(actix_web::http::StatusCode::NOT_FOUND, "Not found.");
     let username = username.into_inner();
-    if !state.config.badges_enabled || !valid_username(&username) {
+    if !state.config.badges_enabled || !crate::badging::learners::valid_username(&username) {
         return Ok(not_found());
     }
     let allowed = match caller(&state, &req).await? {
         None => {
-            return Ok(json_error(
+            return Ok(upstream_error(
                 actix_web::http::StatusCode::UNAUTHORIZED,
                 "Invalid token.",
             ));
@@ -128,7 +123,12 @@ async fn user_assertions(
     let query = QueryString::new(pairs(req.query_string()));
     let filter = match parse_filter(&query) {
         Ok(filter) => filter,
-        Err(detail) => return Ok(json_error(actix_web::http::StatusCode::BAD_REQUEST, detail)),
+        Err(detail) => {
+            return Ok(upstream_error(
+                actix_web::http::StatusCode::BAD_REQUEST,
+                detail,
+            ));
+        }
     };
     let page_size = query
         .get("page_size")
@@ -139,7 +139,7 @@ async fn user_assertions(
         None => 1,
         Some(Ok(p)) if p >= 1 => p,
         Some(_) => {
-            return Ok(json_error(
+            return Ok(upstream_error(
                 actix_web::http::StatusCode::NOT_FOUND,
                 "Invalid page.",
             ));
@@ -188,7 +188,7 @@ async fn user_assertions(
         .await?;
     let num_pages = ((count + page_size - 1) / page_size).max(1);
     if page > num_pages {
-        return Ok(json_error(
+        return Ok(upstream_error(
             actix_web::http::StatusCode::NOT_FOUND,
             "Invalid page.",
         ));
@@ -239,7 +239,8 @@ pub fn event_routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/api/v1/events/enrollment").post(enrollment_event));
 }
 
-fn error_json(
+/// An event refused: `{"error": …, "field": …}`, naming the field when one is at fault.
+fn intake_error(
     status: actix_web::http::StatusCode,
     error: &str,
     field: Option<&str>,
@@ -255,7 +256,7 @@ async fn event_body(
 ) -> Result<Result<Value, HttpResponse>, AppError> {
     use futures_util::StreamExt;
     if !matches!(caller(state, req).await?, Some(Caller::Service)) {
-        return Ok(Err(error_json(
+        return Ok(Err(intake_error(
             actix_web::http::StatusCode::UNAUTHORIZED,
             "a valid service token is required (Authorization: Bearer …)",
             None,
@@ -265,7 +266,7 @@ async fn event_body(
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| AppError::BadRequest(format!("unreadable body: {e}")))?;
         if body.len() + chunk.len() > MAX_EVENT_BYTES {
-            return Ok(Err(error_json(
+            return Ok(Err(intake_error(
                 actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
                 "the body is larger than 64 KiB",
                 None,
@@ -274,7 +275,7 @@ async fn event_body(
         body.extend_from_slice(&chunk);
     }
     Ok(serde_json::from_slice(&body).map_err(|e| {
-        error_json(
+        intake_error(
             actix_web::http::StatusCode::BAD_REQUEST,
             &format!("malformed JSON: {e}"),
             None,
@@ -282,14 +283,14 @@ async fn event_body(
     }))
 }
 
-fn recorded(event_id: &str, recorded: crate::badging::intake::Recorded) -> HttpResponse {
+fn recorded(recorded: intake::Recorded) -> HttpResponse {
     let status = if recorded.repeat {
         actix_web::http::StatusCode::OK
     } else {
         actix_web::http::StatusCode::ACCEPTED
     };
     HttpResponse::build(status)
-        .json(json!({ "event_id": event_id, "jobs": recorded.job_ids, "repeat": recorded.repeat }))
+        .json(json!({ "event_id": recorded.event_id, "jobs": recorded.job_ids, "repeat": recorded.repeat }))
 }
 
 async fn certificate_event(
@@ -297,27 +298,15 @@ async fn certificate_event(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
-    let body = match event_body(&state, &req, payload).await? {
-        Ok(body) => body,
-        Err(refusal) => return Ok(refusal),
-    };
-    let event = match crate::badging::intake::parse_certificate(&body) {
-        Ok(event) => event,
-        Err(e) => {
-            return Ok(error_json(
-                actix_web::http::StatusCode::BAD_REQUEST,
-                &e.message,
-                Some(&e.field),
-            ));
-        }
-    };
     let lms = state.config.lms_url.clone();
-    let id = event.event_id.clone();
-    let done = state
-        .db
-        .run(move |conn| crate::badging::intake::certificate(conn, &event, &body, &lms))
-        .await?;
-    Ok(recorded(&id, done))
+    intake_event(
+        &state,
+        &req,
+        payload,
+        intake::parse_certificate,
+        move |conn, event, body| intake::certificate(conn, event, body, &lms),
+    )
+    .await
 }
 
 async fn enrollment_event(
@@ -325,24 +314,43 @@ async fn enrollment_event(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
-    let body = match event_body(&state, &req, payload).await? {
+    intake_event(
+        &state,
+        &req,
+        payload,
+        intake::parse_enrollment,
+        intake::enrollment,
+    )
+    .await
+}
+
+/// Checks and reads an event, then records it (with its award jobs) off the executor.
+async fn intake_event<E: Send + 'static>(
+    state: &AppState,
+    req: &HttpRequest,
+    payload: web::Payload,
+    parse: fn(&Value) -> Result<E, intake::FieldError>,
+    record: impl FnOnce(&mut crate::db::DbConnection, &E, &Value) -> QueryResult<intake::Recorded>
+    + Send
+    + 'static,
+) -> Result<HttpResponse, AppError> {
+    let body = match event_body(state, req, payload).await? {
         Ok(body) => body,
         Err(refusal) => return Ok(refusal),
     };
-    let event = match crate::badging::intake::parse_enrollment(&body) {
+    let event = match parse(&body) {
         Ok(event) => event,
         Err(e) => {
-            return Ok(error_json(
+            return Ok(intake_error(
                 actix_web::http::StatusCode::BAD_REQUEST,
                 &e.message,
                 Some(&e.field),
             ));
         }
     };
-    let id = event.event_id.clone();
     let done = state
         .db
-        .run(move |conn| crate::badging::intake::enrollment(conn, &event, &body))
+        .run(move |conn| record(conn, &event, &body))
         .await?;
-    Ok(recorded(&id, done))
+    Ok(recorded(done))
 }

@@ -77,7 +77,9 @@ impl FormContext<'_> {
                 )
             }
         };
-        let read_only = id.is_some() && !can_change;
+        // A change form with nothing editable (a record the system keeps) is a view.
+        let editable = fields.iter().any(crate::admin::FieldSpec::is_editable);
+        let read_only = id.is_some() && !(can_change && editable);
         let list_url = preserved::changelist(self.model, &self.preserved_filters);
         let multipart = fields
             .iter()
@@ -239,6 +241,11 @@ async fn submit(
             .run(move |conn| {
                 let mut data = data;
                 let fields = model.fields(conn, actor, id.as_deref())?;
+                if !fields.iter().any(crate::admin::FieldSpec::is_editable) {
+                    return Err(AppError::Forbidden(
+                        "Nothing on this page can be changed.".into(),
+                    ));
+                }
                 let before = match &id {
                     Some(id) => Some(model.load(conn, id)?.ok_or(AppError::NotFound)?),
                     None => None,
