@@ -300,6 +300,68 @@ impl BadgeBackend for Flaky {
     }
 }
 
+/// A backend on which another worker creates and freezes the class while this one is
+/// creating it too; it remembers which class identifier each award used.
+struct Overtaken {
+    inner: Arc<dyn BadgeBackend>,
+    awarded_under: std::sync::Mutex<Vec<String>>,
+}
+
+impl BadgeBackend for Overtaken {
+    fn name(&self) -> &'static str {
+        "overtaken"
+    }
+    fn create_badge_class(
+        &self,
+        conn: &mut DbConnection,
+        class: &BadgeClass,
+    ) -> Result<String, AwardError> {
+        accolade::badges::classes::mark_frozen(conn, class.id, "created-first").unwrap();
+        Ok("created-second".into())
+    }
+    fn award(
+        &self,
+        conn: &mut DbConnection,
+        class: &BadgeClass,
+        learner: &Learner,
+        evidence: Option<&str>,
+        retry: bool,
+    ) -> Result<IssuedAssertion, AwardError> {
+        self.awarded_under
+            .lock()
+            .unwrap()
+            .push(class.backend_id.clone());
+        self.inner.award(conn, class, learner, evidence, retry)
+    }
+    fn revoke(
+        &self,
+        class: &BadgeClass,
+        assertion: &accolade::badging::assertions::BadgeAssertion,
+        reason: &str,
+    ) -> Result<(), AwardError> {
+        self.inner.revoke(class, assertion, reason)
+    }
+    fn health(&self) -> Result<String, String> {
+        Ok("overtaken".into())
+    }
+}
+
+#[tokio::test]
+async fn a_class_created_twice_at_once_is_awarded_under_the_first() {
+    let app = spawn_app().await;
+    let backend = Overtaken {
+        inner: local(&app),
+        awarded_under: Default::default(),
+    };
+    let id = queue(&app, "alice", "verified");
+    worker::drain(&app.db, &backend, &settings(true), "test").unwrap();
+    assert_eq!(job(&app, id).status, "done");
+    assert_eq!(
+        *backend.awarded_under.lock().unwrap(),
+        vec!["created-first".to_string()]
+    );
+}
+
 fn make_due(app: &TestApp, id: i64) {
     diesel::update(award_jobs::table.find(id))
         .set(award_jobs::next_attempt_at.eq(accolade::db::now()))

@@ -15,6 +15,9 @@ use crate::courses;
 use crate::db::DbConnection;
 use crate::db::schema::badge_image_configurations as configs;
 
+/// Upstream's words when a course has "Issue Open Badges" off.
+const COURSE_BADGES_OFF: &str = "Course is not configured to issue badges.";
+
 /// What an award may do, from the configuration.
 #[derive(Clone, Debug)]
 pub struct AwardSettings {
@@ -75,7 +78,7 @@ fn award(
         .ok_or_else(|| AwardError::Permanent(format!("unknown course {:?}", job.course_id)))?;
     if !course.issue_badges {
         return Ok(Outcome::Skipped {
-            reason: "Course is not configured to issue badges.".into(),
+            reason: COURSE_BADGES_OFF.into(),
         });
     }
     let slug = classes::course_slug(&course.course_id, &job.mode);
@@ -111,13 +114,11 @@ fn award(
         }
         Err(BadgeClassError::CourseBadgesDisabled) => {
             return Ok(Outcome::Skipped {
-                reason: "Course is not configured to issue badges.".into(),
+                reason: COURSE_BADGES_OFF.into(),
             });
         }
         Err(BadgeClassError::Image(BadgeImageError::NotConfigured(mode))) => {
-            return Err(AwardError::Permanent(format!(
-                "no badge image configured for mode {mode:?} and no default image"
-            )));
+            return Err(no_image(&mode));
         }
         Err(BadgeClassError::Database(e)) => return Err(e.into()),
         Err(other) => return Err(AwardError::Permanent(other.to_string())),
@@ -167,6 +168,12 @@ fn award(
     })
 }
 
+fn no_image(mode: &str) -> AwardError {
+    AwardError::Permanent(format!(
+        "no badge image configured for mode {mode:?} and no default image"
+    ))
+}
+
 /// A shipped default image is not frozen into a badge class unless the site allows it.
 fn refuse_shipped_image(
     conn: &mut DbConnection,
@@ -175,11 +182,7 @@ fn refuse_shipped_image(
 ) -> Result<(), AwardError> {
     let image = match image_for_mode(conn, mode) {
         Ok(image) => image,
-        Err(BadgeImageError::NotConfigured(mode)) => {
-            return Err(AwardError::Permanent(format!(
-                "no badge image configured for mode {mode:?} and no default image"
-            )));
-        }
+        Err(BadgeImageError::NotConfigured(mode)) => return Err(no_image(&mode)),
         Err(BadgeImageError::Database(e)) => return Err(e.into()),
     };
     let shipped: bool = diesel::select(diesel::dsl::exists(
@@ -212,7 +215,18 @@ fn ensure_frozen(
             "the backend returned no identifier for the new badge class".into(),
         ));
     }
-    classes::mark_frozen(conn, class.id, &backend_id)?;
+    if classes::mark_frozen(conn, class.id, &backend_id)? == 0 {
+        // Another worker created and froze the class first; its identifier is the one kept,
+        // so every award of the class goes to the same class on the backend.
+        let kept = classes::by_id(conn, class.id)?;
+        tracing::warn!(class = class.id, ours = %backend_id, kept = %kept.backend_id, "the badge class was created on the backend twice at once; the first is kept");
+        if kept.backend_id.is_empty() {
+            return Err(AwardError::Retryable(
+                "the badge class is frozen without a backend identifier".into(),
+            ));
+        }
+        return Ok(kept);
+    }
     Ok(BadgeClass {
         frozen_at: Some(crate::db::now()),
         backend_id,
