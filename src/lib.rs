@@ -54,6 +54,8 @@ pub fn admin_site(config: &Config) -> AdminSite {
     site.register(badges::class_admin::BadgeClassAdmin {
         limits: config.images.clone(),
     });
+    site.register(badges::event_config_admin::EventBadgesConfigAdmin);
+    site.register(badging::assertion_admin::BadgeAssertionAdmin);
     site.register(badging::job_admin::AwardJobAdmin);
     site.register(badging::learner_admin::LearnerAdmin);
     site.register(badging::certificate_admin::CertificateAdmin {

@@ -4,8 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use accolade::badging::award::AwardSettings;
-use accolade::badging::worker::{self, WorkerSettings};
+use accolade::badging::worker;
 use accolade::badging::{jobs, learners};
 use accolade::courses::{self, CourseKey};
 use accolade::db::schema::{badge_assertions, service_tokens};
@@ -19,33 +18,15 @@ const DEMO_QUERY: &str = "course-v1:edX%2BDemoX%2BDemo";
 
 /// Awards alice the completion badges of two courses (the second one later).
 fn award_two(app: &TestApp) {
-    let backend = accolade::badging::local::LocalIssuer {
-        urls: accolade::badging::openbadges::Urls {
-            site: app.address.clone(),
-        },
-        profile: accolade::badging::openbadges::IssuerProfile {
-            name: "A".into(),
-            url: app.address.clone(),
-            email: "b@example.org".into(),
-        },
-    };
-    let settings = WorkerSettings {
-        award: AwardSettings {
-            badges_enabled: true,
-            allow_shipped_images: true,
-            lms_url: "https://lms.example".into(),
-        },
-        lease: Duration::from_secs(60),
-        max_attempts: 3,
-        poll: Duration::from_millis(10),
-    };
+    let backend = common::local_issuer(app);
+    let settings = common::worker_settings(true);
     for course in [DEMO, OTHER] {
         let mut conn = app.conn();
         courses::create(&mut conn, &CourseKey::parse(course).unwrap(), "A course").unwrap();
         let learner = learners::upsert(&mut conn, "alice", "alice@example.com").unwrap();
         jobs::enqueue_course_completion(&mut conn, learner.id, course, "verified", "").unwrap();
         drop(conn);
-        worker::drain(&app.db, &backend, &settings, "test").unwrap();
+        worker::drain(&app.db, backend.as_ref(), &settings, "test").unwrap();
         std::thread::sleep(Duration::from_millis(5));
     }
 }
@@ -505,7 +486,7 @@ async fn operators_see_learners_as_the_events_left_them() {
         .unwrap();
     let learner = learners::find(&mut app.conn(), "alice").unwrap().unwrap();
 
-    let list = app.get_html("/admin/badges/learner/?q=alice").await;
+    let list = app.get_html("/admin/learners/learner/?q=alice").await;
     assert!(list.contains("Alice@Example.com"), "{list}");
     assert!(!list.contains("addlink"), "learners come from the LMS");
     let counts = [
@@ -516,7 +497,7 @@ async fn operators_see_learners_as_the_events_left_them() {
         assert!(list.contains(cell), "{cell} in {list}");
     }
     let detail = app
-        .get_html(&format!("/admin/badges/learner/{}/change/", learner.id))
+        .get_html(&format!("/admin/learners/learner/{}/change/", learner.id))
         .await;
     assert!(
         detail.contains("course-v1:edX+New+2026 (verified, downloadable)"),
@@ -525,14 +506,14 @@ async fn operators_see_learners_as_the_events_left_them() {
     assert!(detail.contains(&format!("#{job} course-v1:edX+New+2026 pending")));
     assert!(!detail.contains("name=\"_save\""), "read-only");
     for refused in [
-        "/admin/badges/learner/add/".to_string(),
-        format!("/admin/badges/learner/{}/delete/", learner.id),
+        "/admin/learners/learner/add/".to_string(),
+        format!("/admin/learners/learner/{}/delete/", learner.id),
     ] {
         assert_eq!(app.get(&refused).await.status(), 403, "{refused}");
     }
     let changed = app
         .post_form(
-            &format!("/admin/badges/learner/{}/change/", learner.id),
+            &format!("/admin/learners/learner/{}/change/", learner.id),
             &[("username", "mallory")],
         )
         .await;
@@ -573,19 +554,21 @@ async fn operators_issue_a_badge_for_a_passing_certificate() {
     };
     assert_eq!(jobs_now(), 1, "the passing event queued one");
 
-    let list = app.get_html("/admin/certificates/certificate/").await;
+    let list = app
+        .get_html("/admin/certificates/generatedcertificate/")
+        .await;
     assert!(
         list.contains("notpassing") && list.contains("downloadable"),
         "{list}"
     );
     assert!(!list.contains("addlink"));
     let passing_only = app
-        .get_html("/admin/certificates/certificate/?status__exact=downloadable")
+        .get_html("/admin/certificates/generatedcertificate/?status__exact=downloadable")
         .await;
     assert!(!passing_only.contains("bob"));
     let detail = app
         .get_html(&format!(
-            "/admin/certificates/certificate/{}/change/",
+            "/admin/certificates/generatedcertificate/{}/change/",
             ids[0]
         ))
         .await;
@@ -595,7 +578,7 @@ async fn operators_issue_a_badge_for_a_passing_certificate() {
     );
 
     let viewer = app.create_user("viewer", true, false);
-    app.grant(viewer, "certificates", "view_certificate");
+    app.grant(viewer, "certificates", "view_generatedcertificate");
     let client = new_client();
     app.login_with(&client, "viewer", common::PASSWORD).await;
     let both = [ids[0].to_string(), ids[1].to_string()];
@@ -605,13 +588,17 @@ async fn operators_issue_a_badge_for_a_passing_certificate() {
         ("_selected_action", both[1].as_str()),
     ];
     let refused = app
-        .post_form_with(&client, "/admin/certificates/certificate/", &fields)
+        .post_form_with(
+            &client,
+            "/admin/certificates/generatedcertificate/",
+            &fields,
+        )
         .await;
     assert_eq!(refused.status(), 403);
     assert_eq!(jobs_now(), 1);
 
     let issued = app
-        .post_form("/admin/certificates/certificate/", &fields)
+        .post_form("/admin/certificates/generatedcertificate/", &fields)
         .await;
     assert_eq!(issued.status(), 302);
     let page = app.get_html(&location(&issued)).await;
@@ -621,8 +608,11 @@ async fn operators_issue_a_badge_for_a_passing_certificate() {
     );
     assert_eq!(jobs_now(), 2, "only the passing certificate");
     for refused in [
-        "/admin/certificates/certificate/add/".to_string(),
-        format!("/admin/certificates/certificate/{}/delete/", ids[0]),
+        "/admin/certificates/generatedcertificate/add/".to_string(),
+        format!(
+            "/admin/certificates/generatedcertificate/{}/delete/",
+            ids[0]
+        ),
     ] {
         assert_eq!(app.get(&refused).await.status(), 403, "{refused}");
     }

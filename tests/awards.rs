@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use accolade::badges::classes::BadgeClass;
-use accolade::badging::award::AwardSettings;
 use accolade::badging::backend::{AwardError, BadgeBackend, IssuedAssertion};
 use accolade::badging::jobs::{self, Outcome};
 use accolade::badging::learners::{self, Learner};
@@ -16,35 +15,17 @@ use accolade::badging::worker::{self, WorkerSettings};
 use accolade::courses::{self, CourseKey};
 use accolade::db::DbConnection;
 use accolade::db::schema::{award_attempts, award_jobs, badge_assertions};
-use common::{TestApp, spawn_app};
+use common::{TestApp, location, spawn_app};
 use diesel::prelude::*;
 
 const COURSE: &str = "course-v1:edX+DemoX+Demo_Course";
 
 fn settings(allow_shipped: bool) -> WorkerSettings {
-    WorkerSettings {
-        award: AwardSettings {
-            badges_enabled: true,
-            allow_shipped_images: allow_shipped,
-            lms_url: "https://lms.example".into(),
-        },
-        lease: Duration::from_secs(60),
-        max_attempts: 3,
-        poll: Duration::from_millis(10),
-    }
+    common::worker_settings(allow_shipped)
 }
 
 fn local(app: &TestApp) -> Arc<dyn BadgeBackend> {
-    Arc::new(accolade::badging::local::LocalIssuer {
-        urls: openbadges::Urls {
-            site: app.address.clone(),
-        },
-        profile: openbadges::IssuerProfile {
-            name: "Accolade".into(),
-            url: app.address.clone(),
-            email: "badges@example.org".into(),
-        },
-    })
+    common::local_issuer(app)
 }
 
 /// Queues a course-completion award for `username` and returns the job id.
@@ -178,21 +159,19 @@ async fn revoked_assertions_answer_410_and_lose_their_image() {
     worker::drain(&app.db, local(&app).as_ref(), &settings(true), "test").unwrap();
     let assertion = job(&app, id).assertion_id.unwrap();
     let url = accolade::badging::assertions::url_of(&mut app.conn(), assertion).unwrap();
-    let backend = local(&app);
-    let refused = accolade::badging::assertions::revoke_awarded(
-        &mut app.conn(),
-        backend.as_ref(),
-        assertion,
-        " ",
+    let held = accolade::badging::assertions::by_id(&mut app.conn(), assertion)
+        .unwrap()
+        .unwrap();
+    jobs::enqueue_revocation(&mut app.conn(), &held, COURSE, "Issued in error")
+        .unwrap()
+        .expect("queued");
+    let again = jobs::enqueue_revocation(&mut app.conn(), &held, COURSE, "Twice");
+    assert_eq!(
+        again.unwrap(),
+        None,
+        "one revocation of an assertion at a time"
     );
-    assert!(refused.is_err(), "a reason is required");
-    accolade::badging::assertions::revoke_awarded(
-        &mut app.conn(),
-        backend.as_ref(),
-        assertion,
-        "Issued in error",
-    )
-    .unwrap();
+    worker::drain(&app.db, local(&app).as_ref(), &settings(true), "test").unwrap();
     let gone = app.client.get(&url).send().await.unwrap();
     assert_eq!(gone.status(), 410);
     assert_eq!(gone.headers()["content-type"], "application/ld+json");
@@ -690,4 +669,112 @@ async fn operators_see_award_jobs_and_retry_or_cancel_them() {
         .await;
     assert_eq!(refused.status(), 403);
     assert_eq!(job(&app, pending).status, "failed");
+}
+
+#[tokio::test]
+async fn operators_find_assertions_and_revoke_them_with_a_reason() {
+    const LIST: &str = "/admin/badges/badgeassertion/";
+    let app = spawn_app().await;
+    let alice = queue(&app, "alice", "verified");
+    queue(&app, "bob", "honor");
+    worker::drain(&app.db, local(&app).as_ref(), &settings(true), "test").unwrap();
+    let assertion = job(&app, alice).assertion_id.unwrap();
+    let url = accolade::badging::assertions::url_of(&mut app.conn(), assertion).unwrap();
+    app.login_superuser().await;
+
+    let list = app.get_html(LIST).await;
+    assert!(list.contains("alice") && list.contains("bob"), "{list}");
+    assert!(
+        !list.contains("addlink"),
+        "assertions are made by awards only"
+    );
+    let found = app.get_html(&format!("{LIST}?q=bob%40example.com")).await;
+    assert!(found.contains("bob") && !found.contains("alice"));
+    let filtered = app
+        .get_html(&format!("{LIST}?backend__exact=local&created=today"))
+        .await;
+    assert!(filtered.contains("alice") && filtered.contains("bob"));
+    let elsewhere = app.get_html(&format!("{LIST}?backend__exact=badgr")).await;
+    assert!(!elsewhere.contains("alice") && !elsewhere.contains("bob"));
+    let detail = app.get_html(&format!("{LIST}{assertion}/change/")).await;
+    assert!(
+        detail.contains(&format!("href=\"{url}\"")),
+        "links the hosted assertion"
+    );
+    assert!(!detail.contains("name=\"_save\""));
+    assert_eq!(app.get(&format!("{LIST}add/")).await.status(), 403);
+    assert_eq!(
+        app.get(&format!("{LIST}{assertion}/delete/"))
+            .await
+            .status(),
+        403,
+        "revoked, never deleted"
+    );
+
+    // "Go" with the action leads to the page that asks for the reason.
+    let id = assertion.to_string();
+    let go = app
+        .post_form(LIST, &[("action", "revoke"), ("_selected_action", &id)])
+        .await;
+    assert_eq!(go.status(), 302);
+    let confirm = location(&go);
+    assert_eq!(confirm, format!("{LIST}revoke/?ids={id}"));
+    assert!(app.get_html(&confirm).await.contains("alice"));
+    let revoke = format!("{LIST}revoke/");
+    let missing = app
+        .post_form(&revoke, &[("ids", &id), ("reason", " ")])
+        .await;
+    assert_eq!(missing.status(), 200);
+    assert!(
+        missing
+            .text()
+            .await
+            .unwrap()
+            .contains("A reason is required")
+    );
+    assert_eq!(pending_revocations(&app), 0);
+    let done = app
+        .post_form(&revoke, &[("ids", &id), ("reason", "Issued <in> error")])
+        .await;
+    assert_eq!(done.status(), 302);
+    let again = app
+        .post_form(&revoke, &[("ids", &id), ("reason", "Twice")])
+        .await;
+    assert_eq!(again.status(), 302);
+    assert_eq!(pending_revocations(&app), 1, "one revocation at a time");
+    worker::drain(&app.db, local(&app).as_ref(), &settings(true), "test").unwrap();
+    assert_eq!(app.client.get(&url).send().await.unwrap().status(), 410);
+    let detail = app.get_html(&format!("{LIST}{assertion}/change/")).await;
+    assert!(detail.contains("Issued &#60;in&#62; error"), "{detail}");
+    let history = app.get_html(&format!("{LIST}{assertion}/history/")).await;
+    assert!(history.contains("Revocation requested"));
+
+    // Viewing is not revoking; and no revocation without a CSRF token.
+    let viewer = app.create_user("viewer", true, false);
+    app.grant(viewer, "badges", "view_badgeassertion");
+    let client = common::new_client();
+    app.login_with(&client, "viewer", common::PASSWORD).await;
+    assert_eq!(app.get_with(&client, LIST).await.status(), 200);
+    assert_eq!(app.get_with(&client, &confirm).await.status(), 403);
+    let refused = app
+        .post_form_with(&client, &revoke, &[("ids", &id), ("reason", "x")])
+        .await;
+    assert_eq!(refused.status(), 403);
+    let no_token = app
+        .client
+        .post(app.url(&revoke))
+        .form(&[("ids", id.as_str()), ("reason", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_token.status(), 403);
+}
+
+fn pending_revocations(app: &TestApp) -> i64 {
+    award_jobs::table
+        .filter(award_jobs::kind.eq(jobs::REVOCATION))
+        .filter(award_jobs::status.eq("pending"))
+        .count()
+        .get_result(&mut *app.conn())
+        .unwrap()
 }

@@ -591,18 +591,13 @@ async fn api_v1_uses_the_legacy_token_urls_and_form_fields() {
         .select(badge_assertions::id)
         .first(&mut *app.conn())
         .unwrap();
-    let (db, b) = (app.db.clone(), Arc::clone(&backend));
-    tokio::task::spawn_blocking(move || {
-        accolade::badging::assertions::revoke_awarded(
-            &mut db.get().unwrap(),
-            b.as_ref(),
-            assertion,
-            "Issued in error",
-        )
+    let held = accolade::badging::assertions::by_id(&mut app.conn(), assertion)
         .unwrap()
-    })
-    .await
-    .unwrap();
+        .unwrap();
+    jobs::enqueue_revocation(&mut app.conn(), &held, COURSE, "Issued in error")
+        .unwrap()
+        .unwrap();
+    assert_eq!(drain(&app, &backend).await, 1);
     let revoked: bool = badge_assertions::table
         .select(badge_assertions::revoked)
         .first(&mut *app.conn())

@@ -93,9 +93,10 @@ pub trait ModelAdmin: Send + Sync {
         true
     }
 
-    /// The add form's initial values (e.g. a checkbox that defaults to on).
-    fn initial(&self) -> FormData {
-        FormData::default()
+    /// The add form's initial values (e.g. a checkbox that defaults to on, or the values
+    /// in force for a versioned configuration).
+    fn initial(&self, _conn: &mut DbConnection) -> QueryResult<FormData> {
+        Ok(FormData::default())
     }
 
     /// Whether "Save" on the add form goes on to the change form (as Django's user admin
@@ -110,6 +111,12 @@ pub trait ModelAdmin: Send + Sync {
 
     fn actions(&self) -> &'static [ActionSpec] {
         &[]
+    }
+
+    /// For an action that asks for more (a reason) on a page of its own: that page's
+    /// path under the changelist, where "Go" sends the selected ids.
+    fn action_page(&self, _action: &str) -> Option<&'static str> {
+        None
     }
 
     /// Turns uploads into stored values before validation (e.g. processes an image and

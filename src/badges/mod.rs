@@ -1,8 +1,10 @@
-//! Badge images per course mode, and (as the project grows) badge classes, assertions and
-//! event badge configuration.
+//! What badges look like and when they are due: badge images per course mode, badge
+//! classes (frozen once created on the backend), and the course-event badge configuration.
 
 pub mod class_admin;
 pub mod classes;
+pub mod event_config;
+pub mod event_config_admin;
 pub mod frozen;
 pub mod image_admin;
 pub mod images;

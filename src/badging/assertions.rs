@@ -40,6 +40,14 @@ pub fn for_learner_and_class(
         .optional()
 }
 
+pub fn by_id(conn: &mut DbConnection, id: i64) -> QueryResult<Option<BadgeAssertion>> {
+    badge_assertions::table
+        .find(id)
+        .select(BadgeAssertion::as_select())
+        .first(conn)
+        .optional()
+}
+
 pub fn by_public_id(
     conn: &mut DbConnection,
     public_id: &str,
@@ -97,28 +105,6 @@ pub fn record(
         ))
         .returning(badge_assertions::id)
         .get_result(conn)
-}
-
-/// Revokes an assertion on its backend, then in Accolade's record.
-pub fn revoke_awarded(
-    conn: &mut DbConnection,
-    backend: &dyn super::backend::BadgeBackend,
-    id: i64,
-    reason: &str,
-) -> Result<(), super::backend::AwardError> {
-    if reason.trim().is_empty() {
-        return Err(super::backend::AwardError::Permanent(
-            "a revocation needs a reason".into(),
-        ));
-    }
-    let assertion: BadgeAssertion = badge_assertions::table
-        .find(id)
-        .select(BadgeAssertion::as_select())
-        .first(conn)?;
-    let class = crate::badges::classes::by_id(conn, assertion.badge_class_id)?;
-    backend.revoke(&class, &assertion, reason)?;
-    revoke(conn, id, reason)?;
-    Ok(())
 }
 
 /// Marks Accolade's record revoked.

@@ -1,15 +1,17 @@
-//! The course-completion award, with upstream's semantics: a learner with a passing
-//! certificate in a course with badges on gets the badge class of that course and their
-//! mode, once.
+//! Carrying out an award job, with upstream's semantics. A course completion: a learner
+//! with a passing certificate in a course with badges on gets the badge class of that course
+//! and their mode, once. A course-event badge: the learner gets the `openedx__course` class
+//! the configuration names, once, with no evidence (and whatever the course's setting).
 
 use diesel::Connection;
 use diesel::prelude::*;
 
 use super::assertions;
 use super::backend::{AwardError, BadgeBackend};
-use super::jobs::{AwardJob, Outcome};
+use super::jobs::{self, AwardJob, Outcome};
 use super::learners;
 use crate::badges::classes::{self, BadgeClass, BadgeClassError, BadgeClassSpec, ImageSource};
+use crate::badges::event_config::EVENT_COMPONENT;
 use crate::badges::images::{BadgeImageError, image_for_mode};
 use crate::courses;
 use crate::db::DbConnection;
@@ -36,20 +38,19 @@ pub fn evidence_url(lms_url: &str, verify_uuid: &str) -> String {
     )
 }
 
-/// Carries out one course-completion job.
+/// Carries out one award job.
 ///
 /// Deliberately not one transaction: a backend call (HTTP to Badgr) must not hold the
 /// database's write lock. Each step is idempotent instead: the class row is unique, freezing
 /// is conditional, the assertion is unique per learner and class, and a retried award first
 /// asks the backend whether the earlier attempt got through.
-pub fn course_completion(
+pub fn carry_out(
     conn: &mut DbConnection,
     backend: &dyn BadgeBackend,
     settings: &AwardSettings,
     job: &AwardJob,
 ) -> Outcome {
-    let result = award(conn, backend, settings, job);
-    match result {
+    match award(conn, backend, settings, job) {
         Ok(outcome) => outcome,
         Err(AwardError::Retryable(reason)) => Outcome::Retry {
             reason,
@@ -63,23 +64,94 @@ pub fn course_completion(
     }
 }
 
+/// The class a job awards, or why there is nothing to award.
+enum ClassLookup {
+    Found(Box<BadgeClass>),
+    Skip(String),
+}
+
 fn award(
     conn: &mut DbConnection,
     backend: &dyn BadgeBackend,
     settings: &AwardSettings,
     job: &AwardJob,
 ) -> Result<Outcome, AwardError> {
+    if job.kind == jobs::REVOCATION {
+        // An operator's explicit request: carried out even with badging off.
+        return revoke(conn, backend, job);
+    }
     if !settings.badges_enabled {
         return Ok(Outcome::Skipped {
             reason: "Badging is off for this site (ENABLE_OPENBADGES=false).".into(),
         });
     }
+    let lookup = match job.kind.as_str() {
+        jobs::COURSE_COMPLETION => course_completion_class(conn, settings, job)?,
+        jobs::EVENT_BADGE => event_badge_class(conn, job)?,
+        other => {
+            return Err(AwardError::Permanent(format!("unknown job kind {other:?}")));
+        }
+    };
+    match lookup {
+        ClassLookup::Found(class) => issue(conn, backend, *class, job),
+        ClassLookup::Skip(reason) => Ok(Outcome::Skipped { reason }),
+    }
+}
+
+/// Revokes the job's assertion on its backend, then in Accolade's record.
+fn revoke(
+    conn: &mut DbConnection,
+    backend: &dyn BadgeBackend,
+    job: &AwardJob,
+) -> Result<Outcome, AwardError> {
+    let id = job
+        .assertion_id
+        .ok_or_else(|| AwardError::Permanent("the job names no assertion".into()))?;
+    let Some(assertion) = assertions::by_id(conn, id)? else {
+        return Ok(Outcome::Skipped {
+            reason: "The assertion no longer exists.".into(),
+        });
+    };
+    if assertion.revoked {
+        return Ok(Outcome::Done {
+            assertion_id: id,
+            reason: "already revoked".into(),
+        });
+    }
+    let class = classes::by_id(conn, assertion.badge_class_id)?;
+    backend.revoke(&class, &assertion, &job.revocation_reason)?;
+    assertions::revoke(conn, id, &job.revocation_reason)?;
+    tracing::info!(assertion = id, class = %class.slug, "assertion revoked");
+    Ok(Outcome::Done {
+        assertion_id: id,
+        reason: "revoked".into(),
+    })
+}
+
+/// The class of a course-event badge: made by an admin, looked up only.
+fn event_badge_class(conn: &mut DbConnection, job: &AwardJob) -> Result<ClassLookup, AwardError> {
+    Ok(
+        match classes::find(conn, &job.badge_slug, EVENT_COMPONENT, "")? {
+            Some(class) => ClassLookup::Found(Box::new(class)),
+            None => ClassLookup::Skip(format!(
+                "There is no badge class with the slug {:?} and the issuing component {EVENT_COMPONENT:?}.",
+                job.badge_slug
+            )),
+        },
+    )
+}
+
+/// The class of a course completion, created the first time from the course and the
+/// mode's image.
+fn course_completion_class(
+    conn: &mut DbConnection,
+    settings: &AwardSettings,
+    job: &AwardJob,
+) -> Result<ClassLookup, AwardError> {
     let course = courses::find_by_key(conn, &job.course_id)?
         .ok_or_else(|| AwardError::Permanent(format!("unknown course {:?}", job.course_id)))?;
     if !course.issue_badges {
-        return Ok(Outcome::Skipped {
-            reason: COURSE_BADGES_OFF.into(),
-        });
+        return Ok(ClassLookup::Skip(COURSE_BADGES_OFF.into()));
     }
     let slug = classes::course_slug(&course.course_id, &job.mode);
     if classes::find(conn, &slug, "", &course.course_id)?.is_none() {
@@ -105,29 +177,29 @@ fn award(
         course_id: Some(course.course_id.clone()),
         image: ImageSource::ForMode(job.mode.clone()),
     };
-    let class = match classes::get_badge_class(conn, &spec, true) {
-        Ok(Some(class)) => class,
-        Ok(None) => {
-            return Err(AwardError::Permanent(
-                "the badge class could not be created".into(),
-            ));
-        }
+    match classes::get_badge_class(conn, &spec, true) {
+        Ok(Some(class)) => Ok(ClassLookup::Found(Box::new(class))),
+        Ok(None) => Err(AwardError::Permanent(
+            "the badge class could not be created".into(),
+        )),
         Err(BadgeClassError::CourseBadgesDisabled) => {
-            return Ok(Outcome::Skipped {
-                reason: COURSE_BADGES_OFF.into(),
-            });
+            Ok(ClassLookup::Skip(COURSE_BADGES_OFF.into()))
         }
-        Err(BadgeClassError::Image(BadgeImageError::NotConfigured(mode))) => {
-            return Err(no_image(&mode));
-        }
-        Err(BadgeClassError::Database(e)) => return Err(e.into()),
-        Err(other) => return Err(AwardError::Permanent(other.to_string())),
-    };
+        Err(BadgeClassError::Image(BadgeImageError::NotConfigured(mode))) => Err(no_image(&mode)),
+        Err(BadgeClassError::Database(e)) => Err(e.into()),
+        Err(other) => Err(AwardError::Permanent(other.to_string())),
+    }
+}
+
+/// Awards the class to the job's learner, once.
+fn issue(
+    conn: &mut DbConnection,
+    backend: &dyn BadgeBackend,
+    class: BadgeClass,
+    job: &AwardJob,
+) -> Result<Outcome, AwardError> {
     if let Some(existing) = assertions::for_learner_and_class(conn, job.learner_id, class.id)? {
-        tracing::info!(
-            job = job.id,
-            "Completion badge already exists for this user on this course."
-        );
+        tracing::info!(job = job.id, class = %class.slug, "the learner already holds this badge");
         return Ok(Outcome::Done {
             assertion_id: existing.id,
             reason: "already awarded".into(),

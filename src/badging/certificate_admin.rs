@@ -1,4 +1,4 @@
-//! The operators' page for certificates ("Certificates › Certificates"): what the LMS's
+//! The operators' page for certificates ("Certificates › Generated certificates"): what the LMS's
 //! certificate events reported, with the action "Issue badge now" for a certificate whose
 //! award was lost or never asked for. Certificates come from the LMS and are view-only.
 
@@ -19,9 +19,9 @@ use super::intake::PASSING;
 static INFO: ModelInfo = ModelInfo {
     app_label: "certificates",
     app_name: "Certificates",
-    model: "certificate",
-    verbose_name: "certificate",
-    verbose_name_plural: "certificates",
+    model: "generatedcertificate",
+    verbose_name: "generated certificate",
+    verbose_name_plural: "generated certificates",
 };
 
 static COLUMNS: &[Column] = &[

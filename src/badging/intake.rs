@@ -4,7 +4,7 @@
 use diesel::prelude::*;
 use serde_json::{Map, Value};
 
-use super::{jobs, learners};
+use super::{event_badges, jobs, learners};
 use crate::courses::{self, CourseKey};
 use crate::db::schema::{api_events, certificates, enrollments};
 use crate::db::{DbConnection, now};
@@ -272,7 +272,7 @@ fn course_for(
 }
 
 /// A certificate event: the learner, enrollment mode and certificate are recorded, and a
-/// passing certificate queues the course-completion award.
+/// passing certificate queues the course-completion award and the event badges it makes due.
 pub fn certificate(
     conn: &mut DbConnection,
     event: &CertificateEvent,
@@ -303,18 +303,26 @@ pub fn certificate(
             return Ok(Vec::new());
         }
         let evidence = super::award::evidence_url(lms_url, &event.verify_uuid);
-        Ok(vec![jobs::enqueue_course_completion(
+        let mut job_ids = vec![jobs::enqueue_course_completion(
             conn,
             learner.id,
             &course.course_id,
             &event.mode,
             &evidence,
-        )?])
+        )?];
+        let due = event_badges::due_after_certificate(conn, learner.id, &course.course_id)?;
+        job_ids.extend(event_badges::enqueue(
+            conn,
+            learner.id,
+            &course.course_id,
+            &due,
+        )?);
+        Ok(job_ids)
     })
 }
 
-/// An enrollment event: the enrollment is recorded. (Enrollment-count badges are not
-/// implemented yet, so it queues nothing.)
+/// An enrollment event: the enrollment is recorded, and the enrollment-count badges it
+/// makes due are queued.
 pub fn enrollment(
     conn: &mut DbConnection,
     event: &EnrollmentEvent,
@@ -330,7 +338,8 @@ pub fn enrollment(
             &event.mode,
             event.is_active,
         )?;
-        Ok(Vec::new())
+        let due = event_badges::due_after_enrollment(conn, learner.id)?;
+        event_badges::enqueue(conn, learner.id, &course.course_id, &due)
     })
 }
 

@@ -47,8 +47,8 @@ static COLUMNS: &[Column] = &[
         sortable: true,
     },
     Column {
-        key: "mode",
-        label: "Mode",
+        key: "badge",
+        label: "Badge",
         sortable: false,
     },
     Column {
@@ -86,7 +86,7 @@ type JobRow = (
     String,
     String,
     String,
-    String,
+    (String, String, String),
     i32,
     chrono::NaiveDateTime,
     String,
@@ -148,7 +148,7 @@ impl ModelAdmin for AwardJobAdmin {
             award_jobs::status,
             learners::username,
             award_jobs::course_id,
-            award_jobs::mode,
+            (award_jobs::kind, award_jobs::mode, award_jobs::badge_slug),
             award_jobs::attempts,
             award_jobs::next_attempt_at,
             award_jobs::last_error,
@@ -157,14 +157,14 @@ impl ModelAdmin for AwardJobAdmin {
         let rows = page
             .into_iter()
             .map(
-                |(id, status, learner, course, mode, attempts, next, error)| Row {
+                |(id, status, learner, course, (kind, mode, slug), attempts, next, error)| Row {
                     id: id.to_string(),
                     cells: vec![
                         Cell::Text(format!("#{id}")),
                         Cell::Text(status.clone()),
                         Cell::Text(learner),
                         Cell::Text(course),
-                        Cell::Text(mode),
+                        Cell::Text(super::jobs::badge_label(&kind, &mode, &slug)),
                         Cell::Text(attempts.to_string()),
                         Cell::Time((status == "pending").then_some(next)),
                         Cell::Text(error.chars().take(120).collect()),
@@ -185,7 +185,7 @@ impl ModelAdmin for AwardJobAdmin {
             ("status", "State"),
             ("learner", "Learner"),
             ("course", "Course"),
-            ("mode", "Mode"),
+            ("badge", "Badge"),
             ("evidence", "Evidence"),
             ("attempts", "Attempts"),
             ("next", "Next attempt"),
@@ -220,7 +220,10 @@ impl ModelAdmin for AwardJobAdmin {
             format!("{} <{}>", learner.username, learner.email),
         );
         data.set("course", &job.course_id);
-        data.set("mode", &job.mode);
+        data.set(
+            "badge",
+            super::jobs::badge_label(&job.kind, &job.mode, &job.badge_slug),
+        );
         data.set(
             "evidence",
             if job.evidence_url.is_empty() {

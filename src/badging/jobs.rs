@@ -15,6 +15,10 @@ use crate::db::schema::{award_attempts, award_jobs};
 use crate::db::{DbConnection, now};
 
 pub const COURSE_COMPLETION: &str = "course_completion";
+/// A course-event badge: a class with the issuing component `openedx__course`, by slug.
+pub const EVENT_BADGE: &str = "event_badge";
+/// The revocation of an assertion, on its backend and then in Accolade.
+pub const REVOCATION: &str = "revocation";
 
 #[derive(Queryable, Selectable, Clone, Debug)]
 #[diesel(table_name = award_jobs)]
@@ -34,6 +38,36 @@ pub struct AwardJob {
     pub assertion_id: Option<i64>,
     pub created_at: chrono::NaiveDateTime,
     pub updated_at: chrono::NaiveDateTime,
+    /// The class of an event badge; empty for a course completion.
+    pub badge_slug: String,
+    /// Why an operator revoked the assertion (`assertion_id`) of a revocation job.
+    pub revocation_reason: String,
+}
+
+/// A job to queue; part of the caller's transaction.
+#[derive(Insertable)]
+#[diesel(table_name = award_jobs)]
+struct NewJob<'a> {
+    kind: &'a str,
+    learner_id: i64,
+    course_id: &'a str,
+    mode: &'a str,
+    evidence_url: &'a str,
+    badge_slug: &'a str,
+    revocation_reason: &'a str,
+    assertion_id: Option<i64>,
+    next_attempt_at: chrono::NaiveDateTime,
+    created_at: chrono::NaiveDateTime,
+    updated_at: chrono::NaiveDateTime,
+}
+
+impl NewJob<'_> {
+    fn insert(&self, conn: &mut DbConnection) -> QueryResult<i64> {
+        diesel::insert_into(award_jobs::table)
+            .values(self)
+            .returning(award_jobs::id)
+            .get_result(conn)
+    }
 }
 
 /// Queues a course-completion award; part of the caller's transaction.
@@ -44,19 +78,103 @@ pub fn enqueue_course_completion(
     mode: &str,
     evidence_url: &str,
 ) -> QueryResult<i64> {
-    diesel::insert_into(award_jobs::table)
-        .values((
-            award_jobs::kind.eq(COURSE_COMPLETION),
-            award_jobs::learner_id.eq(learner_id),
-            award_jobs::course_id.eq(course_id),
-            award_jobs::mode.eq(mode),
-            award_jobs::evidence_url.eq(evidence_url),
-            award_jobs::next_attempt_at.eq(now()),
-            award_jobs::created_at.eq(now()),
-            award_jobs::updated_at.eq(now()),
-        ))
-        .returning(award_jobs::id)
-        .get_result(conn)
+    let now = now();
+    NewJob {
+        kind: COURSE_COMPLETION,
+        learner_id,
+        course_id,
+        mode,
+        evidence_url,
+        badge_slug: "",
+        revocation_reason: "",
+        assertion_id: None,
+        next_attempt_at: now,
+        created_at: now,
+        updated_at: now,
+    }
+    .insert(conn)
+}
+
+/// Queues a course-event badge award; `course_id` is the course whose event made it due.
+pub fn enqueue_event_badge(
+    conn: &mut DbConnection,
+    learner_id: i64,
+    course_id: &str,
+    slug: &str,
+) -> QueryResult<i64> {
+    let now = now();
+    NewJob {
+        kind: EVENT_BADGE,
+        learner_id,
+        course_id,
+        mode: "",
+        evidence_url: "",
+        badge_slug: slug,
+        revocation_reason: "",
+        assertion_id: None,
+        next_attempt_at: now,
+        created_at: now,
+        updated_at: now,
+    }
+    .insert(conn)
+}
+
+/// Queues the revocation of an assertion, unless one is already waiting or under way;
+/// returns the job, or `None` when there was one.
+pub fn enqueue_revocation(
+    conn: &mut DbConnection,
+    assertion: &super::assertions::BadgeAssertion,
+    course_id: &str,
+    reason: &str,
+) -> QueryResult<Option<i64>> {
+    let waiting: bool = diesel::select(diesel::dsl::exists(
+        award_jobs::table
+            .filter(award_jobs::kind.eq(REVOCATION))
+            .filter(award_jobs::assertion_id.eq(assertion.id))
+            .filter(award_jobs::status.eq_any(["pending", "running"])),
+    ))
+    .get_result(conn)?;
+    if waiting {
+        return Ok(None);
+    }
+    let now = now();
+    NewJob {
+        kind: REVOCATION,
+        learner_id: assertion.learner_id,
+        course_id,
+        mode: "",
+        evidence_url: "",
+        badge_slug: "",
+        revocation_reason: reason,
+        assertion_id: Some(assertion.id),
+        next_attempt_at: now,
+        created_at: now,
+        updated_at: now,
+    }
+    .insert(conn)
+    .map(Some)
+}
+
+/// Whether the learner has an event badge job for the class waiting or under way.
+pub fn event_badge_open(conn: &mut DbConnection, learner_id: i64, slug: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        award_jobs::table
+            .filter(award_jobs::learner_id.eq(learner_id))
+            .filter(award_jobs::kind.eq(EVENT_BADGE))
+            .filter(award_jobs::badge_slug.eq(slug))
+            .filter(award_jobs::status.eq_any(["pending", "running"])),
+    ))
+    .get_result(conn)
+}
+
+/// What a job awards, for people: "course completion (verified)", "event badge three_courses".
+pub fn badge_label(kind: &str, mode: &str, slug: &str) -> String {
+    match kind {
+        COURSE_COMPLETION => format!("course completion ({mode})"),
+        EVENT_BADGE => format!("event badge {slug}"),
+        REVOCATION => "revocation".to_string(),
+        other => other.to_string(),
+    }
 }
 
 pub fn get(conn: &mut DbConnection, id: i64) -> QueryResult<Option<AwardJob>> {

@@ -1,4 +1,4 @@
-//! The operators' page for learners ("Badges › Learners"): who Accolade knows from the
+//! The operators' page for learners ("Learners › Learners"): who Accolade knows from the
 //! LMS's events, with their badges, certificates, enrollments and award jobs. Learners are
 //! made by events and awards and are the record awards point at, so they are read-only
 //! here and never added or deleted by hand.
@@ -20,8 +20,8 @@ use crate::db::schema::{
 use crate::{page_of, search_terms};
 
 static INFO: ModelInfo = ModelInfo {
-    app_label: "badges",
-    app_name: "Badges",
+    app_label: "learners",
+    app_name: "Learners",
     model: "learner",
     verbose_name: "learner",
     verbose_name_plural: "learners",

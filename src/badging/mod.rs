@@ -1,11 +1,13 @@
 //! The issuing backend: where assertions are made (the local Open Badges 2.0 issuer, or
 //! Badgr), the durable award jobs and the workers that carry them out.
 
+pub mod assertion_admin;
 pub mod assertions;
 pub mod award;
 pub mod backend;
 pub mod badgr;
 pub mod certificate_admin;
+pub mod event_badges;
 pub mod intake;
 pub mod job_admin;
 pub mod jobs;

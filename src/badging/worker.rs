@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use super::award::{AwardSettings, course_completion};
+use super::award::{AwardSettings, carry_out};
 use super::backend::BadgeBackend;
 use super::jobs::{self, AwardJob, Outcome};
 use crate::db::{Database, DbConnection, now};
@@ -29,12 +29,7 @@ pub fn run_job(
     worker: &str,
 ) -> diesel::QueryResult<Outcome> {
     let started = now();
-    let outcome = match job.kind.as_str() {
-        jobs::COURSE_COMPLETION => course_completion(conn, backend, &settings.award, job),
-        other => Outcome::Failed {
-            reason: format!("unknown job kind {other:?}"),
-        },
-    };
+    let outcome = carry_out(conn, backend, &settings.award, job);
     match &outcome {
         Outcome::Done { reason, .. } | Outcome::Skipped { reason } => {
             tracing::info!(job = job.id, %reason, "award job finished")

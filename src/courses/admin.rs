@@ -179,10 +179,10 @@ impl ModelAdmin for CourseAdmin {
         if self.badges_enabled { ACTIONS } else { &[] }
     }
 
-    fn initial(&self) -> FormData {
+    fn initial(&self, _conn: &mut DbConnection) -> QueryResult<FormData> {
         let mut data = FormData::default();
         data.set_flag("issue_badges", true);
-        data
+        Ok(data)
     }
 
     fn site_notices(&self, _conn: &mut DbConnection) -> QueryResult<Vec<String>> {

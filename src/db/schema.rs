@@ -196,6 +196,8 @@ diesel::table! {
         assertion_id -> Nullable<BigInt>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        badge_slug -> Text,
+        revocation_reason -> Text,
     }
 }
 
@@ -290,6 +292,20 @@ diesel::table! {
 diesel::joinable!(enrollments -> learners (learner_id));
 diesel::joinable!(certificates -> learners (learner_id));
 
+diesel::table! {
+    course_event_badge_configurations (id) {
+        id -> BigInt,
+        change_date -> Timestamp,
+        changed_by_id -> Nullable<BigInt>,
+        enabled -> Bool,
+        courses_completed -> Text,
+        courses_enrolled -> Text,
+        course_groups -> Text,
+    }
+}
+
+diesel::joinable!(course_event_badge_configurations -> users (changed_by_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     groups,
@@ -313,4 +329,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_events,
     enrollments,
     certificates,
+    course_event_badge_configurations,
 );

@@ -4,8 +4,14 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use accolade::auth::{password, users};
+use accolade::badging::award::AwardSettings;
+use accolade::badging::backend::BadgeBackend;
+use accolade::badging::openbadges;
+use accolade::badging::worker::WorkerSettings;
 use accolade::config::Config;
 use accolade::db::{Database, DbConnection};
 use diesel::prelude::*;
@@ -284,6 +290,34 @@ impl TestApp {
         self.login("root").await;
         id
     }
+}
+
+/// Worker settings for tests: badges on, short lease and poll.
+pub fn worker_settings(allow_shipped_images: bool) -> WorkerSettings {
+    WorkerSettings {
+        award: AwardSettings {
+            badges_enabled: true,
+            allow_shipped_images,
+            lms_url: "https://lms.example".into(),
+        },
+        lease: Duration::from_secs(60),
+        max_attempts: 3,
+        poll: Duration::from_millis(10),
+    }
+}
+
+/// Accolade's own issuer, hosting under the test server's address.
+pub fn local_issuer(app: &TestApp) -> Arc<dyn BadgeBackend> {
+    Arc::new(accolade::badging::local::LocalIssuer {
+        urls: openbadges::Urls {
+            site: app.address.clone(),
+        },
+        profile: openbadges::IssuerProfile {
+            name: "Accolade".into(),
+            url: app.address.clone(),
+            email: "badges@example.org".into(),
+        },
+    })
 }
 
 /// Whether this run uses PostgreSQL.

@@ -383,6 +383,14 @@ pub async fn act(
         return Err(AppError::BadRequest(format!("Unknown action “{action}”.")));
     }
     staff.require(model.as_ref(), Action::Change)?;
+    if let Some(page) = model.action_page(&action) {
+        let ids: Vec<(&str, &str)> = selected.iter().map(|id| ("ids", id.as_str())).collect();
+        let query = serde_urlencoded::to_string(ids).unwrap_or_default();
+        return Ok(redirect(&format!(
+            "{}{page}/?{query}",
+            changelist_url(model.as_ref())
+        )));
+    }
     run_action(&state, &staff, model, action, selected).await?;
     Ok(redirect(&back))
 }

@@ -128,11 +128,13 @@ pub async fn add_form(
 ) -> Result<ChangeFormPage, AppError> {
     let model = permitted_model(&state, &staff, &path.0, &path.1, Action::Add)?;
     let actor = staff.actor();
-    let fields = {
+    let (fields, initial) = {
         let model = model.clone();
         state
             .db
-            .run(move |conn| model.fields(conn, actor, None))
+            .run(move |conn| {
+                Ok::<_, AppError>((model.fields(conn, actor, None)?, model.initial(conn)?))
+            })
             .await?
     };
     let context = FormContext {
@@ -140,12 +142,7 @@ pub async fn add_form(
         model: model.as_ref(),
         preserved_filters: preserved::from_request(&req),
     };
-    Ok(context.page(
-        &Target::Add,
-        fields,
-        &model.initial(),
-        &FieldErrors::default(),
-    ))
+    Ok(context.page(&Target::Add, fields, &initial, &FieldErrors::default()))
 }
 
 pub async fn change_form(

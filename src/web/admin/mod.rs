@@ -7,6 +7,7 @@ mod frozen;
 mod history;
 mod index;
 mod preserved;
+mod revoke;
 mod upload;
 mod views;
 
@@ -24,6 +25,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/").get(index::index))
         // Before the generic routes, which would read it as app "badges", model "frozen-images".
         .service(resource("/badges/frozen-images/").get(frozen::show))
+        .service(
+            resource(revoke::PATH)
+                .get(revoke::confirm)
+                .post(revoke::revoke),
+        )
         .service(
             resource("/{app}/{model}/")
                 .get(changelist::show)
