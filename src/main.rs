@@ -64,6 +64,15 @@ enum Command {
         #[arg(long, default_value_t = 300)]
         timeout: u64,
     },
+    /// Queue the course-completion badges of a course's existing passing certificates (for a
+    /// course that turned badges on late), then carry them out with a progress bar.
+    Backfill {
+        #[arg(long)]
+        course: String,
+        /// Only queue: leave the awards to the workers of the running service.
+        #[arg(long)]
+        no_wait: bool,
+    },
     /// List pending, running and failed award jobs.
     Jobs,
     /// Run award workers only (ACCOLADE_WORKERS threads, at least one) until stopped.
@@ -104,6 +113,7 @@ fn main() -> ExitCode {
             verify_uuid.as_deref(),
             wait.then_some(timeout),
         ),
+        Command::Backfill { course, no_wait } => backfill(config, &course, !no_wait),
         Command::Jobs => list_jobs(&config),
         Command::Worker => worker(config),
     };
@@ -241,6 +251,81 @@ fn report_award(conn: &mut accolade::db::DbConnection, job: &jobs::AwardJob) -> 
         }
     }
     Ok(())
+}
+
+fn backfill(config: Config, course: &str, wait: bool) -> Result<(), String> {
+    use accolade::badging::backfill;
+    let key = CourseKey::parse(course).map_err(|e| format!("--course: {e}"))?;
+    let prepared = accolade::prepare(config)?;
+    if !prepared.config.badges_enabled {
+        return Err("badging is off for this site (ENABLE_OPENBADGES=false)".into());
+    }
+    let mut conn = prepared.db.get().map_err(|e| e.to_string())?;
+    let found = accolade::courses::find_by_key(&mut conn, &key.to_string())
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("Accolade does not know the course {key}"))?;
+    if !found.issue_badges {
+        return Err(format!(
+            "“Issue Open Badges” is off for {key}: turn it on first (admin or Studio)"
+        ));
+    }
+    let lms_url = prepared.config.lms_url.clone();
+    let run = accolade::db::write_transaction(&mut conn, |conn| {
+        backfill::start(conn, &key.to_string(), "command line", &lms_url)
+    })
+    .map_err(|e| e.to_string())?;
+    println!(
+        "Queued {} award(s) for {key}; {} learner(s) already had the badge or one waiting.",
+        run.queued, run.skipped
+    );
+    if !wait || run.queued == 0 {
+        return Ok(());
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let workers = accolade::badging::worker::spawn(
+        (prepared.config.award_workers as usize).max(1),
+        prepared.db.clone(),
+        accolade::badge_backend(&prepared)?,
+        accolade::worker_settings(&prepared.config),
+        stop.clone(),
+    );
+    let progress = loop {
+        let progress = backfill::progress(&mut conn, run.id).map_err(|e| e.to_string())?;
+        draw_progress(&progress, i64::from(run.queued));
+        if progress.finished() {
+            break progress;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    stop.store(true, Ordering::Relaxed);
+    for worker in workers {
+        let _ = worker.join();
+    }
+    eprintln!();
+    println!("Backfill of {key}: {}.", progress.describe());
+    if progress.failed > 0 {
+        return Err(format!(
+            "{} award(s) failed: `accolade jobs` lists them with their errors",
+            progress.failed
+        ));
+    }
+    Ok(())
+}
+
+/// A one-line progress bar on stderr (redrawn in place on a terminal).
+fn draw_progress(progress: &accolade::badging::backfill::Progress, total: i64) {
+    const WIDTH: i64 = 30;
+    let finished = progress.done + progress.failed;
+    let filled = (finished * WIDTH).checked_div(total).unwrap_or(WIDTH);
+    let bar: String = (0..WIDTH)
+        .map(|i| if i < filled { '#' } else { '.' })
+        .collect();
+    let line = format!("[{bar}] {finished}/{total}  ({})", progress.describe());
+    if std::io::stderr().is_terminal() {
+        eprint!("\r{line}");
+    } else if progress.finished() {
+        eprint!("{line}");
+    }
 }
 
 fn list_jobs(config: &Config) -> Result<(), String> {

@@ -742,6 +742,9 @@ async fn operators_find_assertions_and_revoke_them_with_a_reason() {
         .await;
     assert_eq!(again.status(), 302);
     assert_eq!(pending_revocations(&app), 1, "one revocation at a time");
+    let index = app.get_html("/admin/").await;
+    assert!(index.contains("1 waiting"), "{index}");
+    assert!(index.contains("/admin/badges/awardjob/?status__exact=pending"));
     worker::drain(&app.db, local(&app).as_ref(), &settings(true), "test").unwrap();
     assert_eq!(app.client.get(&url).send().await.unwrap().status(), 410);
     let detail = app.get_html(&format!("{LIST}{assertion}/change/")).await;
@@ -755,6 +758,11 @@ async fn operators_find_assertions_and_revoke_them_with_a_reason() {
     let client = common::new_client();
     app.login_with(&client, "viewer", common::PASSWORD).await;
     assert_eq!(app.get_with(&client, LIST).await.status(), 200);
+    let index = app.get_with(&client, "/admin/").await.text().await.unwrap();
+    assert!(
+        index.contains("badges issued") && !index.contains("waiting"),
+        "jobs need their own permission"
+    );
     assert_eq!(app.get_with(&client, &confirm).await.status(), 403);
     let refused = app
         .post_form_with(&client, &revoke, &[("ids", &id), ("reason", "x")])

@@ -113,6 +113,12 @@ pub trait ModelAdmin: Send + Sync {
         &[]
     }
 
+    /// Actions (by name, from `actions`) also offered as buttons on an object's change
+    /// page, for that one object.
+    fn object_actions(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// For an action that asks for more (a reason) on a page of its own: that page's
     /// path under the changelist, where "Go" sends the selected ids.
     fn action_page(&self, _action: &str) -> Option<&'static str> {
@@ -182,6 +188,7 @@ pub trait ModelAdmin: Send + Sync {
     fn run_action(
         &self,
         _conn: &mut DbConnection,
+        _actor: Actor,
         _action: &str,
         _ids: &[String],
     ) -> QueryResult<ActionOutcome> {

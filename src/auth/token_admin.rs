@@ -294,6 +294,7 @@ impl ModelAdmin for ServiceTokenAdmin {
     fn run_action(
         &self,
         conn: &mut DbConnection,
+        _actor: Actor,
         action: &str,
         ids: &[String],
     ) -> QueryResult<ActionOutcome> {

@@ -511,6 +511,7 @@ impl ModelAdmin for BadgeImageConfigurationAdmin {
     fn run_action(
         &self,
         conn: &mut DbConnection,
+        _actor: Actor,
         action: &str,
         ids: &[String],
     ) -> QueryResult<ActionOutcome> {

@@ -220,6 +220,7 @@ impl ModelAdmin for CertificateAdmin {
     fn run_action(
         &self,
         conn: &mut DbConnection,
+        _actor: Actor,
         action: &str,
         ids: &[String],
     ) -> QueryResult<ActionOutcome> {

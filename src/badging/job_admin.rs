@@ -305,6 +305,7 @@ impl ModelAdmin for AwardJobAdmin {
     fn run_action(
         &self,
         conn: &mut DbConnection,
+        _actor: Actor,
         action: &str,
         ids: &[String],
     ) -> QueryResult<ActionOutcome> {

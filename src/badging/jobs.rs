@@ -19,6 +19,8 @@ pub const COURSE_COMPLETION: &str = "course_completion";
 pub const EVENT_BADGE: &str = "event_badge";
 /// The revocation of an assertion, on its backend and then in Accolade.
 pub const REVOCATION: &str = "revocation";
+/// The states of a job still to be carried out.
+pub const OPEN: [&str; 2] = ["pending", "running"];
 
 #[derive(Queryable, Selectable, Clone, Debug)]
 #[diesel(table_name = award_jobs)]
@@ -42,6 +44,8 @@ pub struct AwardJob {
     pub badge_slug: String,
     /// Why an operator revoked the assertion (`assertion_id`) of a revocation job.
     pub revocation_reason: String,
+    /// The backfill that queued it, if one did.
+    pub backfill_id: Option<i64>,
 }
 
 /// A job to queue; part of the caller's transaction.
@@ -56,12 +60,32 @@ struct NewJob<'a> {
     badge_slug: &'a str,
     revocation_reason: &'a str,
     assertion_id: Option<i64>,
+    backfill_id: Option<i64>,
     next_attempt_at: chrono::NaiveDateTime,
     created_at: chrono::NaiveDateTime,
     updated_at: chrono::NaiveDateTime,
 }
 
-impl NewJob<'_> {
+impl<'a> NewJob<'a> {
+    /// A job of `kind` for the learner, due now, with every other field empty.
+    fn new(kind: &'a str, learner_id: i64, course_id: &'a str) -> NewJob<'a> {
+        let now = now();
+        NewJob {
+            kind,
+            learner_id,
+            course_id,
+            mode: "",
+            evidence_url: "",
+            badge_slug: "",
+            revocation_reason: "",
+            assertion_id: None,
+            backfill_id: None,
+            next_attempt_at: now,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     fn insert(&self, conn: &mut DbConnection) -> QueryResult<i64> {
         diesel::insert_into(award_jobs::table)
             .values(self)
@@ -78,19 +102,23 @@ pub fn enqueue_course_completion(
     mode: &str,
     evidence_url: &str,
 ) -> QueryResult<i64> {
-    let now = now();
+    enqueue_backfilled(conn, None, learner_id, course_id, mode, evidence_url)
+}
+
+/// Queues a course-completion award on behalf of a backfill (when `backfill` is set).
+pub fn enqueue_backfilled(
+    conn: &mut DbConnection,
+    backfill: Option<i64>,
+    learner_id: i64,
+    course_id: &str,
+    mode: &str,
+    evidence_url: &str,
+) -> QueryResult<i64> {
     NewJob {
-        kind: COURSE_COMPLETION,
-        learner_id,
-        course_id,
         mode,
         evidence_url,
-        badge_slug: "",
-        revocation_reason: "",
-        assertion_id: None,
-        next_attempt_at: now,
-        created_at: now,
-        updated_at: now,
+        backfill_id: backfill,
+        ..NewJob::new(COURSE_COMPLETION, learner_id, course_id)
     }
     .insert(conn)
 }
@@ -102,19 +130,9 @@ pub fn enqueue_event_badge(
     course_id: &str,
     slug: &str,
 ) -> QueryResult<i64> {
-    let now = now();
     NewJob {
-        kind: EVENT_BADGE,
-        learner_id,
-        course_id,
-        mode: "",
-        evidence_url: "",
         badge_slug: slug,
-        revocation_reason: "",
-        assertion_id: None,
-        next_attempt_at: now,
-        created_at: now,
-        updated_at: now,
+        ..NewJob::new(EVENT_BADGE, learner_id, course_id)
     }
     .insert(conn)
 }
@@ -131,25 +149,16 @@ pub fn enqueue_revocation(
         award_jobs::table
             .filter(award_jobs::kind.eq(REVOCATION))
             .filter(award_jobs::assertion_id.eq(assertion.id))
-            .filter(award_jobs::status.eq_any(["pending", "running"])),
+            .filter(award_jobs::status.eq_any(OPEN)),
     ))
     .get_result(conn)?;
     if waiting {
         return Ok(None);
     }
-    let now = now();
     NewJob {
-        kind: REVOCATION,
-        learner_id: assertion.learner_id,
-        course_id,
-        mode: "",
-        evidence_url: "",
-        badge_slug: "",
         revocation_reason: reason,
         assertion_id: Some(assertion.id),
-        next_attempt_at: now,
-        created_at: now,
-        updated_at: now,
+        ..NewJob::new(REVOCATION, assertion.learner_id, course_id)
     }
     .insert(conn)
     .map(Some)
@@ -162,7 +171,7 @@ pub fn event_badge_open(conn: &mut DbConnection, learner_id: i64, slug: &str) ->
             .filter(award_jobs::learner_id.eq(learner_id))
             .filter(award_jobs::kind.eq(EVENT_BADGE))
             .filter(award_jobs::badge_slug.eq(slug))
-            .filter(award_jobs::status.eq_any(["pending", "running"])),
+            .filter(award_jobs::status.eq_any(OPEN)),
     ))
     .get_result(conn)
 }

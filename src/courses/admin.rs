@@ -56,6 +56,7 @@ static COLUMNS: &[Column] = &[
 
 const ENABLE: &str = "enable_badges";
 const DISABLE: &str = "disable_badges";
+const BACKFILL: &str = "backfill";
 
 static ACTIONS: &[ActionSpec] = &[
     ActionSpec {
@@ -65,6 +66,10 @@ static ACTIONS: &[ActionSpec] = &[
     ActionSpec {
         name: DISABLE,
         description: "Disable badges",
+    },
+    ActionSpec {
+        name: BACKFILL,
+        description: "Issue badges for existing passing certificates",
     },
 ];
 
@@ -177,6 +182,10 @@ impl ModelAdmin for CourseAdmin {
 
     fn actions(&self) -> &'static [ActionSpec] {
         if self.badges_enabled { ACTIONS } else { &[] }
+    }
+
+    fn object_actions(&self) -> &'static [&'static str] {
+        &[BACKFILL]
     }
 
     fn initial(&self, _conn: &mut DbConnection) -> QueryResult<FormData> {
@@ -335,6 +344,12 @@ impl ModelAdmin for CourseAdmin {
                 FieldSpec::new("team", "Course team", Widget::ReadOnly)
                     .link("/admin/courses/courserole/", "Manage course teams"),
             );
+            if self.badges_enabled {
+                fields.push(
+                    FieldSpec::new("backfill", "Badges for existing certificates", Widget::ReadOnly)
+                        .help("“Issue badges for existing passing certificates” (above) queues the course-completion badge of every learner with a passing certificate who has not got it yet: for a course that turned badges on late."),
+                );
+            }
         }
         Ok(fields)
     }
@@ -373,6 +388,10 @@ impl ModelAdmin for CourseAdmin {
         data.set("modes", &course.modes);
         data.set("about_url", &course.about_url);
         data.set("org", &course.org);
+        data.set(
+            "backfill",
+            crate::badging::backfill::summary(conn, &course.course_id)?,
+        );
         data.set(
             "frozen",
             if frozen.is_empty() {
@@ -493,12 +512,14 @@ impl ModelAdmin for CourseAdmin {
     fn run_action(
         &self,
         conn: &mut DbConnection,
+        actor: Actor,
         action: &str,
         ids: &[String],
     ) -> QueryResult<ActionOutcome> {
         let on = match action {
             ENABLE if self.badges_enabled => true,
             DISABLE if self.badges_enabled => false,
+            BACKFILL if self.badges_enabled => return self.backfill(conn, actor, ids),
             _ => return Ok(ActionOutcome::default()),
         };
         let changed: Vec<(i64, String)> = courses::table
@@ -522,5 +543,50 @@ impl ModelAdmin for CourseAdmin {
                 .map(|(id, key)| (id.to_string(), key))
                 .collect(),
         })
+    }
+}
+
+impl CourseAdmin {
+    /// Queues the missing badges of each selected course that issues badges.
+    fn backfill(
+        &self,
+        conn: &mut DbConnection,
+        actor: Actor,
+        ids: &[String],
+    ) -> QueryResult<ActionOutcome> {
+        let chosen: Vec<(i64, String, bool)> = courses::table
+            .filter(courses::id.eq_any(ids_as_i64(ids)))
+            .order(courses::course_id)
+            .select((courses::id, courses::course_id, courses::issue_badges))
+            .load(conn)?;
+        let by: String = users::table
+            .find(actor.user_id)
+            .select(users::username)
+            .first(conn)?;
+        let mut queued = 0;
+        let mut changed = Vec::new();
+        let mut off = Vec::new();
+        for (id, key, issues_badges) in chosen {
+            if !issues_badges {
+                off.push(key);
+                continue;
+            }
+            let run = crate::badging::backfill::start(conn, &key, &by, &self.lms_url)?;
+            queued += run.queued;
+            changed.push((id.to_string(), key));
+        }
+        let mut message = format!(
+            "Queued {queued} badge award{} for existing passing certificates in {} course{}; each course's page shows the progress.",
+            if queued == 1 { "" } else { "s" },
+            changed.len(),
+            if changed.len() == 1 { "" } else { "s" }
+        );
+        if !off.is_empty() {
+            message.push_str(&format!(
+                " Skipped, because “Issue Open Badges” is off: {}.",
+                off.join(", ")
+            ));
+        }
+        Ok(ActionOutcome { message, changed })
     }
 }

@@ -198,6 +198,7 @@ diesel::table! {
         updated_at -> Timestamp,
         badge_slug -> Text,
         revocation_reason -> Text,
+        backfill_id -> Nullable<BigInt>,
     }
 }
 
@@ -230,6 +231,7 @@ diesel::table! {
         job_id -> Nullable<BigInt>,
         revoked -> Bool,
         revocation_reason -> Text,
+        backfill_id -> Nullable<BigInt>,
         created -> Timestamp,
         modified -> Timestamp,
     }
@@ -306,6 +308,19 @@ diesel::table! {
 
 diesel::joinable!(course_event_badge_configurations -> users (changed_by_id));
 
+diesel::table! {
+    backfills (id) {
+        id -> BigInt,
+        course_id -> Text,
+        requested_by -> Text,
+        queued -> Integer,
+        skipped -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(award_jobs -> backfills (backfill_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     groups,
@@ -330,4 +345,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     enrollments,
     certificates,
     course_event_badge_configurations,
+    backfills,
 );

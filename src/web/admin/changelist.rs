@@ -391,6 +391,11 @@ pub async fn act(
             changelist_url(model.as_ref())
         )));
     }
+    // A button on an object's page leads back to that page.
+    let back = match selected.as_slice() {
+        [one] if form.has("_from_object") => object_url(model.as_ref(), one, "change"),
+        _ => back,
+    };
     run_action(&state, &staff, model, action, selected).await?;
     Ok(redirect(&back))
 }
@@ -403,11 +408,12 @@ async fn run_action(
     selected: Vec<String>,
 ) -> Result<(), AppError> {
     let author = staff.author();
+    let actor = staff.actor();
     let message = state
         .db
         .run(move |conn| {
             crate::db::write_transaction(conn, |conn| {
-                let outcome = model.run_action(conn, &action, &selected)?;
+                let outcome = model.run_action(conn, actor, &action, &selected)?;
                 let description = model
                     .actions()
                     .iter()

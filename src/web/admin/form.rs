@@ -35,7 +35,28 @@ pub struct ChangeFormPage {
     can_add_another: bool,
     delete_url: Option<String>,
     history_url: Option<String>,
+    /// Buttons that run an action on this object (posted to the changelist).
+    object_actions: Vec<ObjectAction>,
+    action_url: String,
+    object_id: String,
     preserved_filters: String,
+}
+
+pub struct ObjectAction {
+    pub name: &'static str,
+    pub description: &'static str,
+}
+
+fn object_actions(model: &dyn ModelAdmin) -> Vec<ObjectAction> {
+    model
+        .actions()
+        .iter()
+        .filter(|a| model.object_actions().contains(&a.name))
+        .map(|a| ObjectAction {
+            name: a.name,
+            description: a.description,
+        })
+        .collect()
 }
 
 /// What the form is for: a new object, or an existing one with its display string.
@@ -115,6 +136,13 @@ impl FormContext<'_> {
                     )
                 }),
             history_url: id.map(|id| object_url(self.model, id, "history")),
+            object_actions: if id.is_some() && can_change {
+                object_actions(self.model)
+            } else {
+                Vec::new()
+            },
+            action_url: changelist_url(self.model),
+            object_id: id.unwrap_or_default().to_string(),
             preserved_filters: self.preserved_filters.clone(),
         }
     }

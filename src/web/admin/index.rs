@@ -1,12 +1,15 @@
-//! The admin index: apps and models the user may see, and their recent actions.
+//! The admin index: apps and models the user may see, their recent actions, the badges
+//! issued per day and the award jobs that wait or failed.
 
 use actix_web::web;
 use askama::Template;
 use askama_web::WebTemplate;
 
+use super::chart::BarChart;
 use super::{capfirst, changelist_url, object_url};
 use crate::admin::history;
 use crate::auth::permissions::Action;
+use crate::badging::stats;
 use crate::error::AppError;
 use crate::web::AppState;
 use crate::web::page::Page;
@@ -32,12 +35,65 @@ pub struct RecentView {
     pub action: &'static str,
 }
 
+/// Award jobs that need an operator's eye, with links to them.
+pub struct JobsView {
+    pub waiting: i64,
+    pub failed: i64,
+    pub waiting_url: String,
+    pub failed_url: String,
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "admin/index.html")]
 pub struct IndexPage {
     page: Page,
     apps: Vec<AppView>,
     recent: Vec<RecentView>,
+    chart: Option<BarChart>,
+    jobs: Option<JobsView>,
+}
+
+/// Days the chart of issued badges covers.
+const CHART_DAYS: u32 = 30;
+
+/// The chart and job counts, for those who may view assertions and jobs.
+async fn activity(
+    state: &AppState,
+    staff: &Staff,
+) -> Result<(Option<BarChart>, Option<JobsView>), AppError> {
+    let may_view = |model: &str| {
+        state
+            .admin
+            .get("badges", model)
+            .filter(|m| staff.can(m.as_ref(), Action::View))
+            .map(|m| changelist_url(m.as_ref()))
+    };
+    let (assertions, jobs) = (may_view("badgeassertion"), may_view("awardjob"));
+    let (want_chart, want_jobs) = (assertions.is_some(), jobs.is_some());
+    let (series, counts) = state
+        .db
+        .run(move |conn| {
+            let today = crate::db::now().date();
+            let series = if want_chart {
+                Some(stats::issued_per_day(conn, today, CHART_DAYS)?)
+            } else {
+                None
+            };
+            let counts = if want_jobs {
+                Some(stats::job_counts(conn)?)
+            } else {
+                None
+            };
+            Ok::<_, AppError>((series, counts))
+        })
+        .await?;
+    let jobs = jobs.zip(counts).map(|(url, counts)| JobsView {
+        waiting: counts.waiting,
+        failed: counts.failed,
+        waiting_url: format!("{url}?status__exact=pending"),
+        failed_url: format!("{url}?status__exact=failed"),
+    });
+    Ok((series.map(|s| BarChart::per_day(&s)), jobs))
 }
 
 pub async fn index(state: web::Data<AppState>, staff: Staff) -> Result<IndexPage, AppError> {
@@ -105,9 +161,12 @@ pub async fn index(state: web::Data<AppState>, staff: Staff) -> Result<IndexPage
             }
         })
         .collect();
+    let (chart, jobs) = activity(&state, &staff).await?;
     Ok(IndexPage {
         page: staff.page("Site administration", vec![]),
         apps,
         recent,
+        chart,
+        jobs,
     })
 }

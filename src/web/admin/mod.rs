@@ -1,6 +1,7 @@
 //! The admin's generic pages: one set of handlers for every registered model.
 
 mod changelist;
+mod chart;
 mod delete;
 mod form;
 mod frozen;

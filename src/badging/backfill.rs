@@ -1,0 +1,161 @@
+//! Backfill: when a course turns badges on late, its learners with passing certificates
+//! get their course-completion badges. One run queues an award for every passing
+//! certificate whose learner neither holds the course's badge nor has one waiting, and
+//! remembers the jobs, so the course page and `accolade backfill` can show its progress.
+
+use std::collections::HashSet;
+
+use diesel::prelude::*;
+
+use super::intake::PASSING;
+use super::jobs::{self, COURSE_COMPLETION, OPEN};
+use crate::db::schema::{award_jobs, backfills, badge_assertions, badge_classes, certificates};
+use crate::db::{DbConnection, now};
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = backfills)]
+pub struct Backfill {
+    pub id: i64,
+    pub course_id: String,
+    pub requested_by: String,
+    pub queued: i32,
+    pub skipped: i32,
+    pub created_at: chrono::NaiveDateTime,
+}
+
+/// Where a backfill's jobs stand.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub done: i64,
+    pub failed: i64,
+    pub waiting: i64,
+}
+
+impl Progress {
+    pub fn finished(&self) -> bool {
+        self.waiting == 0
+    }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "{} done, {} failed, {} pending",
+            self.done, self.failed, self.waiting
+        )
+    }
+}
+
+/// Queues the awards; part of the caller's transaction. `requested_by` names who asked
+/// (a username, or "command line").
+pub fn start(
+    conn: &mut DbConnection,
+    course_id: &str,
+    requested_by: &str,
+    lms_url: &str,
+) -> QueryResult<Backfill> {
+    let passing: Vec<(i64, String, String)> = certificates::table
+        .filter(certificates::course_id.eq(course_id))
+        .filter(certificates::status.eq_any(PASSING))
+        .order(certificates::id)
+        .select((
+            certificates::learner_id,
+            certificates::mode,
+            certificates::verify_uuid,
+        ))
+        .load(conn)?;
+    let mut covered = holders(conn, course_id)?;
+    covered.extend(waiting(conn, course_id)?);
+    let id: i64 = diesel::insert_into(backfills::table)
+        .values((
+            backfills::course_id.eq(course_id),
+            backfills::requested_by.eq(requested_by),
+            backfills::queued.eq(0),
+            backfills::skipped.eq(0),
+            backfills::created_at.eq(now()),
+        ))
+        .returning(backfills::id)
+        .get_result(conn)?;
+    let mut queued = 0;
+    for (learner, mode, verify_uuid) in &passing {
+        if covered.contains(learner) {
+            continue;
+        }
+        let evidence = super::award::evidence_url(lms_url, verify_uuid);
+        jobs::enqueue_backfilled(conn, Some(id), *learner, course_id, mode, &evidence)?;
+        queued += 1;
+    }
+    let skipped = passing.len() as i32 - queued;
+    diesel::update(backfills::table.find(id))
+        .set((backfills::queued.eq(queued), backfills::skipped.eq(skipped)))
+        .execute(conn)?;
+    backfills::table
+        .find(id)
+        .select(Backfill::as_select())
+        .first(conn)
+}
+
+/// Learners holding a course-completion badge of the course (any mode).
+fn holders(conn: &mut DbConnection, course_id: &str) -> QueryResult<HashSet<i64>> {
+    Ok(badge_assertions::table
+        .inner_join(badge_classes::table)
+        .filter(badge_classes::course_id.eq(course_id))
+        .filter(badge_classes::issuing_component.eq(""))
+        .select(badge_assertions::learner_id)
+        .load::<i64>(conn)?
+        .into_iter()
+        .collect())
+}
+
+/// Learners with a course-completion award of the course waiting or under way.
+fn waiting(conn: &mut DbConnection, course_id: &str) -> QueryResult<HashSet<i64>> {
+    Ok(award_jobs::table
+        .filter(award_jobs::kind.eq(COURSE_COMPLETION))
+        .filter(award_jobs::course_id.eq(course_id))
+        .filter(award_jobs::status.eq_any(OPEN))
+        .select(award_jobs::learner_id)
+        .load::<i64>(conn)?
+        .into_iter()
+        .collect())
+}
+
+/// The course's most recent backfill, if it ever had one.
+pub fn latest(conn: &mut DbConnection, course_id: &str) -> QueryResult<Option<Backfill>> {
+    backfills::table
+        .filter(backfills::course_id.eq(course_id))
+        .order(backfills::id.desc())
+        .select(Backfill::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn progress(conn: &mut DbConnection, backfill: i64) -> QueryResult<Progress> {
+    let by_state: Vec<(String, i64)> = award_jobs::table
+        .filter(award_jobs::backfill_id.eq(backfill))
+        .group_by(award_jobs::status)
+        .select((award_jobs::status, diesel::dsl::count_star()))
+        .load(conn)?;
+    let mut progress = Progress::default();
+    for (state, count) in by_state {
+        match state.as_str() {
+            "done" => progress.done += count,
+            "failed" => progress.failed += count,
+            _ => progress.waiting += count,
+        }
+    }
+    Ok(progress)
+}
+
+/// One line for the course page: when, by whom, and where its jobs stand.
+pub fn summary(conn: &mut DbConnection, course_id: &str) -> QueryResult<String> {
+    let Some(run) = latest(conn, course_id)? else {
+        return Ok("Never run for this course.".into());
+    };
+    let progress = progress(conn, run.id)?;
+    Ok(format!(
+        "Last run {} by {}: {} awards queued ({} learners already had the badge or one waiting) — {}.",
+        crate::admin::list::format_time(&run.created_at),
+        run.requested_by,
+        run.queued,
+        run.skipped,
+        progress.describe()
+    ))
+}
