@@ -617,3 +617,70 @@ async fn operators_issue_a_badge_for_a_passing_certificate() {
         assert_eq!(app.get(&refused).await.status(), 403, "{refused}");
     }
 }
+
+/// A trigger that makes every insert into award_jobs fail, in the middle of recording an
+/// event (after the event, learner, course and certificate rows).
+fn break_job_inserts(app: &TestApp, broken: bool) {
+    let statements: &[&str] = match (common::on_postgres(), broken) {
+        (true, true) => &[
+            "CREATE FUNCTION injected_failure() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END; $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER injected BEFORE INSERT ON award_jobs FOR EACH ROW EXECUTE FUNCTION injected_failure()",
+        ],
+        (true, false) => &[
+            "DROP TRIGGER injected ON award_jobs",
+            "DROP FUNCTION injected_failure()",
+        ],
+        (false, true) => &[
+            "CREATE TRIGGER injected BEFORE INSERT ON award_jobs BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
+        ],
+        (false, false) => &["DROP TRIGGER injected"],
+    };
+    let mut conn = app.conn();
+    for sql in statements {
+        diesel::sql_query(*sql).execute(&mut *conn).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn an_event_whose_job_cannot_be_written_leaves_nothing_behind() {
+    use accolade::db::schema::{api_events, certificates, learners};
+    let app = spawn_app().await;
+    app.login_superuser().await;
+    let service = app.create_user("lms", false, false);
+    let token = create_token(&app, service).await;
+    break_job_inserts(&app, true);
+    let event = certificate("ev-atomic", "downloadable");
+    let failed = post_event(&app, "certificate", Some(&token), &event).await;
+    assert_eq!(failed.status(), 500);
+    let body = failed.text().await.unwrap();
+    assert!(
+        !body.contains("injected"),
+        "no internals in the answer: {body}"
+    );
+    let count = |app: &TestApp| -> (i64, i64, i64) {
+        let mut conn = app.conn();
+        (
+            api_events::table.count().get_result(&mut *conn).unwrap(),
+            learners::table.count().get_result(&mut *conn).unwrap(),
+            certificates::table.count().get_result(&mut *conn).unwrap(),
+        )
+    };
+    assert_eq!(
+        count(&app),
+        (0, 0, 0),
+        "neither the event nor what it records"
+    );
+    assert!(
+        courses::find_by_key(&mut app.conn(), "course-v1:edX+New+2026")
+            .unwrap()
+            .is_none()
+    );
+
+    // The LMS sends it again once the fault is gone: recorded as new, with its job.
+    break_job_inserts(&app, false);
+    let retried = post_event(&app, "certificate", Some(&token), &event).await;
+    assert_eq!(retried.status(), 202);
+    let body: serde_json::Value = retried.json().await.unwrap();
+    assert_eq!(body["jobs"].as_array().unwrap().len(), 1);
+    assert_eq!(count(&app), (1, 1, 1));
+}

@@ -26,6 +26,23 @@ pub fn new_secret() -> NewSecret {
     }
 }
 
+/// Creates a token acting as `user_id`; returns its id and the secret (shown once, never
+/// stored).
+pub fn create(conn: &mut DbConnection, name: &str, user_id: i64) -> QueryResult<(i64, String)> {
+    let secret = new_secret();
+    let id = diesel::insert_into(service_tokens::table)
+        .values((
+            service_tokens::name.eq(name),
+            service_tokens::user_id.eq(user_id),
+            service_tokens::token_prefix.eq(&secret.prefix),
+            service_tokens::token_hash.eq(&secret.hash),
+            service_tokens::created_at.eq(now()),
+        ))
+        .returning(service_tokens::id)
+        .get_result(conn)?;
+    Ok((id, secret.secret))
+}
+
 /// The service user a presented secret acts as, when the token exists and is not revoked.
 /// Records the use (at most once a minute, to keep reads cheap).
 pub fn authenticate(conn: &mut DbConnection, secret: &str) -> QueryResult<Option<i64>> {

@@ -2,7 +2,6 @@
 
 use diesel::prelude::*;
 
-use super::service_tokens::new_secret;
 use crate::admin::list::format_time;
 use crate::admin::{
     ActionOutcome, ActionSpec, Actor, Cell, Column, DeletedObject, FieldErrors, FieldSpec,
@@ -244,21 +243,10 @@ impl ModelAdmin for ServiceTokenAdmin {
             errors.add("user", "Select a valid choice.");
         }
         errors.into_result().map_err(SaveError::Invalid)?;
-        let secret = new_secret();
-        let id: i64 = diesel::insert_into(service_tokens::table)
-            .values((
-                service_tokens::name.eq(&name),
-                service_tokens::user_id.eq(user.unwrap_or_default()),
-                service_tokens::token_prefix.eq(&secret.prefix),
-                service_tokens::token_hash.eq(&secret.hash),
-                service_tokens::created_at.eq(now()),
-            ))
-            .returning(service_tokens::id)
-            .get_result(conn)?;
+        let (id, secret) = super::service_tokens::create(conn, &name, user.unwrap_or_default())?;
         let mut saved = Saved::new(id, name);
         saved.warnings.push(format!(
-            "The secret of this token is {} — copy it now: it is not shown again. Send it as “Authorization: Bearer <secret>”.",
-            secret.secret
+            "The secret of this token is {secret} — copy it now: it is not shown again. Send it as “Authorization: Bearer <secret>”."
         ));
         Ok(saved)
     }

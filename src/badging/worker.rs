@@ -50,6 +50,23 @@ pub fn run_job(
     Ok(outcome)
 }
 
+/// Claims and runs the next due job; returns whether there was one.
+pub fn run_next(
+    db: &Database,
+    backend: &dyn BadgeBackend,
+    settings: &WorkerSettings,
+    worker: &str,
+) -> Result<bool, String> {
+    let mut conn = db.get().map_err(|e| e.to_string())?;
+    match jobs::claim(&mut conn, worker, settings.lease).map_err(|e| e.to_string())? {
+        Some(job) => {
+            run_job(&mut conn, backend, settings, &job, worker).map_err(|e| e.to_string())?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
 /// Claims and runs due jobs until none is due; returns how many ran.
 pub fn drain(
     db: &Database,
@@ -57,18 +74,15 @@ pub fn drain(
     settings: &WorkerSettings,
     worker: &str,
 ) -> Result<usize, String> {
-    let mut conn = db.get().map_err(|e| e.to_string())?;
     let mut ran = 0;
-    while let Some(job) =
-        jobs::claim(&mut conn, worker, settings.lease).map_err(|e| e.to_string())?
-    {
-        run_job(&mut conn, backend, settings, &job, worker).map_err(|e| e.to_string())?;
+    while run_next(db, backend, settings, worker)? {
         ran += 1;
     }
     Ok(ran)
 }
 
-/// Starts `count` worker threads that run until `stop` is set.
+/// Starts `count` worker threads that run until `stop` is set (each finishes the job in
+/// hand first).
 pub fn spawn(
     count: usize,
     db: Database,
@@ -86,11 +100,15 @@ pub fn spawn(
                 .name(format!("award-worker-{n}"))
                 .spawn(move || {
                     while !stop.load(Ordering::Relaxed) {
-                        match drain(&db, backend.as_ref(), &settings, &name) {
-                            Ok(_) => {}
-                            Err(e) => tracing::error!(worker = %name, error = %e, "award worker"),
+                        match run_next(&db, backend.as_ref(), &settings, &name) {
+                            // Another may be due at once.
+                            Ok(true) => {}
+                            Ok(false) => std::thread::sleep(settings.poll),
+                            Err(e) => {
+                                tracing::error!(worker = %name, error = %e, "award worker");
+                                std::thread::sleep(settings.poll);
+                            }
                         }
-                        std::thread::sleep(settings.poll);
                     }
                 })
                 .expect("spawning a worker thread")
