@@ -12,7 +12,7 @@
 //! Each run ends by checking that nothing was lost or doubled: 10,000 jobs done, 10,000
 //! assertions for 10,000 learners, and exactly 10,000 assertions posted to Badgr.
 //! `ACCOLADE_BENCH_DATABASE_URL` runs it on PostgreSQL instead of SQLite; `BENCH_EVENTS`
-//! changes the number of events.
+//! changes the number of events; `BENCH_INTAKE_ONLY=1` stops after the intake.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -28,7 +28,6 @@ use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 const COURSES: usize = 100;
-const CLIENTS: usize = 32;
 const BADGR_DELAY: Duration = Duration::from_millis(50);
 const SECRET_KEY: &str = "bench-secret-key-that-is-long-enough-0123456789";
 
@@ -96,19 +95,30 @@ struct Service {
     _dir: tempfile::TempDir,
 }
 
+/// A new, empty schema on the PostgreSQL server, as a URL that uses it.
+fn fresh_schema(base: &str) -> String {
+    let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = PgConnection::establish(base).expect("connect to PostgreSQL");
+    diesel::sql_query(format!("CREATE SCHEMA {schema}"))
+        .execute(&mut conn)
+        .expect("create the bench schema");
+    let separator = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{separator}options=-csearch_path%3D{schema}")
+}
+
 async fn start_service(badgr: &MockServer) -> Service {
     let dir = tempfile::tempdir().unwrap();
-    let database_url = std::env::var("ACCOLADE_BENCH_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
+    let database_url = match std::env::var("ACCOLADE_BENCH_DATABASE_URL") {
+        Ok(base) if !base.is_empty() => fresh_schema(&base),
+        _ => format!("sqlite://{}", dir.path().join("bench.db").display()),
+    };
     let values: BTreeMap<String, String> = [
         ("DATABASE_URL", database_url.as_str()),
         ("ACCOLADE_BIND", "127.0.0.1:0"),
         ("ACCOLADE_SECRET_KEY", SECRET_KEY),
         ("ACCOLADE_HTTP_WORKERS", "2"),
         ("ACCOLADE_WORKERS", "0"),
-        ("ACCOLADE_DB_POOL_SIZE", "48"),
+        ("ACCOLADE_DB_POOL_SIZE", "40"),
         ("ACCOLADE_ALLOW_SHIPPED_BADGE_IMAGES", "true"),
         ("ACCOLADE_LOG", "warn"),
         ("BADGR_BASE_URL", &badgr.uri()),
@@ -154,12 +164,21 @@ async fn start_service(badgr: &MockServer) -> Service {
     }
 }
 
-/// Sends `events` certificate events from `CLIENTS` concurrent clients; returns the time.
+/// Concurrent HTTP clients sending events (`BENCH_CLIENTS`, default 8): an LMS posts from a
+/// few workers, and more clients only queue for SQLite's single writer.
+fn clients() -> usize {
+    std::env::var("BENCH_CLIENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(8)
+}
+
+/// Sends `events` certificate events from `clients()` concurrent clients; returns the time.
 async fn send_events(service: &Service, events: usize) -> Duration {
     let client = reqwest::Client::new();
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
-    let senders: Vec<_> = (0..CLIENTS)
+    let senders: Vec<_> = (0..clients())
         .map(|_| {
             let (client, next) = (client.clone(), next.clone());
             let url = format!("{}/api/v1/events/certificate", service.address);
@@ -294,6 +313,14 @@ async fn main() {
     let badgr = mock_badgr().await;
     let service = start_service(&badgr).await;
     let intake = send_events(&service, events).await;
+    if std::env::var("BENCH_INTAKE_ONLY").is_ok() {
+        println!(
+            "intake alone: {:.0} events/s ({events} events, {backend})",
+            per_second(events as i64, intake)
+        );
+        std::thread::spawn(move || drop(service)).join().unwrap();
+        return;
+    }
     let first = (events as i64 / 10).max(1);
     let (service, four, thirty_two) = tokio::task::spawn_blocking(move || {
         let four = award_until(&service, 4, first);
@@ -340,9 +367,10 @@ async fn main() {
         "intake benchmark: {events} certificate events, {backend}, Badgr mock answering after 50 ms"
     );
     println!(
-        "  intake alone:            {:>8.0} events/s ({:.2} s, {CLIENTS} clients)",
+        "  intake alone:            {:>8.0} events/s ({:.2} s, {} clients)",
         per_second(events as i64, intake),
-        intake.as_secs_f64()
+        intake.as_secs_f64(),
+        clients()
     );
     println!(
         "  awards with 4 workers:   {:>8.0} awards/s (first {} awards; ideal {:.0})",

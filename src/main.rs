@@ -337,12 +337,12 @@ fn list_jobs(config: &Config) -> Result<(), String> {
     }
     for job in unfinished {
         println!(
-            "{:>6}  {:<8} {} learner {} mode {}  attempts {}  next {}  {}",
+            "{:>6}  {:<8} {} learner {} {}  attempts {}  next {}  {}",
             job.id,
             job.status,
             job.course_id,
             job.learner_id,
-            job.mode,
+            jobs::badge_label(&job.kind, &job.mode, &job.badge_slug),
             job.attempts,
             job.next_attempt_at,
             job.last_error

@@ -211,6 +211,11 @@ fn record_once(
     // certificate first: that row is there now, so the next try updates it instead. Each
     // try gets past at least one such row, and there are four kinds.
     const TRIES: usize = 5;
+    // A repeat is answered without writing (and a repeat that races the first is caught
+    // by the unique index below).
+    if let Some(seen) = earlier(conn, event_id)? {
+        return Ok(seen);
+    }
     let mut tries = 0;
     loop {
         tries += 1;
@@ -236,21 +241,17 @@ fn record_in_transaction(
     work: &impl Fn(&mut DbConnection) -> QueryResult<Vec<i64>>,
 ) -> QueryResult<Recorded> {
     crate::db::write_transaction(conn, |conn| {
-        if let Some(seen) = earlier(conn, event_id)? {
-            return Ok(seen);
-        }
-        // The event row first: a concurrent repeat stops here, on the unique index.
+        let job_ids = work(conn)?;
+        // The event row last, with its jobs: a concurrent repeat that got here first makes
+        // this insert fail on the unique index, and the whole transaction with it.
         diesel::insert_into(api_events::table)
             .values((
                 api_events::event_id.eq(event_id),
                 api_events::kind.eq(kind),
                 api_events::payload.eq(payload.to_string()),
+                api_events::job_ids.eq(serde_json::to_string(&job_ids).unwrap_or_default()),
                 api_events::received_at.eq(now()),
             ))
-            .execute(conn)?;
-        let job_ids = work(conn)?;
-        diesel::update(api_events::table.filter(api_events::event_id.eq(event_id)))
-            .set(api_events::job_ids.eq(serde_json::to_string(&job_ids).unwrap_or_default()))
             .execute(conn)?;
         Ok(Recorded {
             event_id: event_id.to_string(),

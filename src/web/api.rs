@@ -37,13 +37,7 @@ enum Caller {
 }
 
 async fn caller(state: &AppState, req: &HttpRequest) -> Result<Option<Caller>, AppError> {
-    let bearer = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_string);
-    if let Some(secret) = bearer {
+    if let Some(secret) = bearer_secret(req) {
         let user = state
             .db
             .run(move |conn| service_tokens::authenticate(conn, &secret))
@@ -248,39 +242,42 @@ fn intake_error(
     HttpResponse::build(status).json(json!({ "error": error, "field": field }))
 }
 
-/// The event body as JSON, after the service token and the size limit are checked.
-async fn event_body(
-    state: &AppState,
-    req: &HttpRequest,
-    mut payload: web::Payload,
-) -> Result<Result<Value, HttpResponse>, AppError> {
+fn bearer_secret(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_string)
+}
+
+fn unauthorized() -> HttpResponse {
+    intake_error(
+        actix_web::http::StatusCode::UNAUTHORIZED,
+        "a valid service token is required (Authorization: Bearer …)",
+        None,
+    )
+}
+
+/// The body, read up to the limit; `None` when it is larger.
+async fn bounded_body(mut payload: web::Payload) -> Result<Option<web::Bytes>, AppError> {
     use futures_util::StreamExt;
-    if !matches!(caller(state, req).await?, Some(Caller::Service)) {
-        return Ok(Err(intake_error(
-            actix_web::http::StatusCode::UNAUTHORIZED,
-            "a valid service token is required (Authorization: Bearer …)",
-            None,
-        )));
-    }
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| AppError::BadRequest(format!("unreadable body: {e}")))?;
         if body.len() + chunk.len() > MAX_EVENT_BYTES {
-            return Ok(Err(intake_error(
-                actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-                "the body is larger than 64 KiB",
-                None,
-            )));
+            return Ok(None);
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(serde_json::from_slice(&body).map_err(|e| {
-        intake_error(
-            actix_web::http::StatusCode::BAD_REQUEST,
-            &format!("malformed JSON: {e}"),
-            None,
-        )
-    }))
+    Ok(Some(body.freeze()))
+}
+
+/// What became of an event, decided off the executor.
+enum Intake {
+    Unauthorized,
+    Malformed(String),
+    Invalid(intake::FieldError),
+    Recorded(intake::Recorded),
 }
 
 fn recorded(recorded: intake::Recorded) -> HttpResponse {
@@ -324,7 +321,9 @@ async fn enrollment_event(
     .await
 }
 
-/// Checks and reads an event, then records it (with its award jobs) off the executor.
+/// Reads an event, then in one blocking task checks the service token (first: nothing
+/// about the body is told to a caller without one), parses the event and records it with
+/// its award jobs.
 async fn intake_event<E: Send + 'static>(
     state: &AppState,
     req: &HttpRequest,
@@ -334,23 +333,52 @@ async fn intake_event<E: Send + 'static>(
     + Send
     + 'static,
 ) -> Result<HttpResponse, AppError> {
-    let body = match event_body(state, req, payload).await? {
-        Ok(body) => body,
-        Err(refusal) => return Ok(refusal),
+    let Some(secret) = bearer_secret(req) else {
+        return Ok(unauthorized());
     };
-    let event = match parse(&body) {
-        Ok(event) => event,
-        Err(e) => {
-            return Ok(intake_error(
-                actix_web::http::StatusCode::BAD_REQUEST,
-                &e.message,
-                Some(&e.field),
-            ));
-        }
+    let Some(body) = bounded_body(payload).await? else {
+        let known = state
+            .db
+            .run(move |conn| service_tokens::authenticate(conn, &secret))
+            .await?;
+        return Ok(match known {
+            None => unauthorized(),
+            Some(_) => intake_error(
+                actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "the body is larger than 64 KiB",
+                None,
+            ),
+        });
     };
-    let done = state
+    let outcome = state
         .db
-        .run(move |conn| record(conn, &event, &body))
+        .run(move |conn| {
+            if service_tokens::authenticate(conn, &secret)?.is_none() {
+                return Ok::<_, diesel::result::Error>(Intake::Unauthorized);
+            }
+            let value: Value = match serde_json::from_slice(&body) {
+                Ok(value) => value,
+                Err(e) => return Ok(Intake::Malformed(e.to_string())),
+            };
+            let event = match parse(&value) {
+                Ok(event) => event,
+                Err(e) => return Ok(Intake::Invalid(e)),
+            };
+            record(conn, &event, &value).map(Intake::Recorded)
+        })
         .await?;
-    Ok(recorded(done))
+    Ok(match outcome {
+        Intake::Unauthorized => unauthorized(),
+        Intake::Malformed(e) => intake_error(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            &format!("malformed JSON: {e}"),
+            None,
+        ),
+        Intake::Invalid(e) => intake_error(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            &e.message,
+            Some(&e.field),
+        ),
+        Intake::Recorded(done) => recorded(done),
+    })
 }
