@@ -81,6 +81,14 @@ async fn the_course_page_backfills_and_shows_progress() {
         ("_selected_action", id_text.as_str()),
         ("_from_object", "1"),
     ];
+    let forged = app
+        .client
+        .post(app.url("/admin/courses/course/"))
+        .form(&run)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403, "no backfill without the CSRF token");
     let r = app.post_form("/admin/courses/course/", &run).await;
     assert_eq!(r.status(), 302);
     assert_eq!(location(&r), page, "back to the course page");
