@@ -146,6 +146,7 @@ fn main() {
             })
         }),
     );
+    accolade::badging::stats::recount_issued(&mut conn).expect("daily counts");
     println!("TOKEN={token}");
     eprintln!("seeded in {:.1} s", started.elapsed().as_secs_f64());
 }

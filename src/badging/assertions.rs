@@ -75,8 +75,9 @@ pub fn baked_png(conn: &mut DbConnection, public_id: &str) -> QueryResult<Option
         .flatten())
 }
 
-/// Records an assertion. The unique (learner, class) index makes a second award of the
-/// same badge impossible; the caller treats that violation as "already awarded".
+/// Records an assertion, and counts it for its day. The unique (learner, class) index makes
+/// a second award of the same badge impossible; the caller treats that violation as
+/// "already awarded" (and its savepoint takes the count back with it).
 pub fn record(
     conn: &mut DbConnection,
     issued: &IssuedAssertion,
@@ -86,25 +87,30 @@ pub fn record(
     evidence_url: &str,
     job: Option<i64>,
 ) -> QueryResult<i64> {
-    diesel::insert_into(badge_assertions::table)
-        .values((
-            badge_assertions::public_id.eq(&issued.public_id),
-            badge_assertions::learner_id.eq(learner),
-            badge_assertions::badge_class_id.eq(class),
-            badge_assertions::backend.eq(backend),
-            badge_assertions::data.eq(issued.data.to_string()),
-            badge_assertions::image_url.eq(&issued.image_url),
-            badge_assertions::assertion_url.eq(&issued.assertion_url),
-            badge_assertions::evidence_url.eq(evidence_url),
-            badge_assertions::recipient_salt.eq(&issued.recipient_salt),
-            badge_assertions::recipient_identity.eq(&issued.recipient_identity),
-            badge_assertions::baked_png.eq(&issued.baked_png),
-            badge_assertions::job_id.eq(job),
-            badge_assertions::created.eq(now()),
-            badge_assertions::modified.eq(now()),
-        ))
-        .returning(badge_assertions::id)
-        .get_result(conn)
+    let created = now();
+    conn.transaction(|conn| {
+        let id = diesel::insert_into(badge_assertions::table)
+            .values((
+                badge_assertions::public_id.eq(&issued.public_id),
+                badge_assertions::learner_id.eq(learner),
+                badge_assertions::badge_class_id.eq(class),
+                badge_assertions::backend.eq(backend),
+                badge_assertions::data.eq(issued.data.to_string()),
+                badge_assertions::image_url.eq(&issued.image_url),
+                badge_assertions::assertion_url.eq(&issued.assertion_url),
+                badge_assertions::evidence_url.eq(evidence_url),
+                badge_assertions::recipient_salt.eq(&issued.recipient_salt),
+                badge_assertions::recipient_identity.eq(&issued.recipient_identity),
+                badge_assertions::baked_png.eq(&issued.baked_png),
+                badge_assertions::job_id.eq(job),
+                badge_assertions::created.eq(created),
+                badge_assertions::modified.eq(created),
+            ))
+            .returning(badge_assertions::id)
+            .get_result(conn)?;
+        super::stats::count_issued(conn, created)?;
+        Ok(id)
+    })
 }
 
 /// Marks Accolade's record revoked.

@@ -43,6 +43,12 @@ pub struct IssuedAssertion {
     pub baked_png: Option<Vec<u8>>,
 }
 
+/// The names backends record on their assertions (`BadgeBackend::name`).
+pub const LOCAL: &str = "local";
+pub const BADGR_V2: &str = "badgr-v2";
+pub const BADGR_V1: &str = "badgr-v1";
+pub const NAMES: [&str; 3] = [LOCAL, BADGR_V2, BADGR_V1];
+
 pub trait BadgeBackend: Send + Sync {
     /// The name recorded on assertions.
     fn name(&self) -> &'static str;

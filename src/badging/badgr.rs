@@ -420,8 +420,8 @@ pub fn v1_slug(class: &BadgeClass) -> String {
 impl BadgeBackend for Badgr {
     fn name(&self) -> &'static str {
         match self.settings.version {
-            ApiVersion::V2 => "badgr-v2",
-            ApiVersion::V1 => "badgr-v1",
+            ApiVersion::V2 => super::backend::BADGR_V2,
+            ApiVersion::V1 => super::backend::BADGR_V1,
         }
     }
 

@@ -17,7 +17,7 @@ pub struct LocalIssuer {
 
 impl BadgeBackend for LocalIssuer {
     fn name(&self) -> &'static str {
-        "local"
+        super::backend::LOCAL
     }
 
     fn create_badge_class(

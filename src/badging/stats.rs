@@ -5,40 +5,59 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 use diesel::dsl::count_star;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text, Timestamp};
+use diesel::sql_types::Text;
 
 use crate::db::DbConnection;
-use crate::db::schema::award_jobs;
+use crate::db::schema::{award_jobs, badges_issued_daily};
 
-#[derive(QueryableByName)]
-struct DayCount {
-    #[diesel(sql_type = Text)]
-    day: String,
-    #[diesel(sql_type = BigInt)]
-    issued: i64,
+/// The day an assertion counts for in `badges_issued_daily`.
+pub fn day_key(time: chrono::NaiveDateTime) -> String {
+    time.format("%Y-%m-%d").to_string()
 }
 
-/// Assertions created on each of the `days` days up to and including `today` (UTC), oldest
-/// first, days without any included. Grouped in the database, over the `created` index.
+/// Counts one more badge issued at `time`; part of the caller's transaction.
+pub fn count_issued(conn: &mut DbConnection, time: chrono::NaiveDateTime) -> QueryResult<()> {
+    diesel::sql_query(
+        "INSERT INTO badges_issued_daily (day, issued) VALUES ($1, 1) \
+         ON CONFLICT (day) DO UPDATE SET issued = badges_issued_daily.issued + 1",
+    )
+    .bind::<Text, _>(day_key(time))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Rebuilds the daily counts from the assertions (after rows were written in bulk, by
+/// hand or by a seeding script).
+pub fn recount_issued(conn: &mut DbConnection) -> QueryResult<()> {
+    let day_of = match conn {
+        DbConnection::Postgresql(_) => "to_char(created, 'YYYY-MM-DD')",
+        DbConnection::Sqlite(_) => "substr(created, 1, 10)",
+    };
+    crate::db::write_transaction(conn, |conn| {
+        diesel::delete(badges_issued_daily::table).execute(conn)?;
+        diesel::sql_query(format!(
+            "INSERT INTO badges_issued_daily (day, issued) \
+             SELECT {day_of}, COUNT(*) FROM badge_assertions GROUP BY {day_of}"
+        ))
+        .execute(conn)?;
+        Ok(())
+    })
+}
+
+/// Badges issued on each of the `days` days up to and including `today` (UTC), oldest
+/// first, days without any included.
 pub fn issued_per_day(
     conn: &mut DbConnection,
     today: NaiveDate,
     days: u32,
 ) -> QueryResult<Vec<(NaiveDate, i64)>> {
     let first = today - chrono::Duration::days(i64::from(days.max(1)) - 1);
-    let day_of = match conn {
-        DbConnection::Postgresql(_) => "to_char(created, 'YYYY-MM-DD')",
-        DbConnection::Sqlite(_) => "substr(created, 1, 10)",
-    };
-    let sql = format!(
-        "SELECT {day_of} AS day, COUNT(*) AS issued FROM badge_assertions \
-         WHERE created >= $1 GROUP BY {day_of}"
-    );
-    let counted: HashMap<String, i64> = diesel::sql_query(sql)
-        .bind::<Timestamp, _>(first.and_hms_opt(0, 0, 0).unwrap_or_default())
-        .load::<DayCount>(conn)?
+    let first_key = first.format("%Y-%m-%d").to_string();
+    let counted: HashMap<String, i64> = badges_issued_daily::table
+        .filter(badges_issued_daily::day.ge(first_key))
+        .select((badges_issued_daily::day, badges_issued_daily::issued))
+        .load::<(String, i64)>(conn)?
         .into_iter()
-        .map(|c| (c.day, c.issued))
         .collect();
     Ok(first
         .iter_days()

@@ -103,6 +103,9 @@ pub type Pool = r2d2::Pool<ConnectionManager>;
 pub struct Database {
     pool: Pool,
     kind: DatabaseKind,
+    /// As many blocking tasks at a time as there are connections: more would only wait for
+    /// one, each on a thread of its own (and memory with it).
+    in_flight: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl Database {
@@ -118,7 +121,11 @@ impl Database {
             .connection_timeout(Duration::from_secs(10))
             .build(ConnectionManager { kind: kind.clone() })
             .map_err(|e| format!("cannot connect to the {} database: {e}", kind.name()))?;
-        Ok(Database { pool, kind })
+        Ok(Database {
+            pool,
+            kind,
+            in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(pool_size as usize)),
+        })
     }
 
     pub fn kind(&self) -> &DatabaseKind {
@@ -139,6 +146,11 @@ impl Database {
         E: Into<AppError> + Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
     {
+        let _turn = self
+            .in_flight
+            .acquire()
+            .await
+            .map_err(|e| AppError::internal(format!("database turn: {e}")))?;
         let db = self.clone();
         actix_web::web::block(move || {
             let mut conn = db.get()?;

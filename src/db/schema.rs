@@ -321,6 +321,13 @@ diesel::table! {
 
 diesel::joinable!(award_jobs -> backfills (backfill_id));
 
+diesel::table! {
+    badges_issued_daily (day) {
+        day -> Text,
+        issued -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     groups,
@@ -346,4 +353,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     certificates,
     course_event_badge_configurations,
     backfills,
+    badges_issued_daily,
 );
