@@ -69,11 +69,12 @@ pages=(
   "learners' badges API|/api/badges/v1/assertions/user/learner4242/|Authorization: Bearer $token"
 )
 
-results="bench/results.md"
+# This backend's section of bench/results.md is replaced; the other backend's stays.
+results="$work/section.md"
 {
-  echo "# Load harness results"
+  echo "## $backend"
   echo
-  echo "\`bench/load.sh${1:+ $1}\` on $(date -u +%Y-%m-%d), $backend, $(nproc) cores: 100 courses, 5 badge image"
+  echo "\`bench/load.sh${1:+ $1}\` on $(date -u +%Y-%m-%d), $(nproc) cores: 100 courses, 5 badge image"
   echo "configurations, 100,000 learners, 200,000 assertions; wrk, ${seconds} s at $connections connections per page."
   echo
   echo "| page | requests/s | p50 | p99 | errors |"
@@ -101,4 +102,17 @@ peak=$(( $(peak_kib) / 1024 ))
   echo
   echo "Peak resident memory of the server over the whole run: **${peak} MiB** (VmHWM)."
 } >>"$results"
-echo "peak memory: ${peak} MiB; written to $results"
+python3 - "$results" "$backend" <<'PY'
+import re, sys
+section, backend = open(sys.argv[1]).read(), sys.argv[2]
+try:
+    text = open("bench/results.md").read()
+except FileNotFoundError:
+    text = "# Load harness results\n"
+parts = re.split(r"(?m)^(?=## )", text)
+kept = [p for p in parts[1:] if not p.startswith(f"## {backend}\n")]
+order = {"SQLite": 0, "PostgreSQL": 1}
+body = sorted(kept + [section], key=lambda p: order.get(p.split("\n")[0][3:], 2))
+open("bench/results.md", "w").write(parts[0].rstrip() + "\n\n" + "\n".join(b.rstrip() + "\n" for b in body))
+PY
+echo "peak memory: ${peak} MiB; written to bench/results.md ($backend)"
