@@ -690,6 +690,10 @@ async fn operators_find_assertions_and_revoke_them_with_a_reason() {
     );
     let found = app.get_html(&format!("{LIST}?q=bob%40example.com")).await;
     assert!(found.contains("bob") && !found.contains("alice"));
+    assert!(
+        found.contains("1 badge assertion") && found.contains(">Show all</a>"),
+        "a search counts its matches, not the whole table: {found}"
+    );
     let filtered = app
         .get_html(&format!("{LIST}?backend__exact=local&created=today"))
         .await;

@@ -232,7 +232,7 @@ async fn an_lms_enrolls_passes_and_sees_badges() {
 
     // The admin sees them; nothing was awarded twice.
     let list = app.get_html("/admin/badges/badgeassertion/?q=bea").await;
-    assert!(list.contains("5 badge assertions (10 total)"), "{list}");
+    assert!(list.contains("5 badge assertions"), "{list}");
     let index = app.get_html("/admin/").await;
     assert!(
         index.contains("10 badges issued in the last 30 days"),

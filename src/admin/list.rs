@@ -61,8 +61,10 @@ pub struct ListPage {
     pub rows: Vec<Row>,
     /// Rows matching the search and filters.
     pub count: i64,
-    /// Rows in the table.
-    pub total: i64,
+    /// Rows in the table, when counted. A model with a large table leaves it out of
+    /// searched and filtered pages (as Django's `show_full_result_count = False`): counting
+    /// every row costs more than the search.
+    pub total: Option<i64>,
 }
 
 /// A parsed changelist request.

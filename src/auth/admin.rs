@@ -327,7 +327,11 @@ impl ModelAdmin for UserAdmin {
                 ],
             })
             .collect();
-        Ok(ListPage { rows, count, total })
+        Ok(ListPage {
+            rows,
+            count,
+            total: Some(total),
+        })
     }
 
     fn fields(
@@ -556,7 +560,11 @@ impl ModelAdmin for GroupAdmin {
                 cells: vec![Cell::Text(name)],
             })
             .collect();
-        Ok(ListPage { rows, count, total })
+        Ok(ListPage {
+            rows,
+            count,
+            total: Some(total),
+        })
     }
 
     fn fields(

@@ -151,7 +151,11 @@ impl ModelAdmin for ServiceTokenAdmin {
                 ],
             })
             .collect();
-        Ok(ListPage { rows, count, total })
+        Ok(ListPage {
+            rows,
+            count,
+            total: Some(total),
+        })
     }
 
     fn fields(

@@ -197,7 +197,11 @@ impl ModelAdmin for BadgeClassAdmin {
                 ],
             })
             .collect();
-        Ok(ListPage { rows, count, total })
+        Ok(ListPage {
+            rows,
+            count,
+            total: Some(total),
+        })
     }
 
     fn fields(

@@ -131,7 +131,7 @@ impl ModelAdmin for EventBadgesConfigAdmin {
         Ok(ListPage {
             rows,
             count: total,
-            total,
+            total: Some(total),
         })
     }
 

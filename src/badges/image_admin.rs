@@ -347,7 +347,11 @@ impl ModelAdmin for BadgeImageConfigurationAdmin {
                 ],
             });
         }
-        Ok(ListPage { rows, count, total })
+        Ok(ListPage {
+            rows,
+            count,
+            total: Some(total),
+        })
     }
 
     fn fields(

@@ -88,6 +88,11 @@ fn since(choice: &str, now: chrono::NaiveDateTime) -> Option<chrono::NaiveDateTi
 
 pub struct BadgeAssertionAdmin;
 
+diesel::define_sql_function! {
+    /// SQL's `lower`, as the e-mail index is built (`learners_email`).
+    fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
 /// The most assertions one search shows (a course with more shows its first ones).
 const MAX_MATCHES: i64 = 10_000;
 
@@ -200,12 +205,14 @@ impl ModelAdmin for BadgeAssertionAdmin {
             }
             query
         };
-        let total = badge_assertions::table.count().get_result(conn)?;
-        // Unfiltered, the joined count is the table's count, without the join.
-        let count = if q.terms.is_empty() && q.filters.is_empty() {
-            total
+        // Unfiltered, the count is the table's (without the join); filtered, only the
+        // matching rows are counted, and the table's total is left out: on PostgreSQL an
+        // exact count of every assertion costs more than the search itself.
+        let (count, total) = if q.terms.is_empty() && q.filters.is_empty() {
+            let total = badge_assertions::table.count().get_result(conn)?;
+            (total, Some(total))
         } else {
-            filtered().count().get_result(conn)?
+            (filtered().count().get_result(conn)?, None)
         };
         // Newest first unless a column is chosen (not in `filtered`: PostgreSQL refuses an
         // ORDER BY in the count).
@@ -327,14 +334,18 @@ impl ModelAdmin for BadgeAssertionAdmin {
 }
 
 /// The assertions a search finds, when there is a search: each word must be a learner's
-/// username or e-mail, or a course key, exactly. Looked up in the indexes and handed to the
+/// username or e-mail (in any case), or a course key, exactly. Looked up in the indexes and handed to the
 /// page as ids, so the database never walks every assertion to find a few (a substring
 /// search, or a filter on the joined tables under `ORDER BY created`, would).
 fn matching_assertions(conn: &mut DbConnection, terms: &[String]) -> QueryResult<Option<Vec<i64>>> {
     let mut found: Option<Vec<i64>> = None;
     for term in terms {
         let learner_ids: Vec<i64> = learners::table
-            .filter(learners::username.eq(term).or(learners::email.eq(term)))
+            .filter(
+                learners::username
+                    .eq(term)
+                    .or(lower(learners::email).eq(term.to_ascii_lowercase())),
+            )
             .select(learners::id)
             .load(conn)?;
         let class_ids: Vec<i64> = badge_classes::table

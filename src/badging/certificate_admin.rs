@@ -175,7 +175,11 @@ impl ModelAdmin for CertificateAdmin {
                 ],
             })
             .collect();
-        Ok(ListPage { rows, count, total })
+        Ok(ListPage {
+            rows,
+            count,
+            total: Some(total),
+        })
     }
 
     fn fields(

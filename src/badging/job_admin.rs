@@ -172,7 +172,11 @@ impl ModelAdmin for AwardJobAdmin {
                 },
             )
             .collect();
-        Ok(ListPage { rows, count, total })
+        Ok(ListPage {
+            rows,
+            count,
+            total: Some(total),
+        })
     }
 
     fn fields(

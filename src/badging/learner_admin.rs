@@ -115,7 +115,11 @@ impl ModelAdmin for LearnerAdmin {
                 ],
             })
             .collect();
-        Ok(ListPage { rows, count, total })
+        Ok(ListPage {
+            rows,
+            count,
+            total: Some(total),
+        })
     }
 
     fn fields(

@@ -286,7 +286,11 @@ impl ModelAdmin for CourseAdmin {
                 }
             })
             .collect();
-        Ok(ListPage { rows, count, total })
+        Ok(ListPage {
+            rows,
+            count,
+            total: Some(total),
+        })
     }
 
     fn fields(

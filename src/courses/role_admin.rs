@@ -120,7 +120,11 @@ impl ModelAdmin for CourseRoleAdmin {
                 cells: vec![Cell::Text(user), Cell::Text(course), Cell::Text(role)],
             })
             .collect();
-        Ok(ListPage { rows, count, total })
+        Ok(ListPage {
+            rows,
+            count,
+            total: Some(total),
+        })
     }
 
     fn fields(

@@ -8,6 +8,6 @@ INSERT INTO badges_issued_daily (day, issued)
     SELECT to_char(created, 'YYYY-MM-DD'), COUNT(*) FROM badge_assertions
     GROUP BY to_char(created, 'YYYY-MM-DD');
 
--- The assertion search looks learners up by e-mail (classes by course have an index).
-CREATE INDEX learners_email ON learners (email);
+-- The assertion search looks learners up by e-mail, in any case (classes by course have an index).
+CREATE INDEX learners_email ON learners (lower(email));
 CREATE INDEX badge_assertions_class ON badge_assertions (badge_class_id);

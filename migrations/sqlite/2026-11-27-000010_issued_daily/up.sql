@@ -7,6 +7,6 @@ CREATE TABLE badges_issued_daily (
 INSERT INTO badges_issued_daily (day, issued)
     SELECT substr(created, 1, 10), COUNT(*) FROM badge_assertions GROUP BY substr(created, 1, 10);
 
--- The assertion search looks learners up by e-mail (classes by course have an index).
-CREATE INDEX learners_email ON learners (email);
+-- The assertion search looks learners up by e-mail, in any case (classes by course have an index).
+CREATE INDEX learners_email ON learners (lower(email));
 CREATE INDEX badge_assertions_class ON badge_assertions (badge_class_id);

@@ -75,6 +75,8 @@ pub struct ChangeListPage {
     headers: Vec<HeaderView>,
     rows: Vec<RowView>,
     result_summary: String,
+    /// The unfiltered list, offered instead of a total the model did not count.
+    show_all_url: Option<String>,
     filters: Vec<FilterView>,
     actions: Vec<(&'static str, String)>,
     action_url: String,
@@ -202,11 +204,11 @@ fn render(
         ),
         headers: headers(model, &base, &current, query),
         rows,
-        result_summary: if filtered {
-            format!("{} {noun} ({} total)", list.count, list.total)
-        } else {
-            format!("{} {noun}", list.count)
+        result_summary: match list.total {
+            Some(total) if filtered => format!("{} {noun} ({total} total)", list.count),
+            _ => format!("{} {noun}", list.count),
         },
+        show_all_url: (filtered && list.total.is_none()).then(|| base.clone()),
         filters: filter_views(&base, &current, filters, query),
         actions,
         action_url: format!("{base}{}", current.href()),
