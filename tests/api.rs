@@ -31,23 +31,6 @@ fn award_two(app: &TestApp) {
     }
 }
 
-/// Creates a service token through the admin and returns its secret.
-async fn create_token(app: &TestApp, service_user: i64) -> String {
-    let r = app
-        .post_form(
-            "/admin/auth/token/add/",
-            &[("name", "LMS"), ("user", &service_user.to_string())],
-        )
-        .await;
-    assert_eq!(r.status(), 302);
-    let page = app.get_html(&location(&r)).await;
-    let start = page
-        .find("The secret of this token is ")
-        .expect("shown once")
-        + "The secret of this token is ".len();
-    page[start..].split(' ').next().unwrap().to_string()
-}
-
 async fn get_with_token(app: &TestApp, path: &str, token: &str) -> reqwest::Response {
     new_client()
         .get(app.url(path))
@@ -62,7 +45,7 @@ async fn tokens_are_shown_once_stored_hashed_and_revocable() {
     let app = spawn_app().await;
     app.login_superuser().await;
     let service = app.create_user("lms", false, false);
-    let secret = create_token(&app, service).await;
+    let secret = app.create_token(service).await;
     assert!(secret.starts_with("acc_") && secret.len() > 40, "{secret}");
     let stored: (String, String) = service_tokens::table
         .select((service_tokens::token_hash, service_tokens::token_prefix))
@@ -104,7 +87,7 @@ async fn the_learners_api_answers_as_upstream() {
     let app = spawn_app().await;
     app.login_superuser().await;
     let service = app.create_user("lms", false, false);
-    let token = create_token(&app, service).await;
+    let token = app.create_token(service).await;
     award_two(&app);
     let get = |path: String| {
         let (app_url, token) = (app.url(&path), token.clone());
@@ -275,7 +258,7 @@ async fn certificate_events_queue_awards_once() {
     let app = spawn_app().await;
     app.login_superuser().await;
     let service = app.create_user("lms", false, false);
-    let token = create_token(&app, service).await;
+    let token = app.create_token(service).await;
 
     let first = post_event(
         &app,
@@ -344,7 +327,7 @@ async fn concurrent_repeats_of_one_event_record_it_once() {
     let app = spawn_app().await;
     app.login_superuser().await;
     let service = app.create_user("lms", false, false);
-    let token = create_token(&app, service).await;
+    let token = app.create_token(service).await;
     let body = certificate("ev-race", "downloadable");
     let requests = (0..6).map(|_| post_event(&app, "certificate", Some(&token), &body));
     let responses = futures_util::future::join_all(requests).await;
@@ -370,7 +353,7 @@ async fn concurrent_events_for_one_new_learner_and_course_all_land() {
     let app = spawn_app().await;
     app.login_superuser().await;
     let service = app.create_user("lms", false, false);
-    let token = create_token(&app, service).await;
+    let token = app.create_token(service).await;
     // Each event creates the same learner, course, enrollment and certificate rows.
     let bodies: Vec<serde_json::Value> = (0..6)
         .map(|n| certificate(&format!("ev-{n}"), "downloadable"))
@@ -393,7 +376,7 @@ async fn bad_events_are_refused_naming_the_field() {
     let app = spawn_app().await;
     app.login_superuser().await;
     let service = app.create_user("lms", false, false);
-    let token = create_token(&app, service).await;
+    let token = app.create_token(service).await;
     assert_eq!(
         post_event(&app, "certificate", None, &certificate("x", "downloadable"))
             .await
@@ -471,7 +454,7 @@ async fn operators_see_learners_as_the_events_left_them() {
     let app = spawn_app().await;
     app.login_superuser().await;
     let service = app.create_user("lms", false, false);
-    let token = create_token(&app, service).await;
+    let token = app.create_token(service).await;
     award_two(&app);
     let event = post_event(
         &app,
@@ -529,7 +512,7 @@ async fn operators_issue_a_badge_for_a_passing_certificate() {
     let app = spawn_app().await;
     app.login_superuser().await;
     let service = app.create_user("lms", false, false);
-    let token = create_token(&app, service).await;
+    let token = app.create_token(service).await;
     let mut failing = certificate("ev-2", "notpassing");
     failing["username"] = "bob".into();
     failing["email"] = "bob@example.com".into();
@@ -647,7 +630,7 @@ async fn an_event_whose_job_cannot_be_written_leaves_nothing_behind() {
     let app = spawn_app().await;
     app.login_superuser().await;
     let service = app.create_user("lms", false, false);
-    let token = create_token(&app, service).await;
+    let token = app.create_token(service).await;
     break_job_inserts(&app, true);
     let event = certificate("ev-atomic", "downloadable");
     let failed = post_event(&app, "certificate", Some(&token), &event).await;

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use accolade::badging::worker;
 use accolade::db::schema::{award_jobs, badge_assertions};
-use common::{TestApp, location, new_client, spawn_app};
+use common::{TestApp, new_client, spawn_app};
 use diesel::prelude::*;
 use serde_json::{Value, json};
 
@@ -112,16 +112,7 @@ fn settle(app: &TestApp) {
 async fn set_up_admin(app: &TestApp) -> String {
     app.login_superuser().await;
     let service = app.create_user("lms-service", false, false);
-    let r = app
-        .post_form(
-            "/admin/auth/token/add/",
-            &[("name", "LMS"), ("user", &service.to_string())],
-        )
-        .await;
-    let page = app.get_html(&location(&r)).await;
-    let marker = "The secret of this token is ";
-    let start = page.find(marker).unwrap() + marker.len();
-    let token = page[start..].split(' ').next().unwrap().to_string();
+    let token = app.create_token(service).await;
     for (i, course) in COURSES.iter().enumerate() {
         let r = app
             .post_form(

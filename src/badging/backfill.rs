@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use diesel::prelude::*;
 
 use super::intake::PASSING;
-use super::jobs::{self, COURSE_COMPLETION, OPEN};
+use super::jobs::{self, COURSE_COMPLETION, OPEN, StateCounts};
 use crate::db::schema::{award_jobs, backfills, badge_assertions, badge_classes, certificates};
 use crate::db::{DbConnection, now};
 
@@ -24,12 +24,7 @@ pub struct Backfill {
 }
 
 /// Where a backfill's jobs stand.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Progress {
-    pub done: i64,
-    pub failed: i64,
-    pub waiting: i64,
-}
+pub type Progress = StateCounts;
 
 impl Progress {
     pub fn finished(&self) -> bool {
@@ -133,15 +128,7 @@ pub fn progress(conn: &mut DbConnection, backfill: i64) -> QueryResult<Progress>
         .group_by(award_jobs::status)
         .select((award_jobs::status, diesel::dsl::count_star()))
         .load(conn)?;
-    let mut progress = Progress::default();
-    for (state, count) in by_state {
-        match state.as_str() {
-            "done" => progress.done += count,
-            "failed" => progress.failed += count,
-            _ => progress.waiting += count,
-        }
-    }
-    Ok(progress)
+    Ok(StateCounts::tally(by_state))
 }
 
 /// One line for the course page: when, by whom, and where its jobs stand.

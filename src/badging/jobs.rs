@@ -176,6 +176,30 @@ pub fn event_badge_open(conn: &mut DbConnection, learner_id: i64, slug: &str) ->
     .get_result(conn)
 }
 
+/// Jobs by where they stand.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StateCounts {
+    pub done: i64,
+    pub failed: i64,
+    /// Pending or running.
+    pub waiting: i64,
+}
+
+impl StateCounts {
+    /// Folds `(status, count)` rows, as a `GROUP BY status` gives them.
+    pub fn tally(rows: Vec<(String, i64)>) -> StateCounts {
+        let mut counts = StateCounts::default();
+        for (state, count) in rows {
+            match state.as_str() {
+                "done" => counts.done += count,
+                "failed" => counts.failed += count,
+                _ => counts.waiting += count,
+            }
+        }
+        counts
+    }
+}
+
 /// What a job awards, for people: "course completion (verified)", "event badge three_courses".
 pub fn badge_label(kind: &str, mode: &str, slug: &str) -> String {
     match kind {

@@ -7,6 +7,7 @@ use diesel::dsl::count_star;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 
+use super::jobs::StateCounts;
 use crate::db::DbConnection;
 use crate::db::schema::{award_jobs, badges_issued_daily};
 
@@ -69,26 +70,13 @@ pub fn issued_per_day(
         .collect())
 }
 
-/// Award jobs waiting (pending or running) and failed.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct JobCounts {
-    pub waiting: i64,
-    pub failed: i64,
-}
-
-pub fn job_counts(conn: &mut DbConnection) -> QueryResult<JobCounts> {
+/// Award jobs waiting (pending or running) and failed; done ones are not counted (there
+/// are many, and the index does not show them).
+pub fn job_counts(conn: &mut DbConnection) -> QueryResult<StateCounts> {
     let by_state: Vec<(String, i64)> = award_jobs::table
         .filter(award_jobs::status.ne("done"))
         .group_by(award_jobs::status)
         .select((award_jobs::status, count_star()))
         .load(conn)?;
-    let mut counts = JobCounts::default();
-    for (state, count) in by_state {
-        match state.as_str() {
-            "pending" | "running" => counts.waiting += count,
-            "failed" => counts.failed += count,
-            _ => {}
-        }
-    }
-    Ok(counts)
+    Ok(StateCounts::tally(by_state))
 }

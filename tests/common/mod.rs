@@ -284,6 +284,22 @@ impl TestApp {
         assert_eq!(response.status(), 302, "login as {username} should succeed");
     }
 
+    /// Creates a service token through the admin (the default client must be logged in
+    /// with the right) and returns its secret, read from the one page that shows it.
+    pub async fn create_token(&self, service_user: i64) -> String {
+        let r = self
+            .post_form(
+                "/admin/auth/token/add/",
+                &[("name", "LMS"), ("user", &service_user.to_string())],
+            )
+            .await;
+        assert_eq!(r.status(), 302);
+        let page = self.get_html(&location(&r)).await;
+        let marker = "The secret of this token is ";
+        let start = page.find(marker).expect("shown once") + marker.len();
+        page[start..].split(' ').next().unwrap().to_string()
+    }
+
     /// A superuser, logged in on the default client.
     pub async fn login_superuser(&self) -> i64 {
         let id = self.create_user("root", true, true);
