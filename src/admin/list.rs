@@ -228,6 +228,17 @@ macro_rules! search_terms {
 /// `page_of!(query, &list_query, COLUMNS, users::id, { "username" => users::username, … })`
 #[macro_export]
 macro_rules! page_of {
+    // With the model's own order when the request picks no column (Django's `ordering`).
+    ($query:expr, $list_query:expr, $columns:expr, $pk:expr, default: $default:expr, { $($key:literal => $col:expr),* $(,)? }) => {{
+        use diesel::prelude::*;
+        let query = $query;
+        let query = if $list_query.order.is_empty() {
+            query.then_order_by($default)
+        } else {
+            query
+        };
+        $crate::page_of!(query, $list_query, $columns, $pk, { $($key => $col),* })
+    }};
     ($query:expr, $list_query:expr, $columns:expr, $pk:expr, { $($key:literal => $col:expr),* $(,)? }) => {{
         use diesel::prelude::*;
         let list_query: &$crate::admin::ListQuery = $list_query;

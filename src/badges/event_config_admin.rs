@@ -104,12 +104,9 @@ impl ModelAdmin for EventBadgesConfigAdmin {
     fn list(&self, conn: &mut DbConnection, q: &ListQuery) -> QueryResult<ListPage> {
         let total = configs::table.count().get_result(conn)?;
         let newest = event_config::current(conn)?.map(|c| c.id);
-        let mut query = configs::table.left_join(users::table).into_boxed();
-        if q.order.is_empty() {
-            query = query.order((configs::change_date.desc(), configs::id.desc()));
-        }
+        let query = configs::table.left_join(users::table).into_boxed();
         let page: Vec<(EventBadgesConfig, Option<String>)> =
-            page_of!(query, q, COLUMNS, configs::id, {
+            page_of!(query, q, COLUMNS, configs::id, default: (configs::change_date.desc(), configs::id.desc()), {
                 "change_date" => configs::change_date,
                 "enabled" => configs::enabled,
             })

@@ -214,13 +214,7 @@ impl ModelAdmin for BadgeAssertionAdmin {
         } else {
             (filtered().count().get_result(conn)?, None)
         };
-        // Newest first unless a column is chosen (not in `filtered`: PostgreSQL refuses an
-        // ORDER BY in the count).
-        let mut ordered = filtered();
-        if q.order.is_empty() {
-            ordered = ordered.order(badge_assertions::created.desc());
-        }
-        let page: Vec<AssertionRow> = page_of!(ordered, q, COLUMNS, badge_assertions::id, {
+        let page: Vec<AssertionRow> = page_of!(filtered(), q, COLUMNS, badge_assertions::id, default: badge_assertions::created.desc(), {
             "learner" => learners::username,
             "badge" => badge_classes::display_name,
             "course" => badge_classes::course_id,
