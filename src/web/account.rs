@@ -5,25 +5,27 @@ use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
+use super::AppState;
 use super::page::{Crumb, Page};
+use super::router::{Router, endpoint};
 use super::staff::{Staff, session_user};
-use super::{AppState, resource};
 use crate::auth::permissions::Action;
 use crate::auth::session::{self, Level, TypedSession};
 use crate::auth::{password, safe_next, throttle, users};
 use crate::error::{AppError, redirect};
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/login/").get(login_form).post(login))
-        .service(resource("/logout/").post(logout))
-        .service(
-            resource("/password_change/")
+pub fn routes(routes: &mut Router) {
+    routes
+        .add(endpoint("/login/").get(login_form).post(login))
+        .add(endpoint("/logout/").post(logout))
+        .add(
+            endpoint("/password_change/")
                 .get(password_change_form)
                 .post(password_change),
         )
-        .service(resource("/password_change/done/").get(password_change_done))
-        .service(
-            resource("/auth/user/{id}/password/")
+        .add(endpoint("/password_change/done/").get(password_change_done))
+        .add(
+            endpoint("/auth/user/{id}/password/")
                 .get(set_password_form)
                 .post(set_password),
         );

@@ -9,8 +9,9 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use diesel::prelude::*;
 use serde_json::{Value, json};
 
+use super::AppState;
+use super::router::{Router, endpoint};
 use super::staff::session_user;
-use super::{AppState, resource};
 use crate::auth::service_tokens;
 use crate::auth::session::TypedSession;
 use crate::badges::classes::BadgeClass;
@@ -20,8 +21,11 @@ use crate::db::schema::{badge_assertions, badge_classes, learners};
 use crate::error::AppError;
 use crate::web::query::{QueryString, pairs};
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/api/badges/v1/assertions/user/{username}/").get(user_assertions));
+pub fn routes(routes: &mut Router) {
+    routes
+        .add(endpoint("/api/badges/v1/assertions/user/{username}/").get(user_assertions))
+        .add(endpoint("/api/v1/events/certificate").post(certificate_event))
+        .add(endpoint("/api/v1/events/enrollment").post(enrollment_event));
 }
 
 /// An error in the shape of the upstream learners' API: `{"detail": …}`.
@@ -227,11 +231,6 @@ async fn user_assertions(
 
 /// Largest event body accepted.
 const MAX_EVENT_BYTES: usize = 64 * 1024;
-
-pub fn event_routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/api/v1/events/certificate").post(certificate_event))
-        .service(resource("/api/v1/events/enrollment").post(enrollment_event));
-}
 
 /// An event refused: `{"error": …, "field": …}`, naming the field when one is at fault.
 fn intake_error(

@@ -1,7 +1,9 @@
 //! CSS, JavaScript and images, embedded in the binary so it runs from any directory.
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, web};
+
+use super::router::{Router, endpoint};
 
 /// (path under /static/, content type, bytes)
 const ASSETS: &[(&str, &str, &[u8])] = &[
@@ -37,8 +39,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ),
 ];
 
-#[get("/static/{path:.*}")]
-pub async fn serve(path: web::Path<String>) -> HttpResponse {
+pub fn routes(routes: &mut Router) {
+    routes.add(endpoint("/static/{path:.*}").get(serve));
+}
+
+async fn serve(path: web::Path<String>) -> HttpResponse {
     match ASSETS.iter().find(|(p, _, _)| *p == path.as_str()) {
         Some((_, content_type, bytes)) => HttpResponse::Ok()
             .insert_header((header::CONTENT_TYPE, *content_type))

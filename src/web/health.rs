@@ -1,12 +1,16 @@
 //! `GET /healthz`: whether this instance can reach its database.
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, web};
 use serde_json::json;
 
 use super::AppState;
+use super::router::{Router, endpoint};
 
-#[get("/healthz")]
-pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
+pub fn routes(routes: &mut Router) {
+    routes.add(endpoint("/healthz").get(healthz));
+}
+
+async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     let db = state.db.clone();
     let reachable = web::block(move || db.ping())
         .await

@@ -6,12 +6,14 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 
 use super::AppState;
+use super::router::{Router, endpoint};
 use crate::error::AppError;
 use crate::images;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/media/badge-images/{name}").get(full))
-        .service(super::resource("/media/badge-images/thumbnails/{name}").get(thumbnail));
+pub fn routes(routes: &mut Router) {
+    routes
+        .add(endpoint("/media/badge-images/{name}").get(full))
+        .add(endpoint("/media/badge-images/thumbnails/{name}").get(thumbnail));
 }
 
 async fn full(

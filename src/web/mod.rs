@@ -10,12 +10,14 @@ pub mod middleware;
 pub mod page;
 pub mod public;
 pub mod query;
+pub mod router;
 pub mod staff;
 pub mod studio;
 
 use std::sync::Arc;
 
 use actix_web::web;
+use router::{Router, endpoint};
 
 use crate::admin::AdminSite;
 use crate::config::Config;
@@ -30,29 +32,18 @@ pub struct AppState {
     pub auth_hash_key: [u8; 64],
 }
 
-/// A resource that answers 405 to methods it does not route (instead of falling through
-/// to the scope's 404).
-pub fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(|| async {
-        actix_web::HttpResponse::MethodNotAllowed()
-            .content_type("text/plain; charset=utf-8")
-            .body("405 Method Not Allowed")
-    }))
-}
-
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(assets::serve)
-        .service(health::healthz)
-        .configure(media::routes)
-        .configure(studio::routes)
-        .configure(public::routes)
-        .configure(api::routes)
-        .configure(api::event_routes)
-        .route("/", web::get().to(account::root))
-        .service(
-            web::scope("/admin")
-                .wrap(middleware::no_store())
-                .configure(account::routes)
-                .configure(admin::routes),
-        );
+    Router::build(cfg, |routes| {
+        assets::routes(routes);
+        health::routes(routes);
+        media::routes(routes);
+        studio::routes(routes);
+        public::routes(routes);
+        api::routes(routes);
+        routes.add(endpoint("/").get(account::root));
+        routes.scope("/admin", middleware::no_store(), |admin| {
+            account::routes(admin);
+            admin::routes(admin);
+        });
+    });
 }

@@ -4,19 +4,21 @@
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, web};
 
-use super::{AppState, resource};
+use super::AppState;
+use super::router::{Router, endpoint};
 use crate::badges::classes::BadgeClass;
 use crate::badging::assertions;
 use crate::badging::openbadges::{self, JSON_LD, Urls};
 use crate::db::schema::badge_classes;
 use crate::error::AppError;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/public/issuers/accolade").get(issuer))
-        .service(resource("/public/badges/{id}").get(badge_class))
-        .service(resource("/public/badges/{id}/image").get(badge_class_image))
-        .service(resource("/public/assertions/{id}").get(assertion))
-        .service(resource("/public/assertions/{id}/image").get(assertion_image));
+pub fn routes(routes: &mut Router) {
+    routes
+        .add(endpoint("/public/issuers/accolade").get(issuer))
+        .add(endpoint("/public/badges/{id}").get(badge_class))
+        .add(endpoint("/public/badges/{id}/image").get(badge_class_image))
+        .add(endpoint("/public/assertions/{id}").get(assertion))
+        .add(endpoint("/public/assertions/{id}/image").get(assertion_image));
 }
 
 /// The backend name of assertions this issuer hosts.

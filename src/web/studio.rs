@@ -11,9 +11,10 @@ use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
+use super::AppState;
 use super::page::{Crumb, Page};
+use super::router::{Router, endpoint};
 use super::staff::session_user;
-use super::{AppState, resource};
 use crate::admin::history::{self, ChangeMessage};
 use crate::auth::permissions::{Action, PermissionSet};
 use crate::auth::session::{Level, TypedSession};
@@ -21,11 +22,12 @@ use crate::auth::users::User;
 use crate::courses::{self, Course, ISSUE_BADGES_HELP, ISSUE_BADGES_LABEL};
 use crate::error::{AppError, redirect};
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/studio/").get(index))
-        .service(resource("/studio").get(|| async { redirect("/studio/") }))
-        .service(
-            resource("/studio/course/{course_id:.+}/settings/advanced")
+pub fn routes(routes: &mut Router) {
+    routes
+        .add(endpoint("/studio/").get(index))
+        .add(endpoint("/studio").get(|| async { redirect("/studio/") }))
+        .add(
+            endpoint("/studio/course/{course_id:.+}/settings/advanced")
                 .get(advanced_settings)
                 .post(save_advanced_settings),
         );

@@ -16,44 +16,46 @@ use std::sync::Arc;
 
 use actix_web::{HttpResponse, web};
 
+use super::AppState;
+use super::router::{Router, endpoint};
 use super::staff::Staff;
-use super::{AppState, resource};
 use crate::admin::ModelAdmin;
 use crate::auth::permissions::Action;
 use crate::error::{AppError, redirect};
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/").get(index::index))
+pub fn routes(routes: &mut Router) {
+    routes
+        .add(endpoint("/").get(index::index))
         // Before the generic routes, which would read it as app "badges", model "frozen-images".
-        .service(resource("/badges/frozen-images/").get(frozen::show))
-        .service(
-            resource(revoke::PATH)
+        .add(endpoint("/badges/frozen-images/").get(frozen::show))
+        .add(
+            endpoint(revoke::PATH)
                 .get(revoke::confirm)
                 .post(revoke::revoke),
         )
-        .service(
-            resource("/{app}/{model}/")
+        .add(
+            endpoint("/{app}/{model}/")
                 .get(changelist::show)
                 .post(changelist::act),
         )
-        .service(
-            resource("/{app}/{model}/add/")
+        .add(
+            endpoint("/{app}/{model}/add/")
                 .get(form::add_form)
                 .post(form::add),
         )
-        .service(
-            resource("/{app}/{model}/{id}/change/")
+        .add(
+            endpoint("/{app}/{model}/{id}/change/")
                 .get(form::change_form)
                 .post(form::change),
         )
-        .service(
-            resource("/{app}/{model}/{id}/delete/")
+        .add(
+            endpoint("/{app}/{model}/{id}/delete/")
                 .get(delete::confirm)
                 .post(delete::delete),
         )
-        .service(resource("/{app}/{model}/{id}/history/").get(history::show))
-        .service(resource("/{app}/{model}/{id}/").get(object_root))
-        .default_service(web::to(not_found));
+        .add(endpoint("/{app}/{model}/{id}/history/").get(history::show))
+        .add(endpoint("/{app}/{model}/{id}/").get(object_root))
+        .fallback(not_found);
 }
 
 /// Anything else under /admin: login first, then 404 (no model enumeration).

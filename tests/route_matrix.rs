@@ -1,0 +1,777 @@
+//! Every route the router registered, asked by every kind of caller: the authorization matrix
+//! is one table (`RULES`), and a route without a row (or a row without a route) fails the
+//! suite. Each answer also carries the security headers, error pages included; every unsafe
+//! route refuses a request without a CSRF token or from a foreign origin.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use accolade::auth::permissions::Action;
+use accolade::web::router::{self, Route};
+use common::{TestApp, location, new_client, spawn_app};
+use diesel::prelude::*;
+
+/// Who may use a route.
+#[derive(Clone, Copy, Debug)]
+enum Rule {
+    /// Anyone, logged in or not (public documents, the login page, assets).
+    Public,
+    /// Any logged-in user (staff, or on a course team).
+    LoggedIn,
+    /// Any active staff user.
+    Staff,
+    /// Staff holding this permission on the model the URL names (`{app}/{model}`).
+    ModelPermission(Action),
+    /// Staff holding this permission on this model.
+    Permission(&'static str, &'static str, Action),
+    /// A member of the course's team, or staff who may change any course.
+    CourseTeam,
+    /// The learner themself, staff, or the LMS with a service token; anyone else is told
+    /// there is no such learner (as upstream).
+    LearnerOrService,
+    /// The LMS, with a service token; a session is not enough.
+    Service,
+}
+
+/// The authorization matrix: every route the application registers, and who may use it.
+const RULES: &[(&str, &str, Rule)] = &[
+    ("GET", "/", Rule::Public),
+    ("GET", "/healthz", Rule::Public),
+    ("GET", "/static/{path:.*}", Rule::Public),
+    ("GET", "/media/badge-images/{name}", Rule::Public),
+    ("GET", "/media/badge-images/thumbnails/{name}", Rule::Public),
+    ("GET", "/public/issuers/accolade", Rule::Public),
+    ("GET", "/public/badges/{id}", Rule::Public),
+    ("GET", "/public/badges/{id}/image", Rule::Public),
+    ("GET", "/public/assertions/{id}", Rule::Public),
+    ("GET", "/public/assertions/{id}/image", Rule::Public),
+    (
+        "GET",
+        "/api/badges/v1/assertions/user/{username}/",
+        Rule::LearnerOrService,
+    ),
+    ("POST", "/api/v1/events/certificate", Rule::Service),
+    ("POST", "/api/v1/events/enrollment", Rule::Service),
+    ("GET", "/studio/", Rule::LoggedIn),
+    ("GET", "/studio", Rule::Public),
+    (
+        "GET",
+        "/studio/course/{course_id:.+}/settings/advanced",
+        Rule::CourseTeam,
+    ),
+    (
+        "POST",
+        "/studio/course/{course_id:.+}/settings/advanced",
+        Rule::CourseTeam,
+    ),
+    ("GET", "/admin/login/", Rule::Public),
+    ("POST", "/admin/login/", Rule::Public),
+    ("POST", "/admin/logout/", Rule::Public),
+    ("GET", "/admin/password_change/", Rule::Staff),
+    ("POST", "/admin/password_change/", Rule::Staff),
+    ("GET", "/admin/password_change/done/", Rule::Staff),
+    (
+        "GET",
+        "/admin/auth/user/{id}/password/",
+        Rule::Permission("auth", "user", Action::Change),
+    ),
+    (
+        "POST",
+        "/admin/auth/user/{id}/password/",
+        Rule::Permission("auth", "user", Action::Change),
+    ),
+    ("GET", "/admin/", Rule::Staff),
+    (
+        "GET",
+        "/admin/badges/frozen-images/",
+        Rule::Permission("badges", "badgeclass", Action::View),
+    ),
+    (
+        "GET",
+        "/admin/badges/badgeassertion/revoke/",
+        Rule::Permission("badges", "badgeassertion", Action::Change),
+    ),
+    (
+        "POST",
+        "/admin/badges/badgeassertion/revoke/",
+        Rule::Permission("badges", "badgeassertion", Action::Change),
+    ),
+    (
+        "GET",
+        "/admin/{app}/{model}/",
+        Rule::ModelPermission(Action::View),
+    ),
+    (
+        "POST",
+        "/admin/{app}/{model}/",
+        Rule::ModelPermission(Action::View),
+    ),
+    (
+        "GET",
+        "/admin/{app}/{model}/add/",
+        Rule::ModelPermission(Action::Add),
+    ),
+    (
+        "POST",
+        "/admin/{app}/{model}/add/",
+        Rule::ModelPermission(Action::Add),
+    ),
+    (
+        "GET",
+        "/admin/{app}/{model}/{id}/change/",
+        Rule::ModelPermission(Action::View),
+    ),
+    (
+        "POST",
+        "/admin/{app}/{model}/{id}/change/",
+        Rule::ModelPermission(Action::Change),
+    ),
+    (
+        "GET",
+        "/admin/{app}/{model}/{id}/delete/",
+        Rule::ModelPermission(Action::Delete),
+    ),
+    (
+        "POST",
+        "/admin/{app}/{model}/{id}/delete/",
+        Rule::ModelPermission(Action::Delete),
+    ),
+    (
+        "GET",
+        "/admin/{app}/{model}/{id}/history/",
+        Rule::ModelPermission(Action::View),
+    ),
+    ("GET", "/admin/{app}/{model}/{id}/", Rule::Staff),
+    ("*", "/admin/{anything}", Rule::Staff),
+];
+
+/// Who asks.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Role {
+    Anonymous,
+    /// Logged in, not staff, on no course team.
+    NonStaff,
+    /// Staff with no permission at all.
+    BareStaff,
+    /// Holds exactly what the route's rule asks for.
+    Permitted,
+    Superuser,
+}
+
+const ROLES: [Role; 5] = [
+    Role::Anonymous,
+    Role::NonStaff,
+    Role::BareStaff,
+    Role::Permitted,
+    Role::Superuser,
+];
+
+/// What a caller gets.
+#[derive(Debug, PartialEq)]
+enum Outcome {
+    /// A redirect to the login page.
+    Login,
+    Forbidden,
+    /// 401: no valid service token.
+    Unauthorized,
+    /// 404, the answer that hides what exists.
+    Hidden,
+    /// The route's own answer: a page, a redirect elsewhere, a form error, a 404 for an
+    /// object that does not exist.
+    Served,
+}
+
+fn outcome(status: u16, location: &str) -> Outcome {
+    match status {
+        302 if location.starts_with("/admin/login/") => Outcome::Login,
+        401 => Outcome::Unauthorized,
+        403 => Outcome::Forbidden,
+        _ => Outcome::Served,
+    }
+}
+
+fn expected(rule: Rule, role: Role, offered: bool) -> Outcome {
+    use Outcome::*;
+    use Role::*;
+    match (rule, role) {
+        (Rule::Public, _) => Served,
+        (Rule::Service, Permitted) => Served,
+        (Rule::Service, _) => Unauthorized,
+        (Rule::LearnerOrService, Anonymous | NonStaff) => Hidden,
+        (Rule::LearnerOrService, _) => Served,
+        (_, Anonymous) => Login,
+        (Rule::LoggedIn, _) => Served,
+        (Rule::CourseTeam, NonStaff | BareStaff) => Forbidden,
+        (Rule::CourseTeam, _) => Served,
+        (_, NonStaff) => Login,
+        (Rule::Staff, _) => Served,
+        (_, BareStaff) => Forbidden,
+        // A model that does not offer an action refuses it to everyone (Django's
+        // has_add_permission returning False).
+        (_, Permitted | Superuser) if offered => Served,
+        _ => Forbidden,
+    }
+}
+
+/// One request to make: a URL of a route, and the permission its rule names.
+struct Probe {
+    route: Route,
+    url: String,
+    rule: Rule,
+    /// The (app, model, action) the permitted caller is given, for admin rules.
+    permission: Option<(String, String, Action)>,
+    offered: bool,
+}
+
+/// The data every route's parameters are filled from.
+struct Fixture {
+    app: TestApp,
+    root: i64,
+    lms: i64,
+    course_key: String,
+    learner: String,
+    token: String,
+    /// The first object of each admin model, by "app/model".
+    ids: BTreeMap<String, String>,
+    image_name: String,
+    badge_class_id: String,
+    assertion_id: String,
+}
+
+const COURSE: &str = "course-v1:edX+Matrix+2026";
+/// A course whose team the non-staff caller is on.
+const OTHER_COURSE: &str = "course-v1:edX+Other+2026";
+
+async fn fixture() -> Fixture {
+    let app = spawn_app().await;
+    let root = app.login_superuser().await;
+    let lms = app.create_user("lms", false, false);
+    let token = app.create_token(lms).await;
+    let event = serde_json::json!({
+        "event_id": "ev-1", "username": "alice", "email": "alice@example.com",
+        "course_id": COURSE, "mode": "verified", "status": "downloadable",
+        "verify_uuid": "0123abcd", "course_name": "Matrix"
+    });
+    let accepted = app
+        .client
+        .post(app.url("/api/v1/events/certificate"))
+        .bearer_auth(&token)
+        .json(&event)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 202);
+    let backend = common::local_issuer(&app);
+    let settings = common::worker_settings(true);
+    accolade::badging::worker::drain(&app.db, backend.as_ref(), &settings, "matrix").unwrap();
+    // A course role, an event-badge configuration version and a group, so every model has
+    // an object.
+    let course_id: i64 = {
+        use accolade::db::schema::courses;
+        courses::table
+            .filter(courses::course_id.eq(COURSE))
+            .select(courses::id)
+            .first(&mut *app.conn())
+            .unwrap()
+    };
+    give_role(&app, root, course_id);
+    accolade::courses::create(
+        &mut app.conn(),
+        &accolade::courses::CourseKey::parse(OTHER_COURSE).unwrap(),
+        "Other",
+    )
+    .unwrap();
+    assert_eq!(
+        app.post_form("/admin/auth/group/add/", &[("name", "editors")])
+            .await
+            .status(),
+        302
+    );
+    assert_eq!(
+        app.post_form(
+            "/admin/badges/courseeventbadgesconfiguration/add/",
+            &[("enabled", "on"), ("courses_completed", "")],
+        )
+        .await
+        .status(),
+        302
+    );
+
+    let site = accolade::admin_site(&common::test_config(&app.database_url, &[]));
+    let mut ids = BTreeMap::new();
+    for (_, models) in site.apps() {
+        for model in models {
+            let info = model.info();
+            let list = format!("/admin/{}/{}/", info.app_label, info.model);
+            let html = app.get_html(&list).await;
+            let id = first_id(&html, &list)
+                .unwrap_or_else(|| panic!("the fixture has no {} to point routes at", info.model));
+            ids.insert(format!("{}/{}", info.app_label, info.model), id);
+        }
+    }
+    let (badge_class_id, assertion_id, image_name) = {
+        use accolade::db::schema::{badge_assertions, badge_image_configurations as configs};
+        let (class, assertion): (i64, String) = badge_assertions::table
+            .select((
+                badge_assertions::badge_class_id,
+                badge_assertions::public_id,
+            ))
+            .first(&mut *app.conn())
+            .unwrap();
+        let hash: String = configs::table
+            .select(configs::image_hash)
+            .first(&mut *app.conn())
+            .unwrap();
+        (class.to_string(), assertion, format!("{hash}.png"))
+    };
+    Fixture {
+        app,
+        root,
+        lms,
+        course_key: COURSE.into(),
+        learner: "alice".into(),
+        token,
+        ids,
+        image_name,
+        badge_class_id,
+        assertion_id,
+    }
+}
+
+fn give_role(app: &TestApp, user: i64, course: i64) {
+    use accolade::db::schema::course_roles;
+    diesel::insert_into(course_roles::table)
+        .values((
+            course_roles::user_id.eq(user),
+            course_roles::course_id.eq(course),
+            course_roles::role.eq("staff"),
+        ))
+        .execute(&mut *app.conn())
+        .unwrap();
+}
+
+/// The id in the first change link of a changelist.
+fn first_id(html: &str, list: &str) -> Option<String> {
+    let prefix = format!("href=\"{list}");
+    html.match_indices(&prefix).find_map(|(at, _)| {
+        let rest = &html[at + prefix.len()..];
+        let id = rest.split('/').next()?;
+        rest[id.len()..]
+            .starts_with("/change/")
+            .then(|| id.to_string())
+    })
+}
+
+/// What an object id should be for a request: a real one to read, one that does not exist
+/// to write (so the sweep never changes or deletes what later requests read).
+fn id_for(method: &str, real: &str) -> String {
+    if method == "GET" {
+        real.to_string()
+    } else {
+        "999999".to_string()
+    }
+}
+
+/// Whether a model offers what the route does: the action at all (Django's
+/// `has_add_permission` returning False), and for a change, a form with something editable.
+fn offered(
+    fx: &Fixture,
+    model: &dyn accolade::admin::ModelAdmin,
+    method: &str,
+    path: &str,
+    key: &str,
+) -> bool {
+    let Some(Rule::ModelPermission(action)) = rule_of(method, path) else {
+        return true;
+    };
+    if !model.allows(action) {
+        return false;
+    }
+    if method != "POST" || !path.ends_with("/change/") {
+        return true;
+    }
+    let root = accolade::admin::Actor {
+        user_id: fx.root,
+        is_superuser: true,
+    };
+    let fields = model
+        .fields(&mut fx.app.conn(), root, Some(&fx.ids[key]))
+        .unwrap();
+    fields.iter().any(accolade::admin::FieldSpec::is_editable)
+}
+
+fn rule_of(method: &str, path: &str) -> Option<Rule> {
+    RULES
+        .iter()
+        .find(|(m, p, _)| *m == method && *p == path)
+        .map(|(_, _, rule)| *rule)
+}
+
+/// Every registered route, with its parameters filled in (the generic admin routes once per
+/// registered model).
+fn probes(fx: &Fixture) -> Vec<Probe> {
+    let registered: BTreeSet<(String, String)> = router::registered()
+        .iter()
+        .map(|r| (r.method.clone(), r.path.clone()))
+        .collect();
+    let listed: BTreeSet<(String, String)> = RULES
+        .iter()
+        .map(|(m, p, _)| (m.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(
+        registered.difference(&listed).collect::<Vec<_>>(),
+        Vec::<&(String, String)>::new(),
+        "routes without a row in RULES"
+    );
+    assert_eq!(
+        listed.difference(&registered).collect::<Vec<_>>(),
+        Vec::<&(String, String)>::new(),
+        "rows in RULES for routes that do not exist"
+    );
+
+    let site = accolade::admin_site(&common::test_config(&fx.app.database_url, &[]));
+    let mut probes = Vec::new();
+    for route in router::registered() {
+        let rule = rule_of(&route.method, &route.path).unwrap();
+        let method = route.method.as_str();
+        if route.path.starts_with("/admin/{app}/{model}/") {
+            for (_, models) in site.apps() {
+                for model in models {
+                    let info = model.info();
+                    let key = format!("{}/{}", info.app_label, info.model);
+                    let Rule::ModelPermission(action) = rule else {
+                        // The object root redirects any staff to the change page.
+                        probes.push(Probe {
+                            route: route.clone(),
+                            url: route
+                                .path
+                                .replace("{app}/{model}", &key)
+                                .replace("{id}", &fx.ids[&key]),
+                            rule,
+                            permission: None,
+                            offered: true,
+                        });
+                        continue;
+                    };
+                    probes.push(Probe {
+                        route: route.clone(),
+                        url: route
+                            .path
+                            .replace("{app}/{model}", &key)
+                            .replace("{id}", &id_for(method, &fx.ids[&key])),
+                        rule,
+                        permission: Some((info.app_label.into(), info.model.into(), action)),
+                        offered: offered(fx, model.as_ref(), method, &route.path, &key),
+                    });
+                }
+            }
+            continue;
+        }
+        let url = route
+            .path
+            .replace("{path:.*}", "admin/admin.css")
+            .replace("{name}", &fx.image_name)
+            .replace(
+                "/public/badges/{id}",
+                &format!("/public/badges/{}", fx.badge_class_id),
+            )
+            .replace(
+                "/public/assertions/{id}",
+                &format!("/public/assertions/{}", fx.assertion_id),
+            )
+            .replace("{username}", &fx.learner)
+            .replace("{course_id:.+}", &fx.course_key)
+            // Only superusers set a superuser's password: the target is the LMS's user.
+            .replace(
+                "/user/{id}/",
+                &format!("/user/{}/", id_for(method, &fx.lms.to_string())),
+            )
+            .replace(
+                "/revoke/",
+                &format!("/revoke/?ids={}", fx.ids["badges/badgeassertion"]),
+            )
+            .replace("{anything}", "nope/");
+        assert!(!url.contains('{'), "no value for a parameter of {url}");
+        let permission = match rule {
+            Rule::Permission(app, model, action) => Some((app.into(), model.into(), action)),
+            _ => None,
+        };
+        probes.push(Probe {
+            route: route.clone(),
+            url,
+            rule,
+            permission,
+            offered: true,
+        });
+    }
+    // Logging out ends the caller's session: last.
+    probes.sort_by_key(|p| p.url == "/admin/logout/");
+    probes
+}
+
+/// The logged-in clients, one per role and permission, made as they are first needed.
+struct Callers<'a> {
+    fx: &'a Fixture,
+    clients: BTreeMap<String, reqwest::Client>,
+    made: usize,
+}
+
+impl Callers<'_> {
+    async fn client(&mut self, role: Role, probe: &Probe) -> reqwest::Client {
+        let key = match role {
+            Role::Permitted => format!("{:?} {:?}", probe.rule, probe.permission),
+            _ => format!("{role:?}"),
+        };
+        if let Some(client) = self.clients.get(&key) {
+            return client.clone();
+        }
+        let app = &self.fx.app;
+        let client = new_client();
+        let username = match role {
+            Role::Anonymous => None,
+            Role::NonStaff => Some(self.course_team_member(OTHER_COURSE)),
+            Role::BareStaff => Some(self.user(true, false)),
+            Role::Superuser => Some(self.user(true, true)),
+            Role::Permitted => Some(self.permitted(probe)),
+        };
+        if let Some(username) = username {
+            let response = app.login_with(&client, &username, common::PASSWORD).await;
+            let status = response.status().as_u16();
+            assert!(matches!(status, 200 | 302), "login {username}: {status}");
+        }
+        self.clients.insert(key, client.clone());
+        client
+    }
+
+    fn user(&mut self, staff: bool, superuser: bool) -> String {
+        self.made += 1;
+        let name = format!("caller{}", self.made);
+        self.fx.app.create_user(&name, staff, superuser);
+        name
+    }
+
+    /// A user who is not staff, on the team of `course` (the only way such a user can log
+    /// in).
+    fn course_team_member(&mut self, course: &str) -> String {
+        let name = self.user(false, false);
+        let app = &self.fx.app;
+        give_role(app, user_id(app, &name), course_id(app, course));
+        name
+    }
+
+    /// A user holding just what the probe's rule asks for.
+    fn permitted(&mut self, probe: &Probe) -> String {
+        let app = &self.fx.app;
+        match (probe.rule, &probe.permission) {
+            (Rule::CourseTeam, _) => self.course_team_member(COURSE),
+            (_, Some((app_label, model, action))) => {
+                let name = self.user(true, false);
+                app.grant(user_id(app, &name), app_label, &action.codename(model));
+                name
+            }
+            _ => self.user(true, false),
+        }
+    }
+}
+
+fn user_id(app: &TestApp, username: &str) -> i64 {
+    use accolade::db::schema::users;
+    users::table
+        .filter(users::username.eq(username))
+        .select(users::id)
+        .first(&mut *app.conn())
+        .unwrap()
+}
+
+fn course_id(app: &TestApp, key: &str) -> i64 {
+    use accolade::db::schema::courses;
+    courses::table
+        .filter(courses::course_id.eq(key))
+        .select(courses::id)
+        .first(&mut *app.conn())
+        .unwrap()
+}
+
+async fn send(
+    fx: &Fixture,
+    client: &reqwest::Client,
+    probe: &Probe,
+    bearer: Option<&str>,
+) -> reqwest::Response {
+    let url = fx.app.url(&probe.url);
+    let mut request = match probe.route.method.as_str() {
+        "GET" => client.get(url),
+        _ => {
+            let token = fx.app.csrf_token_for(client).await;
+            client.post(url).form(&[("csrf_token", token.as_str())])
+        }
+    };
+    if let Some(token) = bearer {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    request.send().await.unwrap()
+}
+
+fn assert_security_headers(response: &reqwest::Response, what: &str) {
+    let headers = response.headers();
+    for (name, value) in [
+        ("x-frame-options", "DENY"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "same-origin"),
+    ] {
+        assert_eq!(
+            headers.get(name).map(|v| v.to_str().unwrap()),
+            Some(value),
+            "{name} on {what}"
+        );
+    }
+    // The site's policy, or a stricter one of the handler's own (images: nothing runs).
+    let csp = headers
+        .get("content-security-policy")
+        .map(|v| v.to_str().unwrap())
+        .unwrap_or_default();
+    assert!(
+        csp == accolade::web::middleware::CONTENT_SECURITY_POLICY
+            || csp.starts_with("default-src 'none'"),
+        "content-security-policy on {what}: {csp:?}"
+    );
+    assert!(
+        headers.contains_key("x-request-id"),
+        "x-request-id on {what}"
+    );
+}
+
+#[tokio::test]
+async fn every_route_answers_each_caller_as_the_matrix_says() {
+    let fx = fixture().await;
+    let probes = probes(&fx);
+    let mut callers = Callers {
+        fx: &fx,
+        clients: BTreeMap::new(),
+        made: 0,
+    };
+    let mut failures = Vec::new();
+    for probe in &probes {
+        for role in ROLES {
+            let client = callers.client(role, probe).await;
+            let bearer = (role == Role::Permitted
+                && matches!(probe.rule, Rule::Service | Rule::LearnerOrService))
+            .then_some(fx.token.as_str());
+            let response = send(&fx, &client, probe, bearer).await;
+            let what = format!("{role:?} {} {}", probe.route.method, probe.url);
+            assert_security_headers(&response, &what);
+            if probe.url.starts_with("/admin/") {
+                assert_eq!(
+                    response
+                        .headers()
+                        .get("cache-control")
+                        .map(|v| v.to_str().unwrap()),
+                    Some("no-store"),
+                    "cache-control on {what}"
+                );
+            }
+            let status = response.status().as_u16();
+            let got = match outcome(status, &location(&response)) {
+                Outcome::Served
+                    if status == 404 && matches!(probe.rule, Rule::LearnerOrService) =>
+                {
+                    Outcome::Hidden
+                }
+                other => other,
+            };
+            let want = expected(probe.rule, role, probe.offered);
+            if got != want {
+                failures.push(format!("{what}: {status}, {got:?} where {want:?} was due"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(probes.len() > 100, "{} probes", probes.len());
+}
+
+#[tokio::test]
+async fn every_unsafe_route_needs_a_csrf_token_and_our_origin() {
+    let fx = fixture().await;
+    let unsafe_probes: Vec<Probe> = probes(&fx)
+        .into_iter()
+        .filter(|p| p.route.method != "GET")
+        .collect();
+    assert!(unsafe_probes.len() >= 10);
+    let app = &fx.app;
+    let client = &app.client; // the superuser
+    for probe in &unsafe_probes {
+        let url = app.url(&probe.url);
+        let what = format!("POST {}", probe.url);
+        if matches!(probe.rule, Rule::Service) {
+            // No cookie-borne authority at all: a logged-in superuser's session is refused.
+            let response = client
+                .post(&url)
+                .json(&serde_json::json!({}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 401, "{what} with a session only");
+            continue;
+        }
+        let without = client
+            .post(&url)
+            .form(&[("name", "x")])
+            .send()
+            .await
+            .unwrap();
+        assert_security_headers(&without, &what);
+        assert_eq!(without.status(), 403, "{what} without a token");
+        assert!(
+            without
+                .text()
+                .await
+                .unwrap()
+                .contains("CSRF token missing."),
+            "{what}"
+        );
+
+        let token = app.csrf_token().await;
+        for (header, value) in [
+            ("origin", "https://evil.example"),
+            ("referer", "https://evil.example/admin/"),
+        ] {
+            let foreign = client
+                .post(&url)
+                .header(header, value)
+                .form(&[("csrf_token", token.as_str())])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(foreign.status(), 403, "{what} with {header} {value}");
+            assert!(
+                foreign.text().await.unwrap().contains("checking failed"),
+                "{what}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn unrouted_methods_and_paths_get_error_pages_with_the_headers() {
+    let fx = fixture().await;
+    let app = &fx.app;
+    for (method, path, status) in [
+        ("PUT", "/admin/login/", 403), // unsafe: the CSRF check comes first
+        ("DELETE", "/healthz", 403),
+        ("GET", "/api/v1/events/certificate", 405),
+        ("GET", "/no/such/page", 404),
+        ("GET", "/admin/nope/", 404),
+        ("GET", "/static/nope.css", 404),
+        ("GET", "/public/assertions/nope", 404),
+    ] {
+        let response = app
+            .client
+            .request(method.parse().unwrap(), app.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{method} {path}");
+        assert_security_headers(&response, &format!("{method} {path}"));
+    }
+}
