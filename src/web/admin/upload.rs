@@ -19,6 +19,13 @@ const MAX_TEXT: usize = 256 * 1024;
 /// How far past the upload limit a request may go (other fields, multipart framing) before
 /// it is cut off with 413.
 const MARGIN: usize = 1024 * 1024;
+/// Most fields a form may have (Django's `DATA_UPLOAD_MAX_NUMBER_FIELDS`): no admin form
+/// comes near it, and each field costs the server a little whatever its size.
+const MAX_FIELDS: usize = 1000;
+
+fn too_many_fields() -> AppError {
+    AppError::BadRequest(format!("The number of fields exceeded {MAX_FIELDS}."))
+}
 
 pub async fn read_form(
     req: &HttpRequest,
@@ -35,6 +42,9 @@ pub async fn read_form(
         read_multipart(req, payload, upload_limit).await
     } else {
         let body = read_limited(payload, MAX_TEXT).await?;
+        if body[..].split(|b| *b == b'&').count() > MAX_FIELDS {
+            return Err(too_many_fields());
+        }
         Ok(FormData::new(
             serde_urlencoded::from_bytes(&body).unwrap_or_default(),
         ))
@@ -64,6 +74,9 @@ async fn read_multipart(
     let mut total = 0usize;
     let request_limit = upload_limit + MARGIN;
     while let Some(field) = multipart.next().await {
+        if pairs.len() + files.len() >= MAX_FIELDS {
+            return Err(too_many_fields());
+        }
         let mut field =
             field.map_err(|e| AppError::BadRequest(format!("malformed multipart body: {e}")))?;
         let (name, filename) = match field.content_disposition() {
