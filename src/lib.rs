@@ -210,6 +210,7 @@ impl Application {
                 .app_data(csrf_policy.clone())
                 .app_data(aweb::FormConfig::default().limit(256 * 1024))
                 .app_data(aweb::PayloadConfig::new(256 * 1024))
+                .wrap(from_fn(web::middleware::refuse_nul_in_path))
                 .wrap(from_fn(csrf::protect))
                 .wrap(sessions)
                 .wrap(from_fn(web::middleware::request_context))

@@ -306,6 +306,47 @@ async fn sql_metacharacters_in_searches_and_filters_are_only_text() {
         }
     }
     assert!(requests > 300, "{requests}");
+    // NUL, which PostgreSQL refuses in text, in paths, forms and events.
+    for path in [
+        "/public/assertions/%00",
+        "/public/badges/%00",
+        "/studio/course/course-v1:a+b%00+c/settings/advanced",
+        "/api/badges/v1/assertions/user/a%00/",
+        "/admin/auth/user/%00/change/",
+        "/admin/learners/learner/%00/change/",
+    ] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 404, "{path}");
+        assert_eq!(response.headers()["x-frame-options"], "DENY", "{path}");
+    }
+    let form = app
+        .post_form("/admin/auth/group/add/", &[("name", "a\0b")])
+        .await;
+    assert_eq!(form.status(), 200);
+    assert!(
+        form.text()
+            .await
+            .unwrap()
+            .contains("Null characters are not allowed.")
+    );
+    let lms = app.create_user("lms", false, false);
+    let token = app.create_token(lms).await;
+    let event = serde_json::json!({
+        "event_id": "ev-nul", "username": "alice", "email": "alice@example.com",
+        "course_id": "course-v1:edX+Nul+2026", "mode": "verified", "status": "downloadable",
+        "verify_uuid": "0123abcd", "course_name": "a\u{0}b"
+    });
+    let response = app
+        .client
+        .post(app.url("/api/v1/events/certificate"))
+        .bearer_auth(&token)
+        .json(&event)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["field"], "course_name");
     // Nothing was dropped: the users are all still there.
     assert!(app.get_html("/admin/auth/user/").await.contains("root"));
 }

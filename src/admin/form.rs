@@ -230,6 +230,16 @@ impl FieldErrors {
         }
     }
 
+    /// Refuses NUL characters in any editable field (Django's
+    /// `ProhibitNullCharactersValidator`): PostgreSQL cannot store them in text.
+    pub fn check_null_characters(&mut self, fields: &[FieldSpec], data: &FormData) {
+        for field in fields.iter().filter(|f| f.is_editable()) {
+            if data.all(field.name).iter().any(|v| v.contains('\0')) {
+                self.add(field.name, "Null characters are not allowed.");
+            }
+        }
+    }
+
     /// Refuses text longer than a text field allows.
     pub fn check_lengths(&mut self, fields: &[FieldSpec], data: &FormData) {
         for field in fields {

@@ -69,6 +69,10 @@ impl<'a> Fields<'a> {
             Some(Value::String(s)) if s.chars().count() > max => {
                 Err(refuse(name, format!("at most {max} characters")))
             }
+            // PostgreSQL cannot store NUL in text, and no name or key holds one.
+            Some(Value::String(s)) if s.contains('\0') => {
+                Err(refuse(name, "null characters are not allowed"))
+            }
             Some(Value::String(s)) => Ok(s.trim().to_string()),
             Some(_) => Err(refuse(name, "expected a string")),
         }

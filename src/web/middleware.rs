@@ -27,6 +27,18 @@ pub fn no_store() -> DefaultHeaders {
     DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store"))
 }
 
+/// No route has a use for NUL in its path, and PostgreSQL refuses it in text: 404 before
+/// any handler sees it.
+pub async fn refuse_nul_in_path(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    if req.path().contains("%00") {
+        return Ok(req.error_response(crate::error::AppError::NotFound));
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
 /// Gives each request an id (in the `X-Request-Id` response header, in error pages and in
 /// the log) and logs one line per request. The query string is not logged.
 pub async fn request_context(

@@ -1,8 +1,13 @@
 //! Query strings: read them as pairs, and write links that keep the other parameters.
 
-/// The pairs of a query string; a malformed one reads as empty.
+/// The pairs of a query string; a malformed one reads as empty. NUL characters are dropped:
+/// they mean nothing in a search or filter, and PostgreSQL refuses them in text.
 pub fn pairs(query: &str) -> Vec<(String, String)> {
-    serde_urlencoded::from_str(query).unwrap_or_default()
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+    pairs
+        .into_iter()
+        .map(|(k, v)| (k.replace('\0', ""), v.replace('\0', "")))
+        .collect()
 }
 
 /// A query string being edited for a link.

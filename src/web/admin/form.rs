@@ -246,6 +246,14 @@ enum Submitted {
     },
 }
 
+/// The page a form shown again belongs to: the object's change page, or the add page.
+fn target_of(id: Option<String>, before: Option<(String, FormData)>) -> Target {
+    match (id, before) {
+        (Some(id), Some((repr, _))) => Target::Change { id, repr },
+        _ => Target::Add,
+    }
+}
+
 /// Prepares uploads, then validates and saves in one transaction with its history entry,
 /// and redirects as the pressed button asks. An invalid form, or a preview, is shown again
 /// with what was prepared (so a processed upload is not lost) and nothing is saved.
@@ -275,6 +283,17 @@ async fn submit(
                     Some(id) => Some(model.load(conn, id)?.ok_or(AppError::NotFound)?),
                     None => None,
                 };
+                let mut refused = FieldErrors::default();
+                refused.check_null_characters(&fields, &data);
+                if !refused.is_empty() {
+                    // Not even validated: the database would refuse the text.
+                    let shown = Submitted::Shown {
+                        target: target_of(id, before),
+                        fields,
+                        errors: refused,
+                    };
+                    return Ok((shown, data));
+                }
                 let mut errors = model.prepare(conn, &mut data)?;
                 let keep = errors.is_empty() && !preview;
                 let result = crate::db::write_transaction(conn, |conn| {
@@ -309,12 +328,8 @@ async fn submit(
                     },
                     Err(SaveError::Invalid(save_errors)) => {
                         errors.merge_preferring_own(save_errors);
-                        let target = match (id, before) {
-                            (Some(id), Some((repr, _))) => Target::Change { id, repr },
-                            _ => Target::Add,
-                        };
                         Submitted::Shown {
-                            target,
+                            target: target_of(id, before),
                             fields,
                             errors,
                         }
