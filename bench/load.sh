@@ -77,8 +77,8 @@ results="$work/section.md"
   echo "\`bench/load.sh${1:+ $1}\` on $(date -u +%Y-%m-%d), $(nproc) cores: 100 courses, 5 badge image"
   echo "configurations, 100,000 learners, 200,000 assertions; wrk, ${seconds} s at $connections connections per page."
   echo
-  echo "| page | requests/s | p50 | p99 | errors |"
-  echo "|---|---|---|---|---|"
+  echo "| page | requests/s | p50 | p99 | errors | peak memory so far |"
+  echo "|---|---|---|---|---|---|"
 } >"$results"
 
 for entry in "${pages[@]}"; do
@@ -93,8 +93,9 @@ for entry in "${pages[@]}"; do
   non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $5 }' <<<"$out")
   socket=$(awk -F'[ ,]+' '/Socket errors:/ { print $4 + $6 + $8 + $10 }' <<<"$out")
   errors=$(( ${non2xx:-0} + ${socket:-0} ))
-  echo "| $name | $rps | $p50 | $p99 | $errors |" >>"$results"
-  echo "$name: $rps requests/s, p50 $p50, p99 $p99, $errors errors"
+  peak_so_far="$(( $(peak_kib) / 1024 )) MiB"
+  echo "| $name | $rps | $p50 | $p99 | $errors | $peak_so_far |" >>"$results"
+  echo "$name: $rps requests/s, p50 $p50, p99 $p99, $errors errors, peak $peak_so_far"
 done
 
 peak=$(( $(peak_kib) / 1024 ))

@@ -32,9 +32,19 @@ pub struct Row {
     pub cells: Vec<Cell>,
 }
 
-/// How every page shows a UTC time.
+/// How every page shows a UTC time. Written out by hand: chrono's `format` parses its
+/// pattern on every call, which showed in the profile of pages with hundreds of times.
 pub fn format_time(time: &chrono::NaiveDateTime) -> String {
-    time.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+    use chrono::{Datelike, Timelike};
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+        time.year(),
+        time.month(),
+        time.day(),
+        time.hour(),
+        time.minute(),
+        time.second()
+    )
 }
 
 /// A sidebar filter: the query parameter it sets and the values it offers.
@@ -263,6 +273,21 @@ macro_rules! page_of {
 mod tests {
     use super::*;
     use crate::admin::Column;
+
+    #[test]
+    fn times_are_shown_as_chrono_would_format_them() {
+        for text in [
+            "2026-01-02 03:04:05",
+            "0999-12-31 23:59:59",
+            "2024-02-29 00:00:00",
+        ] {
+            let time = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").unwrap();
+            assert_eq!(
+                format_time(&time),
+                time.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+            );
+        }
+    }
 
     const COLUMNS: &[Column] = &[
         Column {

@@ -120,18 +120,40 @@ pub fn courses_frozen_for(
     mode: &str,
     is_default: bool,
 ) -> QueryResult<Vec<String>> {
-    let (by_mode, _) = current_images(conn)?;
-    let frozen: Vec<(String, String)> = badge_classes::table
-        .filter(badge_classes::frozen_at.is_not_null())
-        .filter(badge_classes::course_id.ne(""))
-        .order(badge_classes::course_id)
-        .select((badge_classes::course_id, badge_classes::mode))
-        .load(conn)?;
-    let mut keys: Vec<String> = frozen
-        .into_iter()
-        .filter(|(_, m)| m == mode || (is_default && !by_mode.contains_key(m)))
-        .map(|(key, _)| key)
-        .collect();
-    keys.dedup();
-    Ok(keys)
+    Ok(FrozenClasses::load(conn)?.courses_for(mode, is_default))
+}
+
+/// The frozen classes of courses, read once to answer [`courses_frozen_for`] for many
+/// configurations (a changelist page).
+pub struct FrozenClasses {
+    modes_with_images: HashMap<String, String>,
+    /// (course key, mode), ordered by course key.
+    classes: Vec<(String, String)>,
+}
+
+impl FrozenClasses {
+    pub fn load(conn: &mut DbConnection) -> QueryResult<FrozenClasses> {
+        let (modes_with_images, _) = current_images(conn)?;
+        let classes = badge_classes::table
+            .filter(badge_classes::frozen_at.is_not_null())
+            .filter(badge_classes::course_id.ne(""))
+            .order(badge_classes::course_id)
+            .select((badge_classes::course_id, badge_classes::mode))
+            .load(conn)?;
+        Ok(FrozenClasses {
+            modes_with_images,
+            classes,
+        })
+    }
+
+    pub fn courses_for(&self, mode: &str, is_default: bool) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .classes
+            .iter()
+            .filter(|(_, m)| m == mode || (is_default && !self.modes_with_images.contains_key(m)))
+            .map(|(key, _)| key.clone())
+            .collect();
+        keys.dedup();
+        keys
+    }
 }

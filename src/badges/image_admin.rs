@@ -329,9 +329,10 @@ impl ModelAdmin for BadgeImageConfigurationAdmin {
                 stored_images::bytes,
             ))
             .load(conn)?;
+        let frozen_classes = super::frozen::FrozenClasses::load(conn)?;
         let mut rows = Vec::new();
         for (c, width, height, bytes) in page {
-            let frozen = super::frozen::courses_frozen_for(conn, &c.mode, c.is_default)?.len();
+            let frozen = frozen_classes.courses_for(&c.mode, c.is_default).len();
             rows.push(Row {
                 id: c.id.to_string(),
                 cells: vec![

@@ -5,6 +5,7 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
+use diesel::QueryResult;
 
 use super::AppState;
 use super::page::{Crumb, Page};
@@ -13,6 +14,7 @@ use crate::admin::{Actor, ModelAdmin};
 use crate::auth::permissions::{self, Action, PermissionSet};
 use crate::auth::session::{self, TypedSession};
 use crate::auth::users::{self, User};
+use crate::db::DbConnection;
 use crate::error::AppError;
 
 /// Pages a user who must change their password may still open.
@@ -77,6 +79,18 @@ pub async fn session_user(
     state: &AppState,
     session: &TypedSession,
 ) -> Result<Option<(User, PermissionSet)>, AppError> {
+    Ok(session_user_and(state, session, |_| Ok(()))
+        .await?
+        .map(|(user, perms, ())| (user, perms)))
+}
+
+/// [`session_user`], and `also` run in the same trip to the database (for what every page
+/// of an area needs).
+async fn session_user_and<T: Send + 'static>(
+    state: &AppState,
+    session: &TypedSession,
+    also: impl FnOnce(&mut DbConnection) -> QueryResult<T> + Send + 'static,
+) -> Result<Option<(User, PermissionSet, T)>, AppError> {
     let (Some(user_id), Some(digest)) = (session.user_id(), session.auth_hash()) else {
         return Ok(None);
     };
@@ -87,18 +101,18 @@ pub async fn session_user(
                 return Ok::<_, AppError>(None);
             };
             let perms = permissions::load(conn, &user)?;
-            Ok(Some((user, perms)))
+            Ok(Some((user, perms, also(conn)?)))
         })
         .await?;
     match found {
-        Some((user, perms))
+        Some((user, perms, extra))
             if user.is_active
                 && crate::auth::tokens::constant_time_eq(
                     &digest,
                     &session::auth_hash(&state.auth_hash_key, &user.password),
                 ) =>
         {
-            Ok(Some((user, perms)))
+            Ok(Some((user, perms, extra)))
         }
         _ => {
             session.log_out();
@@ -125,7 +139,9 @@ impl FromRequest for Staff {
                 Some(q) => format!("{}?{q}", req.path()),
                 None => req.path().to_string(),
             };
-            let Some((user, permissions)) = session_user(&state, &session).await? else {
+            let admin = state.admin.clone();
+            let found = session_user_and(&state, &session, move |conn| admin.notices(conn)).await?;
+            let Some((user, permissions, notices)) = found else {
                 return Err(AppError::LoginRequired { next });
             };
             if !user.is_staff {
@@ -138,8 +154,6 @@ impl FromRequest for Staff {
                 );
                 return Err(AppError::Redirect("/admin/password_change/".into()));
             }
-            let admin = state.admin.clone();
-            let notices = state.db.run(move |conn| admin.notices(conn)).await?;
             Ok(Staff {
                 user,
                 permissions,
