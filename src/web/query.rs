@@ -48,6 +48,25 @@ impl QueryString {
         serde_urlencoded::to_string(&self.0).unwrap_or_default()
     }
 
+    /// `self.with(key, value).href()` for many values of one key (a filter's choices), the
+    /// other pairs encoded once.
+    pub fn href_with<'a>(&self, key: &'a str) -> impl Fn(&str) -> String + 'a {
+        let rest = self.without(key).encoded();
+        move |value| {
+            let pair = if value.is_empty() {
+                String::new()
+            } else {
+                serde_urlencoded::to_string([(key, value)]).unwrap_or_default()
+            };
+            match (rest.is_empty(), pair.is_empty()) {
+                (true, true) => String::new(),
+                (false, true) => format!("?{rest}"),
+                (true, false) => format!("?{pair}"),
+                (false, false) => format!("?{rest}&{pair}"),
+            }
+        }
+    }
+
     /// `?pairs`, or the empty string when there are none.
     pub fn href(&self) -> String {
         let encoded = self.encoded();
@@ -62,6 +81,22 @@ impl QueryString {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn href_with_is_with_then_href() {
+        for query in [
+            "",
+            "q=a+b&p=2",
+            "o=1&is_staff__exact=1&q=%C3%BC",
+            "is_staff__exact=0",
+        ] {
+            let q = QueryString::new(pairs(query));
+            let href = q.href_with("is_staff__exact");
+            for value in ["", "1", "a b&c"] {
+                assert_eq!(href(value), q.with("is_staff__exact", value).href());
+            }
+        }
+    }
 
     #[test]
     fn links_keep_other_parameters() {

@@ -287,12 +287,8 @@ fn filter_views(
         .filter(|filter| !filter.choices.is_empty())
         .map(|filter| {
             let chosen = query.filter(filter.param);
-            let url = |value: &str| {
-                format!(
-                    "{base}{}",
-                    current.without(PAGE_PARAM).with(filter.param, value).href()
-                )
-            };
+            let href = current.without(PAGE_PARAM).href_with(filter.param);
+            let url = |value: &str| format!("{base}{}", href(value));
             let all = ChoiceView {
                 label: "All".into(),
                 url: url(""),
