@@ -217,6 +217,16 @@ impl Browser {
         field.send_keys(value).await.unwrap();
     }
 
+    async fn choose_file(&self, css: &str, path: &str) {
+        let input = self.client.find(Locator::Css(css)).await.unwrap();
+        input.send_keys(path).await.unwrap();
+    }
+
+    async fn select(&self, css: &str, value: &str) {
+        let select = self.client.find(Locator::Css(css)).await.unwrap();
+        select.select_by_value(value).await.unwrap();
+    }
+
     /// Clicks and waits for the page the click leads to (the marker set on this page is
     /// gone once the next one has loaded).
     async fn click_and_wait(&self, css: &str) {
@@ -389,14 +399,7 @@ async fn the_admin_and_studio_work_in_a_real_browser() {
         .await;
     let wide = image_file(files.path(), "wide.png", 600, 300);
     browser.fill("#id_mode", "audit").await;
-    browser
-        .client
-        .find(Locator::Css("#id_icon"))
-        .await
-        .unwrap()
-        .send_keys(&wide)
-        .await
-        .unwrap();
+    browser.choose_file("#id_icon", &wide).await;
     browser.click_and_wait("input[name=_save]").await;
     assert!(
         browser
@@ -405,22 +408,8 @@ async fn the_admin_and_studio_work_in_a_real_browser() {
             .contains("The badge image must be square.")
     );
     browser.screenshot("03-non-square-refused").await;
-    browser
-        .client
-        .find(Locator::Css("#id_make_square"))
-        .await
-        .unwrap()
-        .select_by_value("pad")
-        .await
-        .unwrap();
-    browser
-        .client
-        .find(Locator::Css("#id_icon"))
-        .await
-        .unwrap()
-        .send_keys(&wide)
-        .await
-        .unwrap();
+    browser.select("#id_make_square", "pad").await;
+    browser.choose_file("#id_icon", &wide).await;
     browser.click_and_wait("input[name=_preview]").await;
     assert!(
         browser
@@ -445,14 +434,7 @@ async fn the_admin_and_studio_work_in_a_real_browser() {
     let list = format!("{base}/admin/certificates/badgeimageconfiguration/");
     browser.goto(&list).await;
     select_row(&browser, "audit").await;
-    browser
-        .client
-        .find(Locator::Css("select[name=action]"))
-        .await
-        .unwrap()
-        .select_by_value("make_default")
-        .await
-        .unwrap();
+    browser.select("select[name=action]", "make_default").await;
     browser.click_and_wait("button[name=index]").await;
     assert!(
         browser
@@ -466,14 +448,7 @@ async fn the_admin_and_studio_work_in_a_real_browser() {
     browser.goto(&add).await;
     let square = image_file(files.path(), "square.png", 400, 400);
     browser.fill("#id_mode", "credit").await;
-    browser
-        .client
-        .find(Locator::Css("#id_icon"))
-        .await
-        .unwrap()
-        .send_keys(&square)
-        .await
-        .unwrap();
+    browser.choose_file("#id_icon", &square).await;
     browser
         .client
         .find(Locator::Css("#id_default"))
@@ -505,13 +480,8 @@ async fn the_admin_and_studio_work_in_a_real_browser() {
     browser.goto(&format!("{base}/admin/auth/group/")).await;
     select_row(&browser, "reviewers").await;
     browser
-        .client
-        .find(Locator::Css("select[name=action]"))
-        .await
-        .unwrap()
-        .select_by_value("delete_selected")
-        .await
-        .unwrap();
+        .select("select[name=action]", "delete_selected")
+        .await;
     browser.click_and_wait("button[name=index]").await;
     assert!(browser.text().await.contains("Are you sure?"));
     browser.screenshot("08-delete-confirmation").await;
@@ -542,14 +512,7 @@ async fn the_admin_and_studio_work_in_a_real_browser() {
         .assert_every_control_labelled("advanced settings")
         .await;
     browser.screenshot("09-studio-advanced-settings").await;
-    browser
-        .client
-        .find(Locator::Css("select[name=issue_badges]"))
-        .await
-        .unwrap()
-        .select_by_value("false")
-        .await
-        .unwrap();
+    browser.select("select[name=issue_badges]", "false").await;
     browser
         .click_and_wait("#advanced-settings [type=submit]")
         .await;

@@ -8,8 +8,7 @@ mod samples;
 use accolade::badges::classes::{self, BadgeClassError, BadgeClassSpec, ImageSource};
 use accolade::courses::{self, CourseKey};
 use accolade::db::schema::{
-    admin_log, badge_classes, badge_image_configurations as configs, course_roles,
-    courses as courses_table,
+    admin_log, badge_classes, badge_image_configurations as configs, courses as courses_table,
 };
 use common::{TestApp, location, new_client, spawn_app, spawn_app_with};
 use diesel::prelude::*;
@@ -22,17 +21,6 @@ fn create_course(app: &TestApp, key: &str, name: &str) -> i64 {
     courses::create(&mut app.conn(), &CourseKey::parse(key).unwrap(), name)
         .unwrap()
         .id
-}
-
-fn give_role(app: &TestApp, user: i64, course: i64, role: &str) {
-    diesel::insert_into(course_roles::table)
-        .values((
-            course_roles::user_id.eq(user),
-            course_roles::course_id.eq(course),
-            course_roles::role.eq(role),
-        ))
-        .execute(&mut *app.conn())
-        .unwrap();
 }
 
 fn issue_badges(app: &TestApp, key: &str) -> bool {
@@ -204,11 +192,11 @@ async fn the_advanced_settings_page_obeys_the_role_matrix() {
     let demo = create_course(&app, DEMO, "Demo");
     let other = create_course(&app, OTHER, "Other");
     let teacher = app.create_user("teacher", false, false);
-    give_role(&app, teacher, demo, "instructor");
+    app.give_course_role(teacher, demo, "instructor");
     let assistant = app.create_user("assistant", false, false);
-    give_role(&app, assistant, demo, "staff");
+    app.give_course_role(assistant, demo, "staff");
     let stranger = app.create_user("stranger", false, false);
-    give_role(&app, stranger, other, "staff");
+    app.give_course_role(stranger, other, "staff");
     let admin_with = app.create_user("admin_with", true, false);
     app.grant(admin_with, "courses", "change_course");
     app.create_user("admin_without", true, false);
@@ -269,7 +257,7 @@ async fn course_staff_see_only_their_courses_and_no_admin() {
     let demo = create_course(&app, DEMO, "Demo");
     create_course(&app, OTHER, "Other");
     let teacher = app.create_user("teacher", false, false);
-    give_role(&app, teacher, demo, "staff");
+    app.give_course_role(teacher, demo, "staff");
     let login = app
         .login_with(&app.client, "teacher", common::PASSWORD)
         .await;
@@ -294,7 +282,7 @@ async fn saving_the_setting_records_history_and_explains_what_stays() {
     let app = spawn_app().await;
     let demo = create_course(&app, DEMO, "Demo");
     let teacher = app.create_user("teacher", false, false);
-    give_role(&app, teacher, demo, "instructor");
+    app.give_course_role(teacher, demo, "instructor");
     freeze(&app, DEMO, "verified");
     app.login_with(&app.client, "teacher", common::PASSWORD)
         .await;

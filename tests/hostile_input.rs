@@ -148,29 +148,21 @@ async fn script_in_every_text_field_is_shown_escaped_everywhere() {
     let lms = app.create_user("lms", false, false);
     let token = app.create_token(lms).await;
     // What the LMS sends is text from outside too.
-    let event = serde_json::json!({
-        "event_id": "ev-xss", "username": "alice", "email": "alice@example.com",
-        "course_id": "course-v1:edX+Xss+2026", "mode": "verified", "status": "downloadable",
-        "verify_uuid": "0123abcd", "course_name": format!("{SCRIPT}{IMG}")
-    });
+    let course = "course-v1:edX+Xss+2026";
     let response = app
-        .client
-        .post(app.url("/api/v1/events/certificate"))
-        .bearer_auth(&token)
-        .json(&event)
-        .send()
-        .await
-        .unwrap();
+        .send_certificate(&token, "ev-xss", course, &format!("{SCRIPT}{IMG}"))
+        .await;
     assert_eq!(response.status(), 202);
-    let backend = common::local_issuer(&app);
-    accolade::badging::worker::drain(
-        &app.db,
-        backend.as_ref(),
-        &common::worker_settings(true),
-        "xss",
-    )
-    .unwrap();
-    give_course_role(&app, root);
+    app.issue_waiting_awards();
+    let course: i64 = {
+        use accolade::db::schema::courses;
+        use diesel::prelude::*;
+        courses::table
+            .select(courses::id)
+            .first(&mut *app.conn())
+            .unwrap()
+    };
+    app.give_course_role(root, course, "staff");
 
     let models = registered_models(&app);
     let mut saved = Vec::new();
@@ -212,23 +204,6 @@ async fn script_in_every_text_field_is_shown_escaped_everywhere() {
         let html = response.text().await.unwrap();
         assert_eq!(unescaped(&html), None, "{page}");
     }
-}
-
-fn give_course_role(app: &TestApp, user: i64) {
-    use accolade::db::schema::{course_roles, courses};
-    use diesel::prelude::*;
-    let course: i64 = courses::table
-        .select(courses::id)
-        .first(&mut *app.conn())
-        .unwrap();
-    diesel::insert_into(course_roles::table)
-        .values((
-            course_roles::user_id.eq(user),
-            course_roles::course_id.eq(course),
-            course_roles::role.eq("staff"),
-        ))
-        .execute(&mut *app.conn())
-        .unwrap();
 }
 
 const SQL_METACHARACTERS: &[&str] = &[
@@ -331,19 +306,9 @@ async fn sql_metacharacters_in_searches_and_filters_are_only_text() {
     );
     let lms = app.create_user("lms", false, false);
     let token = app.create_token(lms).await;
-    let event = serde_json::json!({
-        "event_id": "ev-nul", "username": "alice", "email": "alice@example.com",
-        "course_id": "course-v1:edX+Nul+2026", "mode": "verified", "status": "downloadable",
-        "verify_uuid": "0123abcd", "course_name": "a\u{0}b"
-    });
     let response = app
-        .client
-        .post(app.url("/api/v1/events/certificate"))
-        .bearer_auth(&token)
-        .json(&event)
-        .send()
-        .await
-        .unwrap();
+        .send_certificate(&token, "ev-nul", "course-v1:edX+Nul+2026", "a\0b")
+        .await;
     assert_eq!(response.status(), 400);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["field"], "course_name");

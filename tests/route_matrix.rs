@@ -248,23 +248,9 @@ async fn fixture() -> Fixture {
     let root = app.login_superuser().await;
     let lms = app.create_user("lms", false, false);
     let token = app.create_token(lms).await;
-    let event = serde_json::json!({
-        "event_id": "ev-1", "username": "alice", "email": "alice@example.com",
-        "course_id": COURSE, "mode": "verified", "status": "downloadable",
-        "verify_uuid": "0123abcd", "course_name": "Matrix"
-    });
-    let accepted = app
-        .client
-        .post(app.url("/api/v1/events/certificate"))
-        .bearer_auth(&token)
-        .json(&event)
-        .send()
-        .await
-        .unwrap();
+    let accepted = app.send_certificate(&token, "ev-1", COURSE, "Matrix").await;
     assert_eq!(accepted.status(), 202);
-    let backend = common::local_issuer(&app);
-    let settings = common::worker_settings(true);
-    accolade::badging::worker::drain(&app.db, backend.as_ref(), &settings, "matrix").unwrap();
+    app.issue_waiting_awards();
     // A course role, an event-badge configuration version and a group, so every model has
     // an object.
     let course_id: i64 = {
@@ -275,7 +261,7 @@ async fn fixture() -> Fixture {
             .first(&mut *app.conn())
             .unwrap()
     };
-    give_role(&app, root, course_id);
+    app.give_course_role(root, course_id, "staff");
     accolade::courses::create(
         &mut app.conn(),
         &accolade::courses::CourseKey::parse(OTHER_COURSE).unwrap(),
@@ -337,18 +323,6 @@ async fn fixture() -> Fixture {
         badge_class_id,
         assertion_id,
     }
-}
-
-fn give_role(app: &TestApp, user: i64, course: i64) {
-    use accolade::db::schema::course_roles;
-    diesel::insert_into(course_roles::table)
-        .values((
-            course_roles::user_id.eq(user),
-            course_roles::course_id.eq(course),
-            course_roles::role.eq("staff"),
-        ))
-        .execute(&mut *app.conn())
-        .unwrap();
 }
 
 /// The id in the first change link of a changelist.
@@ -556,7 +530,7 @@ impl Callers<'_> {
     fn course_team_member(&mut self, course: &str) -> String {
         let name = self.user(false, false);
         let app = &self.fx.app;
-        give_role(app, user_id(app, &name), course_id(app, course));
+        app.give_course_role(user_id(app, &name), course_id(app, course), "staff");
         name
     }
 

@@ -300,6 +300,53 @@ impl TestApp {
         page[start..].split(' ').next().unwrap().to_string()
     }
 
+    /// Puts a user on a course's team.
+    pub fn give_course_role(&self, user: i64, course: i64, role: &str) {
+        use accolade::db::schema::course_roles;
+        diesel::insert_into(course_roles::table)
+            .values((
+                course_roles::user_id.eq(user),
+                course_roles::course_id.eq(course),
+                course_roles::role.eq(role),
+            ))
+            .execute(&mut *self.conn())
+            .unwrap();
+    }
+
+    /// Posts a passing certificate of `alice` in `course_id` as the LMS would.
+    pub async fn send_certificate(
+        &self,
+        token: &str,
+        event_id: &str,
+        course_id: &str,
+        course_name: &str,
+    ) -> reqwest::Response {
+        let event = serde_json::json!({
+            "event_id": event_id, "username": "alice", "email": "alice@example.com",
+            "course_id": course_id, "mode": "verified", "status": "downloadable",
+            "verify_uuid": "0123abcd", "course_name": course_name
+        });
+        self.client
+            .post(self.url("/api/v1/events/certificate"))
+            .bearer_auth(token)
+            .json(&event)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Carries out every waiting award job with Accolade's own issuer.
+    pub fn issue_waiting_awards(&self) {
+        let backend = local_issuer(self);
+        accolade::badging::worker::drain(
+            &self.db,
+            backend.as_ref(),
+            &worker_settings(true),
+            "test",
+        )
+        .unwrap();
+    }
+
     /// A superuser, logged in on the default client.
     pub async fn login_superuser(&self) -> i64 {
         let id = self.create_user("root", true, true);
