@@ -11,6 +11,7 @@ use crate::admin::{
     ModelAdmin, ModelInfo, Row,
 };
 use crate::auth::permissions::Action;
+use crate::courses::CourseKey;
 use crate::db::DbConnection;
 use crate::db::schema::{badge_assertions, badge_classes, learners};
 use crate::page_of;
@@ -334,38 +335,32 @@ impl ModelAdmin for BadgeAssertionAdmin {
 fn matching_assertions(conn: &mut DbConnection, terms: &[String]) -> QueryResult<Option<Vec<i64>>> {
     let mut found: Option<Vec<i64>> = None;
     for term in terms {
-        let learner_ids: Vec<i64> = learners::table
-            .filter(
-                learners::username
-                    .eq(term)
-                    .or(lower(learners::email).eq(term.to_ascii_lowercase())),
-            )
-            .select(learners::id)
-            .load(conn)?;
-        let class_ids: Vec<i64> = badge_classes::table
-            .filter(badge_classes::course_id.eq(term))
-            .select(badge_classes::id)
-            .load(conn)?;
-        // Two lookups, each in its own index (an OR, with an empty side above all, makes
-        // SQLite scan the table).
-        let mut ids: Vec<i64> = Vec::new();
-        if !learner_ids.is_empty() {
-            ids = badge_assertions::table
-                .filter(badge_assertions::learner_id.eq_any(learner_ids))
-                .select(badge_assertions::id)
-                .limit(MAX_MATCHES)
-                .load(conn)?;
-        }
-        if !class_ids.is_empty() {
-            let by_course: Vec<i64> = badge_assertions::table
+        // A course key (it has a ':' or '/') is never a username or an e-mail address, so
+        // each term is one query: the assertions of its course's classes, or of its learner.
+        let mut ids: Vec<i64> = if CourseKey::parse(term).is_ok() {
+            let class_ids = badge_classes::table
+                .filter(badge_classes::course_id.eq(term))
+                .select(badge_classes::id);
+            badge_assertions::table
                 .filter(badge_assertions::badge_class_id.eq_any(class_ids))
                 .select(badge_assertions::id)
                 .limit(MAX_MATCHES)
-                .load(conn)?;
-            ids.extend(by_course);
-            ids.sort_unstable();
-            ids.dedup();
-        }
+                .load(conn)?
+        } else {
+            // Two indexes, username and lower(email), each used for its side of the OR.
+            let learner_ids = learners::table
+                .filter(
+                    learners::username
+                        .eq(term)
+                        .or(lower(learners::email).eq(term.to_ascii_lowercase())),
+                )
+                .select(learners::id);
+            badge_assertions::table
+                .filter(badge_assertions::learner_id.eq_any(learner_ids))
+                .select(badge_assertions::id)
+                .limit(MAX_MATCHES)
+                .load(conn)?
+        };
         if let Some(earlier) = &found {
             let earlier: std::collections::HashSet<&i64> = earlier.iter().collect();
             ids.retain(|id| earlier.contains(id));
