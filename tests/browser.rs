@@ -81,17 +81,20 @@ async fn start_server() -> Server {
     .await
     .unwrap();
     let client = reqwest::Client::new();
-    for _ in 0..100 {
+    let mut up = false;
+    for _ in 0..200 {
         if client
             .get(format!("{address}/healthz"))
             .send()
             .await
             .is_ok()
         {
+            up = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    assert!(up, "accolade did not answer on {address} within 10 s");
     Server {
         address,
         password,
@@ -155,7 +158,7 @@ async fn start_browser() -> Browser {
     let screenshots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
     std::fs::create_dir_all(&screenshots).unwrap();
     Browser {
-        client: client.expect("a ChromeDriver session"),
+        client: client.expect("a ChromeDriver session within 10 s"),
         driver_url,
         screenshots,
         _profile: profile,
