@@ -5,7 +5,7 @@
 
 use diesel::prelude::*;
 
-use crate::admin::list::format_time;
+use crate::admin::list::{format_time, lower};
 use crate::admin::{
     ActionSpec, Actor, Cell, Column, FieldSpec, FilterSpec, FormData, ListPage, ListQuery,
     ModelAdmin, ModelInfo, Row,
@@ -88,11 +88,6 @@ fn since(choice: &str, now: chrono::NaiveDateTime) -> Option<chrono::NaiveDateTi
 }
 
 pub struct BadgeAssertionAdmin;
-
-diesel::define_sql_function! {
-    /// SQL's `lower`, as the e-mail index is built (`learners_email`).
-    fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
-}
 
 /// The most assertions one search shows (a course with more shows its first ones).
 const MAX_MATCHES: i64 = 10_000;

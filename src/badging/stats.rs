@@ -11,9 +11,9 @@ use super::jobs::StateCounts;
 use crate::db::DbConnection;
 use crate::db::schema::{award_jobs, badges_issued_daily};
 
-/// The day an assertion counts for in `badges_issued_daily`.
-pub fn day_key(time: chrono::NaiveDateTime) -> String {
-    time.format("%Y-%m-%d").to_string()
+/// A day as `badges_issued_daily` keys it (and the chart labels it): `YYYY-MM-DD`.
+pub fn day_key(day: NaiveDate) -> String {
+    day.format("%Y-%m-%d").to_string()
 }
 
 /// Counts one more badge issued at `time`; part of the caller's transaction.
@@ -22,7 +22,7 @@ pub fn count_issued(conn: &mut DbConnection, time: chrono::NaiveDateTime) -> Que
         "INSERT INTO badges_issued_daily (day, issued) VALUES ($1, 1) \
          ON CONFLICT (day) DO UPDATE SET issued = badges_issued_daily.issued + 1",
     )
-    .bind::<Text, _>(day_key(time))
+    .bind::<Text, _>(day_key(time.date()))
     .execute(conn)?;
     Ok(())
 }
@@ -53,9 +53,8 @@ pub fn issued_per_day(
     days: u32,
 ) -> QueryResult<Vec<(NaiveDate, i64)>> {
     let first = today - chrono::Duration::days(i64::from(days.max(1)) - 1);
-    let first_key = first.format("%Y-%m-%d").to_string();
     let counted: HashMap<String, i64> = badges_issued_daily::table
-        .filter(badges_issued_daily::day.ge(first_key))
+        .filter(badges_issued_daily::day.ge(day_key(first)))
         .select((badges_issued_daily::day, badges_issued_daily::issued))
         .load::<(String, i64)>(conn)?
         .into_iter()
@@ -63,10 +62,7 @@ pub fn issued_per_day(
     Ok(first
         .iter_days()
         .take_while(|day| *day <= today)
-        .map(|day| {
-            let key = day.format("%Y-%m-%d").to_string();
-            (day, counted.get(&key).copied().unwrap_or(0))
-        })
+        .map(|day| (day, counted.get(&day_key(day)).copied().unwrap_or(0)))
         .collect())
 }
 

@@ -58,23 +58,23 @@ impl QueryString {
             } else {
                 serde_urlencoded::to_string([(key, value)]).unwrap_or_default()
             };
-            match (rest.is_empty(), pair.is_empty()) {
-                (true, true) => String::new(),
-                (false, true) => format!("?{rest}"),
-                (true, false) => format!("?{pair}"),
-                (false, false) => format!("?{rest}&{pair}"),
-            }
+            href_of(&[&rest, &pair])
         }
     }
 
     /// `?pairs`, or the empty string when there are none.
     pub fn href(&self) -> String {
-        let encoded = self.encoded();
-        if encoded.is_empty() {
-            String::new()
-        } else {
-            format!("?{encoded}")
-        }
+        href_of(&[&self.encoded()])
+    }
+}
+
+/// `?` and the non-empty encoded parts joined with `&`, or nothing when all are empty.
+fn href_of(parts: &[&str]) -> String {
+    let parts: Vec<&str> = parts.iter().copied().filter(|p| !p.is_empty()).collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", parts.join("&"))
     }
 }
 

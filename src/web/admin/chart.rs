@@ -61,7 +61,7 @@ impl BarChart {
                 y: HEIGHT - BOTTOM - height,
                 width: slot.saturating_sub(2).max(1),
                 height,
-                label: day.format("%Y-%m-%d").to_string(),
+                label: crate::badging::stats::day_key(day),
                 count,
             });
             if (last - i).is_multiple_of(7) {
