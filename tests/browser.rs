@@ -563,8 +563,6 @@ async fn logout(browser: &Browser) {
 /// A user who is not staff, on the team of a new course; returns the username.
 fn course_team_member(server: &Server) -> String {
     use accolade::courses::{self, CourseKey};
-    use accolade::db::schema::course_roles;
-    use diesel::prelude::*;
     let db = accolade::db::Database::connect(&server.database.url, 1).unwrap();
     let mut conn = db.get().unwrap();
     let course = courses::create(
@@ -579,14 +577,7 @@ fn course_team_member(server: &Server) -> String {
         &accolade::auth::users::NewUser::new("teacher", "teacher@example.com", &hash),
     )
     .unwrap();
-    diesel::insert_into(course_roles::table)
-        .values((
-            course_roles::user_id.eq(user),
-            course_roles::course_id.eq(course.id),
-            course_roles::role.eq("staff"),
-        ))
-        .execute(&mut conn)
-        .unwrap();
+    common::give_course_role(&mut conn, user, course.id, "staff");
     "teacher".into()
 }
 

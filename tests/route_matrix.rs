@@ -229,8 +229,6 @@ struct Fixture {
     app: TestApp,
     root: i64,
     lms: i64,
-    course_key: String,
-    learner: String,
     token: String,
     /// The first object of each admin model, by "app/model".
     ids: BTreeMap<String, String>,
@@ -253,15 +251,7 @@ async fn fixture() -> Fixture {
     app.issue_waiting_awards();
     // A course role, an event-badge configuration version and a group, so every model has
     // an object.
-    let course_id: i64 = {
-        use accolade::db::schema::courses;
-        courses::table
-            .filter(courses::course_id.eq(COURSE))
-            .select(courses::id)
-            .first(&mut *app.conn())
-            .unwrap()
-    };
-    app.give_course_role(root, course_id, "staff");
+    app.give_course_role(root, app.course_id(COURSE), "staff");
     accolade::courses::create(
         &mut app.conn(),
         &accolade::courses::CourseKey::parse(OTHER_COURSE).unwrap(),
@@ -284,7 +274,7 @@ async fn fixture() -> Fixture {
         302
     );
 
-    let site = accolade::admin_site(&common::test_config(&app.database_url, &[]));
+    let site = app.admin_site();
     let mut ids = BTreeMap::new();
     for (_, models) in site.apps() {
         for model in models {
@@ -315,8 +305,6 @@ async fn fixture() -> Fixture {
         app,
         root,
         lms,
-        course_key: COURSE.into(),
-        learner: "alice".into(),
         token,
         ids,
         image_name,
@@ -404,7 +392,7 @@ fn probes(fx: &Fixture) -> Vec<Probe> {
         "rows in RULES for routes that do not exist"
     );
 
-    let site = accolade::admin_site(&common::test_config(&fx.app.database_url, &[]));
+    let site = fx.app.admin_site();
     let mut probes = Vec::new();
     for route in router::registered() {
         let rule = rule_of(&route.method, &route.path).unwrap();
@@ -414,19 +402,13 @@ fn probes(fx: &Fixture) -> Vec<Probe> {
                 for model in models {
                     let info = model.info();
                     let key = format!("{}/{}", info.app_label, info.model);
-                    let Rule::ModelPermission(action) = rule else {
-                        // The object root redirects any staff to the change page.
-                        probes.push(Probe {
-                            route: route.clone(),
-                            url: route
-                                .path
-                                .replace("{app}/{model}", &key)
-                                .replace("{id}", &fx.ids[&key]),
-                            rule,
-                            permission: None,
-                            offered: true,
-                        });
-                        continue;
+                    // The object root has no permission of its own: it sends any staff
+                    // user on to the change page.
+                    let permission = match rule {
+                        Rule::ModelPermission(action) => {
+                            Some((info.app_label.into(), info.model.into(), action))
+                        }
+                        _ => None,
                     };
                     probes.push(Probe {
                         route: route.clone(),
@@ -435,7 +417,7 @@ fn probes(fx: &Fixture) -> Vec<Probe> {
                             .replace("{app}/{model}", &key)
                             .replace("{id}", &id_for(method, &fx.ids[&key])),
                         rule,
-                        permission: Some((info.app_label.into(), info.model.into(), action)),
+                        permission,
                         offered: offered(fx, model.as_ref(), method, &route.path, &key),
                     });
                 }
@@ -454,8 +436,8 @@ fn probes(fx: &Fixture) -> Vec<Probe> {
                 "/public/assertions/{id}",
                 &format!("/public/assertions/{}", fx.assertion_id),
             )
-            .replace("{username}", &fx.learner)
-            .replace("{course_id:.+}", &fx.course_key)
+            .replace("{username}", "alice")
+            .replace("{course_id:.+}", COURSE)
             // Only superusers set a superuser's password: the target is the LMS's user.
             .replace(
                 "/user/{id}/",
@@ -505,8 +487,8 @@ impl Callers<'_> {
         let username = match role {
             Role::Anonymous => None,
             Role::NonStaff => Some(self.course_team_member(OTHER_COURSE)),
-            Role::BareStaff => Some(self.user(true, false)),
-            Role::Superuser => Some(self.user(true, true)),
+            Role::BareStaff => Some(self.user(true, false).0),
+            Role::Superuser => Some(self.user(true, true).0),
             Role::Permitted => Some(self.permitted(probe)),
         };
         if let Some(username) = username {
@@ -518,19 +500,20 @@ impl Callers<'_> {
         client
     }
 
-    fn user(&mut self, staff: bool, superuser: bool) -> String {
+    /// A new user: (username, id).
+    fn user(&mut self, staff: bool, superuser: bool) -> (String, i64) {
         self.made += 1;
         let name = format!("caller{}", self.made);
-        self.fx.app.create_user(&name, staff, superuser);
-        name
+        let id = self.fx.app.create_user(&name, staff, superuser);
+        (name, id)
     }
 
     /// A user who is not staff, on the team of `course` (the only way such a user can log
     /// in).
     fn course_team_member(&mut self, course: &str) -> String {
-        let name = self.user(false, false);
+        let (name, id) = self.user(false, false);
         let app = &self.fx.app;
-        app.give_course_role(user_id(app, &name), course_id(app, course), "staff");
+        app.give_course_role(id, app.course_id(course), "staff");
         name
     }
 
@@ -540,31 +523,13 @@ impl Callers<'_> {
         match (probe.rule, &probe.permission) {
             (Rule::CourseTeam, _) => self.course_team_member(COURSE),
             (_, Some((app_label, model, action))) => {
-                let name = self.user(true, false);
-                app.grant(user_id(app, &name), app_label, &action.codename(model));
+                let (name, id) = self.user(true, false);
+                app.grant(id, app_label, &action.codename(model));
                 name
             }
-            _ => self.user(true, false),
+            _ => self.user(true, false).0,
         }
     }
-}
-
-fn user_id(app: &TestApp, username: &str) -> i64 {
-    use accolade::db::schema::users;
-    users::table
-        .filter(users::username.eq(username))
-        .select(users::id)
-        .first(&mut *app.conn())
-        .unwrap()
-}
-
-fn course_id(app: &TestApp, key: &str) -> i64 {
-    use accolade::db::schema::courses;
-    courses::table
-        .filter(courses::course_id.eq(key))
-        .select(courses::id)
-        .first(&mut *app.conn())
-        .unwrap()
 }
 
 async fn send(
@@ -587,35 +552,6 @@ async fn send(
     request.send().await.unwrap()
 }
 
-fn assert_security_headers(response: &reqwest::Response, what: &str) {
-    let headers = response.headers();
-    for (name, value) in [
-        ("x-frame-options", "DENY"),
-        ("x-content-type-options", "nosniff"),
-        ("referrer-policy", "same-origin"),
-    ] {
-        assert_eq!(
-            headers.get(name).map(|v| v.to_str().unwrap()),
-            Some(value),
-            "{name} on {what}"
-        );
-    }
-    // The site's policy, or a stricter one of the handler's own (images: nothing runs).
-    let csp = headers
-        .get("content-security-policy")
-        .map(|v| v.to_str().unwrap())
-        .unwrap_or_default();
-    assert!(
-        csp == accolade::web::middleware::CONTENT_SECURITY_POLICY
-            || csp.starts_with("default-src 'none'"),
-        "content-security-policy on {what}: {csp:?}"
-    );
-    assert!(
-        headers.contains_key("x-request-id"),
-        "x-request-id on {what}"
-    );
-}
-
 #[tokio::test]
 async fn every_route_answers_each_caller_as_the_matrix_says() {
     let fx = fixture().await;
@@ -634,7 +570,7 @@ async fn every_route_answers_each_caller_as_the_matrix_says() {
             .then_some(fx.token.as_str());
             let response = send(&fx, &client, probe, bearer).await;
             let what = format!("{role:?} {} {}", probe.route.method, probe.url);
-            assert_security_headers(&response, &what);
+            common::assert_security_headers(&response, &what);
             if probe.url.starts_with("/admin/") {
                 assert_eq!(
                     response
@@ -694,7 +630,7 @@ async fn every_unsafe_route_needs_a_csrf_token_and_our_origin() {
             .send()
             .await
             .unwrap();
-        assert_security_headers(&without, &what);
+        common::assert_security_headers(&without, &what);
         assert_eq!(without.status(), 403, "{what} without a token");
         assert!(
             without
@@ -746,6 +682,6 @@ async fn unrouted_methods_and_paths_get_error_pages_with_the_headers() {
             .await
             .unwrap();
         assert_eq!(response.status(), status, "{method} {path}");
-        assert_security_headers(&response, &format!("{method} {path}"));
+        common::assert_security_headers(&response, &format!("{method} {path}"));
     }
 }

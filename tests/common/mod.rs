@@ -302,15 +302,20 @@ impl TestApp {
 
     /// Puts a user on a course's team.
     pub fn give_course_role(&self, user: i64, course: i64, role: &str) {
-        use accolade::db::schema::course_roles;
-        diesel::insert_into(course_roles::table)
-            .values((
-                course_roles::user_id.eq(user),
-                course_roles::course_id.eq(course),
-                course_roles::role.eq(role),
-            ))
-            .execute(&mut *self.conn())
-            .unwrap();
+        give_course_role(&mut self.conn(), user, course, role);
+    }
+
+    /// The id of a course that exists.
+    pub fn course_id(&self, key: &str) -> i64 {
+        accolade::courses::find_by_key(&mut self.conn(), key)
+            .unwrap()
+            .expect("the course exists")
+            .id
+    }
+
+    /// The admin site as the application builds it, to walk its models.
+    pub fn admin_site(&self) -> accolade::admin::AdminSite {
+        accolade::admin_site(&test_config(&self.database_url, &[]))
     }
 
     /// Posts a passing certificate of `alice` in `course_id` as the LMS would.
@@ -381,6 +386,49 @@ pub fn local_issuer(app: &TestApp) -> Arc<dyn BadgeBackend> {
             email: "badges@example.org".into(),
         },
     })
+}
+
+/// Puts a user on a course's team (for a database the test reaches without a `TestApp`).
+pub fn give_course_role(conn: &mut DbConnection, user: i64, course: i64, role: &str) {
+    use accolade::db::schema::course_roles;
+    diesel::insert_into(course_roles::table)
+        .values((
+            course_roles::user_id.eq(user),
+            course_roles::course_id.eq(course),
+            course_roles::role.eq(role),
+        ))
+        .execute(conn)
+        .unwrap();
+}
+
+/// The headers every response carries, error pages included.
+pub fn assert_security_headers(response: &reqwest::Response, what: &str) {
+    let headers = response.headers();
+    for (name, value) in [
+        ("x-frame-options", "DENY"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "same-origin"),
+    ] {
+        assert_eq!(
+            headers.get(name).map(|v| v.to_str().unwrap()),
+            Some(value),
+            "{name} on {what}"
+        );
+    }
+    // The site's policy, or a stricter one of the handler's own (images: nothing runs).
+    let csp = headers
+        .get("content-security-policy")
+        .map(|v| v.to_str().unwrap())
+        .unwrap_or_default();
+    assert!(
+        csp == accolade::web::middleware::CONTENT_SECURITY_POLICY
+            || csp.starts_with("default-src 'none'"),
+        "content-security-policy on {what}: {csp:?}"
+    );
+    assert!(
+        headers.contains_key("x-request-id"),
+        "x-request-id on {what}"
+    );
 }
 
 /// Whether this run uses PostgreSQL.
