@@ -135,8 +135,8 @@ async fn pages_showing_data(app: &TestApp, models: &[(String, String)]) -> Vec<S
 }
 
 fn registered_models(app: &TestApp) -> Vec<(String, String)> {
-    let site = accolade::admin_site(&common::test_config(&app.database_url, &[]));
-    site.apps()
+    app.admin_site()
+        .apps()
         .into_iter()
         .flat_map(|(_, models)| models)
         .map(|m| (m.info().app_label.to_string(), m.info().model.to_string()))
@@ -156,15 +156,7 @@ async fn script_in_every_text_field_is_shown_escaped_everywhere() {
         .await;
     assert_eq!(response.status(), 202);
     app.issue_waiting_awards();
-    let course: i64 = {
-        use accolade::db::schema::courses;
-        use diesel::prelude::*;
-        courses::table
-            .select(courses::id)
-            .first(&mut *app.conn())
-            .unwrap()
-    };
-    app.give_course_role(root, course, "staff");
+    app.give_course_role(root, app.course_id(course), "staff");
 
     let models = registered_models(&app);
     let mut saved = Vec::new();
@@ -303,6 +295,7 @@ async fn sql_metacharacters_in_searches_and_filters_are_only_text() {
         let response = app.get(path).await;
         assert_eq!(response.status(), 404, "{path}");
         assert_eq!(response.headers()["x-frame-options"], "DENY", "{path}");
+        common::assert_security_headers(&response, path);
     }
     let form = app
         .post_form("/admin/auth/group/add/", &[("name", "a\0b")])
@@ -322,6 +315,33 @@ async fn sql_metacharacters_in_searches_and_filters_are_only_text() {
     assert_eq!(response.status(), 400);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["field"], "course_name");
+    // The revocation reason, a form of its own.
+    let course = "course-v1:edX+Nul+2026";
+    let accepted = app.send_certificate(&token, "ev-ok", course, "Nul").await;
+    assert_eq!(accepted.status(), 202);
+    app.issue_waiting_awards();
+    let assertion: i64 = {
+        use accolade::db::schema::badge_assertions;
+        use diesel::prelude::*;
+        badge_assertions::table
+            .select(badge_assertions::id)
+            .first(&mut *app.conn())
+            .unwrap()
+    };
+    let revoke = app
+        .post_form(
+            "/admin/badges/badgeassertion/revoke/",
+            &[("ids", &assertion.to_string()), ("reason", "a\0b")],
+        )
+        .await;
+    assert_eq!(revoke.status(), 200);
+    assert!(
+        revoke
+            .text()
+            .await
+            .unwrap()
+            .contains("Null characters are not allowed.")
+    );
     // Nothing was dropped: the users are all still there.
     assert!(app.get_html("/admin/auth/user/").await.contains("root"));
 }
@@ -486,14 +506,14 @@ async fn thousands_of_form_parts_are_refused() {
             .contains("The number of fields exceeded")
     );
 
-    let mut fields = vec![("csrf_token".to_string(), token)];
-    fields.extend((0..5_000).map(|i| (format!("f{i}"), "x".to_string())));
-    let response = app
-        .client
-        .post(app.url("/admin/auth/group/add/"))
-        .form(&fields)
-        .send()
-        .await
-        .unwrap();
+    let names: Vec<String> = (0..5_000).map(|i| format!("f{i}")).collect();
+    let fields: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "x")).collect();
+    let response = app.post_form("/admin/auth/group/add/", &fields).await;
+    assert_eq!(response.status(), 400);
+    // Every admin form reads its body the same way: a bulk action too.
+    let ids: Vec<(&str, &str)> = names.iter().map(|_| ("_selected_action", "1")).collect();
+    let action = [("action", "delete_selected")];
+    let fields: Vec<(&str, &str)> = action.into_iter().chain(ids).collect();
+    let response = app.post_form("/admin/auth/group/", &fields).await;
     assert_eq!(response.status(), 400);
 }

@@ -11,7 +11,7 @@ use super::{capfirst, changelist_url, delete, object_url, permitted_model, prese
 use crate::admin::list::{ORDER_PARAM, PAGE_PARAM, PER_PAGE, SEARCH_PARAM};
 
 use crate::admin::history::{self, ChangeMessage};
-use crate::admin::{FilterSpec, FormData, ListPage, ListQuery, ModelAdmin};
+use crate::admin::{FilterSpec, ListPage, ListQuery, ModelAdmin};
 use crate::auth::permissions::Action;
 use crate::auth::session::Level;
 use crate::error::{AppError, redirect};
@@ -348,7 +348,7 @@ pub async fn act(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let model = permitted_model(&state, &staff, &path.0, &path.1, Action::View)?;
-    let form = FormData::new(serde_urlencoded::from_bytes(&body).unwrap_or_default());
+    let form = super::upload::urlencoded_form(&body)?;
     let back = format!(
         "{}{}",
         changelist_url(model.as_ref()),

@@ -9,7 +9,7 @@ use askama_web::WebTemplate;
 
 use super::{capfirst, object_url, permitted_model, preserved};
 use crate::admin::history::{self, ChangeMessage};
-use crate::admin::{DeletedObject, FormData, ModelAdmin};
+use crate::admin::{DeletedObject, ModelAdmin};
 use crate::auth::permissions::Action;
 use crate::auth::session::Level;
 use crate::error::{AppError, redirect};
@@ -90,7 +90,7 @@ pub async fn delete(
 ) -> Result<HttpResponse, AppError> {
     let (app, model_name, id) = path.into_inner();
     let model = permitted_model(&state, &staff, &app, &model_name, Action::Delete)?;
-    let form = FormData::new(serde_urlencoded::from_bytes(&body).unwrap_or_default());
+    let form = super::upload::urlencoded_form(&body)?;
     let deleted = remove(&state, &staff, model.clone(), vec![id]).await?;
     let Some(repr) = deleted.into_iter().next() else {
         return Err(AppError::NotFound);

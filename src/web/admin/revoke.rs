@@ -76,12 +76,10 @@ fn page(
     }
 }
 
-fn ids_in(pairs: &[(String, String)]) -> Vec<String> {
-    pairs
-        .iter()
-        .filter(|(k, _)| k == "ids")
-        .map(|(_, v)| v.clone())
-        .collect()
+/// The assertions picked, as the changelist's action sends them (`?ids=…&ids=…`) and the
+/// confirmation posts them back.
+fn picked(form: &FormData) -> Vec<String> {
+    form.all("ids").into_iter().map(str::to_string).collect()
 }
 
 pub async fn confirm(
@@ -90,7 +88,7 @@ pub async fn confirm(
     req: HttpRequest,
 ) -> Result<RevokePage, AppError> {
     let model = model(&state, &staff)?;
-    let objects = load(&state, ids_in(&pairs(req.query_string()))).await?;
+    let objects = load(&state, picked(&FormData::new(pairs(req.query_string())))).await?;
     Ok(page(&staff, model.as_ref(), objects, String::new(), None))
 }
 
@@ -100,11 +98,13 @@ pub async fn revoke(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let model = model(&state, &staff)?;
-    let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    let reason = FormData::new(form.clone()).text("reason");
-    let objects = load(&state, ids_in(&form)).await?;
+    let form = super::upload::urlencoded_form(&body)?;
+    let reason = form.text("reason");
+    let objects = load(&state, picked(&form)).await?;
     let problem = if reason.is_empty() {
         Some("A reason is required: it is published with the revoked assertion.".to_string())
+    } else if reason.contains('\0') {
+        Some("Null characters are not allowed.".to_string())
     } else if reason.chars().count() > MAX_REASON {
         Some(format!(
             "Ensure the reason has at most {MAX_REASON} characters."

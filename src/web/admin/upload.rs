@@ -41,14 +41,18 @@ pub async fn read_form(
     if content_type.starts_with("multipart/form-data") {
         read_multipart(req, payload, upload_limit).await
     } else {
-        let body = read_limited(payload, MAX_TEXT).await?;
-        if body[..].split(|b| *b == b'&').count() > MAX_FIELDS {
-            return Err(too_many_fields());
-        }
-        Ok(FormData::new(
-            serde_urlencoded::from_bytes(&body).unwrap_or_default(),
-        ))
+        urlencoded_form(&read_limited(payload, MAX_TEXT).await?)
     }
+}
+
+/// An urlencoded form body, held to the field limit; a malformed body reads as empty.
+pub fn urlencoded_form(body: &[u8]) -> Result<FormData, AppError> {
+    if body.split(|b| *b == b'&').count() > MAX_FIELDS {
+        return Err(too_many_fields());
+    }
+    Ok(FormData::new(
+        serde_urlencoded::from_bytes(body).unwrap_or_default(),
+    ))
 }
 
 async fn read_limited(mut payload: web::Payload, limit: usize) -> Result<BytesMut, AppError> {
