@@ -35,7 +35,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         name: "ACCOLADE_SECRET_KEY",
         default: "(generated)",
-        description: "At least 32 characters; session, CSRF and token keys derive from it. In development a random key is generated once and kept in the database.",
+        description: "At least 32 characters (in production, at least 10 different ones); session, CSRF and token keys derive from it. In development a random key is generated once and kept in the database.",
     },
     Setting {
         name: "ACCOLADE_SITE_URL",
@@ -58,9 +58,24 @@ pub const SETTINGS: &[Setting] = &[
         description: "Log filter, e.g. `info` or `accolade=debug,actix_web=info`.",
     },
     Setting {
-        name: "ACCOLADE_TRUST_X_FORWARDED_FOR",
-        default: "false",
-        description: "Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).",
+        name: "ACCOLADE_TRUSTED_PROXIES",
+        default: "0",
+        description: "How many proxies in front of Accolade append to the forwarding header: the client address is the N-th hop from the right (0: the peer address; see “Behind a proxy”).",
+    },
+    Setting {
+        name: "ACCOLADE_PROXY_HEADER",
+        default: "X-Forwarded-For",
+        description: "The header those proxies write: `X-Forwarded-For`, or `Forwarded` (RFC 7239). The other is ignored.",
+    },
+    Setting {
+        name: "ACCOLADE_SESSION_MAX_AGE",
+        default: "1209600",
+        description: "Seconds a login lasts however it is used (14 days, as Django's); the server ends the session then.",
+    },
+    Setting {
+        name: "ACCOLADE_SESSION_IDLE_TIMEOUT",
+        default: "7200",
+        description: "Seconds a session lasts without a request (2 hours; kept to within a minute).",
     },
     Setting {
         name: "ACCOLADE_LOGIN_MAX_FAILURES",
@@ -196,6 +211,12 @@ const OTHER_KNOWN_VARIABLES: &[&str] = &[
     "ACCOLADE_TEST_DATABASE_URL",
 ];
 
+/// Settings that were replaced, with what to set instead.
+const RETIRED: &[(&str, &str)] = &[(
+    "ACCOLADE_TRUST_X_FORWARDED_FOR",
+    "it let clients choose their address; set ACCOLADE_TRUSTED_PROXIES to the number of proxies in front of Accolade instead (see the README's “Behind a proxy”)",
+)];
+
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ConfigError {
     #[error("{name}: {message}")]
@@ -241,8 +262,10 @@ pub struct Config {
     pub secure_cookies: bool,
     pub log_format: LogFormat,
     pub log_filter: String,
-    pub trust_x_forwarded_for: bool,
+    /// Who may tell Accolade the client's address.
+    pub proxies: crate::web::client::TrustedProxies,
     pub throttle: ThrottleConfig,
+    pub sessions: crate::auth::sessions::SessionPolicy,
     pub db_pool_size: u32,
     /// HTTP worker threads; 0 means one per CPU core.
     pub workers: u32,
@@ -275,6 +298,8 @@ impl Config {
         for (name, value) in std::env::vars() {
             if is_known(&name) {
                 values.insert(name, value);
+            } else if let Some((_, instead)) = RETIRED.iter().find(|(old, _)| *old == name) {
+                return Err(invalid(&name, format!("no longer read: {instead}")));
             } else if name.starts_with("ACCOLADE_") && !OTHER_KNOWN_VARIABLES.contains(&&*name) {
                 return Err(invalid(
                     &name,
@@ -312,10 +337,20 @@ impl Config {
         }
         let secret_key = get("ACCOLADE_SECRET_KEY").map(str::to_string);
         match (&secret_key, environment) {
-            (Some(key), _) if key.len() < 32 => {
+            (Some(key), _) if key.chars().count() < SECRET_KEY_LENGTH => {
                 return Err(invalid(
                     "ACCOLADE_SECRET_KEY",
-                    "must be at least 32 characters long",
+                    format!("must be at least {SECRET_KEY_LENGTH} characters long"),
+                ));
+            }
+            (Some(key), Environment::Production)
+                if distinct_characters(key) < SECRET_KEY_VARIETY =>
+            {
+                return Err(invalid(
+                    "ACCOLADE_SECRET_KEY",
+                    format!(
+                        "has too little variety for production (fewer than {SECRET_KEY_VARIETY} different characters): generate one, e.g. `openssl rand -base64 48`"
+                    ),
                 ));
             }
             (None, Environment::Production) => {
@@ -349,7 +384,7 @@ impl Config {
             secure_cookies: parse_bool(get, "ACCOLADE_SECURE_COOKIES", secure_default)?,
             log_format,
             log_filter: get("ACCOLADE_LOG").unwrap_or("info").to_string(),
-            trust_x_forwarded_for: parse_bool(get, "ACCOLADE_TRUST_X_FORWARDED_FOR", false)?,
+            proxies: trusted_proxies(get)?,
             throttle: ThrottleConfig {
                 max_failures_per_username: parse_number(get, "ACCOLADE_LOGIN_MAX_FAILURES", 5)?,
                 max_failures_per_address: parse_number(
@@ -359,6 +394,14 @@ impl Config {
                 )?,
                 window: Duration::from_secs(
                     parse_number(get, "ACCOLADE_LOGIN_THROTTLE_SECONDS", 900)?.into(),
+                ),
+            },
+            sessions: crate::auth::sessions::SessionPolicy {
+                max_age: Duration::from_secs(
+                    parse_number(get, "ACCOLADE_SESSION_MAX_AGE", 14 * 24 * 3600)?.into(),
+                ),
+                idle_timeout: Duration::from_secs(
+                    parse_number(get, "ACCOLADE_SESSION_IDLE_TIMEOUT", 2 * 3600)?.into(),
                 ),
             },
             db_pool_size: parse_number(get, "ACCOLADE_DB_POOL_SIZE", 8)?,
@@ -407,6 +450,17 @@ impl Config {
         })
     }
 
+    /// Where the generated first superuser password is written when there is no terminal
+    /// to show it on: beside the SQLite database, or in the working directory.
+    pub fn initial_password_file(&self) -> std::path::PathBuf {
+        match crate::db::DatabaseKind::from_url(&self.database_url) {
+            Ok(crate::db::DatabaseKind::Sqlite { path }) => {
+                format!("{path}.initial-password").into()
+            }
+            _ => "accolade-initial-password".into(),
+        }
+    }
+
     /// The scheme and host that same-origin requests carry in `Origin`.
     pub fn site_origin(&self) -> &str {
         let after_scheme = self.site_url.find("://").map_or(0, |i| i + 3);
@@ -415,6 +469,16 @@ impl Config {
             .map_or(self.site_url.len(), |i| after_scheme + i);
         &self.site_url[..end]
     }
+}
+
+/// A secret key's least length, in characters.
+const SECRET_KEY_LENGTH: usize = 32;
+/// The fewest different characters a production key may have (a random key of 32
+/// characters has far more; `"a" × 32` has one).
+const SECRET_KEY_VARIETY: usize = 10;
+
+fn distinct_characters(text: &str) -> usize {
+    text.chars().collect::<std::collections::HashSet<_>>().len()
 }
 
 fn image_limits<'a>(
@@ -441,6 +505,26 @@ fn image_limits<'a>(
         max_upload_bytes: max_upload as usize,
         ..defaults
     })
+}
+
+fn trusted_proxies<'a>(
+    get: impl Fn(&str) -> Option<&'a str> + Copy,
+) -> Result<crate::web::client::TrustedProxies, ConfigError> {
+    use crate::web::client::{ProxyHeader, TrustedProxies};
+    let count = match get("ACCOLADE_TRUSTED_PROXIES") {
+        None | Some("0") => 0,
+        Some(_) => parse_number(get, "ACCOLADE_TRUSTED_PROXIES", 0)? as usize,
+    };
+    let header = match get("ACCOLADE_PROXY_HEADER") {
+        None => ProxyHeader::XForwardedFor,
+        Some(name) => ProxyHeader::parse(name).ok_or_else(|| {
+            invalid(
+                "ACCOLADE_PROXY_HEADER",
+                format!("expected X-Forwarded-For or Forwarded, got `{name}`"),
+            )
+        })?,
+    };
+    Ok(TrustedProxies { count, header })
 }
 
 fn badgr_settings<'a>(
@@ -592,13 +676,27 @@ mod tests {
     fn production_requires_a_secret_key() {
         let err = config(&[("ACCOLADE_ENV", "production")]).unwrap_err();
         assert!(err.to_string().starts_with("ACCOLADE_SECRET_KEY"));
-        let key = "k".repeat(40);
-        let c = config(&[
-            ("ACCOLADE_ENV", "production"),
-            ("ACCOLADE_SECRET_KEY", &key),
-        ])
-        .unwrap();
+        let key = "k7Qm2xVb9LpZr4Tw8NcYh3Jd6Fs1Ga5E";
+        let c = config(&[("ACCOLADE_ENV", "production"), ("ACCOLADE_SECRET_KEY", key)]).unwrap();
         assert!(c.secure_cookies, "production defaults to secure cookies");
+    }
+
+    #[test]
+    fn secret_keys_are_measured_in_characters_and_variety() {
+        // 32 bytes but 16 characters.
+        let err = config(&[("ACCOLADE_SECRET_KEY", &"é".repeat(16))]).unwrap_err();
+        assert!(err.to_string().contains("at least 32 characters"), "{err}");
+        let monotonous = "a".repeat(32);
+        assert!(
+            config(&[("ACCOLADE_SECRET_KEY", &monotonous)]).is_ok(),
+            "development allows it"
+        );
+        let err = config(&[
+            ("ACCOLADE_ENV", "production"),
+            ("ACCOLADE_SECRET_KEY", &monotonous),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("too little variety"), "{err}");
     }
 
     #[test]

@@ -9,9 +9,11 @@ pub mod badges;
 pub mod badging;
 pub mod config;
 pub mod courses;
+pub mod cpu;
 pub mod db;
 pub mod error;
 pub mod images;
+pub mod validation;
 pub mod web;
 
 use std::net::TcpListener;
@@ -34,8 +36,6 @@ use crate::error::AppError;
 use crate::web::AppState;
 
 pub const SESSION_COOKIE: &str = "accolade_session";
-/// Sessions last two weeks, as Django's do.
-const SESSION_DAYS: i64 = 14;
 
 /// Every model the admin shows.
 pub fn admin_site(config: &Config) -> AdminSite {
@@ -164,6 +164,19 @@ pub fn ensure_initial_superuser(db: &Database) -> Result<Option<String>, AppErro
     }
 }
 
+/// Deletes the file holding the generated first password (see `main.rs`), once that
+/// password has been replaced.
+pub fn forget_initial_password(config: &Config) {
+    let path = config.initial_password_file();
+    match std::fs::remove_file(&path) {
+        Ok(()) => tracing::info!(file = %path.display(), "deleted the initial password file"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            tracing::warn!(file = %path.display(), error = %e, "cannot delete the initial password file")
+        }
+    }
+}
+
 /// A bound, ready-to-run server.
 pub struct Application {
     port: u16,
@@ -186,12 +199,22 @@ impl Application {
             db: prepared.db,
             config: config.clone(),
             admin: prepared.admin,
-            auth_hash_key: tokens::derive_key(&prepared.secret_key, "session-auth-hash"),
+            cpu: cpu::CpuPool::per_core(),
         });
         let csrf_policy = aweb::Data::new(CsrfPolicy {
             trusted_origins: vec![config.site_origin().to_string()],
         });
         let secure_cookies = config.secure_cookies;
+        let production = config.environment == config::Environment::Production;
+        // The browser may keep the cookie as long as the server keeps the session.
+        let cookie_lifetime = actix_web::cookie::time::Duration::seconds(
+            config
+                .sessions
+                .max_age
+                .as_secs()
+                .try_into()
+                .unwrap_or(i64::MAX),
+        );
         let mut server = HttpServer::new(move || {
             let sessions =
                 SessionMiddleware::builder(CookieSessionStore::default(), session_key.clone())
@@ -200,10 +223,7 @@ impl Application {
                     .cookie_http_only(true)
                     .cookie_same_site(SameSite::Lax)
                     .cookie_content_security(CookieContentSecurity::Private)
-                    .session_lifecycle(
-                        PersistentSession::default()
-                            .session_ttl(actix_web::cookie::time::Duration::days(SESSION_DAYS)),
-                    )
+                    .session_lifecycle(PersistentSession::default().session_ttl(cookie_lifetime))
                     .build();
             App::new()
                 .app_data(state.clone())
@@ -214,7 +234,7 @@ impl Application {
                 .wrap(from_fn(csrf::protect))
                 .wrap(sessions)
                 .wrap(from_fn(web::middleware::request_context))
-                .wrap(web::middleware::security_headers())
+                .wrap(web::middleware::security_headers(production))
                 .configure(web::routes)
                 .default_service(aweb::to(|| async {
                     Err::<actix_web::HttpResponse, _>(AppError::NotFound)

@@ -145,11 +145,7 @@ fn serve(config: Config) -> Result<(), String> {
     if let Some(secret) =
         accolade::ensure_initial_superuser(&prepared.db).map_err(|e| e.to_string())?
     {
-        // Printed to the terminal once, never logged.
-        println!(
-            "\nNo superuser existed, so one was created.\n  username: admin\n  password: {secret}\nLog in at {}/admin/ ; you will be asked to choose a new password.\n",
-            prepared.config.site_url
-        );
+        announce_initial_superuser(&prepared.config, &secret)?;
     }
     let site_url = prepared.config.site_url.clone();
     let stop = Arc::new(AtomicBool::new(false));
@@ -378,6 +374,49 @@ fn migrate(config: &Config) -> Result<(), String> {
     Ok(())
 }
 
+/// Shows the generated password once on a terminal. Anywhere else standard output is a log
+/// (systemd, a container), so the password goes to a file only its owner can read, and only
+/// the file's path is printed; the file is deleted at the first password change.
+fn announce_initial_superuser(config: &Config, secret: &str) -> Result<(), String> {
+    let login = format!(
+        "Log in at {}/admin/ ; you will be asked to choose a new password.",
+        config.site_url
+    );
+    if std::io::stdout().is_terminal() {
+        println!(
+            "\nNo superuser existed, so one was created.\n  username: admin\n  password: {secret}\n{login}\n"
+        );
+        return Ok(());
+    }
+    let path = config.initial_password_file();
+    write_owner_only(&path, secret).map_err(|e| {
+        format!(
+            "cannot write the initial password to {}: {e}",
+            path.display()
+        )
+    })?;
+    println!(
+        "\nNo superuser existed, so one was created.\n  username: admin\n  password file: {}\n{login}\n",
+        path.display()
+    );
+    Ok(())
+}
+
+fn write_owner_only(path: &std::path::Path, secret: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    writeln!(file, "{secret}")
+}
+
 fn read_new_password(prompt_user: &str) -> Result<String, String> {
     if !std::io::stdin().is_terminal() {
         return Err("no terminal to prompt for a password (use --no-input with ACCOLADE_SUPERUSER_PASSWORD)".into());
@@ -420,11 +459,11 @@ fn create_superuser(
     let db = connect(config)?;
     db.migrate()?;
     let mut conn = db.get().map_err(|e| e.to_string())?;
-    if users::find_by_username(&mut conn, username)
-        .map_err(|e| e.to_string())?
-        .is_some()
-    {
-        return Err(format!("a user named “{username}” already exists"));
+    if let Some(existing) = users::find_clash(&mut conn, username).map_err(|e| e.to_string())? {
+        return Err(format!(
+            "a user named “{}” already exists (usernames are the same ignoring case and look-alike characters)",
+            existing.username
+        ));
     }
     let hash = password::hash(&secret);
     users::create(
@@ -444,8 +483,11 @@ fn change_password(config: &Config, username: &str) -> Result<(), String> {
         .ok_or_else(|| format!("no user named “{username}”"))?;
     let secret = read_new_password(username)?;
     check_password(&secret, &user.username, &user.email)?;
-    users::set_password(&mut conn, user.id, &password::hash(&secret), false)
+    users::set_password(&mut conn, user.id, &password::hash(&secret), false, None)
         .map_err(|e| e.to_string())?;
+    if user.must_change_password {
+        accolade::forget_initial_password(config);
+    }
     println!("Password changed for “{username}”; their sessions have ended.");
     Ok(())
 }

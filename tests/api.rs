@@ -249,7 +249,7 @@ fn certificate(event_id: &str, status: &str) -> serde_json::Value {
     serde_json::json!({
         "event_id": event_id, "username": "alice", "email": "Alice@Example.com",
         "course_id": "course-v1:edX+New+2026", "mode": "verified", "status": status,
-        "verify_uuid": "0123abcd", "course_name": "A new course"
+        "verify_uuid": "0123456789abcdef0123456789abcdef", "course_name": "A new course"
     })
 }
 
@@ -294,7 +294,7 @@ async fn certificate_events_queue_awards_once() {
         .unwrap();
     assert_eq!(
         job.evidence_url,
-        "http://localhost:18000/certificates/0123abcd?evidence_visit=1"
+        "http://localhost:18000/certificates/0123456789abcdef0123456789abcdef?evidence_visit=1"
     );
 
     let failing = post_event(
@@ -556,7 +556,7 @@ async fn operators_issue_a_badge_for_a_passing_certificate() {
         ))
         .await;
     assert!(
-        detail.contains("/certificates/0123abcd?evidence_visit=1"),
+        detail.contains("/certificates/0123456789abcdef0123456789abcdef?evidence_visit=1"),
         "{detail}"
     );
 

@@ -225,8 +225,10 @@ async fn an_award_goes_through_badgr_with_upstream_requests() {
         ))
         .first(&mut *app.conn())
         .unwrap();
-    assert_eq!(image, "http://www.example.com/Hn5dR8sPQa6uWc1yTz4oMg.png");
-    assert_eq!(url, "http://www.example.com/Hn5dR8sPQa6uWc1yTz4oMg");
+    // Links on another host than Badgr's are not trusted: Badgr's own public URLs stand in.
+    let public = format!("{}/public/assertions/Hn5dR8sPQa6uWc1yTz4oMg", badgr.uri());
+    assert_eq!(image, format!("{public}/image"));
+    assert_eq!(url, public);
     assert_eq!(name, "badgr-v2");
     assert!(
         data.contains("\"entityType\":\"Assertion\""),
@@ -246,6 +248,60 @@ async fn an_award_goes_through_badgr_with_upstream_requests() {
         .unwrap()
         .unwrap();
     assert!(!stored.contains("tok-1") && !stored.contains("ref-1"));
+}
+
+/// Badgr's answer is outside input: only web URLs on Badgr's host become links (in the
+/// admin and in the learners' API); `javascript:` never does.
+#[tokio::test(flavor = "multi_thread")]
+async fn links_from_badgr_are_kept_only_on_badgrs_host() {
+    let app = spawn_app().await;
+    let badgr = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/o/token"))
+        .respond_with(token_response("tok-1", "ref-1"))
+        .mount(&badgr)
+        .await;
+    mount_class_creation(&badgr).await;
+    let answer = |entity: &str, link: String, image: String| {
+        let mut answer = assertion(entity);
+        answer["result"][0]["openBadgeId"] = json!(link);
+        answer["result"][0]["image"] = json!(image);
+        answer
+    };
+    let own = format!("{}/public/assertions/Own/x", badgr.uri());
+    for (learner, entity, link, image) in [
+        (
+            "alice",
+            "Hostile",
+            "javascript:alert(1)".to_string(),
+            "\"><script>alert(2)</script>".to_string(),
+        ),
+        ("bob", "Own", own.clone(), format!("{own}.png")),
+    ] {
+        Mock::given(method("POST"))
+            .and(path(format!("/v2/badgeclasses/{CLASS}/assertions")))
+            .and(body_string_contains(format!("{learner}@")))
+            .respond_with(ResponseTemplate::new(201).set_body_json(answer(entity, link, image)))
+            .mount(&badgr)
+            .await;
+    }
+    let backend = backend(&app, &badgr, Duration::from_secs(5));
+    queue(&app, "alice");
+    queue(&app, "bob");
+    assert_eq!(drain(&app, &backend).await, 2);
+    let stored = |entity: &str| -> (String, String) {
+        badge_assertions::table
+            .filter(badge_assertions::public_id.eq(entity))
+            .select((badge_assertions::assertion_url, badge_assertions::image_url))
+            .first(&mut *app.conn())
+            .unwrap()
+    };
+    let public = format!("{}/public/assertions/Hostile", badgr.uri());
+    assert_eq!(
+        stored("Hostile"),
+        (public.clone(), format!("{public}/image"))
+    );
+    assert_eq!(stored("Own"), (own.clone(), format!("{own}.png")));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -563,11 +619,10 @@ async fn api_v1_uses_the_legacy_token_urls_and_form_fields() {
         ))
         .first(&mut *app.conn())
         .unwrap();
-    assert_eq!(
-        url,
-        "https://badgr.example/public/assertions/V1Assertion?v=1_1"
-    );
-    assert_eq!(image, "https://badgr.example/assertion.png");
+    // Links on another host than Badgr's: Badgr's own public URLs stand in.
+    let public = format!("{}/public/assertions/V1Assertion", badgr.uri());
+    assert_eq!(url, public);
+    assert_eq!(image, format!("{public}/image"));
     assert_eq!(name, "badgr-v1");
     let backend_id: String = badge_classes::table
         .select(badge_classes::backend_id)
@@ -696,9 +751,7 @@ async fn accolade_award_issues_through_badgr_when_configured() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(
-        stdout
-            .trim_end()
-            .ends_with("http://www.example.com/FromTheCli"),
+        stdout.trim_end().ends_with("/public/assertions/FromTheCli"),
         "{stdout}"
     );
     assert!(

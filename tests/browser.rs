@@ -72,7 +72,7 @@ async fn start_server() -> Server {
         let password = lines
             .by_ref()
             .map_while(Result::ok)
-            .find_map(|l| l.trim().strip_prefix("password: ").map(str::to_string))
+            .find_map(|l| common::initial_password(&l))
             .expect("the first start prints the superuser's password");
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});

@@ -27,9 +27,9 @@ enum Rule {
     Permission(&'static str, &'static str, Action),
     /// A member of the course's team, or staff who may change any course.
     CourseTeam,
-    /// The learner themself, staff, or the LMS with a service token; anyone else is told
-    /// there is no such learner (as upstream).
-    LearnerOrService,
+    /// Staff who may view badge assertions, or the LMS with a service token; anyone else
+    /// (the learner's namesake account included) is told there is no such learner.
+    ReaderOrService,
     /// The LMS, with a service token; a session is not enough.
     Service,
 }
@@ -49,11 +49,14 @@ const RULES: &[(&str, &str, Rule)] = &[
     (
         "GET",
         "/api/badges/v1/assertions/user/{username}/",
-        Rule::LearnerOrService,
+        Rule::ReaderOrService,
     ),
     ("POST", "/api/v1/events/certificate", Rule::Service),
     ("POST", "/api/v1/events/enrollment", Rule::Service),
     ("GET", "/studio/", Rule::LoggedIn),
+    ("GET", "/studio/password_change/", Rule::LoggedIn),
+    ("POST", "/studio/password_change/", Rule::LoggedIn),
+    ("GET", "/studio/password_change/done/", Rule::LoggedIn),
     ("GET", "/studio", Rule::Public),
     (
         "GET",
@@ -198,8 +201,8 @@ fn expected(rule: Rule, role: Role, offered: bool) -> Outcome {
         (Rule::Public, _) => Served,
         (Rule::Service, Permitted) => Served,
         (Rule::Service, _) => Unauthorized,
-        (Rule::LearnerOrService, Anonymous | NonStaff) => Hidden,
-        (Rule::LearnerOrService, _) => Served,
+        (Rule::ReaderOrService, Anonymous | NonStaff | BareStaff) => Hidden,
+        (Rule::ReaderOrService, _) => Served,
         (_, Anonymous) => Login,
         (Rule::LoggedIn, _) => Served,
         (Rule::CourseTeam, NonStaff | BareStaff) => Forbidden,
@@ -566,7 +569,7 @@ async fn every_route_answers_each_caller_as_the_matrix_says() {
         for role in ROLES {
             let client = callers.client(role, probe).await;
             let bearer = (role == Role::Permitted
-                && matches!(probe.rule, Rule::Service | Rule::LearnerOrService))
+                && matches!(probe.rule, Rule::Service | Rule::ReaderOrService))
             .then_some(fx.token.as_str());
             let response = send(&fx, &client, probe, bearer).await;
             let what = format!("{role:?} {} {}", probe.route.method, probe.url);
@@ -583,9 +586,7 @@ async fn every_route_answers_each_caller_as_the_matrix_says() {
             }
             let status = response.status().as_u16();
             let got = match outcome(status, &location(&response)) {
-                Outcome::Served
-                    if status == 404 && matches!(probe.rule, Rule::LearnerOrService) =>
-                {
+                Outcome::Served if status == 404 && matches!(probe.rule, Rule::ReaderOrService) => {
                     Outcome::Hidden
                 }
                 other => other,

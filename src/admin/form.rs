@@ -75,8 +75,13 @@ impl FieldSpec {
         self
     }
 
+    /// A link under the field; a target that is neither a web URL nor a path on this
+    /// site (e.g. `javascript:` from an outside answer) is not linked.
     pub fn link(mut self, href: impl Into<String>, text: impl Into<String>) -> FieldSpec {
-        self.link = Some((href.into(), text.into()));
+        let href = href.into();
+        if crate::validation::is_safe_link(&href) {
+            self.link = Some((href, text.into()));
+        }
         self
     }
 

@@ -68,11 +68,40 @@ pub enum SaveError {
     Database(#[from] diesel::result::Error),
 }
 
-/// One object a delete would remove, with what goes with it ("Group membership: editors").
+/// One object a delete would remove, with what goes with it ("Group membership: editors"),
+/// and what stands in the way of deleting it.
 #[derive(Debug)]
 pub struct DeletedObject {
     pub repr: String,
     pub related: Vec<String>,
+    /// Objects that are never deleted through the admin and would have to go with this
+    /// one (issued badges): while there are any, the delete is refused (Django's protected
+    /// objects).
+    pub protected: Vec<String>,
+    /// Why the acting user may not delete this object (see [`ModelAdmin::refusal`]).
+    pub refusal: Option<String>,
+}
+
+impl DeletedObject {
+    pub fn new(repr: impl Into<String>, related: Vec<String>) -> DeletedObject {
+        DeletedObject {
+            repr: repr.into(),
+            related,
+            protected: Vec::new(),
+            refusal: None,
+        }
+    }
+
+    /// Names the protected objects that keep this one from being deleted.
+    pub fn protected_by(mut self, protected: Vec<String>) -> DeletedObject {
+        self.protected = protected;
+        self
+    }
+
+    /// True when this object may not be deleted.
+    pub fn is_blocked(&self) -> bool {
+        !self.protected.is_empty() || self.refusal.is_some()
+    }
 }
 
 pub trait ModelAdmin: Send + Sync {
@@ -140,6 +169,19 @@ pub trait ModelAdmin: Send + Sync {
     /// Warnings shown on every admin page while they hold (e.g. shipped images in place).
     fn site_notices(&self, _conn: &mut DbConnection) -> QueryResult<Vec<String>> {
         Ok(Vec::new())
+    }
+
+    /// Why `actor` may not change or delete this object although it holds the model's
+    /// permissions (e.g. a user with more rights than the actor's), or `None`. The change
+    /// form then shows the object read-only with the reason, a change is refused, and so
+    /// is a delete.
+    fn refusal(
+        &self,
+        _conn: &mut DbConnection,
+        _actor: Actor,
+        _id: &str,
+    ) -> QueryResult<Option<String>> {
+        Ok(None)
     }
 
     /// One page of rows for the query (search, filters, order, page), with counts.

@@ -9,8 +9,9 @@ use super::password;
 use super::permissions;
 use super::users::{self as accounts, NewUser, User};
 use crate::admin::{
-    Actor, Cell, Column, DeletedObject, FieldErrors, FieldSpec, FilterSpec, FormData, ListPage,
-    ListQuery, ModelAdmin, ModelInfo, Row, SaveError, Saved, Widget, ids_as_i64,
+    ActionOutcome, ActionSpec, Actor, Cell, Column, DeletedObject, FieldErrors, FieldSpec,
+    FilterSpec, FormData, ListPage, ListQuery, ModelAdmin, ModelInfo, Row, SaveError, Saved,
+    Widget, ids_as_i64,
 };
 use crate::db::DbConnection;
 use crate::db::schema::{group_permissions, groups, user_groups, user_permissions, users};
@@ -68,6 +69,13 @@ static USER_COLUMNS: &[Column] = &[
 
 const PRIVILEGE_HELP: &str = "Only superusers may change this.";
 
+const END_SESSIONS: &str = "end_sessions";
+
+static USER_ACTIONS: &[ActionSpec] = &[ActionSpec {
+    name: END_SESSIONS,
+    description: "Log out everywhere (end every session of the selected users)",
+}];
+
 fn parse_id(id: &str) -> Option<i64> {
     id.parse().ok()
 }
@@ -109,12 +117,24 @@ fn validate_username(
 ) -> QueryResult<()> {
     if let Some(problem) = accounts::validate_username(username) {
         errors.add("username", problem);
-    } else if let Some(existing) = accounts::find_by_username(conn, username)?
+    } else if let Some(existing) = accounts::find_clash(conn, username)?
         && Some(existing.id) != own_id
     {
-        errors.add("username", "A user with that username already exists.");
+        errors.add("username", clash_message(&existing.username, username));
     }
     Ok(())
+}
+
+/// Why a username is taken: the same name, or one that differs only in case or in
+/// look-alike characters (shown, since they are the same to a reader).
+fn clash_message(existing: &str, wanted: &str) -> String {
+    if existing == accounts::normalize_username(wanted) {
+        "A user with that username already exists.".into()
+    } else {
+        format!(
+            "A user with that username already exists: “{existing}”. Usernames that differ only in upper and lower case, or in look-alike characters (such as fullwidth letters), are the same username."
+        )
+    }
 }
 
 /// Replaces a user's or group's links (memberships, grants) with the submitted ids.
@@ -150,6 +170,20 @@ fn existing_ids(
     }
 }
 
+/// A username that another request took first (the database's unique key decided).
+fn taken() -> SaveError {
+    let mut errors = FieldErrors::default();
+    errors.add("username", "A user with that username already exists.");
+    SaveError::Invalid(errors)
+}
+
+fn renamed(conn: &mut DbConnection, id: i64, username: &str) -> Result<(), SaveError> {
+    match accounts::rename(conn, id, username) {
+        Err(e) if crate::db::is_unique_violation(&e) => Err(taken()),
+        other => other.map(drop).map_err(SaveError::from),
+    }
+}
+
 impl UserAdmin {
     fn add_fields() -> Vec<FieldSpec> {
         vec![
@@ -172,7 +206,7 @@ impl UserAdmin {
     fn add(&self, conn: &mut DbConnection, data: &FormData) -> Result<Saved, SaveError> {
         let mut errors = FieldErrors::default();
         errors.check_required(&Self::add_fields(), data);
-        let username = data.text("username");
+        let username = accounts::normalize_username(&data.text("username"));
         let email = data.text("email");
         validate_username(conn, &username, None, &mut errors)?;
         validate_email(&email, &mut errors);
@@ -186,7 +220,10 @@ impl UserAdmin {
         }
         errors.into_result().map_err(SaveError::Invalid)?;
         let hash = password::hash(p1);
-        let id = accounts::create(conn, &NewUser::new(&username, &email, &hash))?;
+        let id = match accounts::create(conn, &NewUser::new(&username, &email, &hash)) {
+            Err(e) if crate::db::is_unique_violation(&e) => return Err(taken()),
+            created => created?,
+        };
         Ok(Saved::new(id, username))
     }
 
@@ -201,14 +238,14 @@ impl UserAdmin {
         let mut errors = FieldErrors::default();
         errors.check_required(&fields, data);
         errors.check_lengths(&fields, data);
-        let username = data.text("username");
+        let username = accounts::normalize_username(&data.text("username"));
         let email = data.text("email");
         validate_username(conn, &username, Some(id), &mut errors)?;
         validate_email(&email, &mut errors);
         errors.into_result().map_err(SaveError::Invalid)?;
+        renamed(conn, id, &username)?;
         diesel::update(users::table.find(id))
             .set((
-                users::username.eq(&username),
                 users::first_name.eq(data.text("first_name")),
                 users::last_name.eq(data.text("last_name")),
                 users::email.eq(&email),
@@ -238,9 +275,77 @@ impl UserAdmin {
     }
 }
 
+/// Why `actor` may not manage the user `id` (see [`accounts::management_refusal`]).
+pub fn refusal_for(
+    conn: &mut DbConnection,
+    actor: Actor,
+    id: i64,
+) -> QueryResult<Option<&'static str>> {
+    if actor.is_superuser {
+        return Ok(None);
+    }
+    match (
+        accounts::find(conn, actor.user_id)?,
+        accounts::find(conn, id)?,
+    ) {
+        (Some(actor), Some(target)) => accounts::management_refusal(conn, &actor, &target),
+        _ => Ok(None),
+    }
+}
+
 impl ModelAdmin for UserAdmin {
     fn info(&self) -> &'static ModelInfo {
         &USER_INFO
+    }
+
+    fn refusal(
+        &self,
+        conn: &mut DbConnection,
+        actor: Actor,
+        id: &str,
+    ) -> QueryResult<Option<String>> {
+        let Some(id) = parse_id(id) else {
+            return Ok(None);
+        };
+        Ok(refusal_for(conn, actor, id)?.map(str::to_string))
+    }
+
+    fn actions(&self) -> &'static [ActionSpec] {
+        USER_ACTIONS
+    }
+
+    fn object_actions(&self) -> &'static [&'static str] {
+        &[END_SESSIONS]
+    }
+
+    fn run_action(
+        &self,
+        conn: &mut DbConnection,
+        _actor: Actor,
+        action: &str,
+        ids: &[String],
+    ) -> QueryResult<ActionOutcome> {
+        if action != END_SESSIONS {
+            return Ok(ActionOutcome::default());
+        }
+        let found: Vec<(i64, String)> = users::table
+            .filter(users::id.eq_any(ids_as_i64(ids)))
+            .select((users::id, users::username))
+            .load(conn)?;
+        let mut ended = 0;
+        for (id, _) in &found {
+            ended += super::sessions::end_all(conn, *id, None)?;
+        }
+        Ok(ActionOutcome {
+            message: format!(
+                "Ended {ended} session(s) of {} user(s): they must log in again.",
+                found.len()
+            ),
+            changed: found
+                .into_iter()
+                .map(|(id, name)| (id.to_string(), name))
+                .collect(),
+        })
     }
 
     fn columns(&self) -> &'static [Column] {
@@ -343,6 +448,19 @@ impl ModelAdmin for UserAdmin {
         let Some(id) = id else {
             return Ok(Self::add_fields());
         };
+        let mut password = FieldSpec::new("password", "Password", Widget::ReadOnly)
+            .help("Raw passwords are not stored, so there is no way to see this user’s password.");
+        if parse_id(id)
+            .map(|id| refusal_for(conn, actor, id))
+            .transpose()?
+            .flatten()
+            .is_none()
+        {
+            password = password.link(
+                format!("/admin/auth/user/{id}/password/"),
+                "Set a new password",
+            );
+        }
         let privileged = |field: FieldSpec| {
             if actor.is_superuser {
                 field
@@ -354,9 +472,7 @@ impl ModelAdmin for UserAdmin {
             FieldSpec::new("username", "Username", Widget::Text { max_length: 150 })
                 .required()
                 .help("Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only."),
-            FieldSpec::new("password", "Password", Widget::ReadOnly)
-                .help("Raw passwords are not stored, so there is no way to see this user’s password.")
-                .link(format!("/admin/auth/user/{id}/password/"), "Set a new password"),
+            password,
             FieldSpec::new("first_name", "First name", Widget::Text { max_length: 150 }),
             FieldSpec::new("last_name", "Last name", Widget::Text { max_length: 150 }),
             FieldSpec::new("email", "Email address", Widget::Email),
@@ -380,6 +496,8 @@ impl ModelAdmin for UserAdmin {
             .help("Specific permissions for this user.")),
             FieldSpec::new("last_login", "Last login", Widget::ReadOnly),
             FieldSpec::new("date_joined", "Date joined", Widget::ReadOnly),
+            FieldSpec::new("sessions", "Sessions", Widget::ReadOnly)
+                .help("Where this user is logged in. “Log out everywhere” ends every session; so does setting a new password."),
         ])
     }
 
@@ -421,6 +539,14 @@ impl ModelAdmin for UserAdmin {
         data.set(
             "date_joined",
             crate::admin::list::format_time(&user.date_joined),
+        );
+        data.set(
+            "sessions",
+            match super::sessions::count(conn, user.id)? {
+                0 => "Not logged in".to_string(),
+                1 => "1 session".to_string(),
+                n => format!("{n} sessions"),
+            },
         );
         Ok(Some((user.username, data)))
     }
@@ -501,7 +627,7 @@ fn membership_preview(
                 })
                 .map(|(_, _, user, group)| format!("Group membership: {user} in {group}"))
                 .collect();
-            (id.to_string(), DeletedObject { repr, related })
+            (id.to_string(), DeletedObject::new(repr, related))
         })
         .collect())
 }

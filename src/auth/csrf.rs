@@ -32,7 +32,7 @@ const MAX_FORM_BODY: usize = 256 * 1024;
 /// Largest multipart prefix read while looking for the first part.
 const MAX_MULTIPART_PREFIX: usize = 16 * 1024;
 
-/// The origins a browser may post from, besides the request's own host.
+/// The origins a browser may post from (the site URL's).
 #[derive(Clone, Debug)]
 pub struct CsrfPolicy {
     pub trusted_origins: Vec<String>,
@@ -87,23 +87,12 @@ async fn verify(req: &mut ServiceRequest) -> Result<(), AppError> {
     }
 }
 
-/// A present `Origin` (or, without one, `Referer`) must be this site.
+/// A present `Origin` (or, without one, `Referer`) must be this site: the origin of
+/// `ACCOLADE_SITE_URL`, never whatever `Host` the request names.
 fn check_origin(req: &ServiceRequest) -> Result<(), AppError> {
-    let own = {
-        let info = req.connection_info();
-        let host = req
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
-        format!("{}://{host}", info.scheme())
-    };
     let trusted = |origin: &str| {
-        origin == own
-            || req
-                .app_data::<actix_web::web::Data<CsrfPolicy>>()
-                .is_some_and(|p| p.trusted_origins.iter().any(|t| t == origin))
+        req.app_data::<actix_web::web::Data<CsrfPolicy>>()
+            .is_some_and(|p| p.trusted_origins.iter().any(|t| t == origin))
     };
     let header_text = |name| {
         req.headers()

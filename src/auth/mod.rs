@@ -6,6 +6,7 @@ pub mod password;
 pub mod permissions;
 pub mod service_tokens;
 pub mod session;
+pub mod sessions;
 pub mod throttle;
 pub mod token_admin;
 pub mod tokens;

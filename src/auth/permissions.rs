@@ -58,6 +58,26 @@ impl PermissionSet {
     pub fn has_any(&self, app_label: &str, model: &str) -> bool {
         Action::ALL.iter().any(|&a| self.has(app_label, a, model))
     }
+
+    /// True when this set grants everything `other` grants (a superuser covers everyone;
+    /// only a superuser covers a superuser).
+    pub fn covers(&self, other: &PermissionSet) -> bool {
+        if self.superuser {
+            return true;
+        }
+        !other.superuser
+            && other.granted.iter().all(|permission| {
+                self.granted.contains(permission)
+                    || change_implying(permission)
+                        .is_some_and(|change| self.granted.contains(&change))
+            })
+    }
+}
+
+/// For `app.view_model`, the `app.change_model` that implies it.
+fn change_implying(permission: &str) -> Option<String> {
+    let (app, model) = permission.split_once(".view_")?;
+    Some(format!("{app}.change_{model}"))
 }
 
 /// The permissions an active user holds directly or through groups.
@@ -65,6 +85,12 @@ pub fn load(conn: &mut DbConnection, user: &User) -> QueryResult<PermissionSet> 
     if !user.is_active {
         return Ok(PermissionSet::default());
     }
+    held(conn, user)
+}
+
+/// The permissions a user holds, whether or not the account is active (what it would act
+/// with if it were reactivated).
+pub fn held(conn: &mut DbConnection, user: &User) -> QueryResult<PermissionSet> {
     if user.is_superuser {
         return Ok(PermissionSet::superuser());
     }

@@ -5,7 +5,7 @@
 use diesel::prelude::*;
 
 use super::tokens::random_token;
-use crate::db::schema::service_tokens;
+use crate::db::schema::{service_tokens, users};
 use crate::db::{DbConnection, now};
 
 pub const PREFIX: &str = "acc_";
@@ -43,13 +43,17 @@ pub fn create(conn: &mut DbConnection, name: &str, user_id: i64) -> QueryResult<
     Ok((id, secret.secret))
 }
 
-/// The service user a presented secret acts as, when the token exists and is not revoked.
-/// Records the use (at most once a minute, to keep reads cheap).
+/// The service user a presented secret acts as, when the token exists, is not revoked, and
+/// its user is active and not a superuser. Records the use (at most once a minute, to keep
+/// reads cheap).
 pub fn authenticate(conn: &mut DbConnection, secret: &str) -> QueryResult<Option<i64>> {
     let hash = crate::images::sha256_hex(secret.as_bytes());
     let found: Option<(i64, i64, Option<chrono::NaiveDateTime>)> = service_tokens::table
+        .inner_join(users::table)
         .filter(service_tokens::token_hash.eq(&hash))
         .filter(service_tokens::revoked_at.is_null())
+        .filter(users::is_active.eq(true))
+        .filter(users::is_superuser.eq(false))
         .select((
             service_tokens::id,
             service_tokens::user_id,

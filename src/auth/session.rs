@@ -1,8 +1,6 @@
-//! A typed view of the cookie session: who is logged in, the CSRF token, one-time messages.
-//!
-//! The session lives in an encrypted cookie, so no instance keeps session state. A session
-//! also carries a digest of the user's password hash: when the password changes, every other
-//! session's digest stops matching and that session ends.
+//! A typed view of the cookie session: the key of the server's session record (see
+//! `auth::sessions`), the CSRF token, one-time messages. The cookie is encrypted; who is
+//! logged in, and until when, is decided by the record the key names.
 
 use std::future::{Ready, ready};
 
@@ -13,8 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::tokens;
 
-const USER_ID: &str = "uid";
-const AUTH_HASH: &str = "auth";
+const SESSION_KEY: &str = "sid";
 const CSRF: &str = "csrf";
 const MESSAGES: &str = "msgs";
 
@@ -52,27 +49,19 @@ impl TypedSession {
         TypedSession(session)
     }
 
-    pub fn user_id(&self) -> Option<i64> {
-        self.0.get(USER_ID).ok().flatten()
+    /// The key of the server's session record, when logged in.
+    pub fn key(&self) -> Option<String> {
+        self.0.get(SESSION_KEY).ok().flatten()
     }
 
-    pub fn auth_hash(&self) -> Option<String> {
-        self.0.get(AUTH_HASH).ok().flatten()
-    }
-
-    /// Starts a logged-in session under a new key with a new CSRF token (no fixation).
-    pub fn log_in(&self, user_id: i64, auth_hash: &str) {
+    /// Starts a logged-in session under a new cookie with a new CSRF token (no fixation).
+    pub fn log_in(&self, key: &str) {
         self.0.renew();
-        self.insert(USER_ID, user_id);
-        self.set_auth_hash(auth_hash);
+        self.insert(SESSION_KEY, key);
         self.insert(CSRF, tokens::random_token());
     }
 
-    /// After a password change, keeps this session while others end.
-    pub fn set_auth_hash(&self, auth_hash: &str) {
-        self.insert(AUTH_HASH, auth_hash);
-    }
-
+    /// Forgets everything the cookie held (the server's record is ended by the caller).
     pub fn log_out(&self) {
         self.0.purge();
     }
@@ -126,9 +115,4 @@ impl FromRequest for TypedSession {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(Ok(TypedSession(req.get_session())))
     }
-}
-
-/// The digest of a password hash that a session carries (see the module docs).
-pub fn auth_hash(key: &[u8], password_hash: &str) -> String {
-    tokens::keyed_digest(key, password_hash.as_bytes())
 }

@@ -70,6 +70,27 @@ type TokenRow = (
 
 pub struct ServiceTokenAdmin;
 
+/// The users a new token may act as: active, not superusers, and no more privileged than
+/// the actor (a token must not carry rights its creator lacks).
+fn acting_user_choices(
+    conn: &mut DbConnection,
+    actor: Actor,
+) -> QueryResult<Vec<(String, String)>> {
+    let candidates: Vec<(i64, String)> = users::table
+        .filter(users::is_active.eq(true))
+        .filter(users::is_superuser.eq(false))
+        .order(users::username)
+        .select((users::id, users::username))
+        .load(conn)?;
+    let mut choices = Vec::with_capacity(candidates.len());
+    for (id, name) in candidates {
+        if super::admin::refusal_for(conn, actor, id)?.is_none() {
+            choices.push((id.to_string(), name));
+        }
+    }
+    Ok(choices)
+}
+
 fn load_row(conn: &mut DbConnection, id: i64) -> QueryResult<Option<TokenRow>> {
     service_tokens::table
         .inner_join(users::table)
@@ -161,13 +182,16 @@ impl ModelAdmin for ServiceTokenAdmin {
     fn fields(
         &self,
         conn: &mut DbConnection,
-        _actor: Actor,
+        actor: Actor,
         id: Option<&str>,
     ) -> QueryResult<Vec<FieldSpec>> {
-        let choices = super::users::choices(conn)?;
+        let choices = match id {
+            None => acting_user_choices(conn, actor)?,
+            Some(_) => super::users::choices(conn)?,
+        };
         let user = FieldSpec::new("user", "Acts as", Widget::Select(choices))
             .required()
-            .help("The service user whose permissions the token carries (for the LMS: a user without admin rights).");
+            .help("The service user whose permissions the token carries (for the LMS: a user without admin rights). Superusers, inactive users and users with rights you do not hold cannot be chosen.");
         let mut fields = vec![
             FieldSpec::new("name", "Name", Widget::Text { max_length: 150 })
                 .required()
@@ -236,18 +260,16 @@ impl ModelAdmin for ServiceTokenAdmin {
                 .execute(conn)?;
             return Ok(Saved::new(id, name));
         }
-        let user: Option<i64> = data.text("user").parse().ok();
-        let exists = match user {
-            Some(u) => {
-                diesel::select(diesel::dsl::exists(users::table.find(u))).get_result(conn)?
-            }
-            None => false,
-        };
-        if errors.get("user").is_empty() && !exists {
+        let user = data.text("user");
+        let offered = acting_user_choices(conn, actor)?
+            .iter()
+            .any(|(id, _)| *id == user);
+        if errors.get("user").is_empty() && !offered {
             errors.add("user", "Select a valid choice.");
         }
         errors.into_result().map_err(SaveError::Invalid)?;
-        let (id, secret) = super::service_tokens::create(conn, &name, user.unwrap_or_default())?;
+        let user: i64 = user.parse().map_err(|_| diesel::result::Error::NotFound)?;
+        let (id, secret) = super::service_tokens::create(conn, &name, user)?;
         let mut saved = Saved::new(id, name);
         saved.warnings.push(format!(
             "The secret of this token is {secret} — copy it now: it is not shown again. Send it as “Authorization: Bearer <secret>”."
@@ -266,15 +288,7 @@ impl ModelAdmin for ServiceTokenAdmin {
             .load(conn)?;
         Ok(found
             .into_iter()
-            .map(|(id, name)| {
-                (
-                    id.to_string(),
-                    DeletedObject {
-                        repr: name,
-                        related: Vec::new(),
-                    },
-                )
-            })
+            .map(|(id, name)| (id.to_string(), DeletedObject::new(name, Vec::new())))
             .collect())
     }
 

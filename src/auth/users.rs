@@ -2,6 +2,7 @@
 
 use diesel::prelude::*;
 
+use super::permissions;
 use crate::db::schema::users;
 use crate::db::{DbConnection, now};
 
@@ -26,7 +27,9 @@ pub struct User {
 #[derive(Insertable, Debug)]
 #[diesel(table_name = users)]
 pub struct NewUser<'a> {
-    pub username: &'a str,
+    /// Normalised (see [`normalize_username`]).
+    pub username: String,
+    pub username_key: String,
     pub email: &'a str,
     pub password: &'a str,
     pub is_active: bool,
@@ -39,7 +42,9 @@ pub struct NewUser<'a> {
 impl<'a> NewUser<'a> {
     /// An active account with no admin rights.
     pub fn new(username: &'a str, email: &'a str, password_hash: &'a str) -> NewUser<'a> {
+        let username = normalize_username(username);
         NewUser {
+            username_key: username_key(&username),
             username,
             email,
             password: password_hash,
@@ -59,6 +64,31 @@ impl<'a> NewUser<'a> {
             ..NewUser::new(username, email, password_hash)
         }
     }
+}
+
+/// A username as it is stored and looked up: NFKC-normalised (as Django's
+/// `normalize_username`), so that compatibility forms such as fullwidth `ａｄｍｉｎ` are the
+/// plain letters they look like.
+pub fn normalize_username(raw: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    raw.trim().nfkc().collect()
+}
+
+/// What makes two usernames the same account: the normalised name in lower case. Unique
+/// in the database, so `Admin` cannot be created beside `admin`, even by two requests at
+/// once.
+pub fn username_key(username: &str) -> String {
+    normalize_username(username).to_lowercase()
+}
+
+/// The account whose username is the same as `username` ignoring case and look-alike
+/// forms, if any.
+pub fn find_clash(conn: &mut DbConnection, username: &str) -> QueryResult<Option<User>> {
+    users::table
+        .filter(users::username_key.eq(username_key(username)))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
 }
 
 /// The rules Django applies to usernames: 1–150 characters of letters, digits and @.+-_
@@ -88,7 +118,7 @@ pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<User>> {
 
 pub fn find_by_username(conn: &mut DbConnection, username: &str) -> QueryResult<Option<User>> {
     users::table
-        .filter(users::username.eq(username))
+        .filter(users::username.eq(normalize_username(username)))
         .select(User::as_select())
         .first(conn)
         .optional()
@@ -101,18 +131,33 @@ pub fn create(conn: &mut DbConnection, new: &NewUser) -> QueryResult<i64> {
         .get_result(conn)
 }
 
+/// Renames a user (the name already validated and normalised).
+pub fn rename(conn: &mut DbConnection, id: i64, username: &str) -> QueryResult<usize> {
+    diesel::update(users::table.find(id))
+        .set((
+            users::username.eq(username),
+            users::username_key.eq(username_key(username)),
+        ))
+        .execute(conn)
+}
+
+/// Sets a password and ends the user's sessions, but `keep` (the session that changed its
+/// own password stays logged in).
 pub fn set_password(
     conn: &mut DbConnection,
     id: i64,
     password_hash: &str,
     must_change: bool,
+    keep: Option<&str>,
 ) -> QueryResult<usize> {
-    diesel::update(users::table.find(id))
+    let changed = diesel::update(users::table.find(id))
         .set((
             users::password.eq(password_hash),
             users::must_change_password.eq(must_change),
         ))
-        .execute(conn)
+        .execute(conn)?;
+    super::sessions::end_all(conn, id, keep)?;
+    Ok(changed)
 }
 
 /// Every user as (id, username) for a select widget, by username.
@@ -130,6 +175,32 @@ pub fn record_login(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
     diesel::update(users::table.find(id))
         .set(users::last_login.eq(Some(now())))
         .execute(conn)
+}
+
+/// Why `actor` may not change, set the password of, deactivate or delete `target`, or `None`
+/// when it may. A superuser may manage anyone; anyone else only users who are not
+/// superusers and hold no permission (directly or through groups) that the actor lacks,
+/// so that no one can take over an account with more rights than their own.
+pub fn management_refusal(
+    conn: &mut DbConnection,
+    actor: &User,
+    target: &User,
+) -> QueryResult<Option<&'static str>> {
+    if actor.is_superuser {
+        return Ok(None);
+    }
+    if target.is_superuser {
+        return Ok(Some(
+            "This user is a superuser: only a superuser may change, deactivate or delete them, or set their password.",
+        ));
+    }
+    let (own, theirs) = (
+        permissions::held(conn, actor)?,
+        permissions::held(conn, target)?,
+    );
+    Ok((!own.covers(&theirs)).then_some(
+        "This user holds permissions that you do not hold: only a superuser may change, deactivate or delete them, or set their password.",
+    ))
 }
 
 pub fn any_superuser(conn: &mut DbConnection) -> QueryResult<bool> {

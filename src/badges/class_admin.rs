@@ -355,17 +355,25 @@ impl ModelAdmin for BadgeClassAdmin {
             .order(badge_classes::id)
             .select(BadgeClass::as_select())
             .load(conn)?;
-        Ok(found
+        found
             .into_iter()
             .map(|c| {
-                let related = if c.is_frozen() {
-                    vec![format!("The class stays on the badge backend ({}); only Accolade's record is deleted.", if c.backend_id.is_empty() { "local issuer" } else { c.backend_id.as_str() })]
+                // A Badgr class stays on Badgr; the local issuer's documents go with it.
+                let related = if c.is_frozen() && !c.backend_id.is_empty() {
+                    vec![format!(
+                        "The class stays on the badge backend ({}); only Accolade's record is deleted.",
+                        c.backend_id
+                    )]
                 } else {
                     Vec::new()
                 };
-                (c.id.to_string(), DeletedObject { repr: c.repr(), related })
+                let issued = crate::badging::assertions::issued_of_class(conn, c.id)?;
+                Ok((
+                    c.id.to_string(),
+                    DeletedObject::new(c.repr(), related).protected_by(issued),
+                ))
             })
-            .collect())
+            .collect()
     }
 
     fn delete(&self, conn: &mut DbConnection, ids: &[String]) -> QueryResult<usize> {

@@ -498,13 +498,7 @@ impl ModelAdmin for BadgeImageConfigurationAdmin {
                 } else {
                     mode
                 };
-                (
-                    id.to_string(),
-                    DeletedObject {
-                        repr,
-                        related: Vec::new(),
-                    },
-                )
+                (id.to_string(), DeletedObject::new(repr, Vec::new()))
             })
             .collect())
     }

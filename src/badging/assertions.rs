@@ -123,3 +123,45 @@ pub fn revoke(conn: &mut DbConnection, id: i64, reason: &str) -> QueryResult<usi
         ))
         .execute(conn)
 }
+
+/// How many issued badges a delete's refusal names before it sums up the rest.
+const NAMED_ISSUED: i64 = 20;
+
+/// The issued badges of a badge class, worded for a refused delete ("Badge assertion:
+/// alice, issued 2026-11-30 (revoke it instead)"): issued badges are never deleted
+/// through the admin, so they keep their class from being deleted.
+pub fn issued_of_class(conn: &mut DbConnection, class: i64) -> QueryResult<Vec<String>> {
+    use crate::db::schema::learners;
+    let total: i64 = badge_assertions::table
+        .filter(badge_assertions::badge_class_id.eq(class))
+        .count()
+        .get_result(conn)?;
+    let named: Vec<(String, chrono::NaiveDateTime, bool)> = badge_assertions::table
+        .inner_join(learners::table)
+        .filter(badge_assertions::badge_class_id.eq(class))
+        .order(badge_assertions::id)
+        .limit(NAMED_ISSUED)
+        .select((
+            learners::username,
+            badge_assertions::created,
+            badge_assertions::revoked,
+        ))
+        .load(conn)?;
+    let mut issued: Vec<String> = named
+        .into_iter()
+        .map(|(learner, created, revoked)| {
+            let state = if revoked { ", revoked" } else { "" };
+            format!(
+                "Badge assertion: {learner}, issued {}{state}",
+                created.format("%Y-%m-%d")
+            )
+        })
+        .collect();
+    if total > NAMED_ISSUED {
+        issued.push(format!(
+            "… and {} more badge assertions",
+            total - NAMED_ISSUED
+        ));
+    }
+    Ok(issued)
+}

@@ -362,6 +362,21 @@ impl Badgr {
         }
     }
 
+    /// `url` when it is a web URL on Badgr's host, else Badgr's `fallback` path.
+    fn own_link(&self, url: String, fallback: &str) -> String {
+        let badgr_host = crate::validation::web_url_host(&self.settings.base_url);
+        if badgr_host.is_some() && crate::validation::web_url_host(&url) == badgr_host {
+            url
+        } else {
+            if !url.is_empty() {
+                tracing::warn!(
+                    "Badgr answered a link that is not on its own host; using its public URL"
+                );
+            }
+            self.url(fallback)
+        }
+    }
+
     /// The assertion fields Accolade keeps from Badgr's answer (v2 `result[0]`, v1 the object).
     fn issued_from(&self, result: &Value) -> Result<IssuedAssertion, AwardError> {
         let text = |value: &Value| value.as_str().unwrap_or_default().to_string();
@@ -379,14 +394,23 @@ impl Badgr {
                 text(&result["json"]["recipient"]["identity"]),
             ),
         };
-        if entity.is_empty() {
+        if entity.is_empty()
+            || !entity
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
             return Err(AwardError::Permanent(format!(
-                "Badgr's assertion has no identifier: {result}"
+                "Badgr's assertion has no usable identifier: {result}"
             )));
         }
+        // Links from Badgr's answer are kept only when they are web URLs on Badgr's own
+        // host; otherwise the public URLs badgr-server serves are used.
+        let public = format!("/public/assertions/{entity}");
+        let assertion_url = self.own_link(assertion_url, &public);
+        let image_url = self.own_link(text(&result["image"]), &format!("{public}/image"));
         Ok(IssuedAssertion {
             public_id: entity,
-            image_url: text(&result["image"]),
+            image_url,
             assertion_url,
             recipient_salt: salt,
             recipient_identity: identity,
@@ -434,8 +458,7 @@ impl BadgeBackend for Badgr {
             crate::images::store::png(conn, &class.image_hash, false)?.ok_or_else(|| {
                 AwardError::Permanent(format!("the image of badge class {} is missing", class.id))
             })?;
-        let is_url =
-            class.criteria.starts_with("http://") || class.criteria.starts_with("https://");
+        let is_url = crate::validation::is_web_url(&class.criteria);
         let (url, fields) = match self.settings.version {
             ApiVersion::V2 => (
                 self.url(&format!(

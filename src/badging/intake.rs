@@ -123,6 +123,22 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// The certificate's verification id as the LMS makes it (`uuid4().hex`, or the
+    /// hyphenated form): it becomes part of the evidence URL.
+    fn verify_uuid(&self) -> Result<String, FieldError> {
+        let id = self.text("verify_uuid", 36)?;
+        if uuid::Uuid::try_parse(&id).is_ok()
+            && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+        {
+            Ok(id)
+        } else {
+            Err(refuse(
+                "verify_uuid",
+                "expected the certificate's verification id: 32 hexadecimal digits (a UUID)",
+            ))
+        }
+    }
+
     fn mode(&self) -> Result<String, FieldError> {
         let mode = self.text("mode", 100)?;
         match courses::validate_mode(&mode) {
@@ -153,7 +169,7 @@ pub fn parse_certificate(body: &Value) -> Result<CertificateEvent, FieldError> {
         course: fields.course()?,
         mode: fields.mode()?,
         status: fields.text("status", 50)?,
-        verify_uuid: fields.text("verify_uuid", 100)?,
+        verify_uuid: fields.verify_uuid()?,
         course_name: fields.optional_text("course_name", 255)?,
     })
 }

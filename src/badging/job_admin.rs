@@ -296,7 +296,7 @@ impl ModelAdmin for AwardJobAdmin {
                     .map(|n| vec![format!("{n} recorded attempt(s)")])
                     .unwrap_or_default();
                 let repr = format!("Award job #{id}");
-                (id.to_string(), DeletedObject { repr, related })
+                (id.to_string(), DeletedObject::new(repr, related))
             })
             .collect())
     }

@@ -68,12 +68,11 @@ pub fn issuer_document(urls: &Urls, profile: &IssuerProfile) -> Value {
 
 /// A BadgeClass; criteria is `{id}` when it is a URL, else `{narrative}`.
 pub fn badge_class_document(urls: &Urls, class: &crate::badges::classes::BadgeClass) -> Value {
-    let criteria =
-        if class.criteria.starts_with("http://") || class.criteria.starts_with("https://") {
-            json!({ "id": class.criteria })
-        } else {
-            json!({ "narrative": class.criteria })
-        };
+    let criteria = if crate::validation::is_web_url(&class.criteria) {
+        json!({ "id": class.criteria })
+    } else {
+        json!({ "narrative": class.criteria })
+    };
     json!({
         "@context": CONTEXT,
         "type": "BadgeClass",

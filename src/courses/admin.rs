@@ -156,10 +156,8 @@ impl CourseAdmin {
             }
         }
         let about = data.text("about_url");
-        let about_ok = about.is_empty()
-            || ((about.starts_with("https://") || about.starts_with("http://"))
-                && !about.contains(char::is_whitespace)
-                && about.len() <= 500);
+        let about_ok =
+            about.is_empty() || (crate::validation::is_web_url(&about) && about.len() <= 500);
         if !about_ok {
             errors.add("about_url", "Enter a valid URL (http:// or https://).");
         }
@@ -504,7 +502,7 @@ impl ModelAdmin for CourseAdmin {
                 .into_iter()
                 .map(|(u, r)| format!("Course team role: {u} ({r})"))
                 .collect();
-            preview.push((id.to_string(), DeletedObject { repr: key, related }));
+            preview.push((id.to_string(), DeletedObject::new(key, related)));
         }
         Ok(preview)
     }

@@ -271,10 +271,7 @@ impl ModelAdmin for CourseRoleAdmin {
             .map(|(id, user, role, course)| {
                 (
                     id.to_string(),
-                    DeletedObject {
-                        repr: repr(&user, &role, &course),
-                        related: Vec::new(),
-                    },
+                    DeletedObject::new(repr(&user, &role, &course), Vec::new()),
                 )
             })
             .collect())

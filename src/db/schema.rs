@@ -14,8 +14,22 @@ diesel::table! {
         must_change_password -> Bool,
         last_login -> Nullable<Timestamp>,
         date_joined -> Timestamp,
+        /// NFKC and lower case: unique (see `auth::users::username_key`).
+        username_key -> Text,
     }
 }
+
+diesel::table! {
+    user_sessions (id) {
+        id -> BigInt,
+        key_hash -> Text,
+        user_id -> BigInt,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(user_sessions -> users (user_id));
 
 diesel::table! {
     groups (id) {
@@ -330,6 +344,7 @@ diesel::table! {
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
+    user_sessions,
     groups,
     permissions,
     user_groups,

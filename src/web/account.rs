@@ -6,12 +6,14 @@ use askama_web::WebTemplate;
 use serde::Deserialize;
 
 use super::AppState;
-use super::page::{Crumb, Page};
+use super::client::client_address;
+use super::page::{ADMIN_PASSWORD_CHANGE, Crumb, Page, STUDIO_PASSWORD_CHANGE};
 use super::router::{Router, endpoint};
 use super::staff::{Staff, session_user};
 use crate::auth::permissions::Action;
-use crate::auth::session::{self, Level, TypedSession};
-use crate::auth::{password, safe_next, throttle, users};
+use crate::auth::session::{Level, TypedSession};
+use crate::auth::throttle::Admission;
+use crate::auth::{password, safe_next, sessions, throttle, users};
 use crate::error::{AppError, redirect};
 
 pub fn routes(routes: &mut Router) {
@@ -96,7 +98,8 @@ const LOGIN_FAILED: &str = "Please enter the correct username and password for a
 enum LoginOutcome {
     Throttled(std::time::Duration),
     Refused,
-    LoggedIn(users::User),
+    /// The user, and the key of the session started for them.
+    LoggedIn(users::User, String),
 }
 
 async fn login(
@@ -107,73 +110,25 @@ async fn login(
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
     let next = safe_next(form.next.as_deref());
-    let address = client_address(&req, &state);
-    let limits = state.config.throttle.clone();
-    let username = form.username.trim().to_string();
-    let attempt = username.clone();
-    let outcome = state
-        .db
-        .run(move |conn| {
-            if let Some(wait) = throttle::wait_time(conn, &limits, &attempt, &address)? {
-                return Ok::<_, AppError>(LoginOutcome::Throttled(wait));
-            }
-            let user = users::find_by_username(conn, &attempt)?;
-            let verified = match &user {
-                Some(u) => password::verify(&form.password, &u.password),
-                None => {
-                    password::verify_dummy(&form.password);
-                    false
-                }
-            };
-            // Admin staff, and course team members (for Studio), may log in.
-            let may_enter = match &user {
-                Some(u) if verified && u.is_active => {
-                    u.is_staff || crate::courses::has_any_role(conn, u.id)?
-                }
-                _ => false,
-            };
-            match user {
-                Some(u) if may_enter => {
-                    throttle::record_success(conn, &limits, &attempt)?;
-                    users::record_login(conn, u.id)?;
-                    Ok(LoginOutcome::LoggedIn(u))
-                }
-                _ => {
-                    throttle::record_failure(conn, &attempt, &address)?;
-                    Ok(LoginOutcome::Refused)
-                }
-            }
-        })
-        .await?;
+    let address = client_address(&req, state.config.proxies);
+    let username = users::normalize_username(&form.username);
+    let outcome = authenticate(&state, &username, form.password, address).await?;
     let (error, status) = match outcome {
-        LoginOutcome::LoggedIn(user) => {
-            session.log_in(
-                user.id,
-                &session::auth_hash(&state.auth_hash_key, &user.password),
-            );
+        LoginOutcome::LoggedIn(user, key) => {
+            session.log_in(&key);
             tracing::info!(user = %user.username, "login");
             if user.must_change_password {
-                session.add_message(
-                    Level::Warning,
-                    "Please choose a new password before you continue.",
-                );
-                return Ok(redirect("/admin/password_change/"));
+                return Ok(force_password_change(&session, &user));
             }
             if !user.is_staff && !next.starts_with("/studio/") {
                 return Ok(redirect("/studio/"));
             }
             return Ok(redirect(&next));
         }
-        LoginOutcome::Throttled(wait) => {
-            let minutes = wait.as_secs().div_ceil(60).max(1);
-            (
-                format!(
-                    "Too many failed login attempts. Try again in {minutes} minute{}.",
-                    if minutes == 1 { "" } else { "s" }
-                ),
-                actix_web::http::StatusCode::TOO_MANY_REQUESTS,
-            )
-        }
+        LoginOutcome::Throttled(wait) => (
+            too_many_attempts(wait),
+            actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+        ),
         LoginOutcome::Refused => (LOGIN_FAILED.to_string(), actix_web::http::StatusCode::OK),
     };
     let page = LoginPage {
@@ -186,16 +141,88 @@ async fn login(
     Ok(respond(page, status))
 }
 
-/// The client's address: the peer, or the first `X-Forwarded-For` hop when configured.
-fn client_address(req: &HttpRequest, state: &AppState) -> String {
-    if state.config.trust_x_forwarded_for
-        && let Some(forwarded) = req.connection_info().realip_remote_addr()
-    {
-        return forwarded.chars().take(64).collect();
+/// One login attempt: counted before it is verified (see `auth::throttle`), verified in the
+/// CPU pool without holding a database connection, and on success a session started.
+/// Admin staff, and course team members (for Studio), may log in.
+async fn authenticate(
+    state: &AppState,
+    username: &str,
+    password: String,
+    address: String,
+) -> Result<LoginOutcome, AppError> {
+    let (limits, policy) = (state.config.throttle.clone(), state.config.sessions);
+    let attempt = username.to_string();
+    let (admission, user) = state
+        .db
+        .run(move |conn| {
+            let admission = throttle::admit(conn, &limits, &attempt, &address)?;
+            Ok::<_, AppError>((admission, users::find_by_username(conn, &attempt)?))
+        })
+        .await?;
+    if let Admission::Wait(wait) = admission {
+        return Ok(LoginOutcome::Throttled(wait));
     }
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
+    let stored = user.as_ref().map(|u| u.password.clone());
+    if !verify_password(state, password, stored).await? {
+        return Ok(LoginOutcome::Refused);
+    }
+    let Some(user) = user.filter(|u| u.is_active) else {
+        return Ok(LoginOutcome::Refused);
+    };
+    let limits = state.config.throttle.clone();
+    state
+        .db
+        .run(move |conn| {
+            if !(user.is_staff || crate::courses::has_any_role(conn, user.id)?) {
+                return Ok::<_, AppError>(LoginOutcome::Refused);
+            }
+            throttle::forget(conn, &limits, &user.username)?;
+            users::record_login(conn, user.id)?;
+            let key = sessions::start(conn, &policy, user.id)?;
+            Ok(LoginOutcome::LoggedIn(user, key))
+        })
+        .await
+}
+
+/// Whether `password` matches the stored hash; an unknown user (`None`) costs the same time
+/// and never matches.
+async fn verify_password(
+    state: &AppState,
+    password: String,
+    stored: Option<String>,
+) -> Result<bool, AppError> {
+    state
+        .cpu
+        .run(move || match stored {
+            Some(hash) => password::verify(&password, &hash),
+            None => {
+                password::verify_dummy(&password);
+                false
+            }
+        })
+        .await
+}
+
+fn too_many_attempts(wait: std::time::Duration) -> String {
+    let minutes = wait.as_secs().div_ceil(60).max(1);
+    format!(
+        "Too many failed login attempts. Try again in {minutes} minute{}.",
+        if minutes == 1 { "" } else { "s" }
+    )
+}
+
+/// Where a user who must choose a new password is sent, whatever they asked for: the
+/// admin's page for staff, Studio's for course team members.
+pub fn force_password_change(session: &TypedSession, user: &users::User) -> HttpResponse {
+    session.add_message(
+        Level::Warning,
+        "Please choose a new password before you continue.",
+    );
+    redirect(if user.is_staff {
+        ADMIN_PASSWORD_CHANGE
+    } else {
+        STUDIO_PASSWORD_CHANGE
+    })
 }
 
 #[derive(Template, WebTemplate)]
@@ -204,16 +231,23 @@ struct LoggedOutPage {
     page: Page,
 }
 
-async fn logout(session: TypedSession) -> LoggedOutPage {
-    session.log_out();
-    LoggedOutPage {
-        page: Page::new(&session, "Logged out", None).crumbs(vec![]),
+/// Ends the session on the server, so that every copy of the cookie stops working.
+async fn logout(
+    state: web::Data<AppState>,
+    session: TypedSession,
+) -> Result<LoggedOutPage, AppError> {
+    if let Some(key) = session.key() {
+        state.db.run(move |conn| sessions::end(conn, &key)).await?;
     }
+    session.log_out();
+    Ok(LoggedOutPage {
+        page: Page::new(&session, "Logged out", None).crumbs(vec![]),
+    })
 }
 
 #[derive(Template, WebTemplate)]
 #[template(path = "admin/password_change.html")]
-struct PasswordChangePage {
+pub struct PasswordChangePage {
     page: Page,
     /// The user whose password is set; `None` for one's own.
     target: Option<String>,
@@ -221,7 +255,7 @@ struct PasswordChangePage {
 }
 
 #[derive(Deserialize)]
-struct PasswordChangeForm {
+pub struct PasswordChangeForm {
     #[serde(default)]
     old_password: String,
     #[serde(default)]
@@ -231,8 +265,16 @@ struct PasswordChangeForm {
 }
 
 fn own_password_page(staff: &Staff, errors: crate::admin::FieldErrors) -> PasswordChangePage {
+    password_page(
+        staff.page("Password change", vec![Crumb::here("Password change")]),
+        errors,
+    )
+}
+
+/// The page where users change their own password, in the admin's or Studio's frame.
+pub fn password_page(page: Page, errors: crate::admin::FieldErrors) -> PasswordChangePage {
     PasswordChangePage {
-        page: staff.page("Password change", vec![Crumb::here("Password change")]),
+        page,
         target: None,
         errors,
     }
@@ -260,50 +302,97 @@ fn check_new_password(form: &PasswordChangeForm, user: &users::User) -> crate::a
     errors
 }
 
+/// Changes the user's own password, or says what is wrong. The old password is a guess
+/// like a login's, so it is counted and throttled the same way; the new one is hashed in
+/// the CPU pool. Every other session of the user ends; this one stays.
+pub async fn change_own_password(
+    state: &AppState,
+    req: &HttpRequest,
+    user: &users::User,
+    session: &TypedSession,
+    form: PasswordChangeForm,
+) -> Result<crate::admin::FieldErrors, AppError> {
+    let mut errors = check_new_password(&form, user);
+    let limits = state.config.throttle.clone();
+    let (name, address) = (
+        user.username.clone(),
+        client_address(req, state.config.proxies),
+    );
+    let admission = state
+        .db
+        .run(move |conn| throttle::admit(conn, &limits, &name, &address))
+        .await?;
+    if let Admission::Wait(wait) = admission {
+        errors.add("old_password", too_many_attempts(wait));
+        return Ok(errors);
+    }
+    let stored = user.password.clone();
+    let new_password = errors.is_empty().then(|| form.new_password1.clone());
+    let (verified, hash) = state
+        .cpu
+        .run(move || {
+            let verified = password::verify(&form.old_password, &stored);
+            (
+                verified,
+                new_password
+                    .filter(|_| verified)
+                    .map(|p| password::hash(&p)),
+            )
+        })
+        .await?;
+    if !verified {
+        errors.add(
+            "old_password",
+            "Your old password was entered incorrectly. Please enter it again.",
+        );
+        return Ok(errors);
+    }
+    let (limits, id, name, keep) = (
+        state.config.throttle.clone(),
+        user.id,
+        user.username.clone(),
+        session.key(),
+    );
+    state
+        .db
+        .run(move |conn| {
+            throttle::forget(conn, &limits, &name)?;
+            if let Some(hash) = hash {
+                users::set_password(conn, id, &hash, false, keep.as_deref())?;
+            }
+            Ok::<_, AppError>(())
+        })
+        .await?;
+    if errors.is_empty() {
+        tracing::info!(user = %user.username, "password changed");
+        if user.must_change_password {
+            crate::forget_initial_password(&state.config);
+        }
+    }
+    Ok(errors)
+}
+
 async fn password_change(
     state: web::Data<AppState>,
     staff: Staff,
+    req: HttpRequest,
     form: web::Form<PasswordChangeForm>,
 ) -> Result<HttpResponse, AppError> {
-    let form = form.into_inner();
-    let user = staff.user.clone();
-    let key = state.auth_hash_key;
-    let outcome = state
-        .db
-        .run(move |conn| {
-            let mut errors = check_new_password(&form, &user);
-            if !password::verify(&form.old_password, &user.password) {
-                errors.add(
-                    "old_password",
-                    "Your old password was entered incorrectly. Please enter it again.",
-                );
-            }
-            if !errors.is_empty() {
-                return Ok::<_, AppError>(Err(errors));
-            }
-            let hash = password::hash(&form.new_password1);
-            users::set_password(conn, user.id, &hash, false)?;
-            Ok(Ok(session::auth_hash(&key, &hash)))
-        })
-        .await?;
-    match outcome {
-        Ok(digest) => {
-            // This session stays; every other session of the user ends.
-            staff.session.set_auth_hash(&digest);
-            tracing::info!(user = %staff.user.username, "password changed");
-            Ok(redirect("/admin/password_change/done/"))
-        }
-        Err(errors) => Ok(respond(
-            own_password_page(&staff, errors),
-            actix_web::http::StatusCode::OK,
-        )),
+    let errors =
+        change_own_password(&state, &req, &staff.user, &staff.session, form.into_inner()).await?;
+    if errors.is_empty() {
+        return Ok(redirect("/admin/password_change/done/"));
     }
+    Ok(respond(
+        own_password_page(&staff, errors),
+        actix_web::http::StatusCode::OK,
+    ))
 }
 
 #[derive(Template, WebTemplate)]
 #[template(path = "admin/password_change_done.html")]
-struct PasswordChangeDonePage {
-    page: Page,
+pub struct PasswordChangeDonePage {
+    pub page: Page,
 }
 
 async fn password_change_done(staff: Staff) -> PasswordChangeDonePage {
@@ -320,17 +409,21 @@ async fn load_target(state: &AppState, staff: &Staff, id: &str) -> Result<users:
     let model = state.admin.get("auth", "user").ok_or(AppError::NotFound)?;
     staff.require(model.as_ref(), Action::Change)?;
     let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
-    let target = state
+    let actor = staff.user.clone();
+    let (target, refusal) = state
         .db
-        .run(move |conn| users::find(conn, id))
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if target.is_superuser && !staff.user.is_superuser {
-        return Err(AppError::Forbidden(
-            "Only superusers may set a superuser's password.".into(),
-        ));
+        .run(move |conn| {
+            let Some(target) = users::find(conn, id)? else {
+                return Err(AppError::NotFound);
+            };
+            let refusal = users::management_refusal(conn, &actor, &target)?;
+            Ok((target, refusal))
+        })
+        .await?;
+    match refusal {
+        Some(reason) => Err(AppError::Forbidden(reason.into())),
+        None => Ok(target),
     }
-    Ok(target)
 }
 
 fn set_password_page(
@@ -387,11 +480,14 @@ async fn set_password(
         .get("auth", "user")
         .ok_or(AppError::NotFound)?
         .info();
+    let hash = state
+        .cpu
+        .run(move || password::hash(&form.new_password1))
+        .await?;
     state
         .db
         .run(move |conn| {
-            let hash = password::hash(&form.new_password1);
-            users::set_password(conn, target_id, &hash, false)?;
+            users::set_password(conn, target_id, &hash, false, None)?;
             crate::admin::history::log(
                 conn,
                 &author,

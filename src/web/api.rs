@@ -1,5 +1,5 @@
 //! The JSON API for the LMS. Authenticated by a service token (`Authorization: Bearer …`)
-//! or, for a learner's own badges, by the session.
+//! or by the session of a staff user who may view badge assertions in the admin.
 //!
 //! `GET /api/badges/v1/assertions/user/{username}/`: a learner's badges, exactly as Open
 //! edX's learner assertions API answers.
@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::router::{Router, endpoint};
 use super::staff::session_user;
+use crate::auth::permissions::Action;
 use crate::auth::service_tokens;
 use crate::auth::session::TypedSession;
 use crate::badges::classes::BadgeClass;
@@ -28,6 +29,14 @@ pub fn routes(routes: &mut Router) {
         .add(endpoint("/api/v1/events/enrollment").post(enrollment_event));
 }
 
+fn web_url_or_empty(url: String) -> String {
+    if crate::validation::is_web_url(&url) {
+        url
+    } else {
+        String::new()
+    }
+}
+
 /// An error in the shape of the upstream learners' API: `{"detail": …}`.
 fn upstream_error(status: actix_web::http::StatusCode, detail: &str) -> HttpResponse {
     HttpResponse::build(status).json(json!({ "detail": detail }))
@@ -36,8 +45,13 @@ fn upstream_error(status: actix_web::http::StatusCode, detail: &str) -> HttpResp
 /// Who is asking: a service (by token), or a logged-in user (by session).
 enum Caller {
     Service,
-    User { username: String, is_staff: bool },
-    Anonymous,
+    /// A session whose user may read every learner's badges: active staff holding the
+    /// view permission the admin's assertion pages require, with no password change
+    /// pending. Admin accounts and LMS learners are different people: an account never
+    /// reads a learner's badges by having the same username.
+    Reader,
+    /// Anyone else: anonymous, or a session without that right.
+    Other,
 }
 
 async fn caller(state: &AppState, req: &HttpRequest) -> Result<Option<Caller>, AppError> {
@@ -52,12 +66,17 @@ async fn caller(state: &AppState, req: &HttpRequest) -> Result<Option<Caller>, A
     let session = TypedSession::extract(req)
         .await
         .map_err(|e| AppError::internal(format!("session: {e}")))?;
-    Ok(Some(match session_user(state, &session).await? {
-        Some((user, _)) => Caller::User {
-            username: user.username,
-            is_staff: user.is_staff,
-        },
-        None => Caller::Anonymous,
+    let reader = session_user(state, &session)
+        .await?
+        .is_some_and(|(user, permissions)| {
+            user.is_staff
+                && !user.must_change_password
+                && permissions.has("badges", Action::View, "badgeassertion")
+        });
+    Ok(Some(if reader {
+        Caller::Reader
+    } else {
+        Caller::Other
     }))
 }
 
@@ -108,12 +127,8 @@ async fn user_assertions(
                 "Invalid token.",
             ));
         }
-        Some(Caller::Service) => true,
-        Some(Caller::User {
-            username: own,
-            is_staff,
-        }) => is_staff || own.eq_ignore_ascii_case(&username),
-        Some(Caller::Anonymous) => false,
+        Some(Caller::Service | Caller::Reader) => true,
+        Some(Caller::Other) => false,
     };
     if !allowed {
         return Ok(not_found());
@@ -212,8 +227,9 @@ async fn user_assertions(
                     "criteria": class.criteria,
                     "image_url": format!("{site}/media/badge-images/{}.png", class.image_hash),
                 },
-                "image_url": image_url,
-                "assertion_url": assertion_url,
+                // Stored before links from Badgr were checked: never pass a non-web URL on.
+                "image_url": web_url_or_empty(image_url),
+                "assertion_url": web_url_or_empty(assertion_url),
                 "created": crate::badging::openbadges::timestamp(&created),
             })
         })

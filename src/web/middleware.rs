@@ -13,13 +13,19 @@ use crate::error::REQUEST_ID;
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
      img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-/// Headers for every response (a handler may set its own, which then win).
-pub fn security_headers() -> DefaultHeaders {
-    DefaultHeaders::new()
+/// Headers for every response (a handler may set its own, which then win). In
+/// production the site is served over HTTPS only, and browsers are told to keep to it.
+pub fn security_headers(production: bool) -> DefaultHeaders {
+    let headers = DefaultHeaders::new()
         .add((header::X_FRAME_OPTIONS, "DENY"))
         .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .add((header::REFERRER_POLICY, "same-origin"))
-        .add((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+        .add((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY));
+    if production {
+        headers.add((header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"))
+    } else {
+        headers
+    }
 }
 
 /// Admin pages hold private data: never cached.

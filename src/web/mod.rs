@@ -4,6 +4,7 @@ pub mod account;
 pub mod admin;
 pub mod api;
 pub mod assets;
+pub mod client;
 pub mod health;
 pub mod media;
 pub mod middleware;
@@ -28,8 +29,8 @@ pub struct AppState {
     pub db: Database,
     pub config: Arc<Config>,
     pub admin: AdminSite,
-    /// Keys the session's password digest (see `auth::session`).
-    pub auth_hash_key: [u8; 64],
+    /// Image decoding and password hashing take their turn here (see `cpu`).
+    pub cpu: crate::cpu::CpuPool,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -4,6 +4,8 @@ use crate::auth::session::{Message, TypedSession};
 
 pub const SITE_HEADER: &str = "Accolade administration";
 pub const STUDIO_HEADER: &str = "Accolade Studio";
+pub const ADMIN_PASSWORD_CHANGE: &str = "/admin/password_change/";
+pub const STUDIO_PASSWORD_CHANGE: &str = "/studio/password_change/";
 
 #[derive(Clone, Debug)]
 pub struct Crumb {
@@ -32,8 +34,8 @@ pub struct Page {
     pub site_header: &'static str,
     /// Where the site header links to.
     pub home_url: &'static str,
-    /// Whether the header offers "Change password" (the admin's page, for staff).
-    pub password_change: bool,
+    /// Where the header's "Change password" leads (the admin's page, or Studio's).
+    pub password_change_url: &'static str,
     /// The logged-in user's name, when the header should show the user links.
     pub username: Option<String>,
     pub csrf_token: String,
@@ -51,7 +53,7 @@ impl Page {
             title: title.into(),
             site_header: SITE_HEADER,
             home_url: "/admin/",
-            password_change: true,
+            password_change_url: ADMIN_PASSWORD_CHANGE,
             username,
             csrf_token: session.csrf_token(),
             messages: session.take_messages(),

@@ -12,7 +12,8 @@ use super::page::{Crumb, Page};
 use crate::admin::history::Author;
 use crate::admin::{Actor, ModelAdmin};
 use crate::auth::permissions::{self, Action, PermissionSet};
-use crate::auth::session::{self, TypedSession};
+use crate::auth::session::TypedSession;
+use crate::auth::sessions;
 use crate::auth::users::{self, User};
 use crate::db::DbConnection;
 use crate::error::AppError;
@@ -73,8 +74,8 @@ impl Staff {
     }
 }
 
-/// Loads the session's user when the session is still valid (active, and the password has
-/// not changed since login); ends the session otherwise.
+/// Loads the session's user when the session is still valid (its server record exists and
+/// has not expired, and the user is active); ends the session otherwise.
 pub async fn session_user(
     state: &AppState,
     session: &TypedSession,
@@ -91,34 +92,28 @@ async fn session_user_and<T: Send + 'static>(
     session: &TypedSession,
     also: impl FnOnce(&mut DbConnection) -> QueryResult<T> + Send + 'static,
 ) -> Result<Option<(User, PermissionSet, T)>, AppError> {
-    let (Some(user_id), Some(digest)) = (session.user_id(), session.auth_hash()) else {
+    let Some(key) = session.key() else {
         return Ok(None);
     };
+    let policy = state.config.sessions;
     let found = state
         .db
         .run(move |conn| {
-            let Some(user) = users::find(conn, user_id)? else {
+            let user = match sessions::resume(conn, &policy, &key)? {
+                Some(user_id) => users::find(conn, user_id)?.filter(|u| u.is_active),
+                None => None,
+            };
+            let Some(user) = user else {
                 return Ok::<_, AppError>(None);
             };
             let perms = permissions::load(conn, &user)?;
             Ok(Some((user, perms, also(conn)?)))
         })
         .await?;
-    match found {
-        Some((user, perms, extra))
-            if user.is_active
-                && crate::auth::tokens::constant_time_eq(
-                    &digest,
-                    &session::auth_hash(&state.auth_hash_key, &user.password),
-                ) =>
-        {
-            Ok(Some((user, perms, extra)))
-        }
-        _ => {
-            session.log_out();
-            Ok(None)
-        }
+    if found.is_none() {
+        session.log_out();
     }
+    Ok(found)
 }
 
 impl FromRequest for Staff {
@@ -152,7 +147,9 @@ impl FromRequest for Staff {
                     crate::auth::session::Level::Warning,
                     "Please choose a new password before you continue.",
                 );
-                return Err(AppError::Redirect("/admin/password_change/".into()));
+                return Err(AppError::Redirect(
+                    super::page::ADMIN_PASSWORD_CHANGE.into(),
+                ));
             }
             Ok(Staff {
                 user,

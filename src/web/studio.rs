@@ -12,7 +12,8 @@ use askama_web::WebTemplate;
 use serde::Deserialize;
 
 use super::AppState;
-use super::page::{Crumb, Page};
+use super::account::{self, PasswordChangeForm, PasswordChangePage};
+use super::page::{Crumb, Page, STUDIO_PASSWORD_CHANGE};
 use super::router::{Router, endpoint};
 use super::staff::session_user;
 use crate::admin::history::{self, ChangeMessage};
@@ -22,9 +23,20 @@ use crate::auth::users::User;
 use crate::courses::{self, Course, ISSUE_BADGES_HELP, ISSUE_BADGES_LABEL};
 use crate::error::{AppError, redirect};
 
+/// Studio's own password change, for course team members who are not admin staff.
+const STUDIO_PASSWORD_DONE: &str = "/studio/password_change/done/";
+/// Pages a user who must change their password may still open in Studio.
+const STUDIO_PASSWORD_PAGES: &[&str] = &[STUDIO_PASSWORD_CHANGE, STUDIO_PASSWORD_DONE];
+
 pub fn routes(routes: &mut Router) {
     routes
         .add(endpoint("/studio/").get(index))
+        .add(
+            endpoint(STUDIO_PASSWORD_CHANGE)
+                .get(password_change_form)
+                .post(password_change),
+        )
+        .add(endpoint(STUDIO_PASSWORD_DONE).get(password_change_done))
         .add(endpoint("/studio").get(|| async { redirect("/studio/") }))
         .add(
             endpoint("/studio/course/{course_id:.+}/settings/advanced")
@@ -59,8 +71,12 @@ impl FromRequest for StudioUser {
                     next: req.path().to_string(),
                 });
             };
-            if user.must_change_password && user.is_staff {
-                return Err(AppError::Redirect("/admin/password_change/".into()));
+            if user.must_change_password && !STUDIO_PASSWORD_PAGES.contains(&req.path()) {
+                session.add_message(
+                    Level::Warning,
+                    "Please choose a new password before you continue.",
+                );
+                return Err(AppError::Redirect(STUDIO_PASSWORD_CHANGE.into()));
             }
             Ok(StudioUser {
                 user,
@@ -76,7 +92,7 @@ impl StudioUser {
         let mut page = Page::new(&self.session, title, Some(self.user.username.clone()));
         page.site_header = super::page::STUDIO_HEADER;
         page.home_url = "/studio/";
-        page.password_change = self.user.is_staff;
+        page.password_change_url = STUDIO_PASSWORD_CHANGE;
         page.breadcrumbs = std::iter::once(Crumb::link("My courses", "/studio/"))
             .chain(crumbs)
             .collect();
@@ -302,4 +318,44 @@ async fn save_advanced_settings(
     user.session
         .add_message(Level::Success, "Your changes have been saved.");
     Ok(redirect(&url))
+}
+
+fn studio_password_page(
+    user: &StudioUser,
+    errors: crate::admin::FieldErrors,
+) -> PasswordChangePage {
+    account::password_page(
+        user.page("Password change", vec![Crumb::here("Password change")]),
+        errors,
+    )
+}
+
+async fn password_change_form(user: StudioUser) -> PasswordChangePage {
+    studio_password_page(&user, Default::default())
+}
+
+async fn password_change(
+    state: web::Data<AppState>,
+    user: StudioUser,
+    req: HttpRequest,
+    form: web::Form<PasswordChangeForm>,
+) -> Result<HttpResponse, AppError> {
+    let errors =
+        account::change_own_password(&state, &req, &user.user, &user.session, form.into_inner())
+            .await?;
+    if errors.is_empty() {
+        return Ok(redirect(STUDIO_PASSWORD_DONE));
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(studio_password_page(&user, errors).render()?))
+}
+
+async fn password_change_done(user: StudioUser) -> account::PasswordChangeDonePage {
+    account::PasswordChangeDonePage {
+        page: user.page(
+            "Password change successful",
+            vec![Crumb::here("Password change")],
+        ),
+    }
 }

@@ -329,7 +329,7 @@ impl TestApp {
         let event = serde_json::json!({
             "event_id": event_id, "username": "alice", "email": "alice@example.com",
             "course_id": course_id, "mode": "verified", "status": "downloadable",
-            "verify_uuid": "0123abcd", "course_name": course_name
+            "verify_uuid": "0123456789abcdef0123456789abcdef", "course_name": course_name
         });
         self.client
             .post(self.url("/api/v1/events/certificate"))
@@ -434,4 +434,21 @@ pub fn assert_security_headers(response: &reqwest::Response, what: &str) {
 /// Whether this run uses PostgreSQL.
 pub fn on_postgres() -> bool {
     std::env::var("ACCOLADE_TEST_DATABASE_URL").is_ok_and(|v| !v.is_empty())
+}
+
+/// The first superuser's password from a line the real binary prints on its first start:
+/// the password itself on a terminal, or else the path of the owner-only file holding it.
+pub fn initial_password(line: &str) -> Option<String> {
+    let line = line.trim();
+    if let Some(password) = line.strip_prefix("password: ") {
+        return Some(password.to_string());
+    }
+    let path = line.strip_prefix("password file: ")?;
+    let secret = std::fs::read_to_string(path).expect("the initial password file");
+    Some(secret.trim().to_string())
+}
+
+/// A certificate's verification id as the LMS makes it (32 hex digits), derived from `seed`.
+pub fn verify_uuid(seed: &str) -> String {
+    accolade::images::sha256_hex(seed.as_bytes())[..32].to_string()
 }

@@ -407,11 +407,19 @@ async fn run_action(
 ) -> Result<(), AppError> {
     let author = staff.author();
     let actor = staff.actor();
-    let message = state
+    let (message, refused) = state
         .db
         .run(move |conn| {
             crate::db::write_transaction(conn, |conn| {
-                let outcome = model.run_action(conn, actor, &action, &selected)?;
+                let mut refused = 0;
+                let mut allowed = Vec::with_capacity(selected.len());
+                for id in selected {
+                    match model.refusal(conn, actor, &id)? {
+                        Some(_) => refused += 1,
+                        None => allowed.push(id),
+                    }
+                }
+                let outcome = model.run_action(conn, actor, &action, &allowed)?;
                 let description = model
                     .actions()
                     .iter()
@@ -421,12 +429,18 @@ async fn run_action(
                 for (id, repr) in &outcome.changed {
                     history::log(conn, &author, model.info(), id, repr, &note)?;
                 }
-                Ok::<_, diesel::result::Error>(outcome.message)
+                Ok::<_, diesel::result::Error>((outcome.message, refused))
             })
         })
         .await?;
     if !message.is_empty() {
         staff.session.add_message(Level::Success, message);
+    }
+    if refused > 0 {
+        staff.session.add_message(
+            Level::Warning,
+            format!("{refused} of the selected objects were left alone: you may not change them."),
+        );
     }
     Ok(())
 }

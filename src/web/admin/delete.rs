@@ -9,7 +9,7 @@ use askama_web::WebTemplate;
 
 use super::{capfirst, object_url, permitted_model, preserved};
 use crate::admin::history::{self, ChangeMessage};
-use crate::admin::{DeletedObject, ModelAdmin};
+use crate::admin::{Actor, DeletedObject, ModelAdmin};
 use crate::auth::permissions::Action;
 use crate::auth::session::Level;
 use crate::error::{AppError, redirect};
@@ -25,6 +25,8 @@ pub struct DeletePage {
     verbose_name_plural: &'static str,
     objects: Vec<DeletedObject>,
     related_count: usize,
+    /// Some object may not be deleted: the page says why and offers no confirmation.
+    blocked: bool,
     /// Set for "Delete selected": the ids to post back with the confirmation.
     bulk_ids: Option<Vec<String>>,
     action_url: String,
@@ -32,14 +34,30 @@ pub struct DeletePage {
     preserved_filters: String,
 }
 
+/// What deleting the objects would take with it, and what stands in the way.
+fn assess(
+    conn: &mut crate::db::DbConnection,
+    model: &dyn ModelAdmin,
+    actor: Actor,
+    ids: &[String],
+) -> diesel::QueryResult<Vec<(String, DeletedObject)>> {
+    let mut found = model.delete_preview(conn, ids)?;
+    for (id, object) in &mut found {
+        object.refusal = model.refusal(conn, actor, id)?;
+    }
+    Ok(found)
+}
+
 async fn preview(
     state: &AppState,
+    staff: &Staff,
     model: Arc<dyn ModelAdmin>,
     ids: Vec<String>,
 ) -> Result<Vec<(String, DeletedObject)>, AppError> {
+    let actor = staff.actor();
     state
         .db
-        .run(move |conn| model.delete_preview(conn, &ids))
+        .run(move |conn| assess(conn, model.as_ref(), actor, &ids))
         .await
 }
 
@@ -51,7 +69,7 @@ pub async fn confirm(
 ) -> Result<DeletePage, AppError> {
     let (app, model_name, id) = path.into_inner();
     let model = permitted_model(&state, &staff, &app, &model_name, Action::Delete)?;
-    let found = preview(&state, model.clone(), vec![id.clone()]).await?;
+    let found = preview(&state, &staff, model.clone(), vec![id.clone()]).await?;
     let (_, object) = found.into_iter().next().ok_or(AppError::NotFound)?;
     let info = model.info();
     let preserved = preserved::from_request(&req);
@@ -74,6 +92,7 @@ pub async fn confirm(
         verbose_name: info.verbose_name,
         verbose_name_plural: info.verbose_name_plural,
         related_count: object.related.len(),
+        blocked: object.is_blocked(),
         objects: vec![object],
         bulk_ids: None,
         action_url: object_url(model.as_ref(), &id, "delete"),
@@ -132,7 +151,7 @@ pub async fn bulk(
         );
         return Ok(redirect(&back));
     }
-    let found = preview(state, model.clone(), ids).await?;
+    let found = preview(state, staff, model.clone(), ids).await?;
     if found.is_empty() {
         staff.session.add_message(
             Level::Warning,
@@ -141,6 +160,7 @@ pub async fn bulk(
         return Ok(redirect(&back));
     }
     let related_count = found.iter().map(|(_, o)| o.related.len()).sum();
+    let blocked = found.iter().any(|(_, o)| o.is_blocked());
     let (ids, objects): (Vec<String>, Vec<DeletedObject>) = found.into_iter().unzip();
     let page = DeletePage {
         page: staff.page(
@@ -155,6 +175,7 @@ pub async fn bulk(
         verbose_name_plural: info.verbose_name_plural,
         objects,
         related_count,
+        blocked,
         bulk_ids: Some(ids),
         action_url: back.clone(),
         cancel_url: back,
@@ -173,12 +194,17 @@ async fn remove(
     model: Arc<dyn ModelAdmin>,
     ids: Vec<String>,
 ) -> Result<Vec<String>, AppError> {
-    let author = staff.author();
+    let (author, actor) = (staff.author(), staff.actor());
     state
         .db
         .run(move |conn| {
             crate::db::write_transaction(conn, |conn| {
-                let found = model.delete_preview(conn, &ids)?;
+                let found = assess(conn, model.as_ref(), actor, &ids)?;
+                if found.iter().any(|(_, object)| object.is_blocked()) {
+                    return Err(AppError::Forbidden(
+                        "This cannot be deleted: open its delete page to see why.".into(),
+                    ));
+                }
                 let found_ids: Vec<String> = found.iter().map(|(id, _)| id.clone()).collect();
                 model.delete(conn, &found_ids)?;
                 for (id, object) in &found {
@@ -191,7 +217,7 @@ async fn remove(
                         &ChangeMessage::Deleted,
                     )?;
                 }
-                Ok::<_, diesel::result::Error>(found.into_iter().map(|(_, o)| o.repr).collect())
+                Ok::<_, AppError>(found.into_iter().map(|(_, o)| o.repr).collect())
             })
         })
         .await

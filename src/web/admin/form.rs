@@ -28,6 +28,8 @@ pub struct ChangeFormPage {
     fields: Vec<FieldView>,
     error_banner: Option<&'static str>,
     non_field_errors: Vec<String>,
+    /// Why the acting user may not change this object (it is then shown read-only).
+    refusal: Option<String>,
     can_save: bool,
     can_preview: bool,
     /// Forms with uploads are sent as multipart.
@@ -123,6 +125,7 @@ impl FormContext<'_> {
                 _ => Some("Please correct the errors below."),
             },
             non_field_errors: errors.get(FieldErrors::NON_FIELD).to_vec(),
+            refusal: None,
             can_save: !read_only,
             can_preview: !read_only && self.model.has_preview(),
             multipart,
@@ -182,7 +185,7 @@ pub async fn change_form(
     let (app, model_name, id) = path.into_inner();
     let model = permitted_model(&state, &staff, &app, &model_name, Action::View)?;
     let actor = staff.actor();
-    let (fields, loaded) = {
+    let (fields, loaded, refusal) = {
         let (model, id) = (model.clone(), id.clone());
         state
             .db
@@ -190,6 +193,7 @@ pub async fn change_form(
                 Ok::<_, AppError>((
                     model.fields(conn, actor, Some(&id))?,
                     model.load(conn, &id)?,
+                    model.refusal(conn, actor, &id)?,
                 ))
             })
             .await?
@@ -200,12 +204,21 @@ pub async fn change_form(
         model: model.as_ref(),
         preserved_filters: preserved::from_request(&req),
     };
-    Ok(context.page(
+    let fields = match refusal {
+        Some(_) => fields
+            .into_iter()
+            .map(crate::admin::FieldSpec::read_only)
+            .collect(),
+        None => fields,
+    };
+    let mut page = context.page(
         &Target::Change { id, repr },
         fields,
         &data,
         &FieldErrors::default(),
-    ))
+    );
+    page.refusal = refusal;
+    Ok(page)
 }
 
 pub async fn add(
@@ -274,6 +287,11 @@ async fn submit(
             .run(move |conn| {
                 let mut data = data;
                 let fields = model.fields(conn, actor, id.as_deref())?;
+                if let Some(id) = &id
+                    && let Some(reason) = model.refusal(conn, actor, id)?
+                {
+                    return Err(AppError::Forbidden(reason));
+                }
                 if !fields.iter().any(crate::admin::FieldSpec::is_editable) {
                     return Err(AppError::Forbidden(
                         "Nothing on this page can be changed.".into(),

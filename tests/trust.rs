@@ -1,0 +1,612 @@
+//! The holes an outside review found, each kept closed: who may change whom, sessions the
+//! server can end, a throttle that cannot be raced, proxies, a pending password change,
+//! service tokens, the learners' API, look-alike usernames, secrets and origins, links
+//! from outside, and issued badges that are never deleted.
+
+mod common;
+
+use accolade::auth::users;
+use accolade::db::schema::{badge_assertions, badge_classes, learners, user_sessions};
+use common::{PASSWORD, TestApp, location, new_client, spawn_app, spawn_app_with};
+use diesel::prelude::*;
+
+/// A logged-in client of its own.
+async fn client_of(app: &TestApp, username: &str) -> reqwest::Client {
+    let client = new_client();
+    let response = app.login_with(&client, username, PASSWORD).await;
+    assert_eq!(response.status(), 302, "login as {username}");
+    client
+}
+
+fn grant_all(app: &TestApp, user: i64, grants: &[&str]) {
+    for grant in grants {
+        let (label, codename) = grant.split_once('.').unwrap();
+        app.grant(user, label, codename);
+    }
+}
+
+fn is_active(app: &TestApp, id: i64) -> bool {
+    users::find(&mut app.conn(), id).unwrap().unwrap().is_active
+}
+
+#[tokio::test]
+async fn staff_cannot_take_over_users_with_more_rights() {
+    let app = spawn_app().await;
+    let root = app.create_user("root", true, true);
+    let mallory = app.create_user("mallory", true, false);
+    grant_all(
+        &app,
+        mallory,
+        &["auth.change_user", "auth.delete_user", "auth.add_token"],
+    );
+    // Victor holds one permission more than Mallory; Pat holds none.
+    let victor = app.create_user("victor", true, false);
+    grant_all(
+        &app,
+        victor,
+        &["auth.change_user", "badges.view_badgeassertion"],
+    );
+    let pat = app.create_user("pat", true, false);
+    let client = client_of(&app, "mallory").await;
+
+    for target in [root, victor] {
+        let password_url = format!("/admin/auth/user/{target}/password/");
+        assert_eq!(app.get_with(&client, &password_url).await.status(), 403);
+        let set = app
+            .post_form_with(
+                &client,
+                &password_url,
+                &[
+                    ("new_password1", "plum-orbit-canvas-41"),
+                    ("new_password2", "plum-orbit-canvas-41"),
+                ],
+            )
+            .await;
+        assert_eq!(set.status(), 403, "no password set for user {target}");
+        let change_url = format!("/admin/auth/user/{target}/change/");
+        let form = app
+            .get_with(&client, &change_url)
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(form.contains("only a superuser may change"), "{form}");
+        assert!(!form.contains("name=\"_save\""), "shown read-only");
+        assert!(!form.contains("Set a new password"));
+        // Rename and deactivate (the checkbox left out).
+        let change = app
+            .post_form_with(
+                &client,
+                &change_url,
+                &[("username", "owned"), ("_save", "Save")],
+            )
+            .await;
+        assert_eq!(change.status(), 403);
+        assert!(is_active(&app, target));
+        let delete_url = format!("/admin/auth/user/{target}/delete/");
+        let page = app
+            .get_with(&client, &delete_url)
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("Cannot delete"), "{page}");
+        assert!(!page.contains("Yes, I’m sure"));
+        let delete = app
+            .post_form_with(&client, &delete_url, &[("post", "yes")])
+            .await;
+        assert_eq!(delete.status(), 403);
+        let bulk = app
+            .post_form_with(
+                &client,
+                "/admin/auth/user/",
+                &[
+                    ("action", "delete_selected"),
+                    ("_selected_action", &target.to_string()),
+                    ("post", "yes"),
+                ],
+            )
+            .await;
+        assert_eq!(bulk.status(), 403, "nor by Delete selected");
+        assert!(users::find(&mut app.conn(), target).unwrap().is_some());
+    }
+    // The old session of Victor is not ended by the refused attempts: he still logs in.
+    assert_eq!(
+        app.login_with(&new_client(), "victor", PASSWORD)
+            .await
+            .status(),
+        302
+    );
+
+    // A token that acts as a user with more rights is refused too.
+    let token = app
+        .post_form_with(
+            &client,
+            "/admin/auth/token/add/",
+            &[("name", "x"), ("user", &victor.to_string())],
+        )
+        .await;
+    assert_eq!(token.status(), 200);
+    assert!(
+        token
+            .text()
+            .await
+            .unwrap()
+            .contains("Select a valid choice.")
+    );
+
+    // Users with no more rights than Mallory's remain hers to manage.
+    let renamed = app
+        .post_form_with(
+            &client,
+            &format!("/admin/auth/user/{pat}/change/"),
+            &[
+                ("username", "patricia"),
+                ("is_active", "on"),
+                ("_save", "Save"),
+            ],
+        )
+        .await;
+    assert_eq!(renamed.status(), 302);
+    assert_eq!(
+        users::find(&mut app.conn(), pat).unwrap().unwrap().username,
+        "patricia"
+    );
+}
+
+/// The value of the session cookie a response set.
+fn session_cookie(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(accolade::SESSION_COOKIE))
+        .and_then(|v| v.split(';').next())
+        .expect("a session cookie")
+        .to_string()
+}
+
+/// A request that replays a copied cookie.
+async fn replay(app: &TestApp, cookie: &str, path: &str) -> reqwest::StatusCode {
+    new_client()
+        .get(app.url(path))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn sessions_end_on_the_server() {
+    let app = spawn_app().await;
+    let alice = app.create_user("alice", true, true);
+    let client = new_client();
+    let login = app.login_with(&client, "alice", PASSWORD).await;
+    let copied = session_cookie(&login);
+    assert_eq!(replay(&app, &copied, "/admin/").await, 200);
+
+    // Logout ends every copy of the cookie.
+    app.post_form_with(&client, "/admin/logout/", &[]).await;
+    assert_eq!(
+        replay(&app, &copied, "/admin/").await,
+        302,
+        "a copy after logout"
+    );
+
+    // Idle for longer than the timeout, or older than the lifetime: ended by the server.
+    let age = |column: &str, hours: i64| {
+        let then = accolade::db::now() - chrono::Duration::hours(hours);
+        let mut conn = app.conn();
+        match column {
+            "idle" => diesel::update(user_sessions::table)
+                .set(user_sessions::last_seen_at.eq(then))
+                .execute(&mut *conn),
+            _ => diesel::update(user_sessions::table)
+                .set(user_sessions::created_at.eq(then))
+                .execute(&mut *conn),
+        }
+        .unwrap();
+    };
+    for (column, hours) in [("idle", 3), ("lifetime", 15 * 24)] {
+        let login = app.login_with(&new_client(), "alice", PASSWORD).await;
+        let cookie = session_cookie(&login);
+        assert_eq!(replay(&app, &cookie, "/admin/").await, 200);
+        age(column, hours);
+        assert_eq!(replay(&app, &cookie, "/admin/").await, 302, "{column}");
+    }
+
+    // A superuser ends every session of a user from the user's page.
+    let elsewhere = client_of(&app, "alice").await;
+    app.create_user("root", true, true);
+    let root = client_of(&app, "root").await;
+    let page = app
+        .get_with(&root, &format!("/admin/auth/user/{alice}/change/"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Log out everywhere") && page.contains("1 session"),
+        "{page}"
+    );
+    let ended = app
+        .post_form_with(
+            &root,
+            "/admin/auth/user/",
+            &[
+                ("action", "end_sessions"),
+                ("_selected_action", &alice.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(ended.status(), 302);
+    assert_eq!(app.get_with(&elsewhere, "/admin/").await.status(), 302);
+    assert_eq!(
+        app.get_with(&root, "/admin/").await.status(),
+        200,
+        "only alice's"
+    );
+}
+
+/// Every guess posted at once, each from a client with its own session and CSRF token;
+/// returns how many were verified (answered as a wrong password) and how many throttled.
+async fn guess_at_once(app: &TestApp, username: &str, guesses: usize) -> (usize, usize) {
+    let mut ready = Vec::new();
+    for _ in 0..guesses {
+        let client = new_client();
+        let token = app.csrf_token_for(&client).await;
+        ready.push((client, token));
+    }
+    let sent = ready.into_iter().map(|(client, token)| {
+        let url = app.url("/admin/login/");
+        let username = username.to_string();
+        tokio::spawn(async move {
+            client
+                .post(url)
+                .form(&[
+                    ("csrf_token", token.as_str()),
+                    ("username", &username),
+                    ("password", "wrong-guess-123"),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        })
+    });
+    let mut statuses = Vec::new();
+    for handle in sent.collect::<Vec<_>>() {
+        statuses.push(handle.await.unwrap());
+    }
+    let verified = statuses.iter().filter(|s| s.as_u16() == 200).count();
+    let throttled = statuses.iter().filter(|s| s.as_u16() == 429).count();
+    (verified, throttled)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_guesses_never_pass_the_throttle() {
+    let app = spawn_app_with(&[
+        ("ACCOLADE_HTTP_WORKERS", "4"),
+        ("ACCOLADE_DB_POOL_SIZE", "16"),
+    ])
+    .await;
+    app.create_user("alice", true, true);
+    let (verified, throttled) = guess_at_once(&app, "alice", 40).await;
+    assert!(
+        verified <= 5,
+        "{verified} guesses were verified with a limit of 5"
+    );
+    assert_eq!(verified + throttled, 40);
+    // The right password is throttled too until the window passes.
+    let late = app.login_with(&new_client(), "alice", PASSWORD).await;
+    assert_eq!(late.status(), 429);
+}
+
+#[tokio::test]
+async fn the_old_password_is_throttled_like_a_login() {
+    let app = spawn_app().await;
+    app.create_user("alice", true, true);
+    let client = client_of(&app, "alice").await;
+    let mut answers = Vec::new();
+    for _ in 0..8 {
+        let page = app
+            .post_form_with(
+                &client,
+                "/admin/password_change/",
+                &[
+                    ("old_password", "wrong-guess-123"),
+                    ("new_password1", "plum-orbit-canvas-41"),
+                    ("new_password2", "plum-orbit-canvas-41"),
+                ],
+            )
+            .await;
+        answers.push(page.text().await.unwrap());
+    }
+    let verified = answers
+        .iter()
+        .filter(|p| p.contains("entered incorrectly"))
+        .count();
+    assert_eq!(verified, 5, "five guesses, then none");
+    assert!(answers[7].contains("Too many failed"));
+}
+
+#[tokio::test]
+async fn the_client_address_is_the_nth_hop_from_the_right() {
+    let app = spawn_app_with(&[
+        ("ACCOLADE_TRUSTED_PROXIES", "1"),
+        ("ACCOLADE_LOGIN_MAX_FAILURES", "100"),
+        ("ACCOLADE_LOGIN_MAX_FAILURES_PER_ADDRESS", "3"),
+    ])
+    .await;
+    let mut statuses = Vec::new();
+    for n in 0..6 {
+        let client = new_client();
+        let token = app.csrf_token_for(&client).await;
+        // The client forges the left of the list and a `Forwarded` header; the proxy
+        // appends the address it saw.
+        let response = client
+            .post(app.url("/admin/login/"))
+            .header("x-forwarded-for", format!("10.9.{n}.1, 203.0.113.9"))
+            .header("forwarded", format!("for=10.8.{n}.1"))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("username", &format!("u{n}")),
+                ("password", "wrong"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 200, 429, 429, 429]);
+}
+
+#[tokio::test]
+async fn a_pending_password_change_is_enforced_everywhere() {
+    let app = spawn_app().await;
+    let must_change = |id: i64| {
+        diesel::update(accolade::db::schema::users::table.find(id))
+            .set(accolade::db::schema::users::must_change_password.eq(true))
+            .execute(&mut *app.conn())
+            .unwrap();
+    };
+    // Staff who may read badges: not through the API until the password is changed.
+    let staff = app.create_user("reader", true, false);
+    app.grant(staff, "badges", "view_badgeassertion");
+    must_change(staff);
+    let client = client_of(&app, "reader").await;
+    let api = app
+        .get_with(&client, "/api/badges/v1/assertions/user/alice/")
+        .await;
+    assert_eq!(api.status(), 404);
+    assert_eq!(app.get_with(&client, "/studio/").await.status(), 302);
+
+    // A course team member: Studio sends them to Studio's own password change page.
+    let teacher = app.create_user("teacher", false, false);
+    let course = accolade::courses::create(
+        &mut app.conn(),
+        &accolade::courses::CourseKey::parse("course-v1:edX+Trust+2026").unwrap(),
+        "Trust",
+    )
+    .unwrap()
+    .id;
+    app.give_course_role(teacher, course, "staff");
+    must_change(teacher);
+    let client = new_client();
+    let login = app.login_with(&client, "teacher", PASSWORD).await;
+    assert_eq!(location(&login), "/studio/password_change/");
+    let studio = app.get_with(&client, "/studio/").await;
+    assert_eq!(location(&studio), "/studio/password_change/");
+    let changed = app
+        .post_form_with(
+            &client,
+            "/studio/password_change/",
+            &[
+                ("old_password", PASSWORD),
+                ("new_password1", "plum-orbit-canvas-41"),
+                ("new_password2", "plum-orbit-canvas-41"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&changed), "/studio/password_change/done/");
+    assert_eq!(app.get_with(&client, "/studio/").await.status(), 200);
+}
+
+/// A learner with one badge, and a service token acting as `lms`.
+async fn learner_with_a_badge(app: &TestApp) -> (String, i64) {
+    app.login_superuser().await;
+    let lms = app.create_user("lms", false, false);
+    let token = app.create_token(lms).await;
+    let sent = app
+        .send_certificate(&token, "cert-1", "course-v1:edX+Trust+2026", "Trust")
+        .await;
+    assert_eq!(sent.status(), 202);
+    app.issue_waiting_awards();
+    (token, lms)
+}
+
+#[tokio::test]
+async fn service_tokens_act_only_for_active_users_who_are_not_superusers() {
+    let app = spawn_app().await;
+    let (token, lms) = learner_with_a_badge(&app).await;
+    let read = |token: String| {
+        let url = app.url("/api/badges/v1/assertions/user/alice/");
+        async move {
+            new_client()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(read(token.clone()).await, 200);
+    let form = app.get_html("/admin/auth/token/add/").await;
+    assert!(
+        form.contains(">lms</option>") && !form.contains(">root</option>"),
+        "superusers are not offered"
+    );
+    diesel::update(accolade::db::schema::users::table.find(lms))
+        .set(accolade::db::schema::users::is_active.eq(false))
+        .execute(&mut *app.conn())
+        .unwrap();
+    assert_eq!(read(token.clone()).await, 401, "deactivated");
+    let event = app
+        .send_certificate(&token, "cert-2", "course-v1:edX+Trust+2026", "Trust")
+        .await;
+    assert_eq!(event.status(), 401);
+}
+
+#[tokio::test]
+async fn accounts_never_read_a_learners_badges_by_their_name() {
+    let app = spawn_app().await;
+    learner_with_a_badge(&app).await;
+    let url = "/api/badges/v1/assertions/user/alice/";
+    // An account named like the learner, in another case, and staff without the right.
+    for (name, staff) in [("ALICE", false), ("alice.staff", true)] {
+        let id = app.create_user(name, staff, false);
+        let course = app.course_id("course-v1:edX+Trust+2026");
+        app.give_course_role(id, course, "staff");
+        let client = client_of(&app, name).await;
+        assert_eq!(app.get_with(&client, url).await.status(), 404, "{name}");
+    }
+    let reader = app.create_user("reader", true, false);
+    app.grant(reader, "badges", "view_badgeassertion");
+    let client = client_of(&app, "reader").await;
+    assert_eq!(app.get_with(&client, url).await.status(), 200);
+}
+
+#[tokio::test]
+async fn look_alike_usernames_are_refused() {
+    let app = spawn_app().await;
+    app.login_superuser().await;
+    app.create_user("admin", true, true);
+    for look_alike in ["Admin", "ADMIN", "ａｄｍｉｎ", " admin "] {
+        let response = app
+            .post_form(
+                "/admin/auth/user/add/",
+                &[
+                    ("username", look_alike),
+                    ("password1", "plum-orbit-canvas-41"),
+                    ("password2", "plum-orbit-canvas-41"),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), 200, "{look_alike:?} refused");
+        let page = response.text().await.unwrap();
+        assert!(
+            page.contains("A user with that username already exists"),
+            "{page}"
+        );
+    }
+    // The database holds the rule too, whatever writes the row.
+    let hash = common::shared_hash();
+    let direct = users::create(&mut app.conn(), &users::NewUser::new("ADMIN", "", &hash));
+    assert!(accolade::db::is_unique_violation(&direct.unwrap_err()));
+    // The fullwidth name logs in as the plain one (NFKC).
+    assert_eq!(
+        app.login_with(&new_client(), "ａｄｍｉｎ", PASSWORD)
+            .await
+            .status(),
+        302
+    );
+}
+
+#[tokio::test]
+async fn production_sends_hsts_and_origins_are_checked_against_the_site_url() {
+    let app = spawn_app_with(&[
+        ("ACCOLADE_ENV", "production"),
+        ("ACCOLADE_SECURE_COOKIES", "false"),
+        ("ACCOLADE_SITE_URL", "https://badges.example.org"),
+    ])
+    .await;
+    let health = app.get("/healthz").await;
+    assert!(health.headers().contains_key("strict-transport-security"));
+    // A forged Host that matches a forged Origin is not this site.
+    let token = app.csrf_token().await;
+    let forged = app
+        .client
+        .post(app.url("/admin/login/"))
+        .header("host", "evil.example")
+        .header("origin", "http://evil.example")
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("username", "x"),
+            ("password", "y"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    let own = app
+        .client
+        .post(app.url("/admin/login/"))
+        .header("origin", "https://badges.example.org")
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("username", "x"),
+            ("password", "y"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), 200);
+}
+
+#[tokio::test]
+async fn verification_ids_are_checked_at_the_intake() {
+    let app = spawn_app().await;
+    app.login_superuser().await;
+    let lms = app.create_user("lms", false, false);
+    let token = app.create_token(lms).await;
+    let event = serde_json::json!({
+        "event_id": "e1", "username": "alice", "email": "alice@example.com",
+        "course_id": "course-v1:edX+Trust+2026", "mode": "verified", "status": "downloadable",
+        "verify_uuid": "\"><script>alert(1)</script>",
+    });
+    let response = new_client()
+        .post(app.url("/api/v1/events/certificate"))
+        .bearer_auth(&token)
+        .json(&event)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert!(response.text().await.unwrap().contains("verify_uuid"));
+}
+
+#[tokio::test]
+async fn issued_badges_are_never_deleted_with_their_class_or_learner() {
+    let app = spawn_app().await;
+    learner_with_a_badge(&app).await;
+    let class: i64 = badge_classes::table
+        .select(badge_classes::id)
+        .first(&mut *app.conn())
+        .unwrap();
+    let url = format!("/admin/badges/badgeclass/{class}/delete/");
+    let page = app.get_html(&url).await;
+    assert!(page.contains("Cannot delete"), "{page}");
+    assert!(
+        page.contains("Badge assertion: alice"),
+        "the page names the badge"
+    );
+    assert!(page.contains("revoke"), "and points to revocation");
+    let refused = app.post_form(&url, &[("post", "yes")]).await;
+    assert_eq!(refused.status(), 403);
+    // Whatever deletes the rows, the database refuses.
+    let mut conn = app.conn();
+    assert!(
+        diesel::delete(badge_classes::table.find(class))
+            .execute(&mut *conn)
+            .is_err()
+    );
+    assert!(diesel::delete(learners::table).execute(&mut *conn).is_err());
+    let kept: i64 = badge_assertions::table
+        .count()
+        .get_result(&mut *conn)
+        .unwrap();
+    assert_eq!(kept, 1);
+}
