@@ -3,6 +3,8 @@
 //! `ACCOLADE_TEST_DATABASE_URL`).
 #![allow(dead_code)]
 
+pub mod fixture;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
