@@ -437,3 +437,18 @@ pub fn assert_security_headers(response: &reqwest::Response, what: &str) {
 pub fn on_postgres() -> bool {
     std::env::var("ACCOLADE_TEST_DATABASE_URL").is_ok_and(|v| !v.is_empty())
 }
+
+/// What browsers keep of a cookie (name, value and attributes): a larger one is dropped
+/// silently, and the session with it.
+pub const MAX_COOKIE_BYTES: usize = 4096;
+
+/// The `Set-Cookie` headers of a response that a browser would drop.
+pub fn oversized_cookies(response: &reqwest::Response) -> Vec<usize> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.len())
+        .filter(|&len| len > MAX_COOKIE_BYTES)
+        .collect()
+}
