@@ -232,17 +232,9 @@ async fn sql_metacharacters_in_searches_and_filters_are_only_text() {
         let html = app.get_html(&list).await;
         // Every parameter the page links to (filters, ordering, paging), plus the search.
         let mut params: Vec<String> = vec!["q".into(), "o".into(), "p".into(), "all".into()];
-        for (at, _) in html.match_indices("href=\"?") {
-            let query = html[at + 7..]
-                .split('"')
-                .next()
-                .unwrap()
-                .replace("&amp;", "&");
-            for pair in query.split('&') {
-                let name = pair.split('=').next().unwrap().to_string();
-                if !name.is_empty() && !params.contains(&name) {
-                    params.push(name);
-                }
+        for name in common::linked_params(&html) {
+            if !params.contains(&name) {
+                params.push(name);
             }
         }
         for param in &params {

@@ -452,3 +452,26 @@ pub fn oversized_cookies(response: &reqwest::Response) -> Vec<usize> {
         .filter(|&len| len > MAX_COOKIE_BYTES)
         .collect()
 }
+
+/// The names of the query parameters a page's links carry (a changelist's filters, order
+/// and pages), each once.
+pub fn linked_params(html: &str) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for (at, _) in html.match_indices("href=\"") {
+        let href = html[at + 6..]
+            .split('"')
+            .next()
+            .unwrap()
+            .replace("&amp;", "&");
+        let Some((_, query)) = href.split_once('?') else {
+            continue;
+        };
+        for pair in query.split('&') {
+            let name = pair.split('=').next().unwrap().to_string();
+            if !name.is_empty() && !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    names
+}
