@@ -109,7 +109,8 @@ async fn login(
     let next = safe_next(form.next.as_deref());
     let address = client_address(&req, &state);
     let limits = state.config.throttle.clone();
-    let username = form.username.trim().to_string();
+    // PostgreSQL refuses NUL in text; no username holds U+FFFD, so this still fails.
+    let username = form.username.trim().replace('\0', "\u{FFFD}");
     let attempt = username.clone();
     let outcome = state
         .db
