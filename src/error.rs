@@ -126,9 +126,53 @@ impl ResponseError for AppError {
     }
 }
 
-/// A 302 to a same-site location.
+/// A 302 to a same-site location. Whatever the location holds (a path segment or a value
+/// from the request, decoded), the header is built: controls, spaces, quotes and non-ASCII
+/// are percent-encoded, and `%` is left alone (callers encode what they embed).
 pub fn redirect(location: &str) -> HttpResponse {
+    let encoded = percent_encoding::utf8_percent_encode(location, UNSAFE_IN_LOCATION).to_string();
+    // Only visible ASCII is left, which a header value always accepts.
+    let value = header::HeaderValue::from_str(&encoded)
+        .unwrap_or_else(|_| header::HeaderValue::from_static("/"));
     HttpResponse::Found()
-        .insert_header((header::LOCATION, location))
+        .insert_header((header::LOCATION, value))
         .finish()
+}
+
+/// What may not stand raw in a URL (RFC 3986) besides the reserved characters it keeps.
+const UNSAFE_IN_LOCATION: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'<')
+    .add(b'>')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirects_encode_what_a_header_cannot_hold() {
+        for (to, want) in [
+            ("/admin/auth/user/?q=a%20b", "/admin/auth/user/?q=a%20b"),
+            (
+                "/admin/auth/user/\n\r\0/change/",
+                "/admin/auth/user/%0A%0D%00/change/",
+            ),
+            ("/studio/ü <x>", "/studio/%C3%BC%20%3Cx%3E"),
+        ] {
+            let response = redirect(to);
+            assert_eq!(response.status(), StatusCode::FOUND);
+            assert_eq!(
+                response.headers().get(header::LOCATION).unwrap(),
+                want,
+                "{to:?}"
+            );
+        }
+    }
 }

@@ -232,17 +232,9 @@ async fn sql_metacharacters_in_searches_and_filters_are_only_text() {
         let html = app.get_html(&list).await;
         // Every parameter the page links to (filters, ordering, paging), plus the search.
         let mut params: Vec<String> = vec!["q".into(), "o".into(), "p".into(), "all".into()];
-        for (at, _) in html.match_indices("href=\"?") {
-            let query = html[at + 7..]
-                .split('"')
-                .next()
-                .unwrap()
-                .replace("&amp;", "&");
-            for pair in query.split('&') {
-                let name = pair.split('=').next().unwrap().to_string();
-                if !name.is_empty() && !params.contains(&name) {
-                    params.push(name);
-                }
+        for name in common::linked_params(&html) {
+            if !params.contains(&name) {
+                params.push(name);
             }
         }
         for param in &params {
@@ -516,4 +508,102 @@ async fn thousands_of_form_parts_are_refused() {
     let fields: Vec<(&str, &str)> = action.into_iter().chain(ids).collect();
     let response = app.post_form("/admin/auth/group/", &fields).await;
     assert_eq!(response.status(), 400);
+}
+
+/// Query-string values an attacker (or a careless link) sends: each reached a 500 before
+/// the changelist bounded its search and the learners' API checked its arithmetic.
+#[tokio::test]
+async fn searches_past_what_a_database_accepts_are_shortened() {
+    let app = spawn_app().await;
+    app.login_superuser().await;
+    let many = |n: usize| vec!["w"; n].join("+");
+    // SQLite: "Expression tree is too large" at 1,000 words, "LIKE or GLOB pattern too
+    // complex" at one word of 60,000 characters; PostgreSQL: too many parameters at 9,000.
+    for (what, q) in [
+        ("1,000 words", many(1_000)),
+        ("9,000 words", many(9_000)),
+        ("a 60,000-character word", "x".repeat(60_000)),
+    ] {
+        for list in ["/admin/auth/user/", "/admin/badges/badgeassertion/"] {
+            let response = app.get(&format!("{list}?q={q}")).await;
+            assert_eq!(response.status(), 200, "{what} on {list}");
+            let html = response.text().await.unwrap();
+            assert!(
+                html.contains("The search was shortened"),
+                "{what} on {list}"
+            );
+            // The page's links carry the search as shortened.
+            assert!(
+                html.len() < 200_000,
+                "{what} on {list}: {} bytes",
+                html.len()
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn control_characters_in_an_object_url_are_redirected_encoded() {
+    let app = spawn_app().await;
+    app.login_superuser().await;
+    for (id, encoded) in [
+        ("%0a", "%0A"),
+        ("%0d%0aX:%201", "%0D%0AX%3A%201"),
+        ("%1b%E2%80%A8", "%1B%E2%80%A8"),
+    ] {
+        let response = app.get(&format!("/admin/auth/user/{id}/")).await;
+        assert_eq!(response.status(), 302, "{id}");
+        assert_eq!(
+            location(&response),
+            format!("/admin/auth/user/{encoded}/change/")
+        );
+    }
+}
+
+#[tokio::test]
+async fn unknown_filter_names_are_never_shown_back() {
+    let app = spawn_app().await;
+    app.login_superuser().await;
+    let sentence = "Your+session+expired%2C+call+0800+123+456";
+    for name in [sentence.to_string(), "f".repeat(3_000), "f".repeat(5_000)] {
+        let response = app.get(&format!("/admin/auth/user/?{name}=1")).await;
+        assert_eq!(response.status(), 302);
+        assert_eq!(common::oversized_cookies(&response), Vec::<usize>::new());
+        let html = app.get_html(&location(&response)).await;
+        assert!(html.contains("Unknown filters were ignored."));
+        assert!(!html.contains("Your session expired") && !html.contains("fffff"));
+    }
+}
+
+#[tokio::test]
+async fn a_changelist_page_past_the_end_is_its_last_page() {
+    let app = spawn_app().await;
+    app.login_superuser().await;
+    let html = app
+        .get_html(&format!("/admin/auth/user/?p={}", i64::MAX))
+        .await;
+    assert!(html.contains("1 user"), "the last (only) page");
+    assert!(html.contains(">root<"), "its rows are shown");
+}
+
+/// `(page - 1) * page_size` wrapped on PostgreSQL.
+#[tokio::test]
+async fn the_learners_api_answers_an_impossible_page_with_404() {
+    let app = spawn_app().await;
+    app.login_superuser().await;
+    let huge = i64::MAX.to_string();
+    for page in [
+        huge.as_str(),
+        "9223372036854775808",
+        "2",
+        "0",
+        "-1",
+        "1e309",
+    ] {
+        let path = format!("/api/badges/v1/assertions/user/root/?page={page}&page_size=100");
+        let response = app.get(&path).await;
+        assert_eq!(response.status(), 404, "{path}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["detail"], "Invalid page.", "{path}");
+    }
 }

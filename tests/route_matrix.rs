@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use accolade::auth::permissions::Action;
 use accolade::web::router::{self, Route};
-use common::{TestApp, location, new_client, spawn_app};
-use diesel::prelude::*;
+use common::fixture::{COURSE, Fixture, OTHER_COURSE, fixture};
+use common::{location, new_client};
 
 /// Who may use a route.
 #[derive(Clone, Copy, Debug)]
@@ -227,117 +227,6 @@ struct Probe {
     offered: bool,
 }
 
-/// The data every route's parameters are filled from.
-struct Fixture {
-    app: TestApp,
-    root: i64,
-    lms: i64,
-    token: String,
-    /// The first object of each admin model, by "app/model".
-    ids: BTreeMap<String, String>,
-    image_name: String,
-    badge_class_id: String,
-    assertion_id: String,
-}
-
-const COURSE: &str = "course-v1:edX+Matrix+2026";
-/// A course whose team the non-staff caller is on.
-const OTHER_COURSE: &str = "course-v1:edX+Other+2026";
-
-async fn fixture() -> Fixture {
-    let app = spawn_app().await;
-    let root = app.login_superuser().await;
-    let lms = app.create_user("lms", false, false);
-    let token = app.create_token(lms).await;
-    let accepted = app.send_certificate(&token, "ev-1", COURSE, "Matrix").await;
-    assert_eq!(accepted.status(), 202);
-    app.issue_waiting_awards();
-    // A course role, an event-badge configuration version and a group, so every model has
-    // an object.
-    app.give_course_role(root, app.course_id(COURSE), "staff");
-    accolade::courses::create(
-        &mut app.conn(),
-        &accolade::courses::CourseKey::parse(OTHER_COURSE).unwrap(),
-        "Other",
-    )
-    .unwrap();
-    assert_eq!(
-        app.post_form("/admin/auth/group/add/", &[("name", "editors")])
-            .await
-            .status(),
-        302
-    );
-    assert_eq!(
-        app.post_form(
-            "/admin/badges/courseeventbadgesconfiguration/add/",
-            &[("enabled", "on"), ("courses_completed", "")],
-        )
-        .await
-        .status(),
-        302
-    );
-
-    let site = app.admin_site();
-    let mut ids = BTreeMap::new();
-    for (_, models) in site.apps() {
-        for model in models {
-            let info = model.info();
-            let list = format!("/admin/{}/{}/", info.app_label, info.model);
-            let html = app.get_html(&list).await;
-            let id = first_id(&html, &list)
-                .unwrap_or_else(|| panic!("the fixture has no {} to point routes at", info.model));
-            ids.insert(format!("{}/{}", info.app_label, info.model), id);
-        }
-    }
-    let (badge_class_id, assertion_id, image_name) = {
-        use accolade::db::schema::{badge_assertions, badge_image_configurations as configs};
-        let (class, assertion): (i64, String) = badge_assertions::table
-            .select((
-                badge_assertions::badge_class_id,
-                badge_assertions::public_id,
-            ))
-            .first(&mut *app.conn())
-            .unwrap();
-        let hash: String = configs::table
-            .select(configs::image_hash)
-            .first(&mut *app.conn())
-            .unwrap();
-        (class.to_string(), assertion, format!("{hash}.png"))
-    };
-    Fixture {
-        app,
-        root,
-        lms,
-        token,
-        ids,
-        image_name,
-        badge_class_id,
-        assertion_id,
-    }
-}
-
-/// The id in the first change link of a changelist.
-fn first_id(html: &str, list: &str) -> Option<String> {
-    let prefix = format!("href=\"{list}");
-    html.match_indices(&prefix).find_map(|(at, _)| {
-        let rest = &html[at + prefix.len()..];
-        let id = rest.split('/').next()?;
-        rest[id.len()..]
-            .starts_with("/change/")
-            .then(|| id.to_string())
-    })
-}
-
-/// What an object id should be for a request: a real one to read, one that does not exist
-/// to write (so the sweep never changes or deletes what later requests read).
-fn id_for(method: &str, real: &str) -> String {
-    if method == "GET" {
-        real.to_string()
-    } else {
-        "999999".to_string()
-    }
-}
-
 /// Whether a model offers what the route does: the action at all (Django's
 /// `has_add_permission` returning False), and for a change, a form with something editable.
 fn offered(
@@ -415,10 +304,7 @@ fn probes(fx: &Fixture) -> Vec<Probe> {
                     };
                     probes.push(Probe {
                         route: route.clone(),
-                        url: route
-                            .path
-                            .replace("{app}/{model}", &key)
-                            .replace("{id}", &id_for(method, &fx.ids[&key])),
+                        url: fx.model_url(&route.path, method, &key),
                         rule,
                         permission,
                         offered: offered(fx, model.as_ref(), method, &route.path, &key),
@@ -427,30 +313,7 @@ fn probes(fx: &Fixture) -> Vec<Probe> {
             }
             continue;
         }
-        let url = route
-            .path
-            .replace("{path:.*}", "admin/admin.css")
-            .replace("{name}", &fx.image_name)
-            .replace(
-                "/public/badges/{id}",
-                &format!("/public/badges/{}", fx.badge_class_id),
-            )
-            .replace(
-                "/public/assertions/{id}",
-                &format!("/public/assertions/{}", fx.assertion_id),
-            )
-            .replace("{username}", "alice")
-            .replace("{course_id:.+}", COURSE)
-            // Only superusers set a superuser's password: the target is the LMS's user.
-            .replace(
-                "/user/{id}/",
-                &format!("/user/{}/", id_for(method, &fx.lms.to_string())),
-            )
-            .replace(
-                "/revoke/",
-                &format!("/revoke/?ids={}", fx.ids["badges/badgeassertion"]),
-            )
-            .replace("{anything}", "nope/");
+        let url = fx.url(&route.path, method);
         assert!(!url.contains('{'), "no value for a parameter of {url}");
         let permission = match rule {
             Rule::Permission(app, model, action) => Some((app.into(), model.into(), action)),

@@ -239,7 +239,11 @@ impl FieldErrors {
     /// `ProhibitNullCharactersValidator`): PostgreSQL cannot store them in text.
     pub fn check_null_characters(&mut self, fields: &[FieldSpec], data: &FormData) {
         for field in fields.iter().filter(|f| f.is_editable()) {
-            if data.all(field.name).iter().any(|v| v.contains('\0')) {
+            // An image field also posts the hash of its stored image, looked up as text.
+            let stored = FormData::stored_name(field.name);
+            let mut values = data.all(field.name);
+            values.extend(data.all(&stored));
+            if values.iter().any(|v| v.contains('\0')) {
                 self.add(field.name, "Null characters are not allowed.");
             }
         }

@@ -5,6 +5,20 @@ use std::collections::BTreeMap;
 
 pub const PER_PAGE: i64 = 100;
 
+/// Bounds of what a changelist reads from its query string. Django caps nothing, but every
+/// search word is one more LIKE in one SQL statement: thousands of them exceed SQLite's
+/// expression depth and PostgreSQL's parameter count, and one word of tens of thousands of
+/// characters SQLite's LIKE pattern length. A longer search is shortened (and the page says
+/// so); a longer filter value is ignored like an unknown filter.
+pub const MAX_SEARCH_TERMS: usize = 20;
+pub const MAX_TERM_CHARS: usize = 200;
+pub const MAX_FILTER_CHARS: usize = 500;
+
+/// The number of the last page of `count` rows (1 when there are none).
+pub fn last_page(count: i64) -> i64 {
+    (count / PER_PAGE + i64::from(count % PER_PAGE > 0)).max(1)
+}
+
 /// A changelist column. `key` is what the model matches on to sort.
 #[derive(Debug)]
 pub struct Column {
@@ -80,9 +94,12 @@ pub struct ListPage {
 /// A parsed changelist request.
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
+    /// The search as it is applied (shortened when it passed the bounds).
     pub search: String,
     /// Words (or quoted phrases) that must each match some searched field.
     pub terms: Vec<String>,
+    /// Whether the search was cut to [`MAX_SEARCH_TERMS`] words of [`MAX_TERM_CHARS`].
+    pub search_shortened: bool,
     /// Filter parameter → value, only for declared filters.
     pub filters: BTreeMap<String, String>,
     /// Column index (0-based) and whether descending, in priority order.
@@ -96,13 +113,18 @@ pub const SEARCH_PARAM: &str = "q";
 pub const ORDER_PARAM: &str = "o";
 pub const PAGE_PARAM: &str = "p";
 
+/// A parameter that no filter declares, or a filter value too long to be one of its
+/// choices. What it was is not kept: it is the requester's text, never shown back.
+#[derive(Debug, PartialEq)]
+pub struct UnknownFilter;
+
 impl ListQuery {
-    /// Parses the query string; `Err` names a parameter that no filter declares.
+    /// Parses the query string.
     pub fn parse(
         pairs: &[(String, String)],
         columns: &[super::Column],
         filters: &[FilterSpec],
-    ) -> Result<ListQuery, String> {
+    ) -> Result<ListQuery, UnknownFilter> {
         let mut query = ListQuery {
             page: 1,
             ..ListQuery::default()
@@ -110,15 +132,20 @@ impl ListQuery {
         for (key, value) in pairs {
             match key.as_str() {
                 SEARCH_PARAM => {
-                    query.search = value.trim().to_string();
-                    query.terms = split_terms(value);
+                    let search = Search::parse(value);
+                    query.search = search.text;
+                    query.terms = search.terms;
+                    query.search_shortened = search.shortened;
                 }
                 ORDER_PARAM => query.order = parse_order(value, columns),
                 PAGE_PARAM => query.page = value.parse().unwrap_or(1).max(1),
-                param if filters.iter().any(|f| f.param == param) => {
+                param
+                    if filters.iter().any(|f| f.param == param)
+                        && value.chars().count() <= MAX_FILTER_CHARS =>
+                {
                     query.filters.insert(key.clone(), value.clone());
                 }
-                other => return Err(other.to_string()),
+                _ => return Err(UnknownFilter),
             }
         }
         Ok(query)
@@ -167,6 +194,47 @@ fn parse_order(value: &str, columns: &[super::Column]) -> Vec<(usize, bool)> {
         }
     }
     order
+}
+
+/// A search within the bounds: at most [`MAX_SEARCH_TERMS`] terms of at most
+/// [`MAX_TERM_CHARS`] characters each.
+#[derive(Debug, PartialEq)]
+pub struct Search {
+    /// The search as typed, or when shortened, the terms it kept (phrases quoted).
+    pub text: String,
+    pub terms: Vec<String>,
+    pub shortened: bool,
+}
+
+impl Search {
+    pub fn parse(search: &str) -> Search {
+        let mut terms = split_terms(search);
+        let mut shortened = terms.len() > MAX_SEARCH_TERMS;
+        terms.truncate(MAX_SEARCH_TERMS);
+        for term in &mut terms {
+            if let Some((cut, _)) = term.char_indices().nth(MAX_TERM_CHARS) {
+                term.truncate(cut);
+                shortened = true;
+            }
+        }
+        let text = if shortened {
+            let quoted = |t: &String| {
+                if t.contains(char::is_whitespace) {
+                    format!("\"{t}\"")
+                } else {
+                    t.clone()
+                }
+            };
+            terms.iter().map(quoted).collect::<Vec<_>>().join(" ")
+        } else {
+            search.trim().to_string()
+        };
+        Search {
+            text,
+            terms,
+            shortened,
+        }
+    }
 }
 
 /// Splits a search into words, keeping "quoted phrases" whole (Django's `smart_split`).
@@ -338,7 +406,35 @@ mod tests {
         assert!(ListQuery::parse(&pairs("is_staff"), COLUMNS, &filters).is_ok());
         assert_eq!(
             ListQuery::parse(&pairs("password__startswith"), COLUMNS, &filters).unwrap_err(),
-            "password__startswith"
+            UnknownFilter
         );
+        let long = vec![("is_staff".to_string(), "1".repeat(MAX_FILTER_CHARS + 1))];
+        assert!(ListQuery::parse(&long, COLUMNS, &filters).is_err());
+    }
+
+    #[test]
+    fn searches_are_cut_to_the_bounds() {
+        let within = Search::parse(r#" alice "bob smith" "#);
+        assert!(!within.shortened);
+        assert_eq!(within.text, r#"alice "bob smith""#);
+
+        let many = (0..1000).map(|i| format!("w{i}")).collect::<Vec<_>>();
+        let search = Search::parse(&format!("\"a b\" {}", many.join(" ")));
+        assert!(search.shortened);
+        assert_eq!(search.terms.len(), MAX_SEARCH_TERMS);
+        assert!(search.text.starts_with(r#""a b" w0 w1 "#));
+        assert_eq!(Search::parse(&search.text).terms, search.terms);
+
+        let long = Search::parse(&"ü".repeat(60_000));
+        assert!(long.shortened);
+        assert_eq!(long.terms, vec!["ü".repeat(MAX_TERM_CHARS)]);
+    }
+
+    #[test]
+    fn the_last_page_is_never_zero_and_never_overflows() {
+        assert_eq!(last_page(0), 1);
+        assert_eq!(last_page(PER_PAGE), 1);
+        assert_eq!(last_page(PER_PAGE + 1), 2);
+        assert_eq!(last_page(i64::MAX), i64::MAX / PER_PAGE + 1);
     }
 }

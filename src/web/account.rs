@@ -111,7 +111,8 @@ async fn login(
     let form = form.into_inner();
     let next = safe_next(form.next.as_deref());
     let address = client_address(&req, state.config.proxies);
-    let username = users::normalize_username(&form.username);
+    // PostgreSQL refuses NUL in text; no username holds U+FFFD, so this still fails.
+    let username = users::normalize_username(&form.username).replace('\0', "\u{FFFD}");
     let outcome = authenticate(&state, &username, form.password, address).await?;
     let (error, status) = match outcome {
         LoginOutcome::LoggedIn(user, key) => {

@@ -148,15 +148,15 @@ async fn user_assertions(
         .and_then(|s| s.parse::<i64>().ok())
         .unwrap_or(10)
         .clamp(1, 100);
-    let page = match query.get("page").map(str::parse::<i64>) {
-        None => 1,
-        Some(Ok(p)) if p >= 1 => p,
-        Some(_) => {
-            return Ok(upstream_error(
-                actix_web::http::StatusCode::NOT_FOUND,
-                "Invalid page.",
-            ));
-        }
+    // The first row of the page; a page whose first row is past any count is not one.
+    let page_and_start = match query.get("page").map(str::parse::<i64>) {
+        None => Some((1, 0)),
+        Some(Ok(p)) if p >= 1 => (p - 1).checked_mul(page_size).map(|start| (p, start)),
+        Some(_) => None,
+    };
+    let invalid_page = || upstream_error(actix_web::http::StatusCode::NOT_FOUND, "Invalid page.");
+    let Some((page, start)) = page_and_start else {
+        return Ok(invalid_page());
     };
     let lookup = username.clone();
     let (count, rows) = state
@@ -187,7 +187,7 @@ async fn user_assertions(
                     badge_assertions::created.desc(),
                     badge_assertions::id.desc(),
                 ))
-                .offset((page - 1) * page_size)
+                .offset(start)
                 .limit(page_size)
                 .select((
                     BadgeClass::as_select(),
@@ -201,10 +201,7 @@ async fn user_assertions(
         .await?;
     let num_pages = ((count + page_size - 1) / page_size).max(1);
     if page > num_pages {
-        return Ok(upstream_error(
-            actix_web::http::StatusCode::NOT_FOUND,
-            "Invalid page.",
-        ));
+        return Ok(invalid_page());
     }
     let site = &state.config.site_url;
     let link = |p: i64| {
@@ -238,7 +235,7 @@ async fn user_assertions(
         "count": count,
         "num_pages": num_pages,
         "current_page": page,
-        "start": (page - 1) * page_size,
+        "start": start,
         "next": (page < num_pages).then(|| link(page + 1)),
         "previous": (page > 1).then(|| link(page - 1)),
         "results": results,

@@ -3,6 +3,8 @@
 //! `ACCOLADE_TEST_DATABASE_URL`).
 #![allow(dead_code)]
 
+pub mod fixture;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -451,4 +453,42 @@ pub fn initial_password(line: &str) -> Option<String> {
 /// A certificate's verification id as the LMS makes it (32 hex digits), derived from `seed`.
 pub fn verify_uuid(seed: &str) -> String {
     accolade::images::sha256_hex(seed.as_bytes())[..32].to_string()
+}
+
+/// What browsers keep of a cookie (name, value and attributes): a larger one is dropped
+/// silently, and the session with it.
+pub const MAX_COOKIE_BYTES: usize = 4096;
+
+/// The `Set-Cookie` headers of a response that a browser would drop.
+pub fn oversized_cookies(response: &reqwest::Response) -> Vec<usize> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.len())
+        .filter(|&len| len > MAX_COOKIE_BYTES)
+        .collect()
+}
+
+/// The names of the query parameters a page's links carry (a changelist's filters, order
+/// and pages), each once.
+pub fn linked_params(html: &str) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for (at, _) in html.match_indices("href=\"") {
+        let href = html[at + 6..]
+            .split('"')
+            .next()
+            .unwrap()
+            .replace("&amp;", "&");
+        let Some((_, query)) = href.split_once('?') else {
+            continue;
+        };
+        for pair in query.split('&') {
+            let name = pair.split('=').next().unwrap().to_string();
+            if !name.is_empty() && !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    names
 }

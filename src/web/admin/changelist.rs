@@ -8,12 +8,13 @@ use askama_web::WebTemplate;
 
 use super::views::CellView;
 use super::{capfirst, changelist_url, delete, object_url, permitted_model, preserved};
-use crate::admin::list::{ORDER_PARAM, PAGE_PARAM, PER_PAGE, SEARCH_PARAM};
+use crate::admin::list::{ORDER_PARAM, PAGE_PARAM, SEARCH_PARAM, last_page};
 
 use crate::admin::history::{self, ChangeMessage};
 use crate::admin::{FilterSpec, ListPage, ListQuery, ModelAdmin};
 use crate::auth::permissions::Action;
 use crate::auth::session::Level;
+use crate::db::DbConnection;
 use crate::error::{AppError, redirect};
 use crate::web::AppState;
 use crate::web::page::{Crumb, Page};
@@ -100,7 +101,7 @@ pub async fn show(
                 let filters = model.filters(conn)?;
                 match ListQuery::parse(&params, model.columns(), &filters) {
                     Ok(query) => {
-                        let page = model.list(conn, &query)?;
+                        let (query, page) = list_page(model.as_ref(), conn, query)?;
                         Ok::<_, AppError>(Ok((filters, query, page)))
                     }
                     Err(unknown) => Ok(Err(unknown)),
@@ -108,29 +109,57 @@ pub async fn show(
             })
             .await?
     };
-    let (filters, query, list) = match listed {
-        Ok(listed) => listed,
-        Err(unknown) => {
-            staff.session.add_message(
-                Level::Error,
-                format!("The filter “{unknown}” is not offered here and was ignored."),
-            );
-            return Ok(redirect(&changelist_url(model.as_ref())));
-        }
+    let Ok((filters, query, list)) = listed else {
+        // A fixed sentence: the parameter's name is the requester's text (a link may put
+        // any sentence there), and the message travels in the session cookie.
+        staff
+            .session
+            .add_message(Level::Error, "Unknown filters were ignored.");
+        return Ok(redirect(&changelist_url(model.as_ref())));
     };
-    let page = render(
-        &staff,
-        model.as_ref(),
-        QueryString::new(params),
-        &filters,
-        &query,
-        list,
-    );
+    let current = applied(QueryString::new(params), &query);
+    let mut page = render(&staff, model.as_ref(), current, &filters, &query, list);
+    if query.search_shortened {
+        super::search_shortened(&mut page.page);
+    }
     Ok(page.render().map(|body| {
         HttpResponse::Ok()
             .content_type("text/html; charset=utf-8")
             .body(body)
     })?)
+}
+
+/// The query string as the list applied it, for its links: a search as shortened, an
+/// order without the columns it ignored, the page shown (so that no link repeats a
+/// parameter's hostile or oversized value).
+fn applied(current: QueryString, query: &ListQuery) -> QueryString {
+    let order = ListQuery::order_param(&query.order);
+    let page = query.page.to_string();
+    [
+        (SEARCH_PARAM, query.search.as_str()),
+        (ORDER_PARAM, order.as_str()),
+        (PAGE_PARAM, page.as_str()),
+    ]
+    .into_iter()
+    .filter(|&(key, value)| current.get(key).is_some_and(|sent| sent != value))
+    .fold(current.clone(), |q, (key, value)| q.with(key, value))
+}
+
+/// The requested page of the list; past the end, the last page (as Django's
+/// `Paginator.get_page`).
+fn list_page(
+    model: &dyn ModelAdmin,
+    conn: &mut DbConnection,
+    mut query: ListQuery,
+) -> Result<(ListQuery, ListPage), AppError> {
+    let list = model.list(conn, &query)?;
+    let last = last_page(list.count);
+    if query.page <= last {
+        return Ok((query, list));
+    }
+    query.page = last;
+    let list = model.list(conn, &query)?;
+    Ok((query, list))
 }
 
 fn render(
@@ -309,7 +338,7 @@ fn filter_views(
 
 /// Page links as Django shows them: the ends, and three either side of the current page.
 fn page_links(base: &str, current: &QueryString, page: i64, count: i64) -> Vec<PageLink> {
-    let pages = ((count + PER_PAGE - 1) / PER_PAGE).max(1);
+    let pages = last_page(count);
     if pages == 1 {
         return Vec::new();
     }
@@ -378,7 +407,7 @@ pub async fn act(
         return delete::bulk(&state, &staff, model, selected, form.has("post"), back).await;
     }
     if !model.actions().iter().any(|a| a.name == action) {
-        return Err(AppError::BadRequest(format!("Unknown action “{action}”.")));
+        return Err(AppError::BadRequest("Unknown action.".into()));
     }
     staff.require(model.as_ref(), Action::Change)?;
     if let Some(page) = model.action_page(&action) {

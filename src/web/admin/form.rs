@@ -303,6 +303,7 @@ async fn submit(
                 };
                 let mut refused = FieldErrors::default();
                 refused.check_null_characters(&fields, &data);
+                refused.check_lengths(&fields, &data);
                 if !refused.is_empty() {
                     // Not even validated: the database would refuse the text.
                     let shown = Submitted::Shown {

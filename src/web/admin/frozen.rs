@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
 
-use crate::admin::list::{PER_PAGE, format_time, split_terms};
+use crate::admin::list::{PER_PAGE, Search, format_time};
 use crate::auth::permissions::Action;
 use crate::badges::frozen::{FrozenRow, ReportFilter, report};
 use crate::badges::image_admin::THUMBNAIL_PREFIX;
@@ -63,9 +63,13 @@ pub async fn show(
         .get("badges", "badgeclass")
         .ok_or(AppError::NotFound)?;
     staff.require(model.as_ref(), Action::View)?;
-    let current = QueryString::new(pairs(req.query_string()));
+    let mut current = QueryString::new(pairs(req.query_string()));
+    let search = Search::parse(current.get("q").unwrap_or_default());
+    if search.shortened {
+        current = current.with("q", &search.text);
+    }
     let filter = ReportFilter {
-        terms: split_terms(current.get("q").unwrap_or_default()),
+        terms: search.terms.clone(),
         mode: current.get("mode").map(str::to_string),
         org: current.get("org").map(str::to_string),
         differs: match current.get("differs") {
@@ -86,13 +90,14 @@ pub async fn show(
     if current.get("format") == Some("csv") {
         return Ok(csv_response(&rows));
     }
+    let per_page = PER_PAGE as usize;
+    let pages = rows.len().div_ceil(per_page).max(1);
+    // Past the end, the last page.
     let page_number: usize = current
         .get("p")
         .and_then(|p| p.parse().ok())
         .unwrap_or(1)
-        .max(1);
-    let per_page = PER_PAGE as usize;
-    let pages = rows.len().div_ceil(per_page).max(1);
+        .clamp(1, pages);
     let link = |p: usize| format!("{PATH}{}", current.with("p", &p.to_string()).href());
     let summary = format!(
         "{} of {} frozen course badge images",
@@ -121,7 +126,7 @@ pub async fn show(
             mode: r.mode,
         })
         .collect();
-    let page = ReportPage {
+    let mut page = ReportPage {
         page: staff.page(
             "Frozen badge images",
             vec![
@@ -130,7 +135,7 @@ pub async fn show(
             ],
         ),
         rows: shown,
-        search: current.get("q").unwrap_or_default().to_string(),
+        search: search.text,
         summary,
         filters: filters(&everything, &current),
         csv_url: format!(
@@ -140,6 +145,9 @@ pub async fn show(
         previous_url: (page_number > 1).then(|| link(page_number - 1)),
         next_url: (page_number < pages).then(|| link(page_number + 1)),
     };
+    if search.shortened {
+        super::search_shortened(&mut page.page);
+    }
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .body(page.render()?))

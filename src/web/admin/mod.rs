@@ -65,6 +65,7 @@ async fn not_found(_staff: Staff) -> Result<HttpResponse, AppError> {
 
 async fn object_root(_staff: Staff, path: web::Path<(String, String, String)>) -> HttpResponse {
     let (app, model, id) = path.into_inner();
+    let [app, model, id] = [&app, &model, &id].map(|s| segment(s));
     redirect(&format!("/admin/{app}/{model}/{id}/change/"))
 }
 
@@ -88,8 +89,24 @@ pub fn changelist_url(model: &dyn ModelAdmin) -> String {
 }
 
 pub fn object_url(model: &dyn ModelAdmin, id: &str, page: &str) -> String {
-    let encoded = percent_encoding::utf8_percent_encode(id, percent_encoding::NON_ALPHANUMERIC);
-    format!("{}{encoded}/{page}/", changelist_url(model))
+    format!("{}{}/{page}/", changelist_url(model), segment(id))
+}
+
+/// A value as one path segment: nothing in it can end the segment or start a query.
+fn segment(value: &str) -> String {
+    percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// Tells the page's reader that their search was cut to the bounds (shown now, not kept
+/// in the session).
+fn search_shortened(page: &mut crate::web::page::Page) {
+    use crate::admin::list::{MAX_SEARCH_TERMS, MAX_TERM_CHARS};
+    page.messages.push(crate::auth::session::Message {
+        level: crate::auth::session::Level::Warning,
+        text: format!(
+            "The search was shortened to its first {MAX_SEARCH_TERMS} words, of at most {MAX_TERM_CHARS} characters each."
+        ),
+    });
 }
 
 /// Capitalises the first letter, as Django's `capfirst`.
