@@ -9,6 +9,7 @@ pub mod badges;
 pub mod badging;
 pub mod config;
 pub mod courses;
+pub mod cpu;
 pub mod db;
 pub mod error;
 pub mod images;
@@ -172,6 +173,7 @@ pub struct Application {
 
 impl Application {
     pub fn build(prepared: Prepared) -> std::io::Result<Application> {
+        cpu::tune_allocator();
         let listener = TcpListener::bind(&prepared.config.bind)?;
         let port = listener.local_addr()?.port();
         let mut config = prepared.config;
@@ -186,6 +188,7 @@ impl Application {
             db: prepared.db,
             config: config.clone(),
             admin: prepared.admin,
+            cpu: cpu::CpuPool::per_core(),
             auth_hash_key: tokens::derive_key(&prepared.secret_key, "session-auth-hash"),
         });
         let csrf_policy = aweb::Data::new(CsrfPolicy {

@@ -28,6 +28,8 @@ pub struct AppState {
     pub db: Database,
     pub config: Arc<Config>,
     pub admin: AdminSite,
+    /// Image decoding and password hashing take their turn here (see `cpu`).
+    pub cpu: crate::cpu::CpuPool,
     /// Keys the session's password digest (see `auth::session`).
     pub auth_hash_key: [u8; 64],
 }
