@@ -672,6 +672,13 @@ async fn an_icc_profile_bomb_and_the_largest_image_go_through_the_cpu_pool() {
         .await;
     assert_eq!(response.status(), 200);
     let html = response.text().await.unwrap();
-    assert!(html.contains("Preview: this is what will be issued."), "{html}");
-    assert_eq!(count(&app), 4, "three shipped and the bomb's: nothing saved");
+    assert!(
+        html.contains("Preview: this is what will be issued."),
+        "{html}"
+    );
+    assert_eq!(
+        count(&app),
+        4,
+        "three shipped and the bomb's: nothing saved"
+    );
 }

@@ -285,7 +285,11 @@ fn compressed_chunks_that_are_never_kept_are_never_inflated() {
     for kind in [b"iCCP", b"zTXt", b"iTXt"] {
         let name = String::from_utf8_lossy(kind);
         let bomb = png_with_compressed_chunk(&solid(64, 64, RED), kind, 1 << 30);
-        assert!(bomb.len() < limits().max_upload_bytes, "{name}: {}", bomb.len());
+        assert!(
+            bomb.len() < limits().max_upload_bytes,
+            "{name}: {}",
+            bomb.len()
+        );
         let (result, peak) = process_measured(&bomb, SquareMode::Refuse);
         println!(
             "{name} chunk of {} bytes inflating to 1 GiB: peak allocation {peak} bytes",

@@ -81,17 +81,24 @@ async fn start_server(database: &common::TestDatabase) -> (Process, String) {
         .output()
         .unwrap();
     assert!(created.status.success(), "{created:?}");
-    let mut child = accolade(database, port)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start accolade");
-    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut server = Process(
+        accolade(database, port)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start accolade"),
+    );
+    let stdout = BufReader::new(server.0.stdout.take().unwrap());
     std::thread::spawn(move || for _ in stdout.lines() {});
     let address = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     for _ in 0..400 {
-        if client.get(format!("{address}/healthz")).send().await.is_ok() {
-            return (Process(child), address);
+        if client
+            .get(format!("{address}/healthz"))
+            .send()
+            .await
+            .is_ok()
+        {
+            return (server, address);
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }

@@ -8,8 +8,7 @@ use super::image_admin::{MEDIA_PREFIX, THUMBNAIL_PREFIX, process_upload, square_
 use crate::admin::list::format_time;
 use crate::admin::{
     Actor, Cell, Column, DeletedObject, FieldErrors, FieldSpec, FilterSpec, FormData, ListPage,
-    ListQuery, ModelAdmin, ModelInfo, ProcessedUploads, Row, SaveError, Saved, Widget,
-    ids_as_i64,
+    ListQuery, ModelAdmin, ModelInfo, ProcessedUploads, Row, SaveError, Saved, Widget, ids_as_i64,
 };
 use crate::db::DbConnection;
 use crate::db::schema::badge_classes;

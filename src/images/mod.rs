@@ -200,7 +200,8 @@ fn check_dimensions(width: u32, height: u32, limits: &Limits) -> Result<(), Imag
 fn decode_png(bytes: &[u8], limits: &Limits) -> Result<(DynamicImage, Orientation), ImageError> {
     let bad = |_| ImageError::NotAnImage;
     let bytes_cap = usize::try_from(max_alloc(limits)).unwrap_or(usize::MAX);
-    let mut decoder = png::Decoder::new_with_limits(Cursor::new(bytes), png::Limits { bytes: bytes_cap });
+    let mut decoder =
+        png::Decoder::new_with_limits(Cursor::new(bytes), png::Limits { bytes: bytes_cap });
     decoder.set_ignore_iccp_chunk(true);
     decoder.set_ignore_text_chunk(true);
     let header = decoder.read_header_info().map_err(bad)?;
@@ -212,10 +213,18 @@ fn decode_png(bytes: &[u8], limits: &Limits) -> Result<(DynamicImage, Orientatio
     pixels.truncate(frame.buffer_size());
     let (width, height) = (frame.width, frame.height);
     let image = match frame.color_type {
-        png::ColorType::Grayscale => image::GrayImage::from_raw(width, height, pixels).map(DynamicImage::ImageLuma8),
-        png::ColorType::GrayscaleAlpha => image::GrayAlphaImage::from_raw(width, height, pixels).map(DynamicImage::ImageLumaA8),
-        png::ColorType::Rgb => image::RgbImage::from_raw(width, height, pixels).map(DynamicImage::ImageRgb8),
-        png::ColorType::Rgba => RgbaImage::from_raw(width, height, pixels).map(DynamicImage::ImageRgba8),
+        png::ColorType::Grayscale => {
+            image::GrayImage::from_raw(width, height, pixels).map(DynamicImage::ImageLuma8)
+        }
+        png::ColorType::GrayscaleAlpha => {
+            image::GrayAlphaImage::from_raw(width, height, pixels).map(DynamicImage::ImageLumaA8)
+        }
+        png::ColorType::Rgb => {
+            image::RgbImage::from_raw(width, height, pixels).map(DynamicImage::ImageRgb8)
+        }
+        png::ColorType::Rgba => {
+            RgbaImage::from_raw(width, height, pixels).map(DynamicImage::ImageRgba8)
+        }
         // Palettes are expanded by the transformation above.
         png::ColorType::Indexed => None,
     }
