@@ -646,6 +646,9 @@ async fn the_new_pages_check_csrf_and_permissions() {
 
 #[tokio::test]
 async fn an_icc_profile_bomb_and_the_largest_image_go_through_the_cpu_pool() {
+    // Built first: seconds of work on the test's one thread would let the server close
+    // the client's idle connection under it.
+    let largest = png16(4096, 4096, [50_000, 9_000, 9_000, 65_535]);
     let app = spawn_app().await;
     app.login_superuser().await;
     // About 1 MB inflating to 1 GiB: its profile is skipped unread, the image is fine.
@@ -662,7 +665,6 @@ async fn an_icc_profile_bomb_and_the_largest_image_go_through_the_cpu_pool() {
     assert!(!chunk_types(&stored).contains(&"iCCP".to_string()));
 
     // The largest accepted upload, previewed (processed, stored, not saved).
-    let largest = png16(4096, 4096, [50_000, 9_000, 9_000, 65_535]);
     let response = app
         .post_multipart(
             ADD,

@@ -165,6 +165,7 @@ async fn with_health<T>(address: &str, done: impl Future<Output = T>) -> (T, Dur
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn bursts_of_uploads_and_failed_logins_keep_memory_bounded() {
+    let largest = samples::png16(4096, 4096, [50_000, 9_000, 9_000, 65_535]);
     let database = common::TestDatabase::new();
     let (server, address) = start_server(&database).await;
     let (client, token) = session(&address).await;
@@ -184,7 +185,6 @@ async fn bursts_of_uploads_and_failed_logins_keep_memory_bounded() {
         common::csrf_in(&html).expect("a CSRF token after login")
     };
 
-    let largest = samples::png16(4096, 4096, [50_000, 9_000, 9_000, 65_535]);
     let start = server.status_kib("VmRSS:");
     server.reset_peak();
     let uploads = (0..UPLOADS).map(|n| {
