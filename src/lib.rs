@@ -185,6 +185,7 @@ pub struct Application {
 
 impl Application {
     pub fn build(prepared: Prepared) -> std::io::Result<Application> {
+        cpu::tune_allocator();
         let listener = TcpListener::bind(&prepared.config.bind)?;
         let port = listener.local_addr()?.port();
         let mut config = prepared.config;

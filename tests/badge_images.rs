@@ -643,3 +643,44 @@ async fn the_new_pages_check_csrf_and_permissions() {
     assert_eq!(r.status(), 403);
     assert_eq!(count(&app), 3);
 }
+
+#[tokio::test]
+async fn an_icc_profile_bomb_and_the_largest_image_go_through_the_cpu_pool() {
+    // Built first: seconds of work on the test's one thread would let the server close
+    // the client's idle connection under it.
+    let largest = png16(4096, 4096, [50_000, 9_000, 9_000, 65_535]);
+    let app = spawn_app().await;
+    app.login_superuser().await;
+    // About 1 MB inflating to 1 GiB: its profile is skipped unread, the image is fine.
+    let bomb = png_with_compressed_chunk(&solid(100, 100, RED), b"iCCP", 1 << 30);
+    let response = add(&app, "audit", "", false, ("bomb.png", bomb)).await;
+    assert_eq!(response.status(), 302);
+    let hash = hash_of(&app, "audit");
+    let stored = app
+        .get(&format!("/media/badge-images/{hash}.png"))
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    assert!(!chunk_types(&stored).contains(&"iCCP".to_string()));
+
+    // The largest accepted upload, previewed (processed, stored, not saved).
+    let response = app
+        .post_multipart(
+            ADD,
+            &[("mode", "verified"), ("make_square", ""), ("_preview", "1")],
+            &[("icon", "largest.png", largest)],
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains("Preview: this is what will be issued."),
+        "{html}"
+    );
+    assert_eq!(
+        count(&app),
+        4,
+        "three shipped and the bomb's: nothing saved"
+    );
+}

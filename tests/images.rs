@@ -5,6 +5,7 @@ mod samples;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
+use std::io::Cursor;
 
 use accolade::images::{ImageError, Limits, SquareMode, process};
 use samples::*;
@@ -254,6 +255,80 @@ fn a_small_file_claiming_huge_dimensions_costs_almost_nothing() {
     assert!(err.to_string().contains("20000×20000"));
     assert!(peak < 16 * 1024 * 1024, "peak allocation {peak} bytes");
     println!("hostile 20000×20000 PNG refused with a peak allocation of {peak} bytes");
+}
+
+/// Runs `process` and returns its result with the peak allocation on this thread beyond
+/// what was live before, in bytes.
+fn process_measured(
+    bytes: &[u8],
+    square: SquareMode,
+) -> (Result<accolade::images::ProcessedImage, ImageError>, usize) {
+    PEAK.with(|p| p.set(0));
+    let live_before = LIVE.with(Cell::get);
+    let result = process(bytes, square, &limits());
+    (result, PEAK.with(Cell::get).saturating_sub(live_before))
+}
+
+#[test]
+fn the_bomb_builder_makes_a_valid_stream() {
+    let bytes = png_with_compressed_chunk(&solid(64, 64, RED), b"iCCP", 100_000);
+    let mut decoder = png::Decoder::new(Cursor::new(&bytes));
+    decoder.set_ignore_iccp_chunk(false);
+    let reader = decoder.read_info().unwrap();
+    let profile = reader.info().icc_profile.as_deref().expect("a profile");
+    assert!(profile.len() >= 100_000 && profile.iter().all(|&b| b == 0));
+}
+
+#[test]
+fn compressed_chunks_that_are_never_kept_are_never_inflated() {
+    // About 1 MB each, inflating to 1 GiB: within the upload limit.
+    for kind in [b"iCCP", b"zTXt", b"iTXt"] {
+        let name = String::from_utf8_lossy(kind);
+        let bomb = png_with_compressed_chunk(&solid(64, 64, RED), kind, 1 << 30);
+        assert!(
+            bomb.len() < limits().max_upload_bytes,
+            "{name}: {}",
+            bomb.len()
+        );
+        let (result, peak) = process_measured(&bomb, SquareMode::Refuse);
+        println!(
+            "{name} chunk of {} bytes inflating to 1 GiB: peak allocation {peak} bytes",
+            bomb.len()
+        );
+        let out = result.unwrap_or_else(|e| panic!("{name}: the image itself is fine: {e}"));
+        assert!(!chunk_types(&out.png).contains(&name.to_string()));
+        assert!(
+            peak < 16 * 1024 * 1024,
+            "{name}: peak allocation {peak} bytes"
+        );
+    }
+}
+
+#[test]
+fn the_largest_accepted_image_is_decoded_at_8_bits_without_copies() {
+    let bytes = png16(4096, 4096, [50_000, 9_000, 9_000, 65_535]);
+    let (result, peak) = process_measured(&bytes, SquareMode::Refuse);
+    println!(
+        "4096×4096 16-bit RGBA PNG ({} bytes): peak allocation {} MiB",
+        bytes.len(),
+        peak >> 20
+    );
+    let out = result.unwrap();
+    assert_eq!((out.width, out.height), (400, 400));
+    assert!(is_red(decode(&out.png).get_pixel(200, 200)));
+    // The 8-bit pixels are 64 MiB; at 16 bits, or converted by copy, it was 187 MiB.
+    assert!(
+        peak < 80 * 1024 * 1024,
+        "peak allocation {} MiB for the largest accepted image",
+        peak >> 20
+    );
+}
+
+#[test]
+fn other_formats_are_decoded_under_the_same_limits() {
+    let (result, peak) = process_measured(&gif_with_oversized_frame(), SquareMode::Refuse);
+    assert_eq!(result.unwrap_err(), ImageError::NotAnImage);
+    assert!(peak < 16 * 1024 * 1024, "gif: peak allocation {peak} bytes");
 }
 
 #[test]

@@ -2,6 +2,11 @@
 
 use std::collections::BTreeMap;
 
+use diesel::QueryResult;
+
+use crate::db::DbConnection;
+use crate::images::{self, ProcessedImage};
+
 /// How a field is shown and read.
 #[derive(Debug, Clone)]
 pub enum Widget {
@@ -126,6 +131,15 @@ impl FormData {
         self.1.iter().find(|(k, _)| k == name).map(|(_, u)| u)
     }
 
+    pub fn has_files(&self) -> bool {
+        !self.1.is_empty()
+    }
+
+    /// Drops the uploaded files, once processed (they can be megabytes each).
+    pub fn clear_files(&mut self) {
+        self.1 = Vec::new();
+    }
+
     /// The name of the hidden field that carries an image field's stored hash.
     pub fn stored_name(name: &str) -> String {
         format!("{name}_stored")
@@ -184,6 +198,38 @@ impl FormData {
 
     pub fn has(&self, name: &str) -> bool {
         self.0.iter().any(|(k, _)| k == name)
+    }
+}
+
+/// What [`super::ModelAdmin::process_uploads`] made of a form's files: images to keep,
+/// and the fields whose upload was refused.
+#[derive(Debug, Default)]
+pub struct ProcessedUploads {
+    pub images: Vec<ProcessedUpload>,
+    pub errors: FieldErrors,
+}
+
+/// An image field's processed upload and its original file name.
+#[derive(Debug)]
+pub struct ProcessedUpload {
+    pub field: String,
+    pub filename: String,
+    pub image: ProcessedImage,
+}
+
+impl ProcessedUploads {
+    /// Stores the images by hash and records each in its field's hidden values (see
+    /// [`Widget::Image`]), so a form shown again keeps them; returns the upload errors.
+    pub fn store(self, conn: &mut DbConnection, data: &mut FormData) -> QueryResult<FieldErrors> {
+        for upload in self.images {
+            images::store::save(conn, &upload.image)?;
+            data.set(&FormData::stored_name(&upload.field), &upload.image.hash);
+            data.set(
+                &FormData::stored_filename_name(&upload.field),
+                upload.filename,
+            );
+        }
+        Ok(self.errors)
     }
 }
 

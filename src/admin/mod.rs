@@ -8,7 +8,9 @@ pub mod list;
 pub mod model;
 pub mod site;
 
-pub use form::{FieldErrors, FieldSpec, FormData, Upload, Widget};
+pub use form::{
+    FieldErrors, FieldSpec, FormData, ProcessedUpload, ProcessedUploads, Upload, Widget,
+};
 pub use list::{Cell, Column, FilterSpec, ListPage, ListQuery, Row};
 pub use model::{
     ActionOutcome, ActionSpec, Actor, DeletedObject, ModelAdmin, ModelInfo, SaveError, Saved,

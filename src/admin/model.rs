@@ -2,7 +2,7 @@
 
 use diesel::QueryResult;
 
-use super::form::{FieldErrors, FieldSpec, FormData};
+use super::form::{FieldErrors, FieldSpec, FormData, ProcessedUploads};
 use super::list::{Column, FilterSpec, ListPage, ListQuery};
 use crate::auth::permissions::Action;
 use crate::db::DbConnection;
@@ -154,11 +154,13 @@ pub trait ModelAdmin: Send + Sync {
         None
     }
 
-    /// Turns uploads into stored values before validation (e.g. processes an image and
-    /// records its hash in the form), and reports the fields whose upload failed. Runs
-    /// outside the save's transaction, so what it stores survives a failed save.
-    fn prepare(&self, _conn: &mut DbConnection, _data: &mut FormData) -> QueryResult<FieldErrors> {
-        Ok(FieldErrors::default())
+    /// Turns the form's uploads into what will be stored (e.g. decodes and scales an
+    /// image), and reports the fields whose upload failed. Pure CPU and memory work: the
+    /// generic views run it on the bounded CPU pool, only for a form with files, before
+    /// any database connection is taken; they then store the result outside the save's
+    /// transaction, so it survives a failed save.
+    fn process_uploads(&self, _data: &FormData) -> ProcessedUploads {
+        ProcessedUploads::default()
     }
 
     /// Whether the form offers "Preview": validate and show the result without saving.

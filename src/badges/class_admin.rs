@@ -4,11 +4,11 @@
 use diesel::prelude::*;
 
 use super::classes::{self, BadgeClass, BadgeClassSpec, ImageSource};
-use super::image_admin::{MEDIA_PREFIX, THUMBNAIL_PREFIX, prepare_upload, square_field};
+use super::image_admin::{MEDIA_PREFIX, THUMBNAIL_PREFIX, process_upload, square_field};
 use crate::admin::list::format_time;
 use crate::admin::{
     Actor, Cell, Column, DeletedObject, FieldErrors, FieldSpec, FilterSpec, FormData, ListPage,
-    ListQuery, ModelAdmin, ModelInfo, Row, SaveError, Saved, Widget, ids_as_i64,
+    ListQuery, ModelAdmin, ModelInfo, ProcessedUploads, Row, SaveError, Saved, Widget, ids_as_i64,
 };
 use crate::db::DbConnection;
 use crate::db::schema::badge_classes;
@@ -285,8 +285,8 @@ impl ModelAdmin for BadgeClassAdmin {
         Ok(Some((c.repr(), data)))
     }
 
-    fn prepare(&self, conn: &mut DbConnection, data: &mut FormData) -> QueryResult<FieldErrors> {
-        prepare_upload(conn, data, "image", &self.limits)
+    fn process_uploads(&self, data: &FormData) -> ProcessedUploads {
+        process_upload(data, "image", &self.limits)
     }
 
     fn save(

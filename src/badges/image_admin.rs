@@ -9,8 +9,8 @@ use super::images::{
 use crate::admin::list::format_time;
 use crate::admin::{
     ActionOutcome, ActionSpec, Actor, Cell, Column, DeletedObject, FieldErrors, FieldSpec,
-    FilterSpec, FormData, ListPage, ListQuery, ModelAdmin, ModelInfo, Row, SaveError, Saved,
-    Upload, Widget, ids_as_i64,
+    FilterSpec, FormData, ListPage, ListQuery, ModelAdmin, ModelInfo, ProcessedUpload,
+    ProcessedUploads, Row, SaveError, Saved, Upload, Widget, ids_as_i64,
 };
 use crate::db::schema::{badge_image_configurations as configs, stored_images, users};
 use crate::db::{DbConnection, now};
@@ -93,7 +93,7 @@ fn describe_size(width: i32, height: i32, bytes: i32) -> String {
 }
 
 impl BadgeImageConfigurationAdmin {
-    /// Field errors for everything but the upload itself (checked in `prepare`).
+    /// Field errors for everything but the upload itself (checked in `process_uploads`).
     fn validate(
         &self,
         conn: &mut DbConnection,
@@ -216,37 +216,33 @@ fn filename_field() -> String {
 }
 
 /// Runs an image field's upload through the pipeline (squared as the form's `make_square`
-/// asks), stores the result and puts its hash and file name in the form. Shared by every
-/// admin form with a badge image.
-pub fn prepare_upload(
-    conn: &mut DbConnection,
-    data: &mut FormData,
-    field: &str,
-    limits: &Limits,
-) -> QueryResult<FieldErrors> {
-    let mut errors = FieldErrors::default();
+/// asks), for the generic admin to store. Shared by every admin form with a badge image.
+pub fn process_upload(data: &FormData, field: &str, limits: &Limits) -> ProcessedUploads {
+    let mut processed = ProcessedUploads::default();
     let Some(square) = SquareMode::parse(&data.text("make_square")) else {
-        errors.add("make_square", "Select a valid choice.");
-        return Ok(errors);
+        processed
+            .errors
+            .add("make_square", "Select a valid choice.");
+        return processed;
     };
-    match data.file(field).cloned() {
+    match data.file(field) {
         None => {}
         Some(Upload::TooLarge { limit, .. }) => {
-            errors.add(field, ImageError::UploadTooLarge { limit }.to_string());
+            let limit = *limit;
+            processed
+                .errors
+                .add(field, ImageError::UploadTooLarge { limit }.to_string());
         }
-        Some(Upload::File { filename, bytes }) => match images::process(&bytes, square, limits) {
-            Ok(image) => {
-                images::store::save(conn, &image)?;
-                data.set(&FormData::stored_name(field), &image.hash);
-                data.set(
-                    &FormData::stored_filename_name(field),
-                    clean_filename(&filename),
-                );
-            }
-            Err(problem) => errors.add(field, problem.to_string()),
+        Some(Upload::File { filename, bytes }) => match images::process(bytes, square, limits) {
+            Ok(image) => processed.images.push(ProcessedUpload {
+                field: field.to_string(),
+                filename: clean_filename(filename),
+                image,
+            }),
+            Err(problem) => processed.errors.add(field, problem.to_string()),
         },
     }
-    Ok(errors)
+    processed
 }
 
 /// The form's "If the image is not square" choice.
@@ -435,8 +431,8 @@ impl ModelAdmin for BadgeImageConfigurationAdmin {
         Ok(Some((c.mode, data)))
     }
 
-    fn prepare(&self, conn: &mut DbConnection, data: &mut FormData) -> QueryResult<FieldErrors> {
-        prepare_upload(conn, data, "icon", &self.limits)
+    fn process_uploads(&self, data: &FormData) -> ProcessedUploads {
+        process_upload(data, "icon", &self.limits)
     }
 
     fn save(

@@ -8,6 +8,7 @@ use std::io::Cursor;
 
 use image::codecs::png::{CompressionType, FilterType as PngFilter, PngEncoder};
 use image::imageops::{self, FilterType};
+use image::metadata::Orientation;
 use image::{
     DynamicImage, GenericImageView, ImageDecoder, ImageEncoder, ImageFormat, ImageReader, RgbaImage,
 };
@@ -116,7 +117,9 @@ pub fn process(
             limit: limits.max_upload_bytes,
         });
     }
-    let decoded = decode(bytes, limits)?;
+    // Squaring and scaling do not depend on the orientation (both sides are treated
+    // alike), so it is applied last, to at most `canonical_size` pixels a side.
+    let (decoded, orientation) = decode(bytes, limits)?;
     let (width, height) = decoded.dimensions();
     let side = match square {
         _ if width == height => width,
@@ -133,11 +136,13 @@ pub fn process(
     // Crop first and pad last, so that scaling works on as few pixels as possible and
     // an opaque image stays RGB until the transparent padding needs an alpha channel.
     let cropped = if square == SquareMode::Crop && width != height {
-        decoded.crop_imm((width - side) / 2, (height - side) / 2, side, side)
+        crop_centre(decoded, side)
     } else {
         decoded
     };
-    let issued = pad_to_square(shrink_to_fit(cropped, limits.canonical_size));
+    let mut scaled = shrink_to_fit(cropped, limits.canonical_size);
+    scaled.apply_orientation(orientation);
+    let issued = pad_to_square(scaled);
     let png = encode_png(&issued, limits.max_output_bytes);
     if png.len() >= limits.max_output_bytes {
         return Err(ImageError::OutputTooLarge);
@@ -159,15 +164,25 @@ pub fn sniff(bytes: &[u8]) -> Option<ImageFormat> {
         .filter(|format| ACCEPTED.contains(format))
 }
 
-/// Decodes under hard limits: the declared size is checked from the header before any pixel
-/// is decoded, and the decoder's allocation is capped, so a small file that claims huge
-/// dimensions costs almost nothing. The first frame of an animation is taken; EXIF
-/// orientation is applied.
-fn decode(bytes: &[u8], limits: &Limits) -> Result<DynamicImage, ImageError> {
-    let format = sniff(bytes).ok_or(ImageError::NotAnImage)?;
-    let (width, height) = ImageReader::with_format(Cursor::new(bytes), format)
-        .into_dimensions()
-        .map_err(|_| ImageError::NotAnImage)?;
+/// Decodes under hard limits, through one reader that has them from its first byte: the
+/// declared size is checked from the header before any pixel is decoded, and the decoder's
+/// allocation is capped, so a small file that claims huge dimensions costs almost nothing.
+/// Returns the pixels as stored (8 bits per channel) and the orientation to display them in,
+/// applied later on the scaled-down image. The first frame of an animation is taken.
+fn decode(bytes: &[u8], limits: &Limits) -> Result<(DynamicImage, Orientation), ImageError> {
+    match sniff(bytes).ok_or(ImageError::NotAnImage)? {
+        ImageFormat::Png => decode_png(bytes, limits),
+        format => decode_other(bytes, format, limits),
+    }
+}
+
+/// What one decode may allocate: the largest accepted image at 16 bits per channel (what a
+/// decoder may hold before reducing to 8), and a MiB for the rest.
+fn max_alloc(limits: &Limits) -> u64 {
+    u64::from(limits.max_dimension).pow(2) * 8 + (1 << 20)
+}
+
+fn check_dimensions(width: u32, height: u32, limits: &Limits) -> Result<(), ImageError> {
     if width > limits.max_dimension || height > limits.max_dimension {
         return Err(ImageError::TooManyPixels {
             width,
@@ -175,20 +190,97 @@ fn decode(bytes: &[u8], limits: &Limits) -> Result<DynamicImage, ImageError> {
             max: limits.max_dimension,
         });
     }
+    Ok(())
+}
+
+/// PNGs are read with the png crate directly: image's reader inflates every iCCP and text
+/// chunk (a 2 MB file can hold a colour profile that inflates to gigabytes), and the issued
+/// PNG keeps neither, so they are skipped unread. 16-bit samples are reduced to 8 bits row
+/// by row, so the largest accepted image never exists at full depth.
+fn decode_png(bytes: &[u8], limits: &Limits) -> Result<(DynamicImage, Orientation), ImageError> {
+    let bad = |_| ImageError::NotAnImage;
+    let bytes_cap = usize::try_from(max_alloc(limits)).unwrap_or(usize::MAX);
+    let mut decoder =
+        png::Decoder::new_with_limits(Cursor::new(bytes), png::Limits { bytes: bytes_cap });
+    decoder.set_ignore_iccp_chunk(true);
+    decoder.set_ignore_text_chunk(true);
+    let header = decoder.read_header_info().map_err(bad)?;
+    check_dimensions(header.width, header.height, limits)?;
+    decoder.set_transformations(png::Transformations::normalize_to_color8());
+    let mut reader = decoder.read_info().map_err(bad)?;
+    let mut pixels = vec![0; reader.output_buffer_size().ok_or(ImageError::NotAnImage)?];
+    let frame = reader.next_frame(&mut pixels).map_err(bad)?;
+    pixels.truncate(frame.buffer_size());
+    let (width, height) = (frame.width, frame.height);
+    let image = match frame.color_type {
+        png::ColorType::Grayscale => {
+            image::GrayImage::from_raw(width, height, pixels).map(DynamicImage::ImageLuma8)
+        }
+        png::ColorType::GrayscaleAlpha => {
+            image::GrayAlphaImage::from_raw(width, height, pixels).map(DynamicImage::ImageLumaA8)
+        }
+        png::ColorType::Rgb => {
+            image::RgbImage::from_raw(width, height, pixels).map(DynamicImage::ImageRgb8)
+        }
+        png::ColorType::Rgba => {
+            RgbaImage::from_raw(width, height, pixels).map(DynamicImage::ImageRgba8)
+        }
+        // Palettes are expanded by the transformation above.
+        png::ColorType::Indexed => None,
+    }
+    .ok_or(ImageError::NotAnImage)?;
+    let orientation = reader
+        .info()
+        .exif_metadata
+        .as_deref()
+        .and_then(Orientation::from_exif_chunk)
+        .unwrap_or(Orientation::NoTransforms);
+    Ok((image, orientation))
+}
+
+/// JPEG, GIF and WebP through image's readers, with the allocation cap set before the
+/// header is read.
+fn decode_other(
+    bytes: &[u8],
+    format: ImageFormat,
+    limits: &Limits,
+) -> Result<(DynamicImage, Orientation), ImageError> {
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut decoder_limits = image::Limits::default();
-    decoder_limits.max_image_width = Some(limits.max_dimension);
-    decoder_limits.max_image_height = Some(limits.max_dimension);
-    // Room for the largest accepted image at 16 bits per channel, and no more.
-    decoder_limits.max_alloc = Some(u64::from(limits.max_dimension).pow(2) * 8 + (1 << 20));
+    decoder_limits.max_alloc = Some(max_alloc(limits));
     reader.limits(decoder_limits);
     let mut decoder = reader.into_decoder().map_err(|_| ImageError::NotAnImage)?;
-    let orientation = decoder
-        .orientation()
-        .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut image = DynamicImage::from_decoder(decoder).map_err(|_| ImageError::NotAnImage)?;
-    image.apply_orientation(orientation);
-    Ok(image)
+    let (width, height) = decoder.dimensions();
+    check_dimensions(width, height, limits)?;
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let image = DynamicImage::from_decoder(decoder).map_err(|_| ImageError::NotAnImage)?;
+    Ok((image, orientation))
+}
+
+/// Keeps the centre `side`×`side` square, moving rows within the image's own buffer
+/// rather than copying it (a decoded image can be 64 MiB).
+fn crop_centre(image: DynamicImage, side: u32) -> DynamicImage {
+    let (width, height) = image.dimensions();
+    let (x, y) = ((width - side) / 2, (height - side) / 2);
+    let channels = usize::from(image.color().channel_count());
+    let crop = |mut raw: Vec<u8>| {
+        let (row, stride) = (side as usize * channels, width as usize * channels);
+        for r in 0..side as usize {
+            let from = (y as usize + r) * stride + x as usize * channels;
+            raw.copy_within(from..from + row, r * row);
+        }
+        raw.truncate(row * side as usize);
+        raw
+    };
+    match image {
+        DynamicImage::ImageRgb8(i) => DynamicImage::ImageRgb8(
+            image::RgbImage::from_raw(side, side, crop(i.into_raw())).expect("sized above"),
+        ),
+        DynamicImage::ImageRgba8(i) => DynamicImage::ImageRgba8(
+            RgbaImage::from_raw(side, side, crop(i.into_raw())).expect("sized above"),
+        ),
+        other => other.crop_imm(x, y, side, side),
+    }
 }
 
 /// Scales down (never up) so that the longer side is at most `max_side`, keeping the

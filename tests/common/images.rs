@@ -1,7 +1,7 @@
 //! Test images, built in code.
 #![allow(dead_code)]
 
-use std::io::Cursor;
+use std::io::{Cursor, Write};
 
 use image::{ImageEncoder, Rgba, RgbaImage};
 
@@ -178,4 +178,134 @@ pub fn decode(png: &[u8]) -> RgbaImage {
         .decode()
         .unwrap()
         .into_rgba8()
+}
+
+/// A `width`×`height` PNG of one colour at 16 bits per channel, written row by row (the
+/// largest accepted, 4096², is about 130 KB: the most a file of one colour compresses).
+pub fn png16(width: u32, height: u32, color: [u16; 4]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, width, height);
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.set_depth(png::BitDepth::Sixteen);
+    encoder.set_compression(png::Compression::High);
+    let mut writer = encoder.write_header().unwrap();
+    let pixel: Vec<u8> = color.iter().flat_map(|c| c.to_be_bytes()).collect();
+    let row = pixel.repeat(width as usize);
+    let mut stream = writer.stream_writer().unwrap();
+    for _ in 0..height {
+        stream.write_all(&row).unwrap();
+    }
+    stream.finish().unwrap();
+    writer.finish().unwrap();
+    out
+}
+
+/// Bits in DEFLATE's order: numbers least significant bit first, Huffman codes most
+/// significant bit first.
+#[derive(Default)]
+struct Bits {
+    out: Vec<u8>,
+    byte: u8,
+    used: u32,
+}
+
+impl Bits {
+    fn put(&mut self, value: u32, count: u32) {
+        for i in 0..count {
+            self.byte |= (((value >> i) & 1) as u8) << self.used;
+            self.used += 1;
+            if self.used == 8 {
+                self.out.push(self.byte);
+                (self.byte, self.used) = (0, 0);
+            }
+        }
+    }
+
+    fn code(&mut self, code: u32, length: u32) {
+        for i in (0..length).rev() {
+            self.put((code >> i) & 1, 1);
+        }
+    }
+
+    fn zeros(&mut self, mut count: usize) {
+        while count > 0 && self.used != 0 {
+            self.put(0, 1);
+            count -= 1;
+        }
+        self.out.resize(self.out.len() + count / 8, 0);
+        self.put(0, (count % 8) as u32);
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        if self.used > 0 {
+            self.out.push(self.byte);
+        }
+        self.out
+    }
+}
+
+/// A zlib stream of at least `size` zeros in about `size / 1032` bytes (DEFLATE's best
+/// ratio): one dynamic-Huffman block in which a literal zero is followed by matches of 258
+/// bytes at distance 1, each coded in two bits, both 0 — so the body is zero bytes.
+pub fn zlib_zeros(size: usize) -> Vec<u8> {
+    let matches = size.div_ceil(258);
+    let mut bits = Bits::default();
+    bits.put(1, 1); // the last block
+    bits.put(2, 2); // dynamic Huffman codes
+    bits.put(29, 5); // 286 literal/length codes
+    bits.put(1, 5); // 2 distance codes
+    bits.put(14, 4); // 18 code length codes, in DEFLATE's order:
+    // 16 17 18 0 8 7 9 6 10 5 11 4 12 3 13 2 14 1 — only 18 ("0"), 2 ("11") and 1 ("10").
+    for length in [0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 2] {
+        bits.put(length, 3);
+    }
+    bits.code(0b11, 2); // literal 0: length 2
+    bits.code(0, 1); // 138 zeros (literals 1–138)
+    bits.put(127, 7);
+    bits.code(0, 1); // 117 zeros (139–255)
+    bits.put(106, 7);
+    bits.code(0b11, 2); // end of block: length 2
+    bits.code(0, 1); // 28 zeros (257–284)
+    bits.put(17, 7);
+    bits.code(0b10, 2); // length 258 (code 285): length 1, so its code is "0"
+    bits.code(0b10, 2); // distance 1: length 1, "0"
+    bits.code(0b10, 2); // distance 2 (unused): length 1, "1"
+    bits.code(0b10, 2); // the literal 0 ("10")
+    bits.zeros(matches * 2);
+    bits.code(0b11, 2); // end of block
+    let mut out = vec![0x78, 0x01];
+    out.extend(bits.finish());
+    let total = (1 + 258 * matches) as u64;
+    let adler = ((total % 65521) << 16) | 1;
+    out.extend_from_slice(&(adler as u32).to_be_bytes());
+    out
+}
+
+/// A PNG of `image` with, right after IHDR, a `kind` chunk (`iCCP`, `zTXt` or `iTXt`) whose
+/// compressed text or profile inflates to `size` zeros or more.
+pub fn png_with_compressed_chunk(image: &RgbaImage, kind: &[u8; 4], size: usize) -> Vec<u8> {
+    let plain = png(image);
+    let after_ihdr = 8 + 12 + 13;
+    let mut data = match kind {
+        b"iCCP" => b"ICC profile\0\0".to_vec(),
+        b"zTXt" => b"Comment\0\0".to_vec(),
+        b"iTXt" => b"Comment\0\x01\0\0\0".to_vec(),
+        _ => panic!("not a compressed chunk"),
+    };
+    data.extend(zlib_zeros(size));
+    let mut out = plain[..after_ihdr].to_vec();
+    out.extend(chunk(kind, &data));
+    out.extend_from_slice(&plain[after_ihdr..]);
+    out
+}
+
+/// A GIF whose 64×64 screen holds a first frame that declares itself 65535×65535.
+pub fn gif_with_oversized_frame() -> Vec<u8> {
+    let mut out = b"GIF89a".to_vec();
+    out.extend_from_slice(&[64, 0, 64, 0, 0x80, 0, 0]); // screen, a 2-colour palette
+    out.extend_from_slice(&[0, 0, 0, 255, 255, 255]);
+    out.extend_from_slice(&[0x2c, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0]); // the frame
+    out.extend_from_slice(&[2, 2, 0x4c, 0x01, 0]); // a few LZW codes
+    out.push(0x3b);
+    out
 }

@@ -11,7 +11,7 @@ use super::views::{FieldView, field_views};
 use super::{capfirst, changelist_url, object_url, permitted_model, preserved};
 use crate::admin::form::changed_fields;
 use crate::admin::history::{self, ChangeMessage};
-use crate::admin::{FieldErrors, FormData, ModelAdmin, SaveError, Saved};
+use crate::admin::{FieldErrors, FormData, ModelAdmin, ProcessedUploads, SaveError, Saved};
 use crate::auth::permissions::Action;
 use crate::auth::session::Level;
 use crate::error::{AppError, redirect};
@@ -267,9 +267,30 @@ fn target_of(id: Option<String>, before: Option<(String, FormData)>) -> Target {
     }
 }
 
-/// Prepares uploads, then validates and saves in one transaction with its history entry,
-/// and redirects as the pressed button asks. An invalid form, or a preview, is shown again
-/// with what was prepared (so a processed upload is not lost) and nothing is saved.
+/// Runs the model's upload processing (image decoding) on the CPU pool, before a database
+/// connection is taken, and lets go of the files' bytes; a form without files skips it.
+async fn process_uploads(
+    state: &AppState,
+    model: &Arc<dyn ModelAdmin>,
+    mut data: FormData,
+) -> Result<(FormData, ProcessedUploads), AppError> {
+    if !data.has_files() {
+        return Ok((data, ProcessedUploads::default()));
+    }
+    let model = model.clone();
+    state
+        .cpu
+        .run(move || {
+            let processed = model.process_uploads(&data);
+            data.clear_files();
+            (data, processed)
+        })
+        .await
+}
+
+/// Processes uploads, then stores them and validates and saves in one transaction with its
+/// history entry, and redirects as the pressed button asks. An invalid form, or a preview,
+/// is shown again with what was processed (so an upload is not lost) and nothing is saved.
 async fn submit(
     state: &AppState,
     staff: &Staff,
@@ -280,6 +301,7 @@ async fn submit(
     let actor = staff.actor();
     let author = staff.author();
     let preview = data.has("_preview") && model.has_preview();
+    let (data, processed) = process_uploads(state, &model, data).await?;
     let (outcome, data) = {
         let model = model.clone();
         state
@@ -313,7 +335,7 @@ async fn submit(
                     };
                     return Ok((shown, data));
                 }
-                let mut errors = model.prepare(conn, &mut data)?;
+                let mut errors = processed.store(conn, &mut data)?;
                 let keep = errors.is_empty() && !preview;
                 let result = crate::db::write_transaction(conn, |conn| {
                     let saved = model.save(conn, actor, id.as_deref(), &data)?;
