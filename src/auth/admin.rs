@@ -448,19 +448,12 @@ impl ModelAdmin for UserAdmin {
         let Some(id) = id else {
             return Ok(Self::add_fields());
         };
-        let mut password = FieldSpec::new("password", "Password", Widget::ReadOnly)
-            .help("Raw passwords are not stored, so there is no way to see this user’s password.");
-        if parse_id(id)
-            .map(|id| refusal_for(conn, actor, id))
-            .transpose()?
-            .flatten()
-            .is_none()
-        {
-            password = password.link(
+        let password = FieldSpec::new("password", "Password", Widget::ReadOnly)
+            .help("Raw passwords are not stored, so there is no way to see this user’s password.")
+            .link(
                 format!("/admin/auth/user/{id}/password/"),
                 "Set a new password",
             );
-        }
         let privileged = |field: FieldSpec| {
             if actor.is_superuser {
                 field

@@ -205,9 +205,13 @@ pub async fn change_form(
         preserved_filters: preserved::from_request(&req),
     };
     let fields = match refusal {
+        // Read-only, and without the links that lead to changing it another way.
         Some(_) => fields
             .into_iter()
-            .map(crate::admin::FieldSpec::read_only)
+            .map(|field| crate::admin::FieldSpec {
+                link: None,
+                ..field.read_only()
+            })
             .collect(),
         None => fields,
     };
