@@ -2,6 +2,7 @@
 
 use diesel::prelude::*;
 
+use super::users::User;
 use crate::admin::list::format_time;
 use crate::admin::{
     ActionOutcome, ActionSpec, Actor, Cell, Column, DeletedObject, FieldErrors, FieldSpec,
@@ -76,16 +77,25 @@ fn acting_user_choices(
     conn: &mut DbConnection,
     actor: Actor,
 ) -> QueryResult<Vec<(String, String)>> {
-    let candidates: Vec<(i64, String)> = users::table
+    let candidates: Vec<User> = users::table
         .filter(users::is_active.eq(true))
         .filter(users::is_superuser.eq(false))
         .order(users::username)
-        .select((users::id, users::username))
+        .select(User::as_select())
         .load(conn)?;
+    // The actor's permissions, read once; `None` for a superuser, who may choose anyone.
+    let own = match super::users::find(conn, actor.user_id)? {
+        Some(user) if !actor.is_superuser => Some(super::permissions::held(conn, &user)?),
+        _ => None,
+    };
     let mut choices = Vec::with_capacity(candidates.len());
-    for (id, name) in candidates {
-        if super::admin::refusal_for(conn, actor, id)?.is_none() {
-            choices.push((id.to_string(), name));
+    for user in candidates {
+        let refused = match &own {
+            Some(own) => super::users::refusal_given(conn, own, &user)?.is_some(),
+            None => false,
+        };
+        if !refused {
+            choices.push((user.id.to_string(), user.username));
         }
     }
     Ok(choices)

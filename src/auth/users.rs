@@ -189,15 +189,23 @@ pub fn management_refusal(
     if actor.is_superuser {
         return Ok(None);
     }
+    let own = permissions::held(conn, actor)?;
+    refusal_given(conn, &own, target)
+}
+
+/// [`management_refusal`] for an actor who is not a superuser and holds `own`, so that a
+/// list of targets is judged with the actor's permissions read once.
+pub fn refusal_given(
+    conn: &mut DbConnection,
+    own: &permissions::PermissionSet,
+    target: &User,
+) -> QueryResult<Option<&'static str>> {
     if target.is_superuser {
         return Ok(Some(
             "This user is a superuser: only a superuser may change, deactivate or delete them, or set their password.",
         ));
     }
-    let (own, theirs) = (
-        permissions::held(conn, actor)?,
-        permissions::held(conn, target)?,
-    );
+    let theirs = permissions::held(conn, target)?;
     Ok((!own.covers(&theirs)).then_some(
         "This user holds permissions that you do not hold: only a superuser may change, deactivate or delete them, or set their password.",
     ))
