@@ -23,13 +23,18 @@ pub fn login_url(next: &str) -> String {
     format!("{LOGIN_PATH}?next={encoded}")
 }
 
-/// `next` when it is a path on this site, otherwise the admin index (no open redirect).
+/// The longest URL carried through a redirect: longer ones are someone else's doing.
+pub const MAX_CARRIED_URL: usize = 2048;
+
+/// `next` when it is a path on this site (and not overlong), otherwise the admin index (no
+/// open redirect).
 pub fn safe_next(next: Option<&str>) -> String {
     let default = "/admin/".to_string();
     let Some(next) = next.map(str::trim) else {
         return default;
     };
     let is_local_path = next.starts_with('/')
+        && next.len() <= MAX_CARRIED_URL
         && !next.starts_with("//")
         && !next.starts_with("/\\")
         && !next.chars().any(|c| c.is_control() || c == '\\');
@@ -56,6 +61,7 @@ mod tests {
             "/\\evil.example",
             "javascript:alert(1)",
             "/admin/\r\nSet-Cookie: x",
+            &format!("/admin/?q={}", "a".repeat(MAX_CARRIED_URL)),
             "",
         ] {
             assert_eq!(safe_next(Some(hostile)), "/admin/", "{hostile:?}");

@@ -6,14 +6,17 @@ use actix_web::HttpRequest;
 
 use super::changelist_url;
 use crate::admin::ModelAdmin;
+use crate::auth::MAX_CARRIED_URL;
 use crate::web::query::{QueryString, pairs};
 
 pub const PARAM: &str = "_changelist_filters";
 
-/// The changelist query the page was opened with.
+/// The changelist query the page was opened with; an overlong one is dropped rather than
+/// carried into every link and redirect of the page.
 pub fn from_request(req: &HttpRequest) -> String {
     QueryString::new(pairs(req.query_string()))
         .get(PARAM)
+        .filter(|query| query.len() <= MAX_CARRIED_URL)
         .unwrap_or_default()
         .to_string()
 }
