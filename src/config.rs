@@ -109,8 +109,8 @@ pub const SETTINGS: &[Setting] = &[
     },
     Setting {
         name: "ACCOLADE_AWARD_LEASE_SECONDS",
-        default: "120",
-        description: "How long a worker holds a claimed job; a job whose worker died is taken up again after this.",
+        default: "30",
+        description: "How long a claimed job stays its worker's without a renewal; workers renew it every third of this while the job runs, so a killed worker's jobs are taken up again within it.",
     },
     Setting {
         name: "ACCOLADE_ISSUER_NAME",
@@ -421,7 +421,7 @@ impl Config {
             },
             award_max_attempts: parse_number(get, "ACCOLADE_AWARD_MAX_ATTEMPTS", 8)?,
             award_lease: Duration::from_secs(
-                parse_number(get, "ACCOLADE_AWARD_LEASE_SECONDS", 120)?.into(),
+                parse_number(get, "ACCOLADE_AWARD_LEASE_SECONDS", 30)?.into(),
             ),
             allow_shipped_images: parse_bool(get, "ACCOLADE_ALLOW_SHIPPED_BADGE_IMAGES", false)?,
             issuer: crate::badging::openbadges::IssuerProfile {

@@ -88,6 +88,7 @@ pub fn badge_backend(
                 site: config.site_url.clone(),
             },
             profile: config.issuer.clone(),
+            db: prepared.db.clone(),
         }),
     })
 }

@@ -198,7 +198,13 @@ fn award(
         jobs::enqueue_course_completion(conn, learner.id, &key.to_string(), mode, &evidence)
     })
     .map_err(|e| e.to_string())?;
-    println!("Queued award job {job}.");
+    drop(conn);
+    if job.joined {
+        println!("Award job {} for this badge is already waiting.", job.id);
+    } else {
+        println!("Queued award job {}.", job.id);
+    }
+    let job = job.id;
     let Some(timeout) = wait else {
         return Ok(());
     };
@@ -208,6 +214,7 @@ fn award(
     let mut last_error = String::new();
     loop {
         accolade::badging::worker::drain(&prepared.db, backend.as_ref(), &settings, "cli")?;
+        let mut conn = prepared.db.get().map_err(|e| e.to_string())?;
         let state = jobs::get(&mut conn, job)
             .map_err(|e| e.to_string())?
             .ok_or("the job vanished")?;

@@ -580,6 +580,19 @@ async fn operators_issue_a_badge_for_a_passing_certificate() {
     assert_eq!(refused.status(), 403);
     assert_eq!(jobs_now(), 1);
 
+    // While the event's award waits, "Issue badge now" joins it rather than queue another.
+    let joined = app
+        .post_form("/admin/certificates/generatedcertificate/", &fields)
+        .await;
+    assert_eq!(joined.status(), 302);
+    let page = app.get_html(&location(&joined)).await;
+    assert!(
+        page.contains("0 award job(s) queued. 1 already waiting: not queued twice. 1 certificate(s) skipped: not passing."),
+        "{page}"
+    );
+    assert_eq!(jobs_now(), 1, "the waiting job joined");
+
+    app.issue_waiting_awards();
     let issued = app
         .post_form("/admin/certificates/generatedcertificate/", &fields)
         .await;

@@ -7,13 +7,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use accolade::badges::classes::BadgeClass;
-use accolade::badging::backend::{AwardError, BadgeBackend, IssuedAssertion};
+use accolade::badging::award::Attempt;
+use accolade::badging::backend::{
+    AwardError, BadgeBackend, IssuedAssertion, RemoteAward, RemoteClass,
+};
 use accolade::badging::jobs::{self, Outcome};
 use accolade::badging::learners::{self, Learner};
 use accolade::badging::openbadges::{self, unbake_png};
 use accolade::badging::worker::{self, WorkerSettings};
 use accolade::courses::{self, CourseKey};
-use accolade::db::DbConnection;
 use accolade::db::schema::{award_attempts, award_jobs, badge_assertions};
 use common::{TestApp, location, spawn_app};
 use diesel::prelude::*;
@@ -37,7 +39,9 @@ fn queue(app: &TestApp, username: &str, mode: &str) -> i64 {
     let learner =
         learners::upsert(&mut conn, username, &format!("{username}@Example.com")).unwrap();
     let evidence = accolade::badging::award::evidence_url("https://lms.example", "cafe1234");
-    jobs::enqueue_course_completion(&mut conn, learner.id, COURSE, mode, &evidence).unwrap()
+    jobs::enqueue_course_completion(&mut conn, learner.id, COURSE, mode, &evidence)
+        .unwrap()
+        .id
 }
 
 fn job(app: &TestApp, id: i64) -> jobs::AwardJob {
@@ -56,10 +60,20 @@ async fn an_award_is_hosted_baked_and_never_made_twice() {
     let app = spawn_app().await;
     let backend = local(&app);
     let first = queue(&app, "alice", "verified");
-    let second = queue(&app, "alice", "verified");
+    assert_eq!(
+        queue(&app, "alice", "verified"),
+        first,
+        "a second request joins the waiting job"
+    );
     assert_eq!(
         worker::drain(&app.db, backend.as_ref(), &settings(true), "test").unwrap(),
-        2
+        1
+    );
+    let second = queue(&app, "alice", "verified");
+    assert_ne!(second, first, "the first job is done: a new one is queued");
+    assert_eq!(
+        worker::drain(&app.db, backend.as_ref(), &settings(true), "test").unwrap(),
+        1
     );
     let (a, b) = (job(&app, first), job(&app, second));
     assert_eq!((a.status.as_str(), b.status.as_str()), ("done", "done"));
@@ -234,83 +248,72 @@ async fn awards_that_cannot_happen_say_why() {
     assert_eq!(assertion_count(&app), 0);
 }
 
-/// A backend that fails the first `failures` awards with a retryable error.
-struct Flaky {
+type Hook = Box<dyn Fn(&BadgeClass) -> Result<Option<String>, AwardError> + Send + Sync>;
+
+/// The local issuer with a hook before each class creation (whose `Some` answer replaces the
+/// creation) and before each award (whose error replaces the award).
+struct Scripted {
     inner: Arc<dyn BadgeBackend>,
-    failures: std::sync::atomic::AtomicUsize,
+    before_create: Hook,
+    before_award: Hook,
 }
 
-impl BadgeBackend for Flaky {
-    fn name(&self) -> &'static str {
-        "flaky"
-    }
-    fn create_badge_class(
-        &self,
-        conn: &mut DbConnection,
-        class: &BadgeClass,
-    ) -> Result<String, AwardError> {
-        self.inner.create_badge_class(conn, class)
-    }
-    fn award(
-        &self,
-        conn: &mut DbConnection,
-        class: &BadgeClass,
-        learner: &Learner,
-        evidence: Option<&str>,
-        retry: bool,
-    ) -> Result<IssuedAssertion, AwardError> {
-        if self.failures.load(std::sync::atomic::Ordering::SeqCst) > 0 {
-            self.failures
-                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-            return Err(AwardError::Retryable("HTTP 503 from the backend".into()));
+impl Scripted {
+    fn new(app: &TestApp) -> Scripted {
+        Scripted {
+            inner: local(app),
+            before_create: Box::new(|_| Ok(None)),
+            before_award: Box::new(|_| Ok(None)),
         }
-        self.inner.award(conn, class, learner, evidence, retry)
     }
-    fn revoke(
-        &self,
-        class: &BadgeClass,
-        assertion: &accolade::badging::assertions::BadgeAssertion,
-        reason: &str,
-    ) -> Result<(), AwardError> {
-        self.inner.revoke(class, assertion, reason)
-    }
-    fn health(&self) -> Result<String, String> {
-        Ok("flaky".into())
+
+    /// Fails the first `failures` awards with a retryable error.
+    fn flaky(app: &TestApp, failures: usize) -> Scripted {
+        let left = std::sync::atomic::AtomicUsize::new(failures);
+        Scripted {
+            before_award: Box::new(move |_| {
+                use std::sync::atomic::Ordering::SeqCst;
+                match left.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)) {
+                    Ok(_) => Err(AwardError::Retryable("HTTP 503 from the backend".into())),
+                    Err(_) => Ok(None),
+                }
+            }),
+            ..Scripted::new(app)
+        }
     }
 }
 
-/// A backend on which another worker creates and freezes the class while this one is
-/// creating it too; it remembers which class identifier each award used.
-struct Overtaken {
-    inner: Arc<dyn BadgeBackend>,
-    awarded_under: std::sync::Mutex<Vec<String>>,
-}
-
-impl BadgeBackend for Overtaken {
+impl BadgeBackend for Scripted {
     fn name(&self) -> &'static str {
-        "overtaken"
+        "scripted"
     }
-    fn create_badge_class(
-        &self,
-        conn: &mut DbConnection,
-        class: &BadgeClass,
-    ) -> Result<String, AwardError> {
-        accolade::badges::classes::mark_frozen(conn, class.id, "created-first").unwrap();
-        Ok("created-second".into())
+    fn settle_time(&self) -> Duration {
+        Duration::ZERO
+    }
+    fn create_badge_class(&self, class: &BadgeClass, tag: &str) -> Result<String, AwardError> {
+        match (self.before_create)(class)? {
+            Some(id) => Ok(id),
+            None => self.inner.create_badge_class(class, tag),
+        }
+    }
+    fn find_badge_class(&self, tag: &str) -> Result<Option<String>, AwardError> {
+        self.inner.find_badge_class(tag)
     }
     fn award(
         &self,
-        conn: &mut DbConnection,
         class: &BadgeClass,
         learner: &Learner,
         evidence: Option<&str>,
-        retry: bool,
     ) -> Result<IssuedAssertion, AwardError> {
-        self.awarded_under
-            .lock()
-            .unwrap()
-            .push(class.backend_id.clone());
-        self.inner.award(conn, class, learner, evidence, retry)
+        (self.before_award)(class)?;
+        self.inner.award(class, learner, evidence)
+    }
+    fn find_award(
+        &self,
+        class: &BadgeClass,
+        learner: &Learner,
+    ) -> Result<Option<IssuedAssertion>, AwardError> {
+        self.inner.find_award(class, learner)
     }
     fn revoke(
         &self,
@@ -320,23 +323,41 @@ impl BadgeBackend for Overtaken {
     ) -> Result<(), AwardError> {
         self.inner.revoke(class, assertion, reason)
     }
+    fn list_awards(&self, class: &BadgeClass) -> Result<Option<Vec<RemoteAward>>, AwardError> {
+        self.inner.list_awards(class)
+    }
+    fn list_classes(&self) -> Result<Option<Vec<RemoteClass>>, AwardError> {
+        self.inner.list_classes()
+    }
     fn health(&self) -> Result<String, String> {
-        Ok("overtaken".into())
+        Ok("scripted".into())
     }
 }
 
 #[tokio::test]
 async fn a_class_created_twice_at_once_is_awarded_under_the_first() {
     let app = spawn_app().await;
-    let backend = Overtaken {
-        inner: local(&app),
-        awarded_under: Default::default(),
+    // Another creates and freezes the class while this one is creating it too; every
+    // award then goes to the class kept first.
+    let awarded_under = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (db, seen) = (app.db.clone(), awarded_under.clone());
+    let backend = Scripted {
+        before_create: Box::new(move |class| {
+            let mut conn = db.get().unwrap();
+            accolade::badges::classes::mark_frozen(&mut conn, class.id, "created-first").unwrap();
+            Ok(Some("created-second".into()))
+        }),
+        before_award: Box::new(move |class| {
+            seen.lock().unwrap().push(class.backend_id.clone());
+            Ok(None)
+        }),
+        ..Scripted::new(&app)
     };
     let id = queue(&app, "alice", "verified");
     worker::drain(&app.db, &backend, &settings(true), "test").unwrap();
     assert_eq!(job(&app, id).status, "done");
     assert_eq!(
-        *backend.awarded_under.lock().unwrap(),
+        *awarded_under.lock().unwrap(),
         vec!["created-first".to_string()]
     );
 }
@@ -351,10 +372,7 @@ fn make_due(app: &TestApp, id: i64) {
 #[tokio::test]
 async fn retryable_failures_back_off_and_then_succeed_or_give_up() {
     let app = spawn_app().await;
-    let flaky = Flaky {
-        inner: local(&app),
-        failures: 2.into(),
-    };
+    let flaky = Scripted::flaky(&app, 2);
     let id = queue(&app, "alice", "verified");
     worker::drain(&app.db, &flaky, &settings(true), "test").unwrap();
     let waiting = job(&app, id);
@@ -380,10 +398,7 @@ async fn retryable_failures_back_off_and_then_succeed_or_give_up() {
     assert_eq!(outcomes, ["retry", "retry", "done"]);
 
     // Past the limit, a job fails with the reason.
-    let always = Flaky {
-        inner: local(&app),
-        failures: 100.into(),
-    };
+    let always = Scripted::flaky(&app, 100);
     let doomed = queue(&app, "bob", "verified");
     for _ in 0..3 {
         make_due(&app, doomed);
@@ -429,8 +444,11 @@ async fn a_job_whose_worker_died_is_taken_up_again() {
         &claimed,
         "dead-worker",
         accolade::db::now(),
-        Outcome::Failed {
-            reason: "late".into(),
+        Attempt {
+            outcome: Outcome::Failed {
+                reason: "late".into(),
+            },
+            unanswered: false,
         },
         3,
     )
@@ -499,8 +517,9 @@ async fn the_outcome_of_a_claimed_job_is_recorded_once() {
             .is_none(),
         "leased"
     );
+    drop(conn);
     let outcome = worker::run_job(
-        &mut conn,
+        &app.db,
         local(&app).as_ref(),
         &settings(true),
         &claimed,
@@ -789,4 +808,135 @@ fn pending_revocations(app: &TestApp) -> i64 {
         .count()
         .get_result(&mut *app.conn())
         .unwrap()
+}
+
+/// The class a queued completion job of `username` awards, created (not yet on a backend).
+fn class_of(app: &TestApp, mode: &str) -> i64 {
+    use accolade::db::schema::badge_classes;
+    let slug = accolade::badges::classes::course_slug(COURSE, mode);
+    badge_classes::table
+        .filter(badge_classes::slug.eq(slug))
+        .select(badge_classes::id)
+        .first(&mut *app.conn())
+        .unwrap()
+}
+
+fn set_status(app: &TestApp, id: i64, status: &str) {
+    diesel::update(award_jobs::table.find(id))
+        .set(award_jobs::status.eq(status))
+        .execute(&mut *app.conn())
+        .unwrap();
+}
+
+#[tokio::test]
+async fn one_job_at_a_time_holds_an_award_and_an_unknown_outcome_passes_on() {
+    use accolade::badging::claims::{self, Claim};
+    let app = spawn_app().await;
+    // A class to claim: made by a first award.
+    let first = queue(&app, "alice", "verified");
+    worker::drain(&app.db, local(&app).as_ref(), &settings(true), "w").unwrap();
+    let class = class_of(&app, "verified");
+    let learner = job(&app, first).learner_id;
+    let (a, b) = (
+        queue(&app, "bob", "verified"),
+        queue(&app, "carol", "verified"),
+    );
+    let mut conn = app.conn();
+
+    // Job a holds bob's award; b, open too, finds it taken and never reaches the backend.
+    let bob = job(&app, a).learner_id;
+    assert_eq!(
+        claims::claim_award(&mut conn, a, bob, class).unwrap(),
+        Claim::Held { sent_at: None }
+    );
+    assert_eq!(
+        claims::claim_award(&mut conn, b, bob, class).unwrap(),
+        Claim::Taken { by_job: a }
+    );
+    // Only the worker that runs the job may mark a request sent.
+    assert!(
+        !claims::mark_sent(&mut conn, a, "w", bob, class).unwrap(),
+        "a is not running"
+    );
+    drop(conn);
+    set_status(&app, a, "running");
+    diesel::update(award_jobs::table.find(a))
+        .set(award_jobs::locked_by.eq("w"))
+        .execute(&mut *app.conn())
+        .unwrap();
+    let mut conn = app.conn();
+    assert!(!claims::mark_sent(&mut conn, a, "other", bob, class).unwrap());
+    assert!(claims::mark_sent(&mut conn, a, "w", bob, class).unwrap());
+    drop(conn);
+
+    // a fails with its request unanswered: b takes the claim over, and with it the
+    // knowledge that a request may have been carried out.
+    set_status(&app, a, "failed");
+    let mut conn = app.conn();
+    match claims::claim_award(&mut conn, b, bob, class).unwrap() {
+        Claim::Held { sent_at } => assert!(sent_at.is_some(), "the unknown outcome passes on"),
+        taken => panic!("{taken:?}"),
+    }
+    // Recording the award releases the claim.
+    claims::release(&mut conn, bob, class).unwrap();
+    assert_eq!(
+        claims::claim_award(&mut conn, a, bob, class).unwrap(),
+        Claim::Held { sent_at: None }
+    );
+    assert_eq!(
+        claims::claim_award(&mut conn, a, learner, class).unwrap(),
+        Claim::Held { sent_at: None }
+    );
+}
+
+#[tokio::test]
+async fn retry_now_leaves_a_job_whose_award_has_another_waiting() {
+    let app = spawn_app().await;
+    let first = queue(&app, "alice", "verified");
+    set_status(&app, first, "failed");
+    let second = queue(&app, "alice", "verified");
+    assert_ne!(first, second, "the failed job is not open");
+    let mut conn = app.conn();
+    assert_eq!(
+        jobs::retry_now(&mut conn, &[first, second]).unwrap(),
+        vec![second],
+        "the failed one stays failed: its award has an open job"
+    );
+    drop(conn);
+    assert_eq!(job(&app, first).status, "failed");
+}
+
+#[tokio::test]
+async fn a_running_job_keeps_its_lease_however_long_the_backend_takes() {
+    let app = spawn_app().await;
+    let id = queue(&app, "alice", "verified");
+    let lease = Duration::from_secs(2);
+    let (db, rivals) = (app.db.clone(), Arc::new(std::sync::Mutex::new(Vec::new())));
+    let seen = rivals.clone();
+    // While the award is with the backend for three leases, another worker keeps trying to
+    // claim a job: the heartbeat keeps this one out of its reach.
+    let slow = Scripted {
+        before_award: Box::new(move |_| {
+            for _ in 0..30 {
+                std::thread::sleep(Duration::from_millis(200));
+                let mut conn = db.get().unwrap();
+                let claimed = jobs::claim(&mut conn, "rival", lease).unwrap();
+                seen.lock().unwrap().push(claimed.map(|j| j.id));
+            }
+            Ok(None)
+        }),
+        ..Scripted::new(&app)
+    };
+    let settings = WorkerSettings {
+        lease,
+        ..settings(true)
+    };
+    worker::drain(&app.db, &slow, &settings, "slow").unwrap();
+    assert!(
+        rivals.lock().unwrap().iter().all(Option::is_none),
+        "the job was taken from a live worker: {:?}",
+        rivals.lock().unwrap()
+    );
+    assert_eq!(job(&app, id).status, "done");
+    assert_eq!(assertion_count(&app), 1);
 }

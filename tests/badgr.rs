@@ -13,7 +13,7 @@ use accolade::badging::jobs;
 use accolade::badging::learners;
 use accolade::badging::worker::{self, WorkerSettings};
 use accolade::courses::{self, CourseKey};
-use accolade::db::schema::{award_jobs, badge_assertions, badge_classes};
+use accolade::db::schema::{award_claims, award_jobs, badge_assertions, badge_classes};
 use common::{TestApp, spawn_app};
 use diesel::prelude::*;
 use serde_json::json;
@@ -103,6 +103,7 @@ fn queue(app: &TestApp, username: &str) -> i64 {
         "https://example.com/irrefutable_proof",
     )
     .unwrap()
+    .id
 }
 
 /// Runs due jobs on a blocking thread (the Badgr client is blocking).
@@ -122,6 +123,19 @@ fn job(app: &TestApp, id: i64) -> jobs::AwardJob {
 fn make_due(app: &TestApp, id: i64) {
     diesel::update(award_jobs::table.find(id))
         .set(award_jobs::next_attempt_at.eq(accolade::db::now()))
+        .execute(&mut *app.conn())
+        .unwrap();
+}
+
+/// Lets the unanswered requests settle, as if their settle time had passed.
+fn settle(app: &TestApp) {
+    let long_ago = accolade::db::now() - chrono::Duration::hours(1);
+    diesel::update(award_claims::table.filter(award_claims::sent_at.is_not_null()))
+        .set(award_claims::sent_at.eq(Some(long_ago)))
+        .execute(&mut *app.conn())
+        .unwrap();
+    diesel::update(badge_classes::table.filter(badge_classes::creation_sent_at.is_not_null()))
+        .set(badge_classes::creation_sent_at.eq(Some(long_ago)))
         .execute(&mut *app.conn())
         .unwrap();
 }
@@ -464,7 +478,28 @@ async fn failures_are_retried_or_failed_as_they_deserve() {
         failed.last_error
     );
 
-    assert_eq!(job(&app, alice).status, "pending", "500: retried later");
+    let unanswered = job(&app, alice);
+    assert_eq!(unanswered.status, "pending", "500: retried later");
+    assert!(
+        unanswered.last_error.contains("HTTP 500") && unanswered.last_error.contains("boom"),
+        "the status and Badgr's words: {}",
+        unanswered.last_error
+    );
+    // A 500 may come after the work is done: the next attempt waits for it to settle
+    // (uncounted), then looks on Badgr before posting again.
+    make_due(&app, alice);
+    drain(&app, &backend).await;
+    let settling = job(&app, alice);
+    assert_eq!(
+        (settling.status.as_str(), settling.attempts),
+        ("pending", 1)
+    );
+    assert!(
+        settling.last_error.contains("got no answer"),
+        "{}",
+        settling.last_error
+    );
+    settle(&app);
     make_due(&app, alice);
     drain(&app, &backend).await;
     let waiting = job(&app, alice);
@@ -519,6 +554,12 @@ async fn a_lost_answer_is_found_on_badgr_instead_of_posting_again() {
         "{}",
         timed_out.last_error
     );
+    assert!(
+        timed_out.last_error.contains("timed out"),
+        "{}",
+        timed_out.last_error
+    );
+    settle(&app);
     make_due(&app, id);
     drain(&app, &backend).await;
     assert_eq!(job(&app, id).status, "done");
@@ -533,7 +574,7 @@ async fn a_lost_answer_is_found_on_badgr_instead_of_posting_again() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_class_created_without_an_identifier_is_not_remembered() {
+async fn a_class_created_without_an_identifier_is_found_by_its_tag() {
     let app = spawn_app().await;
     let badgr = MockServer::start().await;
     Mock::given(method("POST"))
@@ -553,17 +594,54 @@ async fn a_class_created_without_an_identifier_is_not_remembered() {
     let backend = backend(&app, &badgr, Duration::from_secs(5));
     let id = queue(&app, "alice");
     drain(&app, &backend).await;
-    let failed = job(&app, id);
-    assert_eq!(failed.status, "failed");
-    assert!(failed.last_error.contains("no entityId"));
-    let (backend_id, frozen): (String, Option<chrono::NaiveDateTime>) = badge_classes::table
-        .select((badge_classes::backend_id, badge_classes::frozen_at))
-        .first(&mut *app.conn())
-        .unwrap();
+    let waiting = job(&app, id);
+    assert_eq!(waiting.status, "pending");
+    assert!(waiting.last_error.contains("no entityId"));
+    let (backend_id, frozen, tag): (String, Option<chrono::NaiveDateTime>, String) =
+        badge_classes::table
+            .select((
+                badge_classes::backend_id,
+                badge_classes::frozen_at,
+                badge_classes::creation_tag,
+            ))
+            .first(&mut *app.conn())
+            .unwrap();
     assert!(
         backend_id.is_empty() && frozen.is_none(),
         "an empty identifier is never cached"
     );
+    assert!(tag.starts_with("accolade-"), "{tag}");
+
+    // Badgr made the class all the same: the next attempt finds it by its tag, once the
+    // creation has settled, and never creates a second one (the POST expects one call).
+    Mock::given(method("GET"))
+        .and(path("/v2/issuers/test-issuer/badgeclasses"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "status": {"success": true}, "result": [
+                {"entityId": "Other", "tags": []},
+                {"entityId": CLASS, "tags": [tag]}
+            ]
+        })))
+        .mount(&badgr)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("/v2/badgeclasses/{CLASS}/assertions")))
+        .respond_with(ResponseTemplate::new(201).set_body_json(assertion("Alice")))
+        .expect(1)
+        .mount(&badgr)
+        .await;
+    make_due(&app, id);
+    drain(&app, &backend).await;
+    assert_eq!(job(&app, id).status, "pending", "not before it settled");
+    settle(&app);
+    make_due(&app, id);
+    drain(&app, &backend).await;
+    assert_eq!(job(&app, id).status, "done");
+    let backend_id: String = badge_classes::table
+        .select(badge_classes::backend_id)
+        .first(&mut *app.conn())
+        .unwrap();
+    assert_eq!(backend_id, CLASS, "the class Badgr made, found by its tag");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -758,4 +836,91 @@ async fn accolade_award_issues_through_badgr_when_configured() {
         !String::from_utf8_lossy(&output.stderr).contains("password=password"),
         "no password in logs"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retry_now_still_looks_for_an_unanswered_award_first() {
+    let app = spawn_app().await;
+    let badgr = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/o/token"))
+        .respond_with(token_response("tok-1", "ref-1"))
+        .mount(&badgr)
+        .await;
+    mount_class_creation(&badgr).await;
+    let assertions_path = format!("/v2/badgeclasses/{CLASS}/assertions");
+    // Badgr makes the assertion but answers after the client gave up.
+    Mock::given(method("POST"))
+        .and(path(assertions_path.as_str()))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(assertion("Made"))
+                .set_delay(Duration::from_secs(3)),
+        )
+        .expect(1)
+        .mount(&badgr)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(assertions_path.as_str()))
+        .and(query_param("recipient", "alice@example.com"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(assertion("Made")))
+        .expect(1)
+        .mount(&badgr)
+        .await;
+    let backend = backend(&app, &badgr, Duration::from_secs(1));
+    let id = queue(&app, "alice");
+    drain(&app, &backend).await;
+    assert_eq!(job(&app, id).status, "pending");
+    // The operator's "Retry now" resets the attempts; the unknown outcome is kept.
+    assert_eq!(jobs::retry_now(&mut app.conn(), &[id]).unwrap(), vec![id]);
+    assert_eq!(job(&app, id).attempts, 0);
+    settle(&app);
+    drain(&app, &backend).await;
+    let done = job(&app, id);
+    assert_eq!(done.status, "done", "{}", done.last_error);
+    let public: String = badge_assertions::table
+        .select(badge_assertions::public_id)
+        .first(&mut *app.conn())
+        .unwrap();
+    assert_eq!(public, "Made", "found, not posted a second time");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hanging_token_endpoint_holds_up_no_event() {
+    let app = spawn_app().await;
+    let badgr = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/o/token"))
+        .respond_with(token_response("tok-1", "ref-1").set_delay(Duration::from_secs(6)))
+        .mount(&badgr)
+        .await;
+    app.login_superuser().await;
+    let service = app.create_user("lms", false, false);
+    let token = app.create_token(service).await;
+    let backend = backend(&app, &badgr, Duration::from_secs(10));
+    queue(&app, "alice");
+    let (db, hanging) = (app.db.clone(), Arc::clone(&backend));
+    let worker = tokio::task::spawn_blocking(move || {
+        worker::drain(&db, hanging.as_ref(), &settings(), "test").unwrap()
+    });
+    while badgr
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .is_empty()
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The worker waits on Badgr's token endpoint: the LMS's events go on being accepted.
+    for n in 0..20 {
+        let sent = app
+            .send_certificate(&token, &format!("cert-{n}"), COURSE, "Test Course")
+            .await;
+        assert_eq!(sent.status(), 202, "event {n}");
+    }
+    assert!(
+        !worker.is_finished(),
+        "every event was accepted while the token request hung"
+    );
+    worker.await.unwrap();
 }

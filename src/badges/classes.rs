@@ -176,6 +176,7 @@ pub fn mark_frozen(conn: &mut DbConnection, id: i64, backend_id: &str) -> QueryR
     .set((
         badge_classes::frozen_at.eq(Some(now())),
         badge_classes::backend_id.eq(backend_id),
+        badge_classes::creation_sent_at.eq(None::<chrono::NaiveDateTime>),
     ))
     .execute(conn)
 }

@@ -2,23 +2,26 @@
 //! with a passing certificate in a course with badges on gets the badge class of that course
 //! and their mode, once. A course-event badge: the learner gets the `openedx__course` class
 //! the configuration names, once, with no evidence (and whatever the course's setting).
+//!
+//! Never one transaction, and no pool connection held across a backend call: HTTP to Badgr
+//! must not hold up the intake. Each step is safe to repeat instead: the class row is
+//! unique; its creation and each award are claimed, one job at a time (`claims`); a request
+//! is marked sent before it leaves; and a request that got no answer is looked up on the
+//! backend, once it has settled, before anything is sent again.
 
-use diesel::Connection;
-use diesel::prelude::*;
+use std::time::Duration;
 
 use super::assertions;
-use super::backend::{AwardError, BadgeBackend};
+use super::award_class::{ClassLookup, course_completion_class, event_badge_class};
+use super::backend::{AwardError, BadgeBackend, IssuedAssertion};
+use super::claims::{self, Claim, Creation};
 use super::jobs::{self, AwardJob, Outcome};
-use super::learners;
-use crate::badges::classes::{self, BadgeClass, BadgeClassError, BadgeClassSpec, ImageSource};
-use crate::badges::event_config::EVENT_COMPONENT;
-use crate::badges::images::{BadgeImageError, image_for_mode};
-use crate::courses;
-use crate::db::DbConnection;
-use crate::db::schema::badge_image_configurations as configs;
+use super::learners::{self, Learner};
+use crate::badges::classes::{self, BadgeClass};
+use crate::db::{Database, DbConnection, now};
 
-/// Upstream's words when a course has "Issue Open Badges" off.
-const COURSE_BADGES_OFF: &str = "Course is not configured to issue badges.";
+/// How long a job that waits for another job's class creation looks again.
+const CREATION_POLL: Duration = Duration::from_secs(5);
 
 /// What an award may do, from the configuration.
 #[derive(Clone, Debug)]
@@ -38,21 +41,34 @@ pub fn evidence_url(lms_url: &str, verify_uuid: &str) -> String {
     )
 }
 
-/// Carries out one award job.
-///
-/// Deliberately not one transaction: a backend call (HTTP to Badgr) must not hold the
-/// database's write lock. Each step is idempotent instead: the class row is unique, freezing
-/// is conditional, the assertion is unique per learner and class, and a retried award first
-/// asks the backend whether the earlier attempt got through.
+/// What one attempt came to, and whether its request may have reached the backend
+/// without an answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    pub outcome: Outcome,
+    pub unanswered: bool,
+}
+
+/// Carries out one award job claimed by `worker`.
 pub fn carry_out(
-    conn: &mut DbConnection,
+    db: &Database,
     backend: &dyn BadgeBackend,
     settings: &AwardSettings,
     job: &AwardJob,
-) -> Outcome {
-    match award(conn, backend, settings, job) {
+    worker: &str,
+) -> Attempt {
+    let award = Award {
+        db,
+        backend,
+        settings,
+        job,
+        worker,
+    };
+    let result = award.run();
+    let unanswered = matches!(result, Err(AwardError::Unanswered(_)));
+    let outcome = match result {
         Ok(outcome) => outcome,
-        Err(AwardError::Retryable(reason)) => Outcome::Retry {
+        Err(AwardError::Retryable(reason) | AwardError::Unanswered(reason)) => Outcome::Retry {
             reason,
             after: None,
         },
@@ -60,250 +76,305 @@ pub fn carry_out(
             reason,
             after: Some(wait),
         },
-        Err(AwardError::Permanent(reason)) => Outcome::Failed { reason },
-    }
-}
-
-/// The class a job awards, or why there is nothing to award.
-enum ClassLookup {
-    Found(Box<BadgeClass>),
-    Skip(String),
-}
-
-fn award(
-    conn: &mut DbConnection,
-    backend: &dyn BadgeBackend,
-    settings: &AwardSettings,
-    job: &AwardJob,
-) -> Result<Outcome, AwardError> {
-    if job.kind == jobs::REVOCATION {
-        // An operator's explicit request: carried out even with badging off.
-        return revoke(conn, backend, job);
-    }
-    if !settings.badges_enabled {
-        return Ok(Outcome::Skipped {
-            reason: "Badging is off for this site (ENABLE_OPENBADGES=false).".into(),
-        });
-    }
-    let lookup = match job.kind.as_str() {
-        jobs::COURSE_COMPLETION => course_completion_class(conn, settings, job)?,
-        jobs::EVENT_BADGE => event_badge_class(conn, job)?,
-        other => {
-            return Err(AwardError::Permanent(format!("unknown job kind {other:?}")));
-        }
-    };
-    match lookup {
-        ClassLookup::Found(class) => issue(conn, backend, *class, job),
-        ClassLookup::Skip(reason) => Ok(Outcome::Skipped { reason }),
-    }
-}
-
-/// Revokes the job's assertion on its backend, then in Accolade's record.
-fn revoke(
-    conn: &mut DbConnection,
-    backend: &dyn BadgeBackend,
-    job: &AwardJob,
-) -> Result<Outcome, AwardError> {
-    let id = job
-        .assertion_id
-        .ok_or_else(|| AwardError::Permanent("the job names no assertion".into()))?;
-    let Some(assertion) = assertions::by_id(conn, id)? else {
-        return Ok(Outcome::Skipped {
-            reason: "The assertion no longer exists.".into(),
-        });
-    };
-    if assertion.revoked {
-        return Ok(Outcome::Done {
-            assertion_id: id,
-            reason: "already revoked".into(),
-        });
-    }
-    let class = classes::by_id(conn, assertion.badge_class_id)?;
-    backend.revoke(&class, &assertion, &job.revocation_reason)?;
-    assertions::revoke(conn, id, &job.revocation_reason)?;
-    tracing::info!(assertion = id, class = %class.slug, "assertion revoked");
-    Ok(Outcome::Done {
-        assertion_id: id,
-        reason: "revoked".into(),
-    })
-}
-
-/// The class of a course-event badge: made by an admin, looked up only.
-fn event_badge_class(conn: &mut DbConnection, job: &AwardJob) -> Result<ClassLookup, AwardError> {
-    Ok(
-        match classes::find(conn, &job.badge_slug, EVENT_COMPONENT, "")? {
-            Some(class) => ClassLookup::Found(Box::new(class)),
-            None => ClassLookup::Skip(format!(
-                "There is no badge class with the slug {:?} and the issuing component {EVENT_COMPONENT:?}.",
-                job.badge_slug
-            )),
+        Err(AwardError::Wait { wait, reason }) => Outcome::Wait {
+            reason,
+            after: wait,
         },
-    )
+        Err(AwardError::Permanent(reason)) => Outcome::Failed { reason },
+    };
+    Attempt {
+        outcome,
+        unanswered,
+    }
 }
 
-/// The class of a course completion, created the first time from the course and the
-/// mode's image.
-fn course_completion_class(
-    conn: &mut DbConnection,
-    settings: &AwardSettings,
-    job: &AwardJob,
-) -> Result<ClassLookup, AwardError> {
-    let course = courses::find_by_key(conn, &job.course_id)?
-        .ok_or_else(|| AwardError::Permanent(format!("unknown course {:?}", job.course_id)))?;
-    if !course.issue_badges {
-        return Ok(ClassLookup::Skip(COURSE_BADGES_OFF.into()));
+/// The job is no longer this worker's (its lease ran out and another took it up): nothing
+/// more may be sent, and its outcome will not be recorded.
+fn lease_lost() -> AwardError {
+    AwardError::Retryable("the job is no longer this worker's; nothing was sent".into())
+}
+
+/// One job in the hands of one worker.
+struct Award<'a> {
+    db: &'a Database,
+    backend: &'a dyn BadgeBackend,
+    settings: &'a AwardSettings,
+    job: &'a AwardJob,
+    worker: &'a str,
+}
+
+impl Award<'_> {
+    /// Database work on a connection taken for it alone and given back at once.
+    fn with_conn<T>(
+        &self,
+        work: impl FnOnce(&mut DbConnection) -> Result<T, AwardError>,
+    ) -> Result<T, AwardError> {
+        let mut conn = self
+            .db
+            .get()
+            .map_err(|e| AwardError::Retryable(e.to_string()))?;
+        work(&mut conn)
     }
-    let slug = classes::course_slug(&course.course_id, &job.mode);
-    if classes::find(conn, &slug, "", &course.course_id)?.is_none() {
-        refuse_shipped_image(conn, settings, &job.mode)?;
-    }
-    let name = if course.display_name.is_empty() {
-        course.course_id.clone()
-    } else {
-        course.display_name.clone()
-    };
-    let spec = BadgeClassSpec {
-        slug,
-        issuing_component: String::new(),
-        description: classes::badge_description(
-            &name,
-            &job.mode,
-            course.start_date,
-            course.end_date,
-        ),
-        display_name: name,
-        criteria: course.about_url(&settings.lms_url),
-        mode: job.mode.clone(),
-        course_id: Some(course.course_id.clone()),
-        image: ImageSource::ForMode(job.mode.clone()),
-    };
-    match classes::get_badge_class(conn, &spec, true) {
-        Ok(Some(class)) => Ok(ClassLookup::Found(Box::new(class))),
-        Ok(None) => Err(AwardError::Permanent(
-            "the badge class could not be created".into(),
-        )),
-        Err(BadgeClassError::CourseBadgesDisabled) => {
-            Ok(ClassLookup::Skip(COURSE_BADGES_OFF.into()))
+
+    fn run(&self) -> Result<Outcome, AwardError> {
+        let job = self.job;
+        if job.kind == jobs::REVOCATION {
+            // An operator's explicit request: carried out even with badging off.
+            return self.revoke();
         }
-        Err(BadgeClassError::Image(BadgeImageError::NotConfigured(mode))) => Err(no_image(&mode)),
-        Err(BadgeClassError::Database(e)) => Err(e.into()),
-        Err(other) => Err(AwardError::Permanent(other.to_string())),
-    }
-}
-
-/// Awards the class to the job's learner, once.
-fn issue(
-    conn: &mut DbConnection,
-    backend: &dyn BadgeBackend,
-    class: BadgeClass,
-    job: &AwardJob,
-) -> Result<Outcome, AwardError> {
-    if let Some(existing) = assertions::for_learner_and_class(conn, job.learner_id, class.id)? {
-        tracing::info!(job = job.id, class = %class.slug, "the learner already holds this badge");
-        return Ok(Outcome::Done {
-            assertion_id: existing.id,
-            reason: "already awarded".into(),
-        });
-    }
-    let class = ensure_frozen(conn, backend, class)?;
-    let learner = learners::get(conn, job.learner_id)?;
-    let evidence = (!job.evidence_url.is_empty()).then_some(job.evidence_url.as_str());
-    let issued = backend.award(conn, &class, &learner, evidence, job.attempts > 1)?;
-    // In a savepoint: a concurrent award of the same badge wins, and this one reports it.
-    let recorded = conn.transaction(|conn| {
-        assertions::record(
-            conn,
-            &issued,
-            backend.name(),
-            learner.id,
-            class.id,
-            &job.evidence_url,
-            Some(job.id),
-        )
-    });
-    let id = match recorded {
-        Ok(id) => id,
-        Err(e) if crate::db::is_unique_violation(&e) => {
-            let existing = assertions::for_learner_and_class(conn, learner.id, class.id)?
-                .ok_or_else(|| AwardError::Retryable("the concurrent award vanished".into()))?;
-            return Ok(Outcome::Done {
-                assertion_id: existing.id,
-                reason: "already awarded".into(),
+        if !self.settings.badges_enabled {
+            return Ok(Outcome::Skipped {
+                reason: "Badging is off for this site (ENABLE_OPENBADGES=false).".into(),
             });
         }
-        Err(e) => return Err(e.into()),
-    };
-    log_created(&class, &learner, id, &issued);
-    Ok(Outcome::Done {
-        assertion_id: id,
-        reason: format!("awarded: {}", issued.assertion_url),
-    })
-}
-
-fn no_image(mode: &str) -> AwardError {
-    AwardError::Permanent(format!(
-        "no badge image configured for mode {mode:?} and no default image"
-    ))
-}
-
-/// A shipped default image is not frozen into a badge class unless the site allows it.
-fn refuse_shipped_image(
-    conn: &mut DbConnection,
-    settings: &AwardSettings,
-    mode: &str,
-) -> Result<(), AwardError> {
-    let image = match image_for_mode(conn, mode) {
-        Ok(image) => image,
-        Err(BadgeImageError::NotConfigured(mode)) => return Err(no_image(&mode)),
-        Err(BadgeImageError::Database(e)) => return Err(e.into()),
-    };
-    let shipped: bool = diesel::select(diesel::dsl::exists(
-        configs::table
-            .filter(configs::image_hash.eq(&image.image_hash))
-            .filter(configs::is_shipped.eq(true)),
-    ))
-    .get_result(conn)?;
-    if shipped && !settings.allow_shipped_images {
-        return Err(AwardError::Permanent(format!(
-            "the badge image for mode {mode:?} is still the one shipped with Accolade: replace it in the admin (or set ACCOLADE_ALLOW_SHIPPED_BADGE_IMAGES=true)"
-        )));
+        let lookup = self.with_conn(|conn| match job.kind.as_str() {
+            jobs::COURSE_COMPLETION => course_completion_class(conn, self.settings, job),
+            jobs::EVENT_BADGE => event_badge_class(conn, job),
+            other => Err(AwardError::Permanent(format!("unknown job kind {other:?}"))),
+        })?;
+        match lookup {
+            ClassLookup::Found(class) => self.issue(*class),
+            ClassLookup::Skip(reason) => Ok(Outcome::Skipped { reason }),
+        }
     }
-    Ok(())
-}
 
-/// Creates the class on the backend the first time, which freezes its image.
-fn ensure_frozen(
-    conn: &mut DbConnection,
-    backend: &dyn BadgeBackend,
-    class: BadgeClass,
-) -> Result<BadgeClass, AwardError> {
-    if class.is_frozen() && !class.backend_id.is_empty() {
-        return Ok(class);
+    /// Revokes the job's assertion on its backend, then in Accolade's record.
+    fn revoke(&self) -> Result<Outcome, AwardError> {
+        let id = self
+            .job
+            .assertion_id
+            .ok_or_else(|| AwardError::Permanent("the job names no assertion".into()))?;
+        let found = self.with_conn(|conn| {
+            let Some(assertion) = assertions::by_id(conn, id)? else {
+                return Ok(None);
+            };
+            let class = classes::by_id(conn, assertion.badge_class_id)?;
+            Ok(Some((assertion, class)))
+        })?;
+        let Some((assertion, class)) = found else {
+            return Ok(Outcome::Skipped {
+                reason: "The assertion no longer exists.".into(),
+            });
+        };
+        if assertion.revoked {
+            return Ok(Outcome::Done {
+                assertion_id: id,
+                reason: "already revoked".into(),
+            });
+        }
+        let reason = &self.job.revocation_reason;
+        self.backend.revoke(&class, &assertion, reason)?;
+        self.with_conn(|conn| Ok(assertions::revoke(conn, id, reason)?))?;
+        tracing::info!(assertion = id, class = %class.slug, "assertion revoked");
+        Ok(Outcome::Done {
+            assertion_id: id,
+            reason: "revoked".into(),
+        })
     }
-    let backend_id = backend.create_badge_class(conn, &class)?;
-    if backend_id.is_empty() {
-        // An empty identifier is "not created" (upstream cached it and never created again).
-        return Err(AwardError::Retryable(
-            "the backend returned no identifier for the new badge class".into(),
-        ));
+
+    /// Awards the class to the job's learner, once.
+    fn issue(&self, class: BadgeClass) -> Result<Outcome, AwardError> {
+        let job = self.job;
+        if let Some(done) = self.already_awarded(class.id)? {
+            return Ok(done);
+        }
+        let claim = self
+            .with_conn(|conn| Ok(claims::claim_award(conn, job.id, job.learner_id, class.id)?))?;
+        let sent_at = match claim {
+            Claim::Held { sent_at } => sent_at,
+            Claim::Taken { by_job } => {
+                return Ok(Outcome::Skipped {
+                    reason: format!("Award job #{by_job} is awarding this badge already."),
+                });
+            }
+        };
+        let class = self.ensure_created(class)?;
+        let learner = self.with_conn(|conn| Ok(learners::get(conn, job.learner_id)?))?;
+        if let Some(sent) = sent_at {
+            self.settled(sent)?;
+            if let Some(found) = self.backend.find_award(&class, &learner)? {
+                return self.record(&class, &learner, found, "found on the backend");
+            }
+        }
+        let marked = self.with_conn(|conn| {
+            Ok(claims::mark_sent(
+                conn,
+                job.id,
+                self.worker,
+                learner.id,
+                class.id,
+            )?)
+        })?;
+        if !marked {
+            return Err(lease_lost());
+        }
+        let evidence = (!job.evidence_url.is_empty()).then_some(job.evidence_url.as_str());
+        match self.backend.award(&class, &learner, evidence) {
+            Ok(issued) => self.record(&class, &learner, issued, "awarded"),
+            Err(unknown @ AwardError::Unanswered(_)) => Err(unknown),
+            Err(nothing_made) => {
+                self.with_conn(|conn| Ok(claims::clear_sent(conn, job.id, learner.id, class.id)?))?;
+                Err(nothing_made)
+            }
+        }
     }
-    if classes::mark_frozen(conn, class.id, &backend_id)? == 0 {
-        // Another worker created and froze the class first; its identifier is the one kept,
-        // so every award of the class goes to the same class on the backend.
-        let kept = classes::by_id(conn, class.id)?;
-        tracing::warn!(class = class.id, ours = %backend_id, kept = %kept.backend_id, "the badge class was created on the backend twice at once; the first is kept");
+
+    /// `Done` when the learner holds the badge already.
+    fn already_awarded(&self, class: i64) -> Result<Option<Outcome>, AwardError> {
+        let learner = self.job.learner_id;
+        let existing =
+            self.with_conn(|conn| Ok(assertions::for_learner_and_class(conn, learner, class)?))?;
+        Ok(existing.map(|existing| {
+            tracing::info!(
+                job = self.job.id,
+                class,
+                "the learner already holds this badge"
+            );
+            Outcome::Done {
+                assertion_id: existing.id,
+                reason: "already awarded".into(),
+            }
+        }))
+    }
+
+    /// Waits (uncounted) until a request sent at `sent` without an answer can no longer
+    /// take effect unseen.
+    fn settled(&self, sent: chrono::NaiveDateTime) -> Result<(), AwardError> {
+        let settle = chrono::Duration::from_std(self.backend.settle_time()).unwrap_or_default();
+        let left = (sent + settle - now()).to_std().unwrap_or_default();
+        if left.is_zero() {
+            return Ok(());
+        }
+        Err(AwardError::Wait {
+            wait: left,
+            reason: format!(
+                "An earlier request (sent {} UTC) got no answer; the backend is searched for its result once it has settled.",
+                sent.format("%Y-%m-%d %H:%M:%S")
+            ),
+        })
+    }
+
+    /// Records the assertion and settles the claim, in one transaction.
+    fn record(
+        &self,
+        class: &BadgeClass,
+        learner: &Learner,
+        issued: IssuedAssertion,
+        how: &str,
+    ) -> Result<Outcome, AwardError> {
+        let job = self.job;
+        let recorded = self.with_conn(|conn| {
+            Ok(crate::db::write_transaction(conn, |conn| {
+                let id = assertions::record(
+                    conn,
+                    &issued,
+                    self.backend.name(),
+                    learner.id,
+                    class.id,
+                    &job.evidence_url,
+                    Some(job.id),
+                )?;
+                claims::release(conn, learner.id, class.id)?;
+                Ok::<_, diesel::result::Error>(id)
+            }))
+        })?;
+        let id = match recorded {
+            Ok(id) => id,
+            Err(e) if crate::db::is_unique_violation(&e) => {
+                // Recorded by another meanwhile (reconciliation adopting it, say): the
+                // backend may hold one more, which reconciliation finds.
+                tracing::warn!(job = job.id, public_id = %issued.public_id, "the award was recorded by another meanwhile");
+                return self
+                    .already_awarded(class.id)?
+                    .ok_or_else(|| AwardError::Retryable("the concurrent award vanished".into()));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        log_created(class, learner, id, &issued);
+        Ok(Outcome::Done {
+            assertion_id: id,
+            reason: format!("{how}: {}", issued.assertion_url),
+        })
+    }
+
+    /// Creates the class on the backend the first time, which freezes its image. One job
+    /// at a time creates a class; a creation that got no answer is looked up by its tag.
+    fn ensure_created(&self, class: BadgeClass) -> Result<BadgeClass, AwardError> {
+        if class.is_frozen() && !class.backend_id.is_empty() {
+            return Ok(class);
+        }
+        let job = self.job;
+        let creation =
+            self.with_conn(|conn| Ok(claims::claim_creation(conn, job.id, class.id)?))?;
+        let (tag, sent_at) = match creation {
+            Creation::Held { tag, sent_at } => (tag, sent_at),
+            Creation::Taken { by_job } => {
+                return Err(AwardError::Wait {
+                    wait: CREATION_POLL,
+                    reason: format!(
+                        "Award job #{by_job} is creating this badge class on the backend."
+                    ),
+                });
+            }
+        };
+        if let Some(sent) = sent_at {
+            self.settled(sent)?;
+            if let Some(found) = self.backend.find_badge_class(&tag)? {
+                return self.freeze(class, found);
+            }
+        }
+        let marked = self.with_conn(|conn| {
+            Ok(claims::mark_creation_sent(
+                conn,
+                job.id,
+                self.worker,
+                class.id,
+            )?)
+        })?;
+        if !marked {
+            return Err(lease_lost());
+        }
+        match self.backend.create_badge_class(&class, &tag) {
+            Ok(backend_id) => self.freeze(class, backend_id),
+            Err(unknown @ AwardError::Unanswered(_)) => Err(unknown),
+            Err(nothing_made) => {
+                self.with_conn(|conn| Ok(claims::clear_creation_sent(conn, job.id, class.id)?))?;
+                Err(nothing_made)
+            }
+        }
+    }
+
+    /// Keeps the backend's identifier of the class, which freezes it.
+    fn freeze(&self, class: BadgeClass, backend_id: String) -> Result<BadgeClass, AwardError> {
+        if backend_id.is_empty() {
+            // An empty identifier is "not created" (upstream cached it and never created again).
+            return Err(AwardError::Retryable(
+                "the backend returned no identifier for the new badge class".into(),
+            ));
+        }
+        let overtaken = self.with_conn(|conn| {
+            if classes::mark_frozen(conn, class.id, &backend_id)? == 1 {
+                return Ok(None);
+            }
+            Ok(Some(classes::by_id(conn, class.id)?))
+        })?;
+        let Some(kept) = overtaken else {
+            return Ok(BadgeClass {
+                frozen_at: Some(now()),
+                backend_id,
+                ..class
+            });
+        };
+        // Frozen by another meanwhile: its identifier is the one kept, so every award of the
+        // class goes to the same class on the backend.
+        tracing::warn!(class = class.id, ours = %backend_id, kept = %kept.backend_id, "the badge class was frozen by another meanwhile; the first is kept");
         if kept.backend_id.is_empty() {
             return Err(AwardError::Retryable(
                 "the badge class is frozen without a backend identifier".into(),
             ));
         }
-        return Ok(kept);
+        Ok(kept)
     }
-    Ok(BadgeClass {
-        frozen_at: Some(crate::db::now()),
-        backend_id,
-        ..class
-    })
 }
 
 /// Upstream's `edx.badge.assertion.created` event, as one JSON log line.

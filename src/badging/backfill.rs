@@ -75,8 +75,9 @@ pub fn start(
             continue;
         }
         let evidence = super::award::evidence_url(lms_url, verify_uuid);
-        jobs::enqueue_backfilled(conn, Some(id), *learner, course_id, mode, &evidence)?;
-        queued += 1;
+        if !jobs::enqueue_backfilled(conn, Some(id), *learner, course_id, mode, &evidence)?.joined {
+            queued += 1;
+        }
     }
     let skipped = passing.len() as i32 - queued;
     diesel::update(backfills::table.find(id))

@@ -242,18 +242,26 @@ impl ModelAdmin for CertificateAdmin {
                 certificates::verify_uuid,
             ))
             .load(conn)?;
-        let mut changed = Vec::new();
+        let (mut changed, mut joined) = (Vec::new(), 0);
         for (id, learner, course, mode, uuid) in &passing {
             // A learner who already holds the badge is skipped by the award itself.
             let evidence = super::award::evidence_url(&self.lms_url, uuid);
             let job =
                 super::jobs::enqueue_course_completion(conn, *learner, course, mode, &evidence)?;
+            let how = if job.joined { " (already waiting)" } else { "" };
+            joined += usize::from(job.joined);
             changed.push((
                 id.to_string(),
-                format!("Certificate #{id} ({course}, {mode}): award job #{job}"),
+                format!(
+                    "Certificate #{id} ({course}, {mode}): award job #{}{how}",
+                    job.id
+                ),
             ));
         }
-        let mut message = format!("{} award job(s) queued.", passing.len());
+        let mut message = format!("{} award job(s) queued.", passing.len() - joined);
+        if joined > 0 {
+            message.push_str(&format!(" {joined} already waiting: not queued twice."));
+        }
         let skipped = ids.len() - passing.len();
         if skipped > 0 {
             message.push_str(&format!(" {skipped} certificate(s) skipped: not passing."));

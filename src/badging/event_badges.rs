@@ -87,6 +87,6 @@ pub fn enqueue(
 ) -> QueryResult<Vec<i64>> {
     slugs
         .iter()
-        .map(|slug| jobs::enqueue_event_badge(conn, learner_id, course_id, slug))
+        .map(|slug| jobs::enqueue_event_badge(conn, learner_id, course_id, slug).map(|q| q.id))
         .collect()
 }

@@ -324,13 +324,16 @@ pub fn certificate(
             return Ok(Vec::new());
         }
         let evidence = super::award::evidence_url(lms_url, &event.verify_uuid);
-        let mut job_ids = vec![jobs::enqueue_course_completion(
-            conn,
-            learner.id,
-            &course.course_id,
-            &event.mode,
-            &evidence,
-        )?];
+        let mut job_ids = vec![
+            jobs::enqueue_course_completion(
+                conn,
+                learner.id,
+                &course.course_id,
+                &event.mode,
+                &evidence,
+            )?
+            .id,
+        ];
         let due = event_badges::due_after_certificate(conn, learner.id, &course.course_id)?;
         job_ids.extend(event_badges::enqueue(
             conn,

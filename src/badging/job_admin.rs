@@ -13,8 +13,8 @@ use crate::admin::{
     ListPage, ListQuery, ModelAdmin, ModelInfo, Row, ids_as_i64,
 };
 use crate::auth::permissions::Action;
+use crate::db::DbConnection;
 use crate::db::schema::{award_attempts, award_jobs, learners};
-use crate::db::{DbConnection, now};
 use crate::{page_of, search_terms};
 
 static INFO: ModelInfo = ModelInfo {
@@ -313,43 +313,17 @@ impl ModelAdmin for AwardJobAdmin {
         action: &str,
         ids: &[String],
     ) -> QueryResult<ActionOutcome> {
-        let (from, message): (&[&str], &str) = match action {
-            "retry" => (&["pending", "failed"], "queued again"),
-            // A running job is in a worker's hands: it finishes or its lease runs out first.
-            "cancel" => (&["pending"], "cancelled"),
+        let ids = ids_as_i64(ids);
+        let (chosen, message) = match action {
+            "retry" => (super::jobs::retry_now(conn, &ids)?, "queued again"),
+            "cancel" => (super::jobs::cancel(conn, &ids)?, "cancelled"),
             _ => return Ok(ActionOutcome::default()),
-        };
-        // The state condition is part of the UPDATE, so a job a worker claims meanwhile
-        // is left alone rather than changed under it.
-        let targets = award_jobs::table
-            .filter(award_jobs::id.eq_any(ids_as_i64(ids)))
-            .filter(award_jobs::status.eq_any(from));
-        let chosen: Vec<i64> = if action == "retry" {
-            // A fresh budget of attempts, due now.
-            diesel::update(targets)
-                .set((
-                    award_jobs::status.eq("pending"),
-                    award_jobs::attempts.eq(0),
-                    award_jobs::next_attempt_at.eq(now()),
-                    award_jobs::updated_at.eq(now()),
-                ))
-                .returning(award_jobs::id)
-                .get_results(conn)?
-        } else {
-            diesel::update(targets)
-                .set((
-                    award_jobs::status.eq("failed"),
-                    award_jobs::last_error.eq("Cancelled in the admin."),
-                    award_jobs::updated_at.eq(now()),
-                ))
-                .returning(award_jobs::id)
-                .get_results(conn)?
         };
         let skipped = ids.len() - chosen.len();
         let mut text = format!("{} award job(s) {message}.", chosen.len());
         if skipped > 0 {
             text.push_str(&format!(
-                " {skipped} left as they were (not in a state for that)."
+                " {skipped} left as they were (not in a state for that, or another job for the same award is waiting)."
             ));
         }
         Ok(ActionOutcome {

@@ -11,6 +11,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text, Timestamp};
 use rand::Rng;
 
+use super::award::Attempt;
 use crate::db::schema::{award_attempts, award_jobs};
 use crate::db::{DbConnection, now};
 
@@ -86,22 +87,74 @@ impl<'a> NewJob<'a> {
         }
     }
 
-    fn insert(&self, conn: &mut DbConnection) -> QueryResult<i64> {
-        diesel::insert_into(award_jobs::table)
-            .values(self)
-            .returning(award_jobs::id)
-            .get_result(conn)
+    /// Inserts the job, unless the same award already has an open job (a partial unique
+    /// index allows one per award): then that job is the answer, made due now.
+    fn insert(&self, conn: &mut DbConnection) -> QueryResult<Queued> {
+        let mut id = None;
+        let inserted = crate::db::insert_unless_duplicate(conn, |conn| {
+            id = Some(
+                diesel::insert_into(award_jobs::table)
+                    .values(self)
+                    .returning(award_jobs::id)
+                    .get_result(conn)?,
+            );
+            Ok(1)
+        })?;
+        if let (true, Some(id)) = (inserted, id) {
+            return Ok(Queued { id, joined: false });
+        }
+        let open = self.open_job(conn)?;
+        diesel::update(
+            award_jobs::table
+                .find(open)
+                .filter(award_jobs::status.eq("pending"))
+                .filter(award_jobs::next_attempt_at.gt(self.next_attempt_at)),
+        )
+        .set(award_jobs::next_attempt_at.eq(self.next_attempt_at))
+        .execute(conn)?;
+        Ok(Queued {
+            id: open,
+            joined: true,
+        })
+    }
+
+    /// The open job the unique index found for the same award.
+    fn open_job(&self, conn: &mut DbConnection) -> QueryResult<i64> {
+        let open = award_jobs::table
+            .filter(award_jobs::kind.eq(self.kind))
+            .filter(award_jobs::status.eq_any(OPEN))
+            .select(award_jobs::id)
+            .into_boxed();
+        match self.kind {
+            REVOCATION => open.filter(award_jobs::assertion_id.eq(self.assertion_id)),
+            EVENT_BADGE => open
+                .filter(award_jobs::learner_id.eq(self.learner_id))
+                .filter(award_jobs::badge_slug.eq(self.badge_slug)),
+            _ => open
+                .filter(award_jobs::learner_id.eq(self.learner_id))
+                .filter(award_jobs::course_id.eq(self.course_id))
+                .filter(award_jobs::mode.eq(self.mode)),
+        }
+        .first(conn)
     }
 }
 
-/// Queues a course-completion award; part of the caller's transaction.
+/// A queued job: a new one, or the open job of the same award that the request joined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Queued {
+    pub id: i64,
+    pub joined: bool,
+}
+
+/// Queues a course-completion award, or joins the one already waiting; part of the
+/// caller's transaction.
 pub fn enqueue_course_completion(
     conn: &mut DbConnection,
     learner_id: i64,
     course_id: &str,
     mode: &str,
     evidence_url: &str,
-) -> QueryResult<i64> {
+) -> QueryResult<Queued> {
     enqueue_backfilled(conn, None, learner_id, course_id, mode, evidence_url)
 }
 
@@ -113,7 +166,7 @@ pub fn enqueue_backfilled(
     course_id: &str,
     mode: &str,
     evidence_url: &str,
-) -> QueryResult<i64> {
+) -> QueryResult<Queued> {
     NewJob {
         mode,
         evidence_url,
@@ -129,7 +182,7 @@ pub fn enqueue_event_badge(
     learner_id: i64,
     course_id: &str,
     slug: &str,
-) -> QueryResult<i64> {
+) -> QueryResult<Queued> {
     NewJob {
         badge_slug: slug,
         ..NewJob::new(EVENT_BADGE, learner_id, course_id)
@@ -145,23 +198,13 @@ pub fn enqueue_revocation(
     course_id: &str,
     reason: &str,
 ) -> QueryResult<Option<i64>> {
-    let waiting: bool = diesel::select(diesel::dsl::exists(
-        award_jobs::table
-            .filter(award_jobs::kind.eq(REVOCATION))
-            .filter(award_jobs::assertion_id.eq(assertion.id))
-            .filter(award_jobs::status.eq_any(OPEN)),
-    ))
-    .get_result(conn)?;
-    if waiting {
-        return Ok(None);
-    }
-    NewJob {
+    let queued = NewJob {
         revocation_reason: reason,
         assertion_id: Some(assertion.id),
         ..NewJob::new(REVOCATION, assertion.learner_id, course_id)
     }
-    .insert(conn)
-    .map(Some)
+    .insert(conn)?;
+    Ok((!queued.joined).then_some(queued.id))
 }
 
 /// Whether the learner has an event badge job for the class waiting or under way.
@@ -273,6 +316,9 @@ pub enum Outcome {
         reason: String,
         after: Option<Duration>,
     },
+    /// Not yet, and not counted as an attempt: another job holds what this one needs, or an
+    /// unanswered request must settle first.
+    Wait { reason: String, after: Duration },
     /// Will not succeed.
     Failed { reason: String },
 }
@@ -286,16 +332,17 @@ pub fn backoff(attempts: i32) -> Duration {
     Duration::from_secs_f64(capped * jitter)
 }
 
-/// Records the attempt and moves the job on. A retry past `max_attempts` fails the job.
+/// Records the attempt and moves the job on. A retry past `max_attempts` fails the job;
+/// a wait gives back the attempt its claim counted.
 pub fn finish(
     conn: &mut DbConnection,
     job: &AwardJob,
     worker: &str,
     started: chrono::NaiveDateTime,
-    outcome: Outcome,
+    attempt: Attempt,
     max_attempts: i32,
 ) -> QueryResult<()> {
-    let outcome = match outcome {
+    let outcome = match attempt.outcome {
         Outcome::Retry { reason, .. } if job.attempts >= max_attempts => Outcome::Failed {
             reason: format!("{reason} (gave up after {} attempts)", job.attempts),
         },
@@ -307,15 +354,24 @@ pub fn finish(
             reason,
         } => ("done", "done", reason.clone(), Some(*assertion_id)),
         Outcome::Skipped { reason } => ("done", "skipped", reason.clone(), None),
-        Outcome::Retry { reason, .. } => ("pending", "retry", reason.clone(), None),
+        Outcome::Retry { reason, .. } | Outcome::Wait { reason, .. } => {
+            ("pending", "retry", reason.clone(), None)
+        }
         Outcome::Failed { reason } => ("failed", "failed", reason.clone(), None),
     };
-    let next = match outcome {
+    let (next, uncounted) = match outcome {
         Outcome::Retry { after, .. } => {
             let wait = backoff(job.attempts).max(after.unwrap_or_default());
-            now() + chrono::Duration::from_std(wait).unwrap_or_default()
+            (
+                now() + chrono::Duration::from_std(wait).unwrap_or_default(),
+                0,
+            )
         }
-        _ => job.next_attempt_at,
+        Outcome::Wait { after, .. } => (
+            now() + chrono::Duration::from_std(after).unwrap_or_default(),
+            1,
+        ),
+        _ => (job.next_attempt_at, 0),
     };
     crate::db::write_transaction(conn, |conn| {
         // Only the worker that holds the job moves it on: one whose lease ran out and whose
@@ -328,6 +384,7 @@ pub fn finish(
         )
         .set((
             award_jobs::status.eq(status),
+            award_jobs::attempts.eq(award_jobs::attempts - uncounted),
             award_jobs::next_attempt_at.eq(next),
             award_jobs::locked_by.eq(""),
             award_jobs::locked_until.eq(None::<chrono::NaiveDateTime>),
@@ -348,10 +405,84 @@ pub fn finish(
                 award_attempts::finished_at.eq(now()),
                 award_attempts::outcome.eq(label),
                 award_attempts::reason.eq(&reason),
+                award_attempts::unanswered.eq(attempt.unanswered),
             ))
             .execute(conn)?;
         Ok(())
     })
+}
+
+/// Keeps the leases of running jobs alive: `workers`' jobs stay theirs for `lease` more.
+/// Called while the jobs run, so that only a dead process's jobs are taken up again.
+pub fn renew_leases(
+    conn: &mut DbConnection,
+    workers: &[String],
+    lease: Duration,
+) -> QueryResult<usize> {
+    let until = now() + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30));
+    diesel::update(
+        award_jobs::table
+            .filter(award_jobs::status.eq("running"))
+            .filter(award_jobs::locked_by.eq_any(workers)),
+    )
+    .set(award_jobs::locked_until.eq(Some(until)))
+    .execute(conn)
+}
+
+/// "Retry now": the chosen pending or failed jobs, due now with a fresh budget of attempts.
+/// A job whose award has another open job meanwhile is left as it is (the database allows
+/// one open job per award). Returns the jobs queued again.
+///
+/// An award whose earlier request got no answer keeps that knowledge in its claim, not in
+/// the attempt count, so a retried job still looks on the backend before sending again.
+pub fn retry_now(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<i64>> {
+    let mut retried = Vec::new();
+    for &id in ids {
+        let queued = crate::db::insert_unless_duplicate(conn, |conn| {
+            // The state condition is part of the UPDATE, so a job a worker claims meanwhile
+            // is left alone rather than changed under it.
+            diesel::update(
+                award_jobs::table
+                    .find(id)
+                    .filter(award_jobs::status.eq_any(["pending", "failed"])),
+            )
+            .set((
+                award_jobs::status.eq("pending"),
+                award_jobs::attempts.eq(0),
+                award_jobs::next_attempt_at.eq(now()),
+                award_jobs::updated_at.eq(now()),
+            ))
+            .execute(conn)
+            .and_then(|n| match n {
+                1 => Ok(1),
+                // Not in a state for it: roll back nothing, report it as skipped.
+                _ => Err(diesel::result::Error::NotFound),
+            })
+        });
+        match queued {
+            Ok(true) => retried.push(id),
+            Ok(false) | Err(diesel::result::Error::NotFound) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(retried)
+}
+
+/// Cancels the chosen pending jobs (a running one is in a worker's hands: it finishes or its
+/// lease runs out first). Returns the jobs cancelled.
+pub fn cancel(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<i64>> {
+    diesel::update(
+        award_jobs::table
+            .filter(award_jobs::id.eq_any(ids))
+            .filter(award_jobs::status.eq("pending")),
+    )
+    .set((
+        award_jobs::status.eq("failed"),
+        award_jobs::last_error.eq("Cancelled in the admin."),
+        award_jobs::updated_at.eq(now()),
+    ))
+    .returning(award_jobs::id)
+    .get_results(conn)
 }
 
 /// Why the job's latest attempt ended as it did.

@@ -2,17 +2,21 @@
 //! Its documents are served under `/public/…`; each assertion's image is the class image
 //! baked with the assertion.
 
-use super::backend::{AwardError, BadgeBackend, IssuedAssertion};
+use std::time::Duration;
+
+use super::backend::{AwardError, BadgeBackend, IssuedAssertion, RemoteAward, RemoteClass};
 use super::learners::Learner;
 use super::openbadges::{
     self, AssertionFacts, IssuerProfile, Urls, assertion_document, hash_recipient, new_salt,
 };
 use crate::badges::classes::BadgeClass;
-use crate::db::{DbConnection, now};
+use crate::db::{Database, now};
 
 pub struct LocalIssuer {
     pub urls: Urls,
     pub profile: IssuerProfile,
+    /// Where the class images to bake are.
+    pub db: Database,
 }
 
 impl BadgeBackend for LocalIssuer {
@@ -20,22 +24,25 @@ impl BadgeBackend for LocalIssuer {
         super::backend::LOCAL
     }
 
-    fn create_badge_class(
-        &self,
-        _conn: &mut DbConnection,
-        class: &BadgeClass,
-    ) -> Result<String, AwardError> {
+    fn settle_time(&self) -> Duration {
+        // Nothing is made here until Accolade records it.
+        Duration::ZERO
+    }
+
+    fn create_badge_class(&self, class: &BadgeClass, _tag: &str) -> Result<String, AwardError> {
         // The class is hosted here: its identifier is its public URL.
         Ok(self.urls.badge_class(class.id))
     }
 
+    fn find_badge_class(&self, _tag: &str) -> Result<Option<String>, AwardError> {
+        Ok(None)
+    }
+
     fn award(
         &self,
-        conn: &mut DbConnection,
         class: &BadgeClass,
         learner: &Learner,
         evidence_url: Option<&str>,
-        _retry: bool,
     ) -> Result<IssuedAssertion, AwardError> {
         let public_id = uuid::Uuid::new_v4().simple().to_string();
         let salt = new_salt();
@@ -52,10 +59,7 @@ impl BadgeBackend for LocalIssuer {
                 evidence_url,
             },
         );
-        let image =
-            crate::images::store::png(conn, &class.image_hash, false)?.ok_or_else(|| {
-                AwardError::Permanent(format!("the image of badge class {} is missing", class.id))
-            })?;
+        let image = class_image(&self.db, class)?;
         let baked = openbadges::bake_png(&image, &document.to_string())
             .map_err(|e| AwardError::Permanent(format!("baking the badge image: {e}")))?;
         Ok(IssuedAssertion {
@@ -67,6 +71,23 @@ impl BadgeBackend for LocalIssuer {
             recipient_identity: identity,
             baked_png: Some(baked),
         })
+    }
+
+    fn find_award(
+        &self,
+        _class: &BadgeClass,
+        _learner: &Learner,
+    ) -> Result<Option<IssuedAssertion>, AwardError> {
+        // An assertion exists here only once recorded, and then the award is not retried.
+        Ok(None)
+    }
+
+    fn list_awards(&self, _class: &BadgeClass) -> Result<Option<Vec<RemoteAward>>, AwardError> {
+        Ok(None)
+    }
+
+    fn list_classes(&self) -> Result<Option<Vec<RemoteClass>>, AwardError> {
+        Ok(None)
     }
 
     fn revoke(
@@ -85,4 +106,12 @@ impl BadgeBackend for LocalIssuer {
             self.urls.issuer()
         ))
     }
+}
+
+/// The image frozen into `class`, read with a connection of its own, released at once.
+pub fn class_image(db: &Database, class: &BadgeClass) -> Result<Vec<u8>, AwardError> {
+    let mut conn = db.get().map_err(|e| AwardError::Retryable(e.to_string()))?;
+    crate::images::store::png(&mut conn, &class.image_hash, false)?.ok_or_else(|| {
+        AwardError::Permanent(format!("the image of badge class {} is missing", class.id))
+    })
 }

@@ -4,10 +4,12 @@
 pub mod assertion_admin;
 pub mod assertions;
 pub mod award;
+pub mod award_class;
 pub mod backend;
 pub mod backfill;
 pub mod badgr;
 pub mod certificate_admin;
+pub mod claims;
 pub mod event_badges;
 pub mod intake;
 pub mod job_admin;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::award::{AwardSettings, carry_out};
 use super::backend::BadgeBackend;
 use super::jobs::{self, AwardJob, Outcome};
-use crate::db::{Database, DbConnection, now};
+use crate::db::{Database, now};
 
 /// How workers behave.
 #[derive(Clone, Debug)]
@@ -20,33 +20,38 @@ pub struct WorkerSettings {
     pub poll: Duration,
 }
 
-/// Carries out one claimed job and records the outcome.
+/// Carries out one claimed job and records the outcome. No pool connection is held while
+/// the job runs: one is taken to record the outcome.
 pub fn run_job(
-    conn: &mut DbConnection,
+    db: &Database,
     backend: &dyn BadgeBackend,
     settings: &WorkerSettings,
     job: &AwardJob,
     worker: &str,
-) -> diesel::QueryResult<Outcome> {
+) -> Result<Outcome, String> {
     let started = now();
-    let outcome = carry_out(conn, backend, &settings.award, job);
-    match &outcome {
+    let attempt = carry_out(db, backend, &settings.award, job, worker);
+    match &attempt.outcome {
         Outcome::Done { reason, .. } | Outcome::Skipped { reason } => {
             tracing::info!(job = job.id, %reason, "award job finished")
         }
         Outcome::Retry { reason, .. } => {
             tracing::warn!(job = job.id, attempt = job.attempts, %reason, "award job will be retried")
         }
+        Outcome::Wait { reason, .. } => tracing::info!(job = job.id, %reason, "award job waits"),
         Outcome::Failed { reason } => tracing::error!(job = job.id, %reason, "award job failed"),
     }
+    let outcome = attempt.outcome.clone();
+    let mut conn = db.get().map_err(|e| e.to_string())?;
     jobs::finish(
-        conn,
+        &mut conn,
         job,
         worker,
         started,
-        outcome.clone(),
+        attempt,
         settings.max_attempts,
-    )?;
+    )
+    .map_err(|e| e.to_string())?;
     Ok(outcome)
 }
 
@@ -57,10 +62,13 @@ pub fn run_next(
     settings: &WorkerSettings,
     worker: &str,
 ) -> Result<bool, String> {
-    let mut conn = db.get().map_err(|e| e.to_string())?;
-    match jobs::claim(&mut conn, worker, settings.lease).map_err(|e| e.to_string())? {
+    let claimed = {
+        let mut conn = db.get().map_err(|e| e.to_string())?;
+        jobs::claim(&mut conn, worker, settings.lease).map_err(|e| e.to_string())?
+    };
+    match claimed {
         Some(job) => {
-            run_job(&mut conn, backend, settings, &job, worker).map_err(|e| e.to_string())?;
+            run_job(db, backend, settings, &job, worker)?;
             Ok(true)
         }
         None => Ok(false),
@@ -74,6 +82,7 @@ pub fn drain(
     settings: &WorkerSettings,
     worker: &str,
 ) -> Result<usize, String> {
+    let _heartbeat = Heartbeat::start(db.clone(), vec![worker.to_string()], settings.lease);
     let mut ran = 0;
     while run_next(db, backend, settings, worker)? {
         ran += 1;
@@ -91,11 +100,16 @@ pub fn spawn(
     stop: Arc<AtomicBool>,
 ) -> Vec<std::thread::JoinHandle<()>> {
     let instance = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
-    (0..count)
-        .map(|n| {
+    let names: Vec<String> = (0..count)
+        .map(|n| format!("{}-{instance}-{n}", hostname()))
+        .collect();
+    let heartbeat = heartbeat(db.clone(), names.clone(), settings.lease, stop.clone());
+    let mut threads: Vec<_> = names
+        .into_iter()
+        .enumerate()
+        .map(|(n, name)| {
             let (db, backend, settings, stop) =
                 (db.clone(), backend.clone(), settings.clone(), stop.clone());
-            let name = format!("{}-{instance}-{n}", hostname());
             std::thread::Builder::new()
                 .name(format!("award-worker-{n}"))
                 .spawn(move || {
@@ -113,7 +127,65 @@ pub fn spawn(
                 })
                 .expect("spawning a worker thread")
         })
-        .collect()
+        .collect();
+    threads.push(heartbeat);
+    threads
+}
+
+/// Renews the leases of `workers`' running jobs every third of the lease, on a thread of
+/// its own, until `stop` is set: a live worker keeps its job however long the backend
+/// takes, and a killed one's jobs are free within one lease.
+pub fn heartbeat(
+    db: Database,
+    workers: Vec<String>,
+    lease: Duration,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    let every = lease / 3;
+    std::thread::Builder::new()
+        .name("award-leases".into())
+        .spawn(move || {
+            let mut last = std::time::Instant::now();
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(50).min(every));
+                if last.elapsed() < every {
+                    continue;
+                }
+                last = std::time::Instant::now();
+                let renewed = db.get().map_err(|e| e.to_string()).and_then(|mut conn| {
+                    jobs::renew_leases(&mut conn, &workers, lease).map_err(|e| e.to_string())
+                });
+                if let Err(e) = renewed {
+                    tracing::warn!(error = %e, "could not renew the award jobs' leases");
+                }
+            }
+        })
+        .expect("spawning the lease heartbeat")
+}
+
+/// A heartbeat for as long as the guard lives.
+struct Heartbeat {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Heartbeat {
+    fn start(db: Database, workers: Vec<String>, lease: Duration) -> Heartbeat {
+        let stop = Arc::new(AtomicBool::new(false));
+        Heartbeat {
+            thread: Some(heartbeat(db, workers, lease, stop.clone())),
+            stop,
+        }
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 fn hostname() -> String {

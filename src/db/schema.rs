@@ -176,6 +176,9 @@ diesel::table! {
         backend_id -> Text,
         frozen_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
+        creation_job -> Nullable<BigInt>,
+        creation_sent_at -> Nullable<Timestamp>,
+        creation_tag -> Text,
     }
 }
 
@@ -225,6 +228,7 @@ diesel::table! {
         finished_at -> Timestamp,
         outcome -> Text,
         reason -> Text,
+        unanswered -> Bool,
     }
 }
 
@@ -342,6 +346,46 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    award_claims (learner_id, badge_class_id) {
+        learner_id -> BigInt,
+        badge_class_id -> BigInt,
+        job_id -> BigInt,
+        sent_at -> Nullable<Timestamp>,
+        claimed_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(award_claims -> learners (learner_id));
+diesel::joinable!(award_claims -> badge_classes (badge_class_id));
+
+diesel::table! {
+    reconciliation_runs (id) {
+        id -> BigInt,
+        started_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+        fix -> Bool,
+        summary -> Text,
+    }
+}
+
+diesel::table! {
+    reconciliation_findings (id) {
+        id -> BigInt,
+        run_id -> BigInt,
+        kind -> Text,
+        badge_class_id -> Nullable<BigInt>,
+        learner_id -> Nullable<BigInt>,
+        backend_id -> Text,
+        detail -> Text,
+        action -> Text,
+    }
+}
+
+diesel::joinable!(reconciliation_findings -> reconciliation_runs (run_id));
+diesel::joinable!(reconciliation_findings -> badge_classes (badge_class_id));
+diesel::joinable!(reconciliation_findings -> learners (learner_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     user_sessions,
@@ -369,4 +413,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     course_event_badge_configurations,
     backfills,
     badges_issued_daily,
+    award_claims,
+    reconciliation_runs,
+    reconciliation_findings,
 );

@@ -387,6 +387,7 @@ pub fn local_issuer(app: &TestApp) -> Arc<dyn BadgeBackend> {
             url: app.address.clone(),
             email: "badges@example.org".into(),
         },
+        db: app.db.clone(),
     })
 }
 

@@ -8,27 +8,25 @@
 //! other 4xx fail the job with Badgr's message. Failures are logged with the method, URL,
 //! status and Badgr's body, never with the Authorization header or a password.
 
+mod http;
+mod tokens;
+
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use chacha20poly1305::aead::{Aead, KeyInit};
-use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
-use rand::RngCore;
+use chacha20poly1305::{ChaCha20Poly1305, Key, KeyInit};
 use reqwest::StatusCode;
-use reqwest::blocking::{Client, RequestBuilder, Response};
-use serde::{Deserialize, Serialize};
+use reqwest::blocking::{Client, RequestBuilder};
 use serde_json::{Value, json};
 
-use super::backend::{AwardError, BadgeBackend, IssuedAssertion};
+use super::backend::{AwardError, BadgeBackend, IssuedAssertion, RemoteAward, RemoteClass};
 use super::learners::Learner;
 use crate::badges::classes::BadgeClass;
-use crate::db::{Database, DbConnection, settings};
+use crate::db::Database;
+use http::{Answer, transport_failure};
+pub use tokens::TOKEN_LEASE;
 
-const TOKENS: &str = "badgr_tokens";
-pub const TOKEN_LOCK: &str = "lock:badgr-tokens";
-/// A token this close to expiry is refreshed before use.
-const EXPIRY_MARGIN_SECONDS: i64 = 300;
+/// The most pages of a list read (500 items a page).
+const MAX_PAGES: usize = 2_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ApiVersion {
@@ -80,14 +78,6 @@ pub struct Badgr {
     cipher: ChaCha20Poly1305,
 }
 
-#[derive(Serialize, Deserialize, Clone)]
-struct Tokens {
-    access_token: String,
-    refresh_token: Option<String>,
-    /// Unix seconds.
-    expires_at: i64,
-}
-
 impl Badgr {
     pub fn new(settings: BadgrSettings, db: Database, secret_key: &str) -> Result<Badgr, String> {
         let http = Client::builder()
@@ -105,28 +95,6 @@ impl Badgr {
 
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.settings.base_url)
-    }
-
-    fn seal(&self, tokens: &Tokens) -> String {
-        let mut nonce = [0u8; 12];
-        rand::rng().fill_bytes(&mut nonce);
-        let plain = serde_json::to_vec(tokens).expect("tokens serialise");
-        let sealed = self
-            .cipher
-            .encrypt(Nonce::from_slice(&nonce), plain.as_slice())
-            .expect("encrypting in memory cannot fail");
-        STANDARD.encode([nonce.as_slice(), sealed.as_slice()].concat())
-    }
-
-    fn open(&self, stored: &str) -> Option<Tokens> {
-        let bytes = STANDARD.decode(stored).ok()?;
-        let (nonce, sealed) = bytes.split_at_checked(12)?;
-        let plain = self.cipher.decrypt(Nonce::from_slice(nonce), sealed).ok()?;
-        serde_json::from_slice(&plain).ok()
-    }
-
-    fn cached(&self, conn: &mut DbConnection) -> Result<Option<Tokens>, AwardError> {
-        Ok(settings::get(conn, TOKENS)?.and_then(|stored| self.open(&stored)))
     }
 
     /// The credential to send. `rejected` is one Badgr just refused (401): an OAuth token is
@@ -151,171 +119,64 @@ impl Badgr {
         }
     }
 
-    /// A usable OAuth access token (see `credential`).
-    fn access_token(&self, rejected: Option<&str>) -> Result<String, AwardError> {
-        let Credentials::OAuth {
-            username, password, ..
-        } = &self.settings.credentials
-        else {
-            return Err(AwardError::Permanent(
-                "no OAuth credentials configured".into(),
-            ));
-        };
-        let mut conn = self
-            .db
-            .get()
-            .map_err(|e| AwardError::Retryable(e.to_string()))?;
-        let usable = |t: &Tokens| {
-            t.expires_at > chrono::Utc::now().timestamp() + EXPIRY_MARGIN_SECONDS
-                && Some(t.access_token.as_str()) != rejected
-        };
-        if let Some(tokens) = self.cached(&mut conn)?.filter(|t| usable(t)) {
-            return Ok(tokens.access_token);
-        }
-        // One refresh at a time, across every instance: refresh tokens rotate.
-        crate::db::write_transaction(&mut conn, |conn| {
-            settings::lock(conn, TOKEN_LOCK)?;
-            let cached = self.cached(conn)?;
-            if let Some(tokens) = cached.as_ref().filter(|t| usable(t)) {
-                return Ok(tokens.access_token.clone());
-            }
-            let refreshed = match cached.and_then(|t| t.refresh_token) {
-                Some(refresh) => match self
-                    .token_request(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
-                {
-                    Ok(tokens) => Some(tokens),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "Badgr refused the token refresh; using the password grant");
-                        None
-                    }
-                },
-                None => None,
-            };
-            let tokens = match refreshed {
-                Some(tokens) => tokens,
-                None => self.token_request(&[
-                    ("grant_type", "password"),
-                    ("username", username),
-                    ("password", password),
-                ])?,
-            };
-            settings::set(conn, TOKENS, &self.seal(&tokens))?;
-            Ok(tokens.access_token)
-        })
-    }
-
-    fn token_request(&self, grant: &[(&str, &str)]) -> Result<Tokens, AwardError> {
-        let client_id = match &self.settings.credentials {
-            Credentials::OAuth { client_id, .. } => client_id.as_str(),
-            Credentials::Token(_) => "public",
-        };
-        let mut form: Vec<(&str, &str)> = grant.to_vec();
-        form.push(("client_id", client_id));
-        form.push(("scope", "rw:issuer"));
-        let url = self.url("/o/token");
-        let response = self
-            .http
-            .post(&url)
-            .form(&form)
-            .send()
-            .map_err(|e| transport("POST", &url, e))?;
-        let status = response.status();
-        let retry_after = retry_after(&response);
-        let body = read_answer(response);
-        if status.is_success() {
-            let access = body["access_token"].as_str().unwrap_or_default();
-            if access.is_empty() {
-                return Err(AwardError::Retryable(
-                    "Badgr's token response has no access_token".into(),
-                ));
-            }
-            let lifetime = body["expires_in"].as_i64().unwrap_or(86_400);
-            return Ok(Tokens {
-                access_token: access.to_string(),
-                refresh_token: body["refresh_token"].as_str().map(str::to_string),
-                expires_at: chrono::Utc::now().timestamp() + lifetime,
-            });
-        }
-        // The token endpoint's error never echoes the password; log it as it is.
-        tracing::warn!(method = "POST", %url, status = status.as_u16(), body = %log_excerpt(&body), "Badgr token request failed");
-        let wait = retry_after.or_else(|| body["expires"].as_u64().map(Duration::from_secs));
-        Err(classify(
-            status,
-            wait,
-            format!("Badgr token endpoint answered {status}: {body}"),
-        ))
-    }
-
-    /// Sends a request with the bearer token; on 401 refreshes once and sends it again.
+    /// Sends a request with the credential; on 401 replaces an OAuth token once and sends
+    /// it again. A failed answer becomes the failure it means for the job.
     fn send(
         &self,
         method: &str,
         url: &str,
         build: impl Fn(&Client) -> RequestBuilder,
-    ) -> Result<Value, AwardError> {
-        let mut token = self.credential(None)?;
+    ) -> Result<Answer, AwardError> {
+        let mut credential = self.credential(None)?;
         for attempt in 0..2 {
             let response = self
-                .authorize(build(&self.http), &token)
+                .authorize(build(&self.http), &credential)
                 .header(reqwest::header::ACCEPT, "application/json")
                 .send()
-                .map_err(|e| transport(method, url, e))?;
-            let status = response.status();
-            if status == StatusCode::UNAUTHORIZED && attempt == 0 {
-                token = self.credential(Some(&token))?;
+                .map_err(|e| transport_failure(method, url, &e))?;
+            if response.status() == StatusCode::UNAUTHORIZED && attempt == 0 {
+                credential = self.credential(Some(&credential))?;
                 continue;
             }
-            let wait = retry_after(&response);
-            let body = read_answer(response);
-            if status.is_success() {
-                return Ok(body);
+            let answer = Answer::read(response);
+            if answer.status.is_success() {
+                return Ok(answer);
             }
-            tracing::warn!(%method, %url, status = status.as_u16(), body = %log_excerpt(&body), "Badgr request failed");
-            return Err(classify(
-                status,
-                wait,
-                format!("Badgr answered {status} to {method} {url}: {body}"),
-            ));
+            tracing::warn!(%method, %url, status = answer.status.as_u16(), body = %answer.excerpt(), "Badgr request failed");
+            return Err(answer.failure(method, url));
         }
         Err(AwardError::Retryable(format!(
             "Badgr refused a fresh token for {method} {url}"
         )))
     }
-}
 
-fn transport(method: &str, url: &str, error: reqwest::Error) -> AwardError {
-    tracing::warn!(%method, %url, error = %error, "Badgr could not be reached");
-    AwardError::Retryable(format!(
-        "Badgr could not be reached ({method} {url}): {error}"
-    ))
-}
-
-fn retry_after(response: &Response) -> Option<Duration> {
-    response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
-}
-
-/// What a failed response means for the job.
-fn classify(status: StatusCode, wait: Option<Duration>, reason: String) -> AwardError {
-    match status {
-        StatusCode::TOO_MANY_REQUESTS => AwardError::RetryAfter {
-            wait: wait.unwrap_or(Duration::from_secs(60)),
-            reason,
-        },
-        s if s.is_server_error()
-            || s == StatusCode::UNAUTHORIZED
-            || s == StatusCode::REQUEST_TIMEOUT =>
-        {
-            AwardError::Retryable(reason)
+    /// Every item of a list, page after page (`num=500`, following `Link: rel="next"` on
+    /// Badgr's own host).
+    fn list(&self, url: &str, query: &[(&str, &str)]) -> Result<Vec<Value>, AwardError> {
+        let mut items = Vec::new();
+        let mut page = self.send("GET", url, |http| {
+            http.get(url).query(query).query(&[("num", "500")])
+        })?;
+        for _ in 0..MAX_PAGES {
+            let list = match self.settings.version {
+                ApiVersion::V2 => page.json["result"].as_array().cloned(),
+                ApiVersion::V1 => page.json.as_array().cloned(),
+            };
+            items.extend(list.unwrap_or_default());
+            match page.next.take().filter(|next| self.is_own(next)) {
+                Some(next) => page = self.send("GET", &next, |http| http.get(&next))?,
+                None => return Ok(items),
+            }
         }
-        _ => AwardError::Permanent(reason),
+        Err(AwardError::Permanent(format!(
+            "Badgr's list at {url} goes on past {MAX_PAGES} pages"
+        )))
+    }
+
+    /// Whether `url` is a web URL on Badgr's own host.
+    fn is_own(&self, url: &str) -> bool {
+        let badgr_host = crate::validation::web_url_host(&self.settings.base_url);
+        badgr_host.is_some() && crate::validation::web_url_host(url) == badgr_host
     }
 }
 
@@ -323,6 +184,16 @@ impl Badgr {
     /// v1's URL root for the issuer.
     fn v1_issuer(&self) -> String {
         self.url(&format!("/v1/issuer/issuers/{}", self.settings.issuer))
+    }
+
+    fn classes_url(&self) -> String {
+        match self.settings.version {
+            ApiVersion::V2 => self.url(&format!(
+                "/v2/issuers/{}/badgeclasses",
+                self.settings.issuer
+            )),
+            ApiVersion::V1 => format!("{}/badges", self.v1_issuer()),
+        }
     }
 
     fn assertions_url(&self, class: &BadgeClass) -> String {
@@ -338,34 +209,9 @@ impl Badgr {
         }
     }
 
-    /// The assertion an earlier attempt made for this recipient, if Badgr has one.
-    fn find_earlier(
-        &self,
-        class: &BadgeClass,
-        email: &str,
-    ) -> Result<Option<IssuedAssertion>, AwardError> {
-        let url = self.assertions_url(class);
-        let found = self.send("GET", &url, |http| {
-            http.get(&url).query(&[("recipient", email)])
-        })?;
-        let list = match self.settings.version {
-            ApiVersion::V2 => found["result"].as_array().cloned(),
-            ApiVersion::V1 => found.as_array().cloned(),
-        }
-        .unwrap_or_default();
-        match list.iter().find(|a| a["revoked"] != json!(true)) {
-            Some(existing) => {
-                tracing::info!(%url, "found the assertion of an earlier attempt on Badgr");
-                self.issued_from(existing).map(Some)
-            }
-            None => Ok(None),
-        }
-    }
-
     /// `url` when it is a web URL on Badgr's host, else Badgr's `fallback` path.
     fn own_link(&self, url: String, fallback: &str) -> String {
-        let badgr_host = crate::validation::web_url_host(&self.settings.base_url);
-        if badgr_host.is_some() && crate::validation::web_url_host(&url) == badgr_host {
+        if self.is_own(&url) {
             url
         } else {
             if !url.is_empty() {
@@ -400,7 +246,8 @@ impl Badgr {
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         {
             return Err(AwardError::Permanent(format!(
-                "Badgr's assertion has no usable identifier: {result}"
+                "Badgr's assertion has no usable identifier: {}",
+                http::excerpt(&result.to_string(), 200)
             )));
         }
         // Links from Badgr's answer are kept only when they are web URLs on Badgr's own
@@ -417,6 +264,60 @@ impl Badgr {
             baked_png: None,
             data: result.clone(),
         })
+    }
+
+    /// An assertion of a list as reconciliation sees it.
+    fn remote_award(&self, item: &Value) -> Result<RemoteAward, AwardError> {
+        let email = match self.settings.version {
+            ApiVersion::V2 => item["recipient"]["plaintextIdentity"].as_str(),
+            ApiVersion::V1 => item["recipient_identifier"].as_str(),
+        };
+        Ok(RemoteAward {
+            issued: self.issued_from(item)?,
+            email: email.map(str::to_lowercase),
+            revoked: item["revoked"] == json!(true),
+        })
+    }
+
+    /// The assertions of `class` on Badgr, for one recipient or all, revoked ones included.
+    fn awards(
+        &self,
+        class: &BadgeClass,
+        email: Option<&str>,
+    ) -> Result<Vec<RemoteAward>, AwardError> {
+        let mut query = vec![("include_revoked", "true"), ("include_expired", "true")];
+        if let Some(email) = email {
+            query.push(("recipient", email));
+        }
+        self.list(&self.assertions_url(class), &query)?
+            .iter()
+            .map(|item| self.remote_award(item))
+            .collect()
+    }
+
+    /// The form fields of a new class.
+    fn class_fields(&self, class: &BadgeClass, tag: &str) -> Vec<(&'static str, String)> {
+        let is_url = crate::validation::is_web_url(&class.criteria);
+        let mut fields = vec![
+            ("name", class.display_name.clone()),
+            ("description", class.description.clone()),
+        ];
+        match self.settings.version {
+            ApiVersion::V2 => fields.push((
+                if is_url {
+                    "criteriaUrl"
+                } else {
+                    "criteriaNarrative"
+                },
+                class.criteria.clone(),
+            )),
+            ApiVersion::V1 => {
+                fields.push(("criteria", class.criteria.clone()));
+                fields.push(("slug", v1_slug(class)));
+            }
+        }
+        fields.push(("tags", tag.to_string()));
+        fields
     }
 }
 
@@ -449,46 +350,17 @@ impl BadgeBackend for Badgr {
         }
     }
 
-    fn create_badge_class(
-        &self,
-        conn: &mut DbConnection,
-        class: &BadgeClass,
-    ) -> Result<String, AwardError> {
-        let image =
-            crate::images::store::png(conn, &class.image_hash, false)?.ok_or_else(|| {
-                AwardError::Permanent(format!("the image of badge class {} is missing", class.id))
-            })?;
-        let is_url = crate::validation::is_web_url(&class.criteria);
-        let (url, fields) = match self.settings.version {
-            ApiVersion::V2 => (
-                self.url(&format!(
-                    "/v2/issuers/{}/badgeclasses",
-                    self.settings.issuer
-                )),
-                vec![
-                    ("name", class.display_name.clone()),
-                    ("description", class.description.clone()),
-                    (
-                        if is_url {
-                            "criteriaUrl"
-                        } else {
-                            "criteriaNarrative"
-                        },
-                        class.criteria.clone(),
-                    ),
-                ],
-            ),
-            ApiVersion::V1 => (
-                format!("{}/badges", self.v1_issuer()),
-                vec![
-                    ("name", class.display_name.clone()),
-                    ("criteria", class.criteria.clone()),
-                    ("slug", v1_slug(class)),
-                    ("description", class.description.clone()),
-                ],
-            ),
-        };
-        let body = self.send("POST", &url, |http| {
+    /// A request cut off at the timeout may still be carried out by Badgr afterwards; two
+    /// more timeouts' grace before looking for its effect.
+    fn settle_time(&self) -> Duration {
+        3 * self.settings.timeout
+    }
+
+    fn create_badge_class(&self, class: &BadgeClass, tag: &str) -> Result<String, AwardError> {
+        let image = super::local::class_image(&self.db, class)?;
+        let url = self.classes_url();
+        let fields = self.class_fields(class, tag);
+        let answer = self.send("POST", &url, |http| {
             let part = reqwest::blocking::multipart::Part::bytes(image.clone())
                 .file_name("badge.png")
                 .mime_str("image/png")
@@ -504,37 +376,42 @@ impl BadgeBackend for Badgr {
         })?;
         // v1: modern Badgr ignores the slug sent and answers with its own.
         let entity = match self.settings.version {
-            ApiVersion::V2 => body["result"][0]["entityId"].as_str(),
-            ApiVersion::V1 => body["slug"].as_str(),
+            ApiVersion::V2 => answer.json["result"][0]["entityId"].as_str(),
+            ApiVersion::V1 => answer.json["slug"].as_str(),
         }
         .unwrap_or_default();
         if entity.is_empty() {
             // Never cache an empty identifier (upstream defect D4); a class without one is a
-            // failed award, not a created class (D9).
-            tracing::error!(%url, body = %log_excerpt(&body), "Badgr created a badge class without an identifier");
-            return Err(AwardError::Permanent(format!(
-                "Badgr's new badge class has no entityId: {body}"
+            // failed award, not a created class (D9). Badgr made something: a look-up by
+            // the tag finds it next time.
+            tracing::error!(%url, body = %answer.excerpt(), "Badgr created a badge class without an identifier");
+            return Err(AwardError::Unanswered(format!(
+                "Badgr's new badge class has no entityId: {}",
+                answer.excerpt()
             )));
         }
         Ok(entity.to_string())
     }
 
+    fn find_badge_class(&self, tag: &str) -> Result<Option<String>, AwardError> {
+        Ok(self
+            .list_classes()?
+            .unwrap_or_default()
+            .into_iter()
+            .find(|class| class.tags.iter().any(|t| t == tag))
+            .map(|class| class.backend_id))
+    }
+
     fn award(
         &self,
-        _conn: &mut DbConnection,
         class: &BadgeClass,
         learner: &Learner,
         evidence_url: Option<&str>,
-        retry: bool,
     ) -> Result<IssuedAssertion, AwardError> {
         let email = learner.email.to_lowercase();
-        // An earlier attempt may have reached Badgr before its answer was lost.
-        if retry && let Some(existing) = self.find_earlier(class, &email)? {
-            return Ok(existing);
-        }
         let url = self.assertions_url(class);
         let evidence = evidence_url.filter(|u| !u.is_empty());
-        let response = match self.settings.version {
+        let made = match self.settings.version {
             ApiVersion::V2 => {
                 let mut body = json!({
                     "recipient": { "identity": email, "type": "email", "hashed": true },
@@ -543,7 +420,9 @@ impl BadgeBackend for Badgr {
                 if let Some(evidence) = evidence {
                     body["evidence"] = json!([{ "url": evidence }]);
                 }
-                self.send("POST", &url, |http| http.post(&url).json(&body))?["result"][0].clone()
+                self.send("POST", &url, |http| http.post(&url).json(&body))?
+                    .json["result"][0]
+                    .clone()
             }
             ApiVersion::V1 => {
                 let mut form = vec![("email", email.clone())];
@@ -555,9 +434,26 @@ impl BadgeBackend for Badgr {
                     form.push(("create_notification", "true".into()));
                 }
                 self.send("POST", &url, |http| http.post(&url).form(&form))?
+                    .json
             }
         };
-        self.issued_from(&response)
+        self.issued_from(&made)
+    }
+
+    fn find_award(
+        &self,
+        class: &BadgeClass,
+        learner: &Learner,
+    ) -> Result<Option<IssuedAssertion>, AwardError> {
+        let email = learner.email.to_lowercase();
+        let found = self
+            .awards(class, Some(&email))?
+            .into_iter()
+            .find(|award| !award.revoked);
+        if found.is_some() {
+            tracing::info!(class = %class.backend_id, "found the assertion of an unanswered attempt on Badgr");
+        }
+        Ok(found.map(|award| award.issued))
     }
 
     fn revoke(
@@ -571,8 +467,36 @@ impl BadgeBackend for Badgr {
             ApiVersion::V1 => format!("{}/{}", self.assertions_url(class), assertion.public_id),
         };
         let body = json!({ "revocation_reason": reason });
-        self.send("DELETE", &url, |http| http.delete(&url).json(&body))?;
-        Ok(())
+        match self.send("DELETE", &url, |http| http.delete(&url).json(&body)) {
+            Ok(_) => Ok(()),
+            // An earlier attempt whose answer was lost revoked it already.
+            Err(AwardError::Permanent(why)) if why.contains("already revoked") => Ok(()),
+            Err(other) => Err(other),
+        }
+    }
+
+    fn list_awards(&self, class: &BadgeClass) -> Result<Option<Vec<RemoteAward>>, AwardError> {
+        self.awards(class, None).map(Some)
+    }
+
+    fn list_classes(&self) -> Result<Option<Vec<RemoteClass>>, AwardError> {
+        let text = |value: &Value| value.as_str().unwrap_or_default().to_string();
+        let classes = self
+            .list(&self.classes_url(), &[])?
+            .iter()
+            .map(|item| RemoteClass {
+                backend_id: match self.settings.version {
+                    ApiVersion::V2 => text(&item["entityId"]),
+                    ApiVersion::V1 => text(&item["slug"]),
+                },
+                name: text(&item["name"]),
+                tags: item["tags"]
+                    .as_array()
+                    .map(|tags| tags.iter().map(text).collect())
+                    .unwrap_or_default(),
+            })
+            .collect();
+        Ok(Some(classes))
     }
 
     fn health(&self) -> Result<String, String> {
@@ -589,29 +513,6 @@ impl BadgeBackend for Badgr {
             "Badgr API {label} at {}, issuer {}",
             self.settings.base_url, self.settings.issuer
         ))
-    }
-}
-
-/// Badgr's answer as JSON (`null` when it is not JSON), read up to 1 MiB: no answer of
-/// the API is near that, and a misbehaving server must not fill the memory.
-fn read_answer(response: reqwest::blocking::Response) -> Value {
-    use std::io::Read;
-    const MAX: u64 = 1024 * 1024;
-    let mut bytes = Vec::new();
-    match response.take(MAX + 1).read_to_end(&mut bytes) {
-        Ok(_) if bytes.len() as u64 <= MAX => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        _ => Value::Null,
-    }
-}
-
-/// A Badgr answer as it goes into a log line: cut short, since an answer's size is
-/// Badgr's to choose.
-fn log_excerpt(body: &Value) -> String {
-    const MAX: usize = 500;
-    let text = body.to_string();
-    match text.char_indices().nth(MAX) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text,
     }
 }
 
@@ -667,12 +568,5 @@ mod tests {
             "test_componenttest_slug"
         );
         assert_eq!(v1_slug(&class(&"x".repeat(300), "", "")).len(), 64);
-    }
-
-    #[test]
-    fn logged_answers_are_cut_short() {
-        let long = Value::String("x".repeat(10_000));
-        assert_eq!(log_excerpt(&long).chars().count(), 501);
-        assert_eq!(log_excerpt(&Value::Null), "null");
     }
 }

@@ -1,0 +1,10 @@
+DROP TABLE reconciliation_findings;
+DROP TABLE reconciliation_runs;
+DROP INDEX award_jobs_open_revocation;
+DROP INDEX award_jobs_open_event_badge;
+DROP INDEX award_jobs_open_completion;
+ALTER TABLE award_attempts DROP COLUMN unanswered;
+ALTER TABLE badge_classes DROP COLUMN creation_tag;
+ALTER TABLE badge_classes DROP COLUMN creation_sent_at;
+ALTER TABLE badge_classes DROP COLUMN creation_job;
+DROP TABLE award_claims;
