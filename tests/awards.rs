@@ -465,13 +465,8 @@ fn attempt_count(app: &TestApp, id: i64) -> i64 {
         .unwrap()
 }
 
-#[tokio::test]
-async fn concurrent_workers_never_take_the_same_job() {
-    let app = spawn_app().await;
-    let ids: Vec<i64> = (0..24)
-        .map(|i| queue(&app, &format!("learner{i}"), "verified"))
-        .collect();
-    let backend = local(&app);
+/// Runs the due jobs on four worker threads at once; returns how many ran.
+fn drain_concurrently(app: &TestApp, backend: Arc<dyn BadgeBackend>) -> usize {
     let threads: Vec<_> = (0..4)
         .map(|n| {
             let (db, backend) = (app.db.clone(), backend.clone());
@@ -480,27 +475,68 @@ async fn concurrent_workers_never_take_the_same_job() {
             })
         })
         .collect();
-    let ran: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
-    let statuses: Vec<(i64, String, i32, String)> = award_jobs::table
-        .select((
-            award_jobs::id,
-            award_jobs::status,
-            award_jobs::attempts,
-            award_jobs::last_error,
-        ))
-        .load(&mut *app.conn())
-        .unwrap();
-    eprintln!("DEBUG {statuses:?}");
+    threads.into_iter().map(|t| t.join().unwrap()).sum()
+}
+
+#[tokio::test]
+async fn concurrent_workers_never_take_the_same_job() {
+    let app = spawn_app().await;
+    // The class exists on the backend already (its first creation is another test's).
+    queue(&app, "first", "verified");
+    worker::drain(&app.db, local(&app).as_ref(), &settings(true), "w").unwrap();
+    let ids: Vec<i64> = (0..24)
+        .map(|i| queue(&app, &format!("learner{i}"), "verified"))
+        .collect();
+    let ran = drain_concurrently(&app, local(&app));
     assert_eq!(ran, ids.len(), "every job ran exactly once");
     let attempts: i64 = award_attempts::table
         .count()
         .get_result(&mut *app.conn())
         .unwrap();
-    assert_eq!(attempts, ids.len() as i64);
-    assert_eq!(assertion_count(&app), ids.len() as i64);
+    assert_eq!(attempts, 1 + ids.len() as i64);
+    assert_eq!(assertion_count(&app), 1 + ids.len() as i64);
     for id in ids {
         assert_eq!(job(&app, id).status, "done");
     }
+}
+
+#[tokio::test]
+async fn concurrent_first_awards_create_the_class_once() {
+    let app = spawn_app().await;
+    let created = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = created.clone();
+    let backend: Arc<dyn BadgeBackend> = Arc::new(Scripted {
+        before_create: Box::new(move |_| {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            // Long enough for the other workers to find the creation taken.
+            std::thread::sleep(Duration::from_millis(300));
+            Ok(None)
+        }),
+        ..Scripted::new(&app)
+    });
+    let ids: Vec<i64> = (0..8)
+        .map(|i| queue(&app, &format!("learner{i}"), "verified"))
+        .collect();
+    for _ in 0..10 {
+        drain_concurrently(&app, backend.clone());
+        if ids.iter().all(|&id| job(&app, id).status == "done") {
+            break;
+        }
+        // The jobs that waited for the creator look again (their wait is uncounted).
+        for &id in &ids {
+            make_due(&app, id);
+        }
+    }
+    for &id in &ids {
+        let done = job(&app, id);
+        assert_eq!(done.status, "done", "{}", done.last_error);
+        assert_eq!(
+            done.attempts, 1,
+            "waiting for the creator is not an attempt"
+        );
+    }
+    assert_eq!(created.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(assertion_count(&app), 8);
 }
 
 #[tokio::test]
