@@ -108,6 +108,11 @@ pub const SETTINGS: &[Setting] = &[
         description: "Attempts at an award before its job is marked failed (retries back off exponentially, with jitter).",
     },
     Setting {
+        name: "ACCOLADE_RECONCILE_INTERVAL_SECONDS",
+        default: "3600",
+        description: "How often the award workers reconcile with Badgr (adopt what Accolade lacks, revoke duplicates, report the rest); 0 turns it off. One instance runs it at a time.",
+    },
+    Setting {
         name: "ACCOLADE_AWARD_LEASE_SECONDS",
         default: "30",
         description: "How long a claimed job stays its worker's without a renewal; workers renew it every third of this while the job runs, so a killed worker's jobs are taken up again within it.",
@@ -273,6 +278,7 @@ pub struct Config {
     pub award_workers: u32,
     pub award_max_attempts: u32,
     pub award_lease: Duration,
+    pub reconcile_every: Duration,
     pub allow_shipped_images: bool,
     /// The local issuer's Open Badges profile.
     pub issuer: crate::badging::openbadges::IssuerProfile,
@@ -422,6 +428,9 @@ impl Config {
             award_max_attempts: parse_number(get, "ACCOLADE_AWARD_MAX_ATTEMPTS", 8)?,
             award_lease: Duration::from_secs(
                 parse_number(get, "ACCOLADE_AWARD_LEASE_SECONDS", 30)?.into(),
+            ),
+            reconcile_every: Duration::from_secs(
+                parse_number(get, "ACCOLADE_RECONCILE_INTERVAL_SECONDS", 3600)?.into(),
             ),
             allow_shipped_images: parse_bool(get, "ACCOLADE_ALLOW_SHIPPED_BADGE_IMAGES", false)?,
             issuer: crate::badging::openbadges::IssuerProfile {

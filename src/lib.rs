@@ -68,6 +68,13 @@ pub fn admin_site(config: &Config) -> AdminSite {
         app_label: "badges",
         model: "badgeclass",
     });
+    site.add_page(admin::site::ExtraPage {
+        app_name: "Badges",
+        label: "Reconciliation with Badgr",
+        url: "/admin/badges/reconciliation/",
+        app_label: "badges",
+        model: "badgeassertion",
+    });
     site
 }
 
@@ -104,6 +111,7 @@ pub fn worker_settings(config: &Config) -> badging::worker::WorkerSettings {
         lease: config.award_lease,
         max_attempts: config.award_max_attempts as i32,
         poll: std::time::Duration::from_millis(500),
+        reconcile_every: config.reconcile_every,
     }
 }
 

@@ -77,6 +77,12 @@ enum Command {
     Jobs,
     /// Run award workers only (ACCOLADE_WORKERS threads, at least one) until stopped.
     Worker,
+    /// Compare each badge class's assertions on Badgr with Accolade's and report what
+    /// differs; with --fix, adopt what Accolade lacks and revoke duplicates on Badgr.
+    Reconcile {
+        #[arg(long)]
+        fix: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -116,11 +122,42 @@ fn main() -> ExitCode {
         Command::Backfill { course, no_wait } => backfill(config, &course, !no_wait),
         Command::Jobs => list_jobs(&config),
         Command::Worker => worker(config),
+        Command::Reconcile { fix } => reconcile(config, fix),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => fail(&message),
     }
+}
+
+fn reconcile(config: Config, fix: bool) -> Result<(), String> {
+    let prepared = accolade::prepare(config)?;
+    let backend = accolade::badge_backend(&prepared)?;
+    let outcome = accolade::badging::reconcile::run(&prepared.db, backend.as_ref(), fix);
+    // The blocking HTTP client owns a runtime that is dropped here, outside any other.
+    drop(backend);
+    let Some(run) = outcome? else {
+        println!("Nothing to reconcile: Accolade is its own issuer (no Badgr configured).");
+        return Ok(());
+    };
+    for f in &run.findings {
+        let class = f.class.map(|c| format!(" class #{c}")).unwrap_or_default();
+        let learner = f
+            .learner
+            .map(|l| format!(" learner #{l}"))
+            .unwrap_or_default();
+        let action = if f.action.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", f.action)
+        };
+        println!(
+            "{}{class}{learner} {}: {}{action}",
+            f.kind, f.backend_id, f.detail
+        );
+    }
+    println!("Reconciliation #{}: {}", run.id, run.summary);
+    Ok(())
 }
 
 fn fail(message: &str) -> ExitCode {

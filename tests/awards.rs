@@ -315,13 +315,8 @@ impl BadgeBackend for Scripted {
     ) -> Result<Option<IssuedAssertion>, AwardError> {
         self.inner.find_award(class, learner)
     }
-    fn revoke(
-        &self,
-        class: &BadgeClass,
-        assertion: &accolade::badging::assertions::BadgeAssertion,
-        reason: &str,
-    ) -> Result<(), AwardError> {
-        self.inner.revoke(class, assertion, reason)
+    fn revoke(&self, class: &BadgeClass, public_id: &str, reason: &str) -> Result<(), AwardError> {
+        self.inner.revoke(class, public_id, reason)
     }
     fn list_awards(&self, class: &BadgeClass) -> Result<Option<Vec<RemoteAward>>, AwardError> {
         self.inner.list_awards(class)

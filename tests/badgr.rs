@@ -33,6 +33,7 @@ fn settings() -> WorkerSettings {
         lease: Duration::from_secs(60),
         max_attempts: 5,
         poll: Duration::from_millis(10),
+        reconcile_every: Duration::ZERO,
     }
 }
 
@@ -923,4 +924,142 @@ async fn a_hanging_token_endpoint_holds_up_no_event() {
         "every event was accepted while the token request hung"
     );
     worker.await.unwrap();
+}
+
+/// An assertion as Badgr lists it.
+fn listed(entity: &str, email: &str, revoked: bool) -> serde_json::Value {
+    json!({
+        "entityType": "Assertion", "entityId": entity,
+        "openBadgeId": format!("http://www.example.com/{entity}"),
+        "image": format!("http://www.example.com/{entity}.png"),
+        "recipient": {"identity": "sha256$abc", "hashed": true, "type": "email", "salt": "s",
+                      "plaintextIdentity": email},
+        "revoked": revoked
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reconciliation_adopts_revokes_duplicates_and_reports_the_rest() {
+    use accolade::badging::reconcile::{self, kind};
+    let app = spawn_app().await;
+    let badgr = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/o/token"))
+        .respond_with(token_response("tok-1", "ref-1"))
+        .mount(&badgr)
+        .await;
+    mount_class_creation(&badgr).await;
+    let assertions_path = format!("/v2/badgeclasses/{CLASS}/assertions");
+    for (who, entity) in [("alice", "A1"), ("carol", "C1")] {
+        Mock::given(method("POST"))
+            .and(path(assertions_path.as_str()))
+            .and(body_string_contains(format!("{who}@")))
+            .respond_with(ResponseTemplate::new(201).set_body_json(assertion(entity)))
+            .expect(1)
+            .mount(&badgr)
+            .await;
+    }
+    let backend = backend(&app, &badgr, Duration::from_secs(5));
+    queue(&app, "alice");
+    queue(&app, "carol");
+    drain(&app, &backend).await;
+    // Carol's badge is revoked in Accolade; the revocation never reached Badgr.
+    let carol: i64 = badge_assertions::table
+        .filter(badge_assertions::public_id.eq("C1"))
+        .select(badge_assertions::id)
+        .first(&mut *app.conn())
+        .unwrap();
+    accolade::badging::assertions::revoke(&mut app.conn(), carol, "Issued in error").unwrap();
+    // Bob is a learner Accolade knows, with no badge recorded.
+    learners::upsert(&mut app.conn(), "bob", "Bob@Example.com").unwrap();
+
+    Mock::given(method("GET"))
+        .and(path("/v2/issuers/test-issuer/badgeclasses"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "status": {"success": true},
+            "result": [{"entityId": CLASS, "tags": []}, {"entityId": "Stray", "name": "Stray", "tags": []}]
+        })))
+        .mount(&badgr)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(assertions_path.as_str()))
+        .and(query_param("include_revoked", "true"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "status": {"success": true},
+            "result": [
+                listed("A1", "alice@example.com", false),
+                listed("A2", "alice@example.com", false),
+                listed("B1", "bob@example.com", false),
+                listed("C1", "carol@example.com", false),
+                listed("X1", "stranger@example.com", false),
+                listed("R1", "bob@example.com", true)
+            ]
+        })))
+        .mount(&badgr)
+        .await;
+    for (entity, reason) in [("A2", "Duplicate of"), ("C1", "Issued in error")] {
+        Mock::given(method("DELETE"))
+            .and(path(format!("/v2/assertions/{entity}")))
+            .and(body_string_contains(reason))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(json!({"status": {"success": true}})),
+            )
+            .expect(1)
+            .mount(&badgr)
+            .await;
+    }
+
+    let (db, on_badgr) = (app.db.clone(), Arc::clone(&backend));
+    let (report, fixed) = tokio::task::spawn_blocking(move || {
+        let report = reconcile::run(&db, on_badgr.as_ref(), false)
+            .unwrap()
+            .unwrap();
+        let fixed = reconcile::run(&db, on_badgr.as_ref(), true)
+            .unwrap()
+            .unwrap();
+        (report, fixed)
+    })
+    .await
+    .unwrap();
+    for run in [&report, &fixed] {
+        assert_eq!(run.count(kind::DUPLICATE), 1, "{:?}", run.findings);
+        assert_eq!(run.count(kind::ADOPTED), 1);
+        assert_eq!(run.count(kind::REVOCATION_MISSING), 1);
+        assert_eq!(run.count(kind::UNKNOWN_RECIPIENT), 1);
+        assert_eq!(run.count(kind::ORPHAN_CLASS), 1);
+    }
+    assert!(
+        report.findings.iter().all(|f| f.action.is_empty()),
+        "a report changes nothing"
+    );
+    assert!(
+        report.summary.contains("(report only)"),
+        "{}",
+        report.summary
+    );
+    let adopted: Vec<String> = badge_assertions::table
+        .inner_join(accolade::db::schema::learners::table)
+        .filter(accolade::db::schema::learners::username.eq("bob"))
+        .select(badge_assertions::public_id)
+        .load(&mut *app.conn())
+        .unwrap();
+    assert_eq!(
+        adopted,
+        ["B1"],
+        "bob's live assertion, the revoked one left"
+    );
+
+    // The admin page shows the last run; it takes the right to see assertions.
+    app.login_superuser().await;
+    let page = app.get_html("/admin/badges/reconciliation/").await;
+    assert!(page.contains(&format!("Run #{}", fixed.id)), "{page}");
+    assert!(
+        page.contains("revoked on the backend") && page.contains("orphan class"),
+        "{page}"
+    );
+    let nobody = app.create_user("nobody", true, false);
+    let client = common::new_client();
+    app.login_with(&client, "nobody", common::PASSWORD).await;
+    let refused = app.get_with(&client, "/admin/badges/reconciliation/").await;
+    assert_eq!(refused.status(), 403, "user #{nobody}");
 }

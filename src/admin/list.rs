@@ -277,10 +277,7 @@ pub fn contains_pattern(term: &str) -> String {
     pattern
 }
 
-diesel::define_sql_function! {
-    /// SQL `lower()`, for case-insensitive search on both backends.
-    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
-}
+pub use crate::db::lower;
 
 /// Adds one filter per search term: every term must match at least one of the columns.
 ///

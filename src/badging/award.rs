@@ -163,7 +163,7 @@ impl Award<'_> {
             });
         }
         let reason = &self.job.revocation_reason;
-        self.backend.revoke(&class, &assertion, reason)?;
+        self.backend.revoke(&class, &assertion.public_id, reason)?;
         self.with_conn(|conn| Ok(assertions::revoke(conn, id, reason)?))?;
         tracing::info!(assertion = id, class = %class.slug, "assertion revoked");
         Ok(Outcome::Done {

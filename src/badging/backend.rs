@@ -109,12 +109,7 @@ pub trait BadgeBackend: Send + Sync {
 
     /// Revokes an assertion on the backend (Accolade then marks its own record). An
     /// assertion the backend already holds revoked counts as revoked.
-    fn revoke(
-        &self,
-        class: &BadgeClass,
-        assertion: &super::assertions::BadgeAssertion,
-        reason: &str,
-    ) -> Result<(), AwardError>;
+    fn revoke(&self, class: &BadgeClass, public_id: &str, reason: &str) -> Result<(), AwardError>;
 
     /// Every assertion of `class` on the backend, revoked ones included; `None` when the
     /// backend is Accolade itself (there is nothing to reconcile).

@@ -93,7 +93,7 @@ impl BadgeBackend for LocalIssuer {
     fn revoke(
         &self,
         _class: &BadgeClass,
-        _assertion: &super::assertions::BadgeAssertion,
+        _public_id: &str,
         _reason: &str,
     ) -> Result<(), AwardError> {
         // Hosted here: marking the record revoked is the revocation (410 from then on).

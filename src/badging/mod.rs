@@ -18,5 +18,6 @@ pub mod learner_admin;
 pub mod learners;
 pub mod local;
 pub mod openbadges;
+pub mod reconcile;
 pub mod stats;
 pub mod worker;

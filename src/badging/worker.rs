@@ -18,6 +18,8 @@ pub struct WorkerSettings {
     pub max_attempts: i32,
     /// How long an idle worker waits before looking again.
     pub poll: Duration,
+    /// How often the workers reconcile with the backend (zero: never).
+    pub reconcile_every: Duration,
 }
 
 /// Carries out one claimed job and records the outcome. No pool connection is held while
@@ -129,7 +131,38 @@ pub fn spawn(
         })
         .collect();
     threads.push(heartbeat);
+    if !settings.reconcile_every.is_zero() {
+        threads.push(reconciler(db, backend, settings.reconcile_every, stop));
+    }
     threads
+}
+
+/// Reconciles with the backend every `every`, whichever instance's turn it is, from one
+/// interval after the start; stops when `stop` is set.
+fn reconciler(
+    db: Database,
+    backend: Arc<dyn BadgeBackend>,
+    every: Duration,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("reconciliation".into())
+        .spawn(move || {
+            let mut last = std::time::Instant::now();
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(200));
+                if last.elapsed() < every {
+                    continue;
+                }
+                last = std::time::Instant::now();
+                match super::reconcile::run_if_due(&db, backend.as_ref(), every) {
+                    Ok(Some(run)) => tracing::info!(run = run.id, summary = %run.summary, "reconciled with the backend"),
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(error = %e, "reconciliation failed"),
+                }
+            }
+        })
+        .expect("spawning the reconciliation thread")
 }
 
 /// Renews the leases of `workers`' running jobs every third of the lease, on a thread of

@@ -223,6 +223,11 @@ where
     }
 }
 
+diesel::define_sql_function! {
+    /// SQL `lower()`, for case-insensitive matching on both backends.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
 /// The current time, in UTC, at the precision both backends store.
 pub fn now() -> chrono::NaiveDateTime {
     let now = chrono::Utc::now().naive_utc();

@@ -63,3 +63,24 @@ pub fn lock(conn: &mut DbConnection, name: &str) -> QueryResult<()> {
 pub fn development_secret_key(conn: &mut DbConnection) -> QueryResult<String> {
     get_or_insert(conn, SECRET_KEY, crate::auth::tokens::random_token)
 }
+
+/// Takes the lease held in row `key` until `until` (Unix seconds) if no one holds a live
+/// one: one statement, so two takers never both win. The value is zero-padded so that
+/// text order is time order.
+pub fn take_lease(conn: &mut DbConnection, key: &str, until: i64) -> QueryResult<bool> {
+    get_or_insert(conn, key, String::new)?;
+    let now = chrono::Utc::now().timestamp();
+    let taken = diesel::update(
+        site_settings::table
+            .find(key)
+            .filter(site_settings::value.lt(format!("{now:012}"))),
+    )
+    .set(site_settings::value.eq(format!("{until:012}")))
+    .execute(conn)?;
+    Ok(taken == 1)
+}
+
+/// Gives the lease in row `key` back before it runs out.
+pub fn give_back_lease(conn: &mut DbConnection, key: &str) -> QueryResult<()> {
+    set(conn, key, "")
+}

@@ -373,6 +373,7 @@ pub fn worker_settings(allow_shipped_images: bool) -> WorkerSettings {
         lease: Duration::from_secs(60),
         max_attempts: 3,
         poll: Duration::from_millis(10),
+        reconcile_every: Duration::ZERO,
     }
 }
 

@@ -456,15 +456,10 @@ impl BadgeBackend for Badgr {
         Ok(found.map(|award| award.issued))
     }
 
-    fn revoke(
-        &self,
-        class: &BadgeClass,
-        assertion: &super::assertions::BadgeAssertion,
-        reason: &str,
-    ) -> Result<(), AwardError> {
+    fn revoke(&self, class: &BadgeClass, public_id: &str, reason: &str) -> Result<(), AwardError> {
         let url = match self.settings.version {
-            ApiVersion::V2 => self.url(&format!("/v2/assertions/{}", assertion.public_id)),
-            ApiVersion::V1 => format!("{}/{}", self.assertions_url(class), assertion.public_id),
+            ApiVersion::V2 => self.url(&format!("/v2/assertions/{public_id}")),
+            ApiVersion::V1 => format!("{}/{public_id}", self.assertions_url(class)),
         };
         let body = json!({ "revocation_reason": reason });
         match self.send("DELETE", &url, |http| http.delete(&url).json(&body)) {

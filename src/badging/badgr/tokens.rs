@@ -17,12 +17,10 @@ use serde::{Deserialize, Serialize};
 use super::http::{Answer, transport_failure};
 use super::{Badgr, Credentials};
 use crate::badging::backend::AwardError;
-use crate::db::schema::site_settings;
 use crate::db::{DbConnection, settings};
 
 const TOKENS: &str = "badgr_tokens";
-/// The refresh lease's row (its value: the lease's end, in Unix seconds, zero-padded so
-/// that text order is time order).
+/// The refresh lease's row (see `settings::take_lease`).
 pub const TOKEN_LEASE: &str = "lock:badgr-tokens";
 /// A token this close to expiry is refreshed before use.
 const EXPIRY_MARGIN_SECONDS: i64 = 300;
@@ -39,10 +37,6 @@ struct Tokens {
 
 fn unix_now() -> i64 {
     chrono::Utc::now().timestamp()
-}
-
-fn lease_value(unix: i64) -> String {
-    format!("{unix:012}")
 }
 
 impl Badgr {
@@ -85,21 +79,11 @@ impl Badgr {
     /// Takes the refresh lease if no one holds a live one.
     fn take_lease(&self) -> Result<bool, AwardError> {
         let until = unix_now() + 2 * self.settings.timeout.as_secs() as i64 + 5;
-        self.with_db(|conn| {
-            settings::get_or_insert(conn, TOKEN_LEASE, String::new)?;
-            let taken = diesel::update(
-                site_settings::table
-                    .find(TOKEN_LEASE)
-                    .filter(site_settings::value.lt(lease_value(unix_now()))),
-            )
-            .set(site_settings::value.eq(lease_value(until)))
-            .execute(conn)?;
-            Ok(taken == 1)
-        })
+        self.with_db(|conn| settings::take_lease(conn, TOKEN_LEASE, until))
     }
 
     fn give_back_lease(&self) {
-        let given = self.with_db(|conn| settings::set(conn, TOKEN_LEASE, ""));
+        let given = self.with_db(|conn| settings::give_back_lease(conn, TOKEN_LEASE));
         if let Err(e) = given {
             // It runs out by itself.
             tracing::warn!(error = %e, "could not give back the Badgr token lease");

@@ -8,6 +8,7 @@ mod frozen;
 mod history;
 mod index;
 mod preserved;
+mod reconciliation;
 mod revoke;
 mod upload;
 mod views;
@@ -28,6 +29,7 @@ pub fn routes(routes: &mut Router) {
         .add(endpoint("/").get(index::index))
         // Before the generic routes, which would read it as app "badges", model "frozen-images".
         .add(endpoint("/badges/frozen-images/").get(frozen::show))
+        .add(endpoint("/badges/reconciliation/").get(reconciliation::show))
         .add(
             endpoint(revoke::PATH)
                 .get(revoke::confirm)
