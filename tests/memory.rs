@@ -8,101 +8,26 @@ mod common;
 #[path = "common/images.rs"]
 mod samples;
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::binary::{self, Process};
 use futures_util::StreamExt;
 
 const MIB: u64 = 1024;
 const UPLOADS: usize = 8;
 const FAILED_LOGINS: usize = 200;
 
-/// A child process killed when dropped.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Process {
-    /// Kibibytes of a `/proc/PID/status` line (`VmRSS`, `VmHWM`).
-    fn status_kib(&self, field: &str) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0.id())).unwrap();
-        let line = status
-            .lines()
-            .find(|l| l.starts_with(field))
-            .unwrap_or_else(|| panic!("{field} in the server's status"));
-        line.split_whitespace().nth(1).unwrap().parse().unwrap()
-    }
-
-    /// Resets the peak (VmHWM) to the current resident size.
-    fn reset_peak(&self) {
-        std::fs::write(format!("/proc/{}/clear_refs", self.0.id()), "5").unwrap();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn accolade(database: &common::TestDatabase, port: u16) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_accolade"));
-    command
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", &database.url)
-        .env("ACCOLADE_BIND", format!("127.0.0.1:{port}"))
-        .env("ACCOLADE_SECRET_KEY", common::SECRET_KEY)
-        .env("ACCOLADE_WORKERS", "0")
-        .env("ACCOLADE_HTTP_WORKERS", "2")
-        // Every failed login is verified (argon2), none throttled.
-        .env("ACCOLADE_LOGIN_MAX_FAILURES_PER_ADDRESS", "100000")
-        .env("ACCOLADE_SUPERUSER_PASSWORD", common::PASSWORD)
-        .stderr(Stdio::null());
-    command
-}
-
 /// The binary serving a fresh database with the superuser `root`, once `/healthz` answers.
 async fn start_server(database: &common::TestDatabase) -> (Process, String) {
-    let port = free_port();
-    let created = accolade(database, port)
-        .args(["createsuperuser", "--username", "root", "--email"])
-        .arg("root@example.org")
-        .arg("--no-input")
-        .output()
-        .unwrap();
-    assert!(created.status.success(), "{created:?}");
-    let mut server = Process(
-        accolade(database, port)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start accolade"),
-    );
-    let stdout = BufReader::new(server.0.stdout.take().unwrap());
-    std::thread::spawn(move || for _ in stdout.lines() {});
-    let address = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    for _ in 0..400 {
-        if client
-            .get(format!("{address}/healthz"))
-            .send()
-            .await
-            .is_ok()
-        {
-            return (server, address);
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("accolade did not answer on {address} within 10 s");
+    binary::create_superuser(&database.url, "root");
+    let port = binary::free_port();
+    let mut command = binary::accolade(&database.url, port);
+    // Every failed login is verified (argon2), none throttled.
+    command.env("ACCOLADE_LOGIN_MAX_FAILURES_PER_ADDRESS", "100000");
+    let server = binary::serve(&mut command, port)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    (server, format!("http://127.0.0.1:{port}"))
 }
 
 /// A client with a session, and the session's CSRF token.

@@ -3,6 +3,7 @@
 //! `ACCOLADE_TEST_DATABASE_URL`).
 #![allow(dead_code)]
 
+pub mod binary;
 pub mod fixture;
 
 use std::collections::BTreeMap;
@@ -140,6 +141,48 @@ pub fn location(response: &reqwest::Response) -> String {
         .unwrap_or_default()
 }
 
+/// The session's CSRF token, read from a page of the server at `base` that carries a form
+/// (following the login page's redirects when the session is logged in).
+pub async fn try_csrf_token(client: &reqwest::Client, base: &str) -> Result<String, String> {
+    let mut path = "/admin/login/".to_string();
+    for _ in 0..3 {
+        let response = client
+            .get(format!("{base}{path}"))
+            .send()
+            .await
+            .map_err(|e| format!("GET {path}: {e}"))?;
+        if response.status().is_redirection() {
+            path = location(&response);
+            continue;
+        }
+        let html = response
+            .text()
+            .await
+            .map_err(|e| format!("GET {path}: {e}"))?;
+        return csrf_in(&html).ok_or_else(|| format!("no CSRF token on {path}"));
+    }
+    Err("no page with a CSRF token".into())
+}
+
+/// Posts a form to the server at `base` with the session's CSRF token added. An error is a
+/// request that got no answer (the server at `base` may have been stopped).
+pub async fn try_post_form(
+    client: &reqwest::Client,
+    base: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> Result<reqwest::Response, String> {
+    let token = try_csrf_token(client, base).await?;
+    let mut body: Vec<(&str, &str)> = vec![("csrf_token", &token)];
+    body.extend_from_slice(fields);
+    client
+        .post(format!("{base}{path}"))
+        .form(&body)
+        .send()
+        .await
+        .map_err(|e| format!("POST {path}: {e}"))
+}
+
 /// A password hash computed once per test binary (hashing is deliberately slow).
 pub fn shared_hash() -> String {
     static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
@@ -201,17 +244,9 @@ impl TestApp {
 
     /// The session's CSRF token, read from a page that carries a form.
     pub async fn csrf_token_for(&self, client: &reqwest::Client) -> String {
-        let mut path = "/admin/login/".to_string();
-        for _ in 0..3 {
-            let response = self.get_with(client, &path).await;
-            if response.status().is_redirection() {
-                path = location(&response);
-                continue;
-            }
-            let html = response.text().await.unwrap();
-            return csrf_in(&html).expect("a page with a CSRF token");
-        }
-        panic!("no page with a CSRF token");
+        try_csrf_token(client, &self.address)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     pub async fn csrf_token(&self) -> String {
@@ -229,15 +264,9 @@ impl TestApp {
         path: &str,
         fields: &[(&str, &str)],
     ) -> reqwest::Response {
-        let token = self.csrf_token_for(client).await;
-        let mut body: Vec<(&str, &str)> = vec![("csrf_token", &token)];
-        body.extend_from_slice(fields);
-        client
-            .post(self.url(path))
-            .form(&body)
-            .send()
+        try_post_form(client, &self.address, path, fields)
             .await
-            .expect("request")
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Posts a multipart form: the CSRF token first, then the fields, then the files
