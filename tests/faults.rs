@@ -759,7 +759,8 @@ struct Calm {
 
 enum Reconcile {
     Missing,
-    Ran(ExitStatus),
+    /// How it ended, and the summary it printed.
+    Ran(ExitStatus, String),
     TimedOut,
 }
 
@@ -812,7 +813,16 @@ async fn reconcile(run: &Run) -> Reconcile {
     let mut command = run.cluster.command(0, "reconcile");
     command.args(["reconcile", "--fix"]);
     match binary::run_within(&mut command, RECONCILE_LIMIT).await {
-        Some(status) => Reconcile::Ran(status),
+        Some(status) => {
+            let log =
+                std::fs::read_to_string(run.cluster.logs.join("reconcile.log")).unwrap_or_default();
+            let summary = log
+                .lines()
+                .rfind(|l| l.starts_with("Reconciliation #"))
+                .unwrap_or("no summary printed")
+                .to_string();
+            Reconcile::Ran(status, summary)
+        }
         None => Reconcile::TimedOut,
     }
 }
@@ -936,7 +946,7 @@ impl Tally {
             "jobs neither done nor failed",
             vec![format!("{:?}", self.jobs)],
         );
-        if let Reconcile::Ran(status) = &calm.reconcile
+        if let Reconcile::Ran(status, _) = &calm.reconcile
             && !status.success()
         {
             problems.push(format!("`accolade reconcile --fix` failed: {status}"));
@@ -1019,7 +1029,7 @@ fn report(run: &Run, calm: &Calm, tally: &Tally) {
     println!("Badgr requests: {:?}", state.requests);
     let reconcile = match &calm.reconcile {
         Reconcile::Missing => "skipped (this build has no `accolade reconcile`)".to_string(),
-        Reconcile::Ran(status) => format!("ran, {status}"),
+        Reconcile::Ran(status, summary) => format!("ran, {status}; {summary}"),
         Reconcile::TimedOut => "killed after the time limit".to_string(),
     };
     println!(
