@@ -67,6 +67,7 @@ fn main() {
     )
     .expect("superuser");
     let lms = users::create(&mut conn, &users::NewUser::new("lms", "", &hash)).expect("lms");
+    accolade::badging::grant_lms_permissions(&mut conn, lms).expect("the LMS's permissions");
     let (_, token) = service_tokens::create(&mut conn, "load", lms).expect("token");
     let _ = admin;
 

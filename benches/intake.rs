@@ -147,6 +147,7 @@ async fn start_service(badgr: &MockServer) -> Service {
             &accolade::auth::users::NewUser::new("lms", "", &hash),
         )
         .unwrap();
+        accolade::badging::grant_lms_permissions(&mut conn, user).unwrap();
         accolade::auth::service_tokens::create(&mut conn, "bench", user)
             .unwrap()
             .1

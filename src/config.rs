@@ -614,15 +614,14 @@ fn parse_site_url(url: &str) -> Result<String, ConfigError> {
 
 fn parse_url(name: &str, url: &str) -> Result<String, ConfigError> {
     let url = url.trim_end_matches('/');
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"));
-    match rest {
-        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(url.into()),
-        _ => Err(invalid(
+    // The same rule as every URL rendered as a link or passed on.
+    if crate::validation::is_web_url(url) {
+        Ok(url.into())
+    } else {
+        Err(invalid(
             name,
             format!("expected an http:// or https:// URL, got `{url}`"),
-        )),
+        ))
     }
 }
 

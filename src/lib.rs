@@ -152,18 +152,20 @@ pub fn prepare(config: Config) -> Result<Prepared, String> {
     })
 }
 
-/// On a site without any superuser, creates `admin` with a random password that must be
+/// On a site without any superuser, creates [`INITIAL_SUPERUSER`] with a random password that must be
 /// changed at first login, and returns that password (to be shown once).
 pub fn ensure_initial_superuser(db: &Database) -> Result<Option<String>, AppError> {
     let mut conn = db.get()?;
-    if users::any_superuser(&mut conn)? || users::find_by_username(&mut conn, "admin")?.is_some() {
+    if users::any_superuser(&mut conn)?
+        || users::find_by_username(&mut conn, INITIAL_SUPERUSER)?.is_some()
+    {
         return Ok(None);
     }
     let secret = tokens::random_token()[..20].to_string();
     let hash = password::hash(&secret);
     let new = users::NewUser {
         must_change_password: true,
-        ..users::NewUser::superuser("admin", "", &hash)
+        ..users::NewUser::superuser(INITIAL_SUPERUSER, "", &hash)
     };
     match users::create(&mut conn, &new) {
         Ok(_) => Ok(Some(secret)),
@@ -173,9 +175,16 @@ pub fn ensure_initial_superuser(db: &Database) -> Result<Option<String>, AppErro
     }
 }
 
-/// Deletes the file holding the generated first password (see `main.rs`), once that
-/// password has been replaced.
-pub fn forget_initial_password(config: &Config) {
+/// The username of the superuser created on a site without any.
+pub const INITIAL_SUPERUSER: &str = "admin";
+
+/// Deletes the file holding the generated first password (see `main.rs`) when `user`, about
+/// to replace their password, is the generated superuser who has not replaced it yet. Other
+/// users with a pending change (a password set by an admin) leave it alone.
+pub fn forget_initial_password(config: &Config, user: &users::User) {
+    if !(user.must_change_password && user.username == INITIAL_SUPERUSER) {
+        return;
+    }
     let path = config.initial_password_file();
     match std::fs::remove_file(&path) {
         Ok(()) => tracing::info!(file = %path.display(), "deleted the initial password file"),
@@ -240,6 +249,7 @@ impl Application {
                 .app_data(csrf_policy.clone())
                 .app_data(aweb::FormConfig::default().limit(256 * 1024))
                 .app_data(aweb::PayloadConfig::new(256 * 1024))
+                .wrap(from_fn(web::middleware::keep_routed_request))
                 .wrap(from_fn(web::middleware::refuse_nul_in_path))
                 .wrap(from_fn(csrf::protect))
                 .wrap(sessions)

@@ -11,6 +11,7 @@ use accolade::badging::jobs;
 use accolade::config::{Config, LogFormat};
 use accolade::courses::CourseKey;
 use accolade::db::Database;
+use accolade::validation;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -215,13 +216,23 @@ fn award(
     verify_uuid: Option<&str>,
     wait: Option<u64>,
 ) -> Result<(), String> {
-    let key = CourseKey::parse(course).map_err(|e| format!("--course: {e}"))?;
-    if let Some(problem) = accolade::courses::validate_mode(mode) {
-        return Err(format!("--mode: {problem}"));
+    let (username, email) = (username.trim(), email.trim());
+    let key = CourseKey::parse(course.trim()).map_err(|e| format!("--course: {e}"))?;
+    // The rules the LMS's events meet at the intake, one of each for both.
+    let mode_problem = accolade::courses::validate_mode(mode);
+    let problems = [
+        ("--username", validation::learner_username(username).err()),
+        ("--email", validation::email_address(email).err()),
+        ("--mode", mode_problem.as_deref()),
+        (
+            "--verify-uuid",
+            verify_uuid.and_then(|id| validation::verify_uuid(id.trim()).err()),
+        ),
+    ];
+    if let Some((flag, problem)) = problems.iter().find_map(|(f, p)| Some((f, (*p)?))) {
+        return Err(format!("{flag}: {problem}"));
     }
-    if !email.contains('@') {
-        return Err("--email: expected an e-mail address".into());
-    }
+    let verify_uuid = verify_uuid.map(str::trim);
     let prepared = accolade::prepare(config)?;
     let evidence = verify_uuid
         .map(|uuid| accolade::badging::award::evidence_url(&prepared.config.lms_url, uuid))
@@ -529,10 +540,13 @@ fn change_password(config: &Config, username: &str) -> Result<(), String> {
     check_password(&secret, &user.username, &user.email)?;
     users::set_password(&mut conn, user.id, &password::hash(&secret), false, None)
         .map_err(|e| e.to_string())?;
-    if user.must_change_password {
-        accolade::forget_initial_password(config);
-    }
-    println!("Password changed for “{username}”; their sessions have ended.");
+    // The guesses against the old password no longer matter: the user may log in at once.
+    accolade::auth::throttle::forget(&mut conn, &config.throttle, &user.username)
+        .map_err(|e| e.to_string())?;
+    accolade::forget_initial_password(config, &user);
+    println!(
+        "Password changed for “{username}”; their sessions have ended and their failed logins are forgotten."
+    );
     Ok(())
 }
 

@@ -1,6 +1,10 @@
 //! The `accolade` command line, run as a user would run it.
 
+mod common;
+
 use std::process::Command;
+
+use diesel::prelude::*;
 
 fn accolade(dir: &std::path::Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_accolade"));
@@ -154,4 +158,53 @@ fn changepassword_needs_a_terminal_and_an_existing_user() {
         .output()
         .unwrap();
     assert!(!output.status.success());
+}
+
+#[test]
+fn award_checks_its_options_as_the_intake_checks_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = common::TestDatabase::new();
+    let award = |username: &str, verify_uuid: &str| {
+        accolade(dir.path())
+            .args([
+                "award",
+                "--course",
+                "course-v1:edX+Trust+2026",
+                "--username",
+                username,
+                "--email",
+                "alice@example.com",
+                "--mode",
+                "verified",
+                "--verify-uuid",
+                verify_uuid,
+            ])
+            .env("DATABASE_URL", &database.url)
+            .output()
+            .unwrap()
+    };
+    let uuid = "3f6c1d0e9b2a4c5d8e7f6a5b4c3d2e1f";
+    for (username, verify_uuid, option) in [
+        ("alice", "\"><script>alert(1)</script>", "--verify-uuid"),
+        ("alice", "3f6c1d0e9b2a", "--verify-uuid"),
+        ("<b>x", uuid, "--username"),
+    ] {
+        let refused = award(username, verify_uuid);
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(!refused.status.success(), "{username:?} {verify_uuid:?}");
+        assert!(stderr.contains(option), "{stderr}");
+    }
+    let queued = award("alice", uuid);
+    assert!(
+        queued.status.success(),
+        "{}",
+        String::from_utf8_lossy(&queued.stderr)
+    );
+    let db = accolade::db::Database::connect(&database.url, 1).unwrap();
+    let evidence: Vec<String> = accolade::db::schema::award_jobs::table
+        .select(accolade::db::schema::award_jobs::evidence_url)
+        .load(&mut *db.get().unwrap())
+        .unwrap();
+    assert_eq!(evidence.len(), 1, "only the valid award was queued");
+    assert!(evidence[0].ends_with(&format!("/certificates/{uuid}?evidence_visit=1")));
 }

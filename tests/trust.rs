@@ -420,8 +420,8 @@ async fn a_pending_password_change_is_enforced_everywhere() {
             "/studio/password_change/",
             &[
                 ("old_password", PASSWORD),
-                ("new_password1", "plum-orbit-canvas-41"),
-                ("new_password2", "plum-orbit-canvas-41"),
+                ("new_password1", "quartz-lantern-meadow-7"),
+                ("new_password2", "quartz-lantern-meadow-7"),
             ],
         )
         .await;
@@ -624,4 +624,582 @@ async fn issued_badges_are_never_deleted_with_their_class_or_learner() {
         .get_result(&mut *conn)
         .unwrap();
     assert_eq!(kept, 1);
+}
+
+/// A course of its own for a test.
+fn new_course(app: &TestApp, key: &str) -> i64 {
+    accolade::courses::create(
+        &mut app.conn(),
+        &accolade::courses::CourseKey::parse(key).unwrap(),
+        "Trust",
+    )
+    .unwrap()
+    .id
+}
+
+/// Whether `actor` may open the page that sets `target`'s password.
+async fn may_set_password(app: &TestApp, actor: &reqwest::Client, target: i64) -> bool {
+    let url = format!("/admin/auth/user/{target}/password/");
+    match app.get_with(actor, &url).await.status().as_u16() {
+        200 => true,
+        403 => false,
+        other => panic!("{url}: {other}"),
+    }
+}
+
+#[tokio::test]
+async fn course_team_roles_are_rights_too() {
+    let app = spawn_app().await;
+    let course = new_course(&app, "course-v1:edX+Trust+2026");
+    let mallory = app.create_user("mallory", true, false);
+    grant_all(
+        &app,
+        mallory,
+        &[
+            "auth.change_user",
+            "auth.delete_user",
+            "auth.add_token",
+            "courses.add_courserole",
+            "courses.change_courserole",
+        ],
+    );
+    // Not admin staff, but on the course's team: Studio changes the course's settings.
+    let teacher = app.create_user("teacher", false, false);
+    app.give_course_role(teacher, course, "staff");
+    let teacher_session = client_of(&app, "teacher").await;
+    let client = client_of(&app, "mallory").await;
+
+    assert!(!may_set_password(&app, &client, teacher).await);
+    let set = app
+        .post_form_with(
+            &client,
+            &format!("/admin/auth/user/{teacher}/password/"),
+            &[
+                ("new_password1", "plum-orbit-canvas-99"),
+                ("new_password2", "plum-orbit-canvas-99"),
+            ],
+        )
+        .await;
+    assert_eq!(set.status(), 403);
+    let change_url = format!("/admin/auth/user/{teacher}/change/");
+    let form = app
+        .get_with(&client, &change_url)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        form.contains("holds a course team role that you do not hold"),
+        "{form}"
+    );
+    assert!(!form.contains("name=\"_save\""), "shown read-only");
+    let change = app
+        .post_form_with(
+            &client,
+            &change_url,
+            &[("username", "owned"), ("_save", "Save")],
+        )
+        .await;
+    assert_eq!(change.status(), 403, "nor renamed or deactivated");
+    assert!(is_active(&app, teacher));
+    let delete_url = format!("/admin/auth/user/{teacher}/delete/");
+    let page = app
+        .get_with(&client, &delete_url)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Cannot delete"), "{page}");
+    for (action, status) in [("delete_selected", 403), ("end_sessions", 302)] {
+        let bulk = app
+            .post_form_with(
+                &client,
+                "/admin/auth/user/",
+                &[
+                    ("action", action),
+                    ("_selected_action", &teacher.to_string()),
+                    ("post", "yes"),
+                ],
+            )
+            .await;
+        assert_eq!(bulk.status(), status, "{action}");
+    }
+    assert_eq!(
+        app.get_with(&teacher_session, "/studio/").await.status(),
+        200,
+        "the teacher's session was left alone"
+    );
+    let token = app
+        .post_form_with(
+            &client,
+            "/admin/auth/token/add/",
+            &[("name", "x"), ("user", &teacher.to_string())],
+        )
+        .await;
+    assert!(
+        token
+            .text()
+            .await
+            .unwrap()
+            .contains("Select a valid choice.")
+    );
+
+    // Course roles are given like rights: only a role the giver holds on that course, and
+    // only to a user she may manage.
+    let give = |user: i64, course: i64, role: &'static str| {
+        let (user, course) = (user.to_string(), course.to_string());
+        let (app, client) = (&app, &client);
+        async move {
+            let response = app
+                .post_form_with(
+                    client,
+                    "/admin/courses/courserole/add/",
+                    &[
+                        ("user", user.as_str()),
+                        ("course", course.as_str()),
+                        ("role", role),
+                    ],
+                )
+                .await;
+            let status = response.status().as_u16();
+            (status, response.text().await.unwrap())
+        }
+    };
+    let (status, page) = give(mallory, course, "staff").await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("only a role that you hold yourself"),
+        "{page}"
+    );
+
+    // Holding the same role on the same course, Mallory may manage the teacher; a higher
+    // role is still out of her reach, and so is giving one.
+    app.give_course_role(mallory, course, "staff");
+    assert!(may_set_password(&app, &client, teacher).await);
+    let instructor = app.create_user("instructor", false, false);
+    app.give_course_role(instructor, course, "instructor");
+    assert!(!may_set_password(&app, &client, instructor).await);
+    let other = new_course(&app, "course-v1:edX+Trust+2027");
+    let plain = app.create_user("plain", false, false);
+    let (status, _) = give(plain, other, "staff").await;
+    assert_eq!(status, 200, "not on a course she is not on");
+    let (status, _) = give(plain, course, "instructor").await;
+    assert_eq!(status, 200, "not a higher role than hers");
+    let victor = app.create_user("victor", false, false);
+    app.grant(victor, "badges", "view_badgeassertion");
+    let (status, page) = give(victor, course, "staff").await;
+    assert_eq!(status, 200, "not to a user with more rights");
+    assert!(
+        page.contains("holds permissions that you do not hold"),
+        "{page}"
+    );
+    let (status, _) = give(plain, course, "staff").await;
+    assert_eq!(status, 302, "her own role, to a user she may manage");
+}
+
+#[tokio::test]
+async fn a_password_set_by_an_admin_is_a_pending_change() {
+    let app = spawn_app().await;
+    let root = app.login_superuser().await;
+    // Staff who may read badges, and on a course's team.
+    let reader = app.create_user("reader", true, false);
+    app.grant(reader, "badges", "view_badgeassertion");
+    let course = new_course(&app, "course-v1:edX+Trust+2026");
+    app.give_course_role(reader, course, "staff");
+    let given = "quartz-lantern-meadow-7";
+    let set = app
+        .post_form(
+            &format!("/admin/auth/user/{reader}/password/"),
+            &[("new_password1", given), ("new_password2", given)],
+        )
+        .await;
+    assert_eq!(set.status(), 302);
+
+    let client = new_client();
+    let login = app.login_with(&client, "reader", given).await;
+    assert_eq!(location(&login), "/admin/password_change/");
+    for (path, want) in [
+        ("/admin/", 302),
+        ("/studio/", 302),
+        ("/api/badges/v1/assertions/user/alice/", 404),
+    ] {
+        assert_eq!(app.get_with(&client, path).await.status(), want, "{path}");
+    }
+    let change = |new: &'static str| {
+        let (app, client) = (&app, &client);
+        async move {
+            app.post_form_with(
+                client,
+                "/admin/password_change/",
+                &[
+                    ("old_password", given),
+                    ("new_password1", new),
+                    ("new_password2", new),
+                ],
+            )
+            .await
+        }
+    };
+    let same = change(given).await;
+    assert_eq!(same.status(), 200, "not the password given");
+    assert!(
+        same.text()
+            .await
+            .unwrap()
+            .contains("not the one you were given")
+    );
+    assert_eq!(
+        location(&change(PASSWORD).await),
+        "/admin/password_change/done/"
+    );
+    assert_eq!(app.get_with(&client, "/admin/").await.status(), 200);
+
+    // A user added with a password is in the same state; an admin's own password is not.
+    let added = app
+        .post_form(
+            "/admin/auth/user/add/",
+            &[
+                ("username", "newbie"),
+                ("password1", given),
+                ("password2", given),
+            ],
+        )
+        .await;
+    assert_eq!(added.status(), 302);
+    let newbie = users::find_by_username(&mut app.conn(), "newbie")
+        .unwrap()
+        .unwrap();
+    assert!(newbie.must_change_password);
+    app.post_form(
+        &format!("/admin/auth/user/{root}/password/"),
+        &[("new_password1", given), ("new_password2", given)],
+    )
+    .await;
+    let root = users::find(&mut app.conn(), root).unwrap().unwrap();
+    assert!(!root.must_change_password);
+}
+
+/// The learners' API as a token sees it.
+async fn read_with_token(app: &TestApp, token: &str) -> u16 {
+    new_client()
+        .get(app.url("/api/badges/v1/assertions/user/alice/"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// The secret of a token made through the admin by `client`, for `user`.
+async fn token_made_by(app: &TestApp, client: &reqwest::Client, user: i64) -> String {
+    let made = app
+        .post_form_with(
+            client,
+            "/admin/auth/token/add/",
+            &[("name", "mine"), ("user", &user.to_string())],
+        )
+        .await;
+    assert_eq!(made.status(), 302, "token for user {user}");
+    let page = app
+        .get_with(client, &location(&made))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let marker = "The secret of this token is ";
+    let start = page.find(marker).expect("shown once") + marker.len();
+    page[start..].split(' ').next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_token_reaches_no_more_than_its_creator_may_see() {
+    let app = spawn_app().await;
+    let (lms_token, _) = learner_with_a_badge(&app).await;
+    let manager = app.create_user("manager", true, false);
+    grant_all(
+        &app,
+        manager,
+        &[
+            "auth.add_token",
+            "auth.view_token",
+            "auth.change_token",
+            "auth.view_user",
+        ],
+    );
+    let plain = app.create_user("plain", false, false);
+    let client = client_of(&app, "manager").await;
+    // What the admin and the session refuse the manager...
+    assert_eq!(
+        app.get_with(&client, "/admin/badges/badgeassertion/")
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        app.get_with(&client, "/api/badges/v1/assertions/user/alice/")
+            .await
+            .status(),
+        404
+    );
+    // ...no token of theirs reaches either: for themselves, or for a plain user.
+    for user in [manager, plain] {
+        let token = token_made_by(&app, &client, user).await;
+        assert_eq!(read_with_token(&app, &token).await, 404, "user {user}");
+        let event = app
+            .send_certificate(
+                &token,
+                &format!("forged-{user}"),
+                "course-v1:edX+Trust+2026",
+                "Trust",
+            )
+            .await;
+        assert_eq!(event.status(), 403, "events need their permission too");
+    }
+    // A user who may read badges is not theirs to make a token for.
+    let reader = app.create_user("reader", false, false);
+    app.grant(reader, "badges", "view_badgeassertion");
+    let refused = app
+        .post_form_with(
+            &client,
+            "/admin/auth/token/add/",
+            &[("name", "x"), ("user", &reader.to_string())],
+        )
+        .await;
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("Select a valid choice.")
+    );
+    // The LMS's service user, granted what README says it needs, does both.
+    assert_eq!(read_with_token(&app, &lms_token).await, 200);
+    let event = app
+        .send_certificate(&lms_token, "cert-2", "course-v1:edX+Trust+2027", "Trust 2")
+        .await;
+    assert_eq!(event.status(), 202);
+}
+
+#[tokio::test]
+async fn one_time_messages_never_outgrow_the_cookie() {
+    let app = spawn_app().await;
+    app.login_superuser().await;
+    for n in 0..70 {
+        let response = app.get("/admin/auth/group/?format=0").await;
+        assert_eq!(response.status(), 302, "request {n}");
+        assert!(
+            common::oversized_cookies(&response).is_empty(),
+            "request {n}: a cookie browsers would drop"
+        );
+    }
+    let page = app.get_html("/admin/auth/group/").await;
+    assert_eq!(
+        page.matches("Unknown filters were ignored.").count(),
+        1,
+        "kept once"
+    );
+}
+
+#[tokio::test]
+async fn criteria_are_web_urls_or_text() {
+    let app = spawn_app().await;
+    let (token, _) = learner_with_a_badge(&app).await;
+    for criteria in [
+        "javascript:alert(document.cookie)",
+        " \u{1}JavaScript:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+    ] {
+        let response = app
+            .post_multipart(
+                "/admin/badges/badgeclass/add/",
+                &[
+                    ("slug", "x"),
+                    ("issuing_component", "openedx__course"),
+                    ("display_name", "X"),
+                    ("description", "X"),
+                    ("criteria", criteria),
+                ],
+                &[],
+            )
+            .await;
+        assert_eq!(response.status(), 200, "{criteria:?}");
+        let page = response.text().await.unwrap();
+        assert!(
+            page.contains("links of other kinds"),
+            "{criteria:?}: {page}"
+        );
+    }
+    // A class stored before the rule: the LMS is not handed the link.
+    diesel::update(badge_classes::table)
+        .set(badge_classes::criteria.eq("javascript:alert(document.cookie)"))
+        .execute(&mut *app.conn())
+        .unwrap();
+    let body: serde_json::Value = new_client()
+        .get(app.url("/api/badges/v1/assertions/user/alice/"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["results"][0]["badge_class"]["criteria"], "");
+    // The other URLs an admin enters: a course's about page.
+    let course = app.course_id("course-v1:edX+Trust+2026");
+    let about = app
+        .post_form(
+            &format!("/admin/courses/course/{course}/change/"),
+            &[
+                ("course_id", "course-v1:edX+Trust+2026"),
+                ("about_url", "javascript:alert(1)"),
+            ],
+        )
+        .await;
+    assert_eq!(about.status(), 200);
+    assert!(about.text().await.unwrap().contains("Enter a valid URL"));
+}
+
+#[tokio::test]
+async fn a_course_with_issued_badges_is_never_deleted() {
+    let app = spawn_app().await;
+    learner_with_a_badge(&app).await;
+    let course = app.course_id("course-v1:edX+Trust+2026");
+    let url = format!("/admin/courses/course/{course}/delete/");
+    let page = app.get_html(&url).await;
+    assert!(page.contains("Cannot delete"), "{page}");
+    assert!(
+        page.contains("Badge assertion: alice"),
+        "the page names the badge"
+    );
+    assert!(page.contains("revoke"), "and points to revocation");
+    assert_eq!(app.post_form(&url, &[("post", "yes")]).await.status(), 403);
+    let bulk = app
+        .post_form(
+            "/admin/courses/course/",
+            &[
+                ("action", "delete_selected"),
+                ("_selected_action", &course.to_string()),
+                ("post", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(bulk.status(), 403);
+    assert!(
+        accolade::courses::find_by_key(&mut app.conn(), "course-v1:edX+Trust+2026")
+            .unwrap()
+            .is_some()
+    );
+}
+
+/// A group with these members.
+fn group_of(app: &TestApp, name: &str, members: &[i64]) -> i64 {
+    use accolade::db::schema::{groups, user_groups};
+    let mut conn = app.conn();
+    let group: i64 = diesel::insert_into(groups::table)
+        .values(groups::name.eq(name))
+        .returning(groups::id)
+        .get_result(&mut *conn)
+        .unwrap();
+    for &user in members {
+        diesel::insert_into(user_groups::table)
+            .values((
+                user_groups::user_id.eq(user),
+                user_groups::group_id.eq(group),
+            ))
+            .execute(&mut *conn)
+            .unwrap();
+    }
+    group
+}
+
+#[tokio::test]
+async fn a_group_whose_members_the_actor_may_not_change_stays() {
+    let app = spawn_app().await;
+    let root = app.create_user("root", true, true);
+    let mallory = app.create_user("mallory", true, false);
+    grant_all(
+        &app,
+        mallory,
+        &["auth.view_group", "auth.change_group", "auth.delete_group"],
+    );
+    let victor = app.create_user("victor", true, false);
+    app.grant(victor, "badges", "view_badgeassertion");
+    let pat = app.create_user("pat", true, false);
+    let guarded = group_of(&app, "admins", &[root, victor, pat]);
+    let open = group_of(&app, "plain", &[pat]);
+    let client = client_of(&app, "mallory").await;
+
+    let delete_url = format!("/admin/auth/group/{guarded}/delete/");
+    let page = app
+        .get_with(&client, &delete_url)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Cannot delete"), "{page}");
+    assert!(
+        page.contains("root (a superuser)")
+            && page.contains("victor (holds permissions you do not hold)")
+            && !page.contains("pat ("),
+        "the members she may not change, with why: {page}"
+    );
+    let delete = app
+        .post_form_with(&client, &delete_url, &[("post", "yes")])
+        .await;
+    assert_eq!(delete.status(), 403);
+    let bulk = app
+        .post_form_with(
+            &client,
+            "/admin/auth/group/",
+            &[
+                ("action", "delete_selected"),
+                ("_selected_action", &guarded.to_string()),
+                ("post", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(bulk.status(), 403);
+    let change = app
+        .post_form_with(
+            &client,
+            &format!("/admin/auth/group/{guarded}/change/"),
+            &[("name", "renamed"), ("_save", "Save")],
+        )
+        .await;
+    assert_eq!(change.status(), 403);
+    // A group of members she may manage is hers to delete.
+    let delete = app
+        .post_form_with(
+            &client,
+            &format!("/admin/auth/group/{open}/delete/"),
+            &[("post", "yes")],
+        )
+        .await;
+    assert_eq!(delete.status(), 302);
+    let left: i64 = accolade::db::schema::groups::table
+        .count()
+        .get_result(&mut *app.conn())
+        .unwrap();
+    assert_eq!(left, 1);
+}
+
+#[tokio::test]
+async fn a_new_sqlite_database_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    // Whatever the backend under test: Accolade creates SQLite files itself.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("accolade.db");
+    let db = accolade::db::Database::connect(&format!("sqlite://{}", path.display()), 2).unwrap();
+    db.migrate().unwrap();
+    let mut files = vec![path.clone()];
+    for suffix in ["-wal", "-shm"] {
+        let companion = dir.path().join(format!("accolade.db{suffix}"));
+        assert!(companion.exists(), "{suffix} while connections are open");
+        files.push(companion);
+    }
+    for file in files {
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", file.display());
+    }
 }

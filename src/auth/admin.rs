@@ -97,15 +97,12 @@ fn permission_choices(conn: &mut DbConnection) -> QueryResult<Vec<(String, Strin
         .collect())
 }
 
+/// An account's e-mail address is optional; when given, the shared rule applies.
 fn validate_email(email: &str, errors: &mut FieldErrors) {
-    let valid = email.is_empty()
-        || (email.len() <= 254
-            && !email.contains(char::is_whitespace)
-            && email.split_once('@').is_some_and(|(local, domain)| {
-                !local.is_empty() && domain.contains('.') && !domain.contains('@')
-            }));
-    if !valid {
-        errors.add("email", "Enter a valid email address.");
+    if let Err(problem) = crate::validation::email_address(email)
+        && !email.is_empty()
+    {
+        errors.add("email", problem);
     }
 }
 
@@ -220,7 +217,7 @@ impl UserAdmin {
         }
         errors.into_result().map_err(SaveError::Invalid)?;
         let hash = password::hash(p1);
-        let id = match accounts::create(conn, &NewUser::new(&username, &email, &hash)) {
+        let id = match accounts::create(conn, &NewUser::set_up_by_admin(&username, &email, &hash)) {
             Err(e) if crate::db::is_unique_violation(&e) => return Err(taken()),
             created => created?,
         };
@@ -280,7 +277,7 @@ pub fn refusal_for(
     conn: &mut DbConnection,
     actor: Actor,
     id: i64,
-) -> QueryResult<Option<&'static str>> {
+) -> QueryResult<Option<accounts::Refusal>> {
     if actor.is_superuser {
         return Ok(None);
     }
@@ -307,7 +304,7 @@ impl ModelAdmin for UserAdmin {
         let Some(id) = parse_id(id) else {
             return Ok(None);
         };
-        Ok(refusal_for(conn, actor, id)?.map(str::to_string))
+        Ok(refusal_for(conn, actor, id)?.map(|r| r.message().to_string()))
     }
 
     fn actions(&self) -> &'static [ActionSpec] {
@@ -650,9 +647,51 @@ static GROUP_COLUMNS: &[Column] = &[Column {
     sortable: true,
 }];
 
+/// How many refused members a group's refusal names before it sums up the rest.
+const NAMED_MEMBERS: usize = 20;
+
+/// Why `actor` may not delete the group `id` or change its permissions: members whom the
+/// actor may not manage, named with the reason (see [`accounts::group_members_refused`]).
+fn group_refusal(conn: &mut DbConnection, actor: Actor, id: i64) -> QueryResult<Option<String>> {
+    if actor.is_superuser {
+        return Ok(None);
+    }
+    let Some(actor) = accounts::find(conn, actor.user_id)? else {
+        return Err(diesel::result::Error::NotFound);
+    };
+    let refused = accounts::group_members_refused(conn, &actor, id)?;
+    if refused.is_empty() {
+        return Ok(None);
+    }
+    let mut named: Vec<String> = refused
+        .iter()
+        .take(NAMED_MEMBERS)
+        .map(|(name, why)| format!("{name} ({})", why.short()))
+        .collect();
+    if refused.len() > NAMED_MEMBERS {
+        named.push(format!("… and {} more", refused.len() - NAMED_MEMBERS));
+    }
+    Ok(Some(format!(
+        "Members of this group hold rights you do not hold, and deleting the group or changing its permissions would change theirs: only a superuser may. Members you may not change: {}.",
+        named.join("; ")
+    )))
+}
+
 impl ModelAdmin for GroupAdmin {
     fn info(&self) -> &'static ModelInfo {
         &GROUP_INFO
+    }
+
+    fn refusal(
+        &self,
+        conn: &mut DbConnection,
+        actor: Actor,
+        id: &str,
+    ) -> QueryResult<Option<String>> {
+        match parse_id(id) {
+            Some(id) => group_refusal(conn, actor, id),
+            None => Ok(None),
+        }
     }
 
     fn columns(&self) -> &'static [Column] {

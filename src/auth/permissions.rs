@@ -30,6 +30,26 @@ impl Action {
     }
 }
 
+/// One permission, as Django names it: `app_label.{action}_{model}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Permission {
+    pub app_label: &'static str,
+    pub action: Action,
+    pub model: &'static str,
+}
+
+impl Permission {
+    pub fn codename(self) -> String {
+        self.action.codename(self.model)
+    }
+}
+
+impl std::fmt::Display for Permission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.app_label, self.codename())
+    }
+}
+
 /// What one user may do, loaded once per request.
 #[derive(Clone, Debug, Default)]
 pub struct PermissionSet {
@@ -53,6 +73,10 @@ impl PermissionSet {
                 .contains(&format!("{app_label}.{}", a.codename(model)))
         };
         self.superuser || holds(action) || (action == Action::View && holds(Action::Change))
+    }
+
+    pub fn grants(&self, permission: Permission) -> bool {
+        self.has(permission.app_label, permission.action, permission.model)
     }
 
     pub fn has_any(&self, app_label: &str, model: &str) -> bool {
@@ -116,6 +140,25 @@ pub fn held(conn: &mut DbConnection, user: &User) -> QueryResult<PermissionSet> 
         superuser: false,
         granted,
     })
+}
+
+/// Grants a permission directly to a user (for set-up outside the admin, whose forms grant
+/// through the user's page); granting one the user holds changes nothing.
+pub fn grant(conn: &mut DbConnection, user_id: i64, permission: Permission) -> QueryResult<()> {
+    let permission_id: i64 = permissions::table
+        .filter(permissions::app_label.eq(permission.app_label))
+        .filter(permissions::codename.eq(permission.codename()))
+        .select(permissions::id)
+        .first(conn)?;
+    crate::db::insert_unless_duplicate(conn, |conn| {
+        diesel::insert_into(user_permissions::table)
+            .values((
+                user_permissions::user_id.eq(user_id),
+                user_permissions::permission_id.eq(permission_id),
+            ))
+            .execute(conn)
+    })?;
+    Ok(())
 }
 
 /// A model that has permissions: what the admin registers.

@@ -43,10 +43,14 @@ pub fn create(conn: &mut DbConnection, name: &str, user_id: i64) -> QueryResult<
     Ok((id, secret.secret))
 }
 
-/// The service user a presented secret acts as, when the token exists, is not revoked, and
-/// its user is active and not a superuser. Records the use (at most once a minute, to keep
-/// reads cheap).
-pub fn authenticate(conn: &mut DbConnection, secret: &str) -> QueryResult<Option<i64>> {
+/// The rights a presented secret acts with — its service user's permissions — when the
+/// token exists, is not revoked, and its user is active and not a superuser. A valid token
+/// is not a right in itself: each use asks for the permission it needs. Records the use
+/// (at most once a minute, to keep reads cheap).
+pub fn authenticate(
+    conn: &mut DbConnection,
+    secret: &str,
+) -> QueryResult<Option<super::permissions::PermissionSet>> {
     let hash = crate::images::sha256_hex(secret.as_bytes());
     let found: Option<(i64, i64, Option<chrono::NaiveDateTime>)> = service_tokens::table
         .inner_join(users::table)
@@ -69,5 +73,8 @@ pub fn authenticate(conn: &mut DbConnection, secret: &str) -> QueryResult<Option
             .set(service_tokens::last_used_at.eq(Some(now())))
             .execute(conn)?;
     }
-    Ok(Some(user))
+    let Some(user) = super::users::find(conn, user)? else {
+        return Ok(None);
+    };
+    super::permissions::load(conn, &user).map(Some)
 }

@@ -83,10 +83,13 @@ fn acting_user_choices(
         .order(users::username)
         .select(User::as_select())
         .load(conn)?;
-    // The actor's permissions, read once; `None` for a superuser, who may choose anyone.
-    let own = match super::users::find(conn, actor.user_id)? {
-        Some(user) if !actor.is_superuser => Some(super::permissions::held(conn, &user)?),
-        _ => None,
+    // The actor's rights, read once; `None` for a superuser, who may choose anyone.
+    let own = if actor.is_superuser {
+        None
+    } else {
+        let user =
+            super::users::find(conn, actor.user_id)?.ok_or(diesel::result::Error::NotFound)?;
+        Some(super::users::rights(conn, &user)?)
     };
     let mut choices = Vec::with_capacity(candidates.len());
     for user in candidates {
@@ -201,7 +204,7 @@ impl ModelAdmin for ServiceTokenAdmin {
         };
         let user = FieldSpec::new("user", "Acts as", Widget::Select(choices))
             .required()
-            .help("The service user whose permissions the token carries (for the LMS: a user without admin rights). Superusers, inactive users and users with rights you do not hold cannot be chosen.");
+            .help("The service user whose rights the token carries. For the LMS: a user without admin rights holding “learners | learner | Can add learner” (to post events) and “badges | badge assertion | Can view badge assertion” (to read learners’ badges). Superusers, inactive users and users with rights you do not hold cannot be chosen.");
         let mut fields = vec![
             FieldSpec::new("name", "Name", Widget::Text { max_length: 150 })
                 .required()

@@ -56,6 +56,19 @@ impl<'a> NewUser<'a> {
         }
     }
 
+    /// An account whose first password an admin chose: a pending change, as for any
+    /// password chosen for someone else (see [`set_password_for`]).
+    pub fn set_up_by_admin(
+        username: &'a str,
+        email: &'a str,
+        password_hash: &'a str,
+    ) -> NewUser<'a> {
+        NewUser {
+            must_change_password: true,
+            ..NewUser::new(username, email, password_hash)
+        }
+    }
+
     /// An active staff account with every permission.
     pub fn superuser(username: &'a str, email: &'a str, password_hash: &'a str) -> NewUser<'a> {
         NewUser {
@@ -160,6 +173,18 @@ pub fn set_password(
     Ok(changed)
 }
 
+/// Sets a password that `actor` chose for the user `target`, ending the target's sessions.
+/// A password chosen for someone else is known to the one who chose it, so it is a pending
+/// change: the user must choose their own before anything else (see README, "Security").
+pub fn set_password_for(
+    conn: &mut DbConnection,
+    actor: i64,
+    target: i64,
+    password_hash: &str,
+) -> QueryResult<usize> {
+    set_password(conn, target, password_hash, actor != target, None)
+}
+
 /// Every user as (id, username) for a select widget, by username.
 pub fn choices(conn: &mut DbConnection) -> QueryResult<Vec<(String, String)>> {
     Ok(users::table
@@ -177,38 +202,119 @@ pub fn record_login(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
         .execute(conn)
 }
 
-/// Why `actor` may not change, set the password of, deactivate or delete `target`, or `None`
-/// when it may. A superuser may manage anyone; anyone else only users who are not
-/// superusers and hold no permission (directly or through groups) that the actor lacks,
-/// so that no one can take over an account with more rights than their own.
+/// Everything that gives a user rights: permissions (directly or through groups) and
+/// course team roles, whether or not the account is active (what it would act with if it
+/// were reactivated).
+#[derive(Clone, Debug)]
+pub struct Rights {
+    pub permissions: permissions::PermissionSet,
+    pub roles: crate::courses::TeamRoles,
+}
+
+pub fn rights(conn: &mut DbConnection, user: &User) -> QueryResult<Rights> {
+    Ok(Rights {
+        permissions: permissions::held(conn, user)?,
+        roles: crate::courses::team_roles(conn, user.id)?,
+    })
+}
+
+/// Why a user may not be managed by an actor who is not a superuser.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    Superuser,
+    Permissions,
+    CourseRoles,
+}
+
+impl Refusal {
+    /// The sentence shown where the user is refused (forms, delete pages, 403s).
+    pub fn message(self) -> &'static str {
+        match self {
+            Refusal::Superuser => {
+                "This user is a superuser: only a superuser may change, deactivate or delete them, or set their password."
+            }
+            Refusal::Permissions => {
+                "This user holds permissions that you do not hold: only a superuser may change, deactivate or delete them, or set their password."
+            }
+            Refusal::CourseRoles => {
+                "This user holds a course team role that you do not hold (the same role or a higher one on the same course): only a superuser may change, deactivate or delete them, or set their password."
+            }
+        }
+    }
+
+    /// The reason in a few words, for lists of users.
+    pub fn short(self) -> &'static str {
+        match self {
+            Refusal::Superuser => "a superuser",
+            Refusal::Permissions => "holds permissions you do not hold",
+            Refusal::CourseRoles => "holds a course team role you do not hold",
+        }
+    }
+}
+
+/// Why `actor` may not change, set the password of, deactivate, log out, delete or create a
+/// service token for `target`, or `None` when it may. A superuser may manage anyone; anyone
+/// else only users who are not superusers and hold no right (permission, directly or
+/// through groups, or course team role) that the actor lacks, so that no one can take over
+/// an account with more rights than their own.
 pub fn management_refusal(
     conn: &mut DbConnection,
     actor: &User,
     target: &User,
-) -> QueryResult<Option<&'static str>> {
+) -> QueryResult<Option<Refusal>> {
     if actor.is_superuser {
         return Ok(None);
     }
-    let own = permissions::held(conn, actor)?;
+    let own = rights(conn, actor)?;
     refusal_given(conn, &own, target)
 }
 
 /// [`management_refusal`] for an actor who is not a superuser and holds `own`, so that a
-/// list of targets is judged with the actor's permissions read once.
+/// list of targets is judged with the actor's rights read once.
 pub fn refusal_given(
     conn: &mut DbConnection,
-    own: &permissions::PermissionSet,
+    own: &Rights,
     target: &User,
-) -> QueryResult<Option<&'static str>> {
+) -> QueryResult<Option<Refusal>> {
     if target.is_superuser {
-        return Ok(Some(
-            "This user is a superuser: only a superuser may change, deactivate or delete them, or set their password.",
-        ));
+        return Ok(Some(Refusal::Superuser));
     }
-    let theirs = permissions::held(conn, target)?;
-    Ok((!own.covers(&theirs)).then_some(
-        "This user holds permissions that you do not hold: only a superuser may change, deactivate or delete them, or set their password.",
-    ))
+    let theirs = rights(conn, target)?;
+    Ok(if !own.permissions.covers(&theirs.permissions) {
+        Some(Refusal::Permissions)
+    } else if !own.roles.covers(&theirs.roles) {
+        Some(Refusal::CourseRoles)
+    } else {
+        None
+    })
+}
+
+/// The members of a group whom `actor` may not manage, by username, with why. Deleting
+/// the group, or changing its permissions, changes their rights as surely as changing
+/// them would, so both are refused while there are any.
+pub fn group_members_refused(
+    conn: &mut DbConnection,
+    actor: &User,
+    group_id: i64,
+) -> QueryResult<Vec<(String, Refusal)>> {
+    use crate::db::schema::user_groups;
+    if actor.is_superuser {
+        return Ok(Vec::new());
+    }
+    let members: Vec<User> = user_groups::table
+        .inner_join(users::table)
+        .filter(user_groups::group_id.eq(group_id))
+        .order(users::username)
+        .select(User::as_select())
+        .load(conn)?;
+    let own = rights(conn, actor)?;
+    let mut refused = Vec::new();
+    for member in members {
+        if let Some(refusal) = refusal_given(conn, &own, &member)? {
+            refused.push((member.username, refusal));
+        }
+    }
+    Ok(refused)
 }
 
 pub fn any_superuser(conn: &mut DbConnection) -> QueryResult<bool> {

@@ -212,6 +212,11 @@ pub fn validate(conn: &mut DbConnection, spec: &BadgeClassSpec, image_hash: &str
             );
         }
     }
+    if errors.get("criteria").is_empty()
+        && let Err(problem) = crate::validation::criteria(&spec.criteria)
+    {
+        errors.add("criteria", problem);
+    }
     if let Some(course_id) = &spec.course_id
         && courses::CourseKey::parse(course_id).is_err()
     {

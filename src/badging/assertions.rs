@@ -128,17 +128,32 @@ pub fn revoke(conn: &mut DbConnection, id: i64, reason: &str) -> QueryResult<usi
 const NAMED_ISSUED: i64 = 20;
 
 /// The issued badges of a badge class, worded for a refused delete ("Badge assertion:
-/// alice, issued 2026-11-30 (revoke it instead)"): issued badges are never deleted
-/// through the admin, so they keep their class from being deleted.
+/// alice, issued 2026-11-30"): issued badges are never deleted through the admin, so they
+/// keep their class from being deleted.
 pub fn issued_of_class(conn: &mut DbConnection, class: i64) -> QueryResult<Vec<String>> {
+    issued_of_classes(conn, &[class])
+}
+
+/// The issued badges of a course's badge classes, worded as [`issued_of_class`]: they keep
+/// the course from being deleted (their classes name it, and their criteria is its page).
+pub fn issued_of_course(conn: &mut DbConnection, course_key: &str) -> QueryResult<Vec<String>> {
+    use crate::db::schema::badge_classes;
+    let classes: Vec<i64> = badge_classes::table
+        .filter(badge_classes::course_id.eq(course_key))
+        .select(badge_classes::id)
+        .load(conn)?;
+    issued_of_classes(conn, &classes)
+}
+
+fn issued_of_classes(conn: &mut DbConnection, classes: &[i64]) -> QueryResult<Vec<String>> {
     use crate::db::schema::learners;
     let total: i64 = badge_assertions::table
-        .filter(badge_assertions::badge_class_id.eq(class))
+        .filter(badge_assertions::badge_class_id.eq_any(classes))
         .count()
         .get_result(conn)?;
     let named: Vec<(String, chrono::NaiveDateTime, bool)> = badge_assertions::table
         .inner_join(learners::table)
-        .filter(badge_assertions::badge_class_id.eq(class))
+        .filter(badge_assertions::badge_class_id.eq_any(classes))
         .order(badge_assertions::id)
         .limit(NAMED_ISSUED)
         .select((

@@ -98,45 +98,29 @@ impl<'a> Fields<'a> {
             .map_err(|_| refuse("course_id", courses::keys::INVALID))
     }
 
+    /// A text field that must also pass one of the shared rules of `crate::validation`
+    /// (the command line applies the same ones).
+    fn checked(
+        &self,
+        name: &str,
+        max: usize,
+        rule: fn(&str) -> Result<(), &'static str>,
+    ) -> Result<String, FieldError> {
+        let value = self.text(name, max)?;
+        rule(&value).map_err(|problem| refuse(name, problem))?;
+        Ok(value)
+    }
+
     fn email(&self) -> Result<String, FieldError> {
-        let email = self.text("email", 254)?;
-        let valid = !email.contains(char::is_whitespace)
-            && email
-                .split_once('@')
-                .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
-        if valid {
-            Ok(email)
-        } else {
-            Err(refuse("email", "Enter a valid email address."))
-        }
+        self.checked("email", 254, crate::validation::email_address)
     }
 
     fn username(&self) -> Result<String, FieldError> {
-        let username = self.text("username", 150)?;
-        if learners::valid_username(&username) {
-            Ok(username)
-        } else {
-            Err(refuse(
-                "username",
-                "may contain only letters, digits, spaces and . @ _ + -",
-            ))
-        }
+        self.checked("username", 150, crate::validation::learner_username)
     }
 
-    /// The certificate's verification id as the LMS makes it (`uuid4().hex`, or the
-    /// hyphenated form): it becomes part of the evidence URL.
     fn verify_uuid(&self) -> Result<String, FieldError> {
-        let id = self.text("verify_uuid", 36)?;
-        if uuid::Uuid::try_parse(&id).is_ok()
-            && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
-        {
-            Ok(id)
-        } else {
-            Err(refuse(
-                "verify_uuid",
-                "expected the certificate's verification id: 32 hexadecimal digits (a UUID)",
-            ))
-        }
+        self.checked("verify_uuid", 36, crate::validation::verify_uuid)
     }
 
     fn mode(&self) -> Result<String, FieldError> {

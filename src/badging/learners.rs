@@ -15,13 +15,10 @@ pub struct Learner {
     pub updated_at: chrono::NaiveDateTime,
 }
 
-/// Whether a username has only the characters Open edX allows in one (letters, digits,
-/// spaces and `. @ _ + -`).
+/// Whether a username is one the LMS could have made (see
+/// [`crate::validation::learner_username`]).
 pub fn valid_username(username: &str) -> bool {
-    !username.is_empty()
-        && username
-            .chars()
-            .all(|c| c.is_alphanumeric() || " .@_+-".contains(c))
+    crate::validation::learner_username(username).is_ok()
 }
 
 /// The learner with this username, created or given the new e-mail address.

@@ -502,7 +502,11 @@ impl ModelAdmin for CourseAdmin {
                 .into_iter()
                 .map(|(u, r)| format!("Course team role: {u} ({r})"))
                 .collect();
-            preview.push((id.to_string(), DeletedObject::new(key, related)));
+            let issued = crate::badging::assertions::issued_of_course(conn, &key)?;
+            preview.push((
+                id.to_string(),
+                DeletedObject::new(key, related).protected_by(issued),
+            ));
         }
         Ok(preview)
     }

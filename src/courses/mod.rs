@@ -146,6 +146,71 @@ impl Role {
             Role::Staff => "staff",
         }
     }
+
+    /// Whether holding this role includes holding `other` (an instructor may do all that
+    /// staff may, as in Open edX).
+    pub fn includes(self, other: Role) -> bool {
+        let rank = |role| match role {
+            Role::Staff => 1,
+            Role::Instructor => 2,
+        };
+        rank(self) >= rank(other)
+    }
+}
+
+/// A user's course team roles, by course id. They are rights like permissions (a team
+/// member changes the course in Studio), so they count wherever rights are compared.
+#[derive(Clone, Debug, Default)]
+pub struct TeamRoles(std::collections::HashMap<i64, Role>);
+
+impl TeamRoles {
+    /// True when, on every course where `other` holds a role, these roles hold the same or
+    /// a higher one.
+    pub fn covers(&self, other: &TeamRoles) -> bool {
+        other
+            .0
+            .iter()
+            .all(|(course, role)| self.on(*course).is_some_and(|own| own.includes(*role)))
+    }
+
+    pub fn on(&self, course: i64) -> Option<Role> {
+        self.0.get(&course).copied()
+    }
+}
+
+pub fn team_roles(conn: &mut DbConnection, user_id: i64) -> QueryResult<TeamRoles> {
+    let rows: Vec<(i64, String)> = course_roles::table
+        .filter(course_roles::user_id.eq(user_id))
+        .select((course_roles::course_id, course_roles::role))
+        .load(conn)?;
+    Ok(TeamRoles(
+        rows.into_iter()
+            // The database allows only the known roles (a CHECK constraint).
+            .filter_map(|(course, role)| Some((course, Role::parse(&role)?)))
+            .collect(),
+    ))
+}
+
+const ROLE_NOT_HELD: &str = "You may give only a role that you hold yourself on this course (or a lower one): course team roles are rights, and only a superuser grants rights freely.";
+
+/// Why `actor` may not give `target` the role `role` on `course`, or `None`. Course roles
+/// are rights: a superuser gives them freely; anyone else may give only a role they hold
+/// themselves on that course (or a lower one), and only to a user they may manage.
+pub fn grant_refusal(
+    conn: &mut DbConnection,
+    actor: &crate::auth::users::User,
+    target: &crate::auth::users::User,
+    course: i64,
+    role: Role,
+) -> QueryResult<Option<&'static str>> {
+    if actor.is_superuser {
+        return Ok(None);
+    }
+    if let Some(refusal) = crate::auth::users::management_refusal(conn, actor, target)? {
+        return Ok(Some(refusal.message()));
+    }
+    let held = team_roles(conn, actor.id)?.on(course);
+    Ok((!held.is_some_and(|own| own.includes(role))).then_some(ROLE_NOT_HELD))
 }
 
 /// The courses on whose team the user is, with the role, by course key.

@@ -62,9 +62,50 @@ fn described(
         .load(conn)
 }
 
+/// [`super::grant_refusal`] for the acting admin and the chosen user (both exist).
+fn grant_refusal(
+    conn: &mut DbConnection,
+    actor: Actor,
+    user: i64,
+    course: i64,
+    role: Role,
+) -> QueryResult<Option<&'static str>> {
+    if actor.is_superuser {
+        return Ok(None);
+    }
+    let not_found = || diesel::result::Error::NotFound;
+    let actor = crate::auth::users::find(conn, actor.user_id)?.ok_or_else(not_found)?;
+    let target = crate::auth::users::find(conn, user)?.ok_or_else(not_found)?;
+    super::grant_refusal(conn, &actor, &target, course, role)
+}
+
 impl ModelAdmin for CourseRoleAdmin {
     fn info(&self) -> &'static ModelInfo {
         &INFO
+    }
+
+    /// A role is its holder's right: whoever may not manage the holder may not change or
+    /// remove it.
+    fn refusal(
+        &self,
+        conn: &mut DbConnection,
+        actor: Actor,
+        id: &str,
+    ) -> QueryResult<Option<String>> {
+        let Ok(id) = id.parse::<i64>() else {
+            return Ok(None);
+        };
+        let holder: Option<i64> = course_roles::table
+            .find(id)
+            .select(course_roles::user_id)
+            .first(conn)
+            .optional()?;
+        Ok(match holder {
+            Some(user) => {
+                crate::auth::admin::refusal_for(conn, actor, user)?.map(|r| r.message().to_string())
+            }
+            None => None,
+        })
     }
 
     fn columns(&self) -> &'static [Column] {
@@ -155,7 +196,7 @@ impl ModelAdmin for CourseRoleAdmin {
                 ),
             )
             .required()
-            .help("Both roles may change the course's advanced settings in Studio."),
+            .help("Both roles may change the course's advanced settings in Studio; an instructor holds all that staff hold. Unless you are a superuser, you may give only a role you hold yourself on the course, to a user whose rights you hold."),
         ])
     }
 
@@ -230,6 +271,12 @@ impl ModelAdmin for CourseRoleAdmin {
                     "This user already has a role on this course.",
                 );
             }
+        }
+        if let (Some(u), Some(c), Some(r)) = (user, course, role)
+            && errors.is_empty()
+            && let Some(problem) = grant_refusal(conn, actor, u, c, r)?
+        {
+            errors.add(FieldErrors::NON_FIELD, problem);
         }
         errors.into_result().map_err(SaveError::Invalid)?;
         let (user, course, role) = (

@@ -112,6 +112,9 @@ impl Database {
     /// Opens a pool; fails at once with the driver's message when the database is unreachable.
     pub fn connect(url: &str, pool_size: u32) -> Result<Database, String> {
         let kind = DatabaseKind::from_url(url)?;
+        if let DatabaseKind::Sqlite { path } = &kind {
+            create_owner_only(path)?;
+        }
         // One direct connection first: it fails at once with the driver's own message,
         // where the pool would retry until its timeout.
         kind.connect()
@@ -188,6 +191,28 @@ impl Database {
         let mut conn = self.get()?;
         diesel::sql_query("SELECT 1").execute(&mut *conn)?;
         Ok(())
+    }
+}
+
+/// Creates a SQLite database file that does not exist yet readable and writable by its
+/// owner only: it holds password hashes and, in development, the generated secret key.
+/// SQLite gives the `-wal` and `-shm` files it makes beside it the same mode. An existing
+/// file is left as it is (its mode is the operator's choice).
+fn create_owner_only(path: &str) -> Result<(), String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if path.starts_with(':') || path.starts_with("file:") {
+        // In memory, or a URI whose options SQLite reads: nothing to create here.
+        return Ok(());
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(format!("cannot create the SQLite database {path}: {e}")),
     }
 }
 

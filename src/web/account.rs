@@ -295,6 +295,12 @@ fn check_new_password(form: &PasswordChangeForm, user: &users::User) -> crate::a
         errors.add("new_password2", "This field is required.");
     } else if form.new_password1 != form.new_password2 {
         errors.add("new_password2", "The two password fields didn’t match.");
+    } else if user.must_change_password && form.new_password1 == form.old_password {
+        // A pending change replaces a password someone else chose or saw.
+        errors.add(
+            "new_password2",
+            "Choose a new password: not the one you were given.",
+        );
     } else {
         for problem in password::validate(&form.new_password1, &user.username, &user.email) {
             errors.add("new_password2", problem);
@@ -366,9 +372,7 @@ pub async fn change_own_password(
         .await?;
     if errors.is_empty() {
         tracing::info!(user = %user.username, "password changed");
-        if user.must_change_password {
-            crate::forget_initial_password(&state.config);
-        }
+        crate::forget_initial_password(&state.config, user);
     }
     Ok(errors)
 }
@@ -422,7 +426,7 @@ async fn load_target(state: &AppState, staff: &Staff, id: &str) -> Result<users:
         })
         .await?;
     match refusal {
-        Some(reason) => Err(AppError::Forbidden(reason.into())),
+        Some(reason) => Err(AppError::Forbidden(reason.message().into())),
         None => Ok(target),
     }
 }
@@ -475,7 +479,7 @@ async fn set_password(
         ));
     }
     let author = staff.author();
-    let (target_id, target_name) = (target.id, target.username.clone());
+    let (actor_id, target_id, target_name) = (staff.user.id, target.id, target.username.clone());
     let info = state
         .admin
         .get("auth", "user")
@@ -488,7 +492,7 @@ async fn set_password(
     state
         .db
         .run(move |conn| {
-            users::set_password(conn, target_id, &hash, false, None)?;
+            users::set_password_for(conn, actor_id, target_id, &hash)?;
             crate::admin::history::log(
                 conn,
                 &author,
@@ -501,8 +505,11 @@ async fn set_password(
             )
         })
         .await?;
-    staff
-        .session
-        .add_message(Level::Success, "Password changed successfully.");
+    let message = if actor_id == target_id {
+        "Password changed successfully."
+    } else {
+        "Password changed successfully. The user must choose a new password of their own at their next login."
+    };
+    staff.session.add_message(Level::Success, message);
     Ok(redirect(&format!("/admin/auth/user/{target_id}/change/")))
 }

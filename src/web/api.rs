@@ -1,5 +1,6 @@
-//! The JSON API for the LMS. Authenticated by a service token (`Authorization: Bearer …`)
-//! or by the session of a staff user who may view badge assertions in the admin.
+//! The JSON API for the LMS. Authenticated by a service token (`Authorization: Bearer …`),
+//! which acts with its service user's permissions, or by the session of a staff user who
+//! may view badge assertions in the admin.
 //!
 //! `GET /api/badges/v1/assertions/user/{username}/`: a learner's badges, exactly as Open
 //! edX's learner assertions API answers.
@@ -12,11 +13,10 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::router::{Router, endpoint};
 use super::staff::session_user;
-use crate::auth::permissions::Action;
 use crate::auth::service_tokens;
 use crate::auth::session::TypedSession;
 use crate::badges::classes::BadgeClass;
-use crate::badging::intake;
+use crate::badging::{POST_EVENTS, READ_LEARNERS_BADGES, intake};
 use crate::courses::CourseKey;
 use crate::db::schema::{badge_assertions, badge_classes, learners};
 use crate::error::AppError;
@@ -42,26 +42,18 @@ fn upstream_error(status: actix_web::http::StatusCode, detail: &str) -> HttpResp
     HttpResponse::build(status).json(json!({ "detail": detail }))
 }
 
-/// Who is asking: a service (by token), or a logged-in user (by session).
-enum Caller {
-    Service,
-    /// A session whose user may read every learner's badges: active staff holding the
-    /// view permission the admin's assertion pages require, with no password change
-    /// pending. Admin accounts and LMS learners are different people: an account never
-    /// reads a learner's badges by having the same username.
-    Reader,
-    /// Anyone else: anonymous, or a session without that right.
-    Other,
-}
-
-async fn caller(state: &AppState, req: &HttpRequest) -> Result<Option<Caller>, AppError> {
+/// Whether the caller may read every learner's badges: a service token whose user holds
+/// [`READ_LEARNERS_BADGES`] (the token acts with its user's rights), or the session of
+/// active staff holding it with no password change pending. Admin accounts and LMS
+/// learners are different people: an account never reads a learner's badges by having the
+/// same username. `None`: a bearer token that is not (or no longer) valid.
+async fn may_read_badges(state: &AppState, req: &HttpRequest) -> Result<Option<bool>, AppError> {
     if let Some(secret) = bearer_secret(req) {
-        let user = state
+        let rights = state
             .db
             .run(move |conn| service_tokens::authenticate(conn, &secret))
             .await?;
-        // `None`: a bearer token that is not (or no longer) valid.
-        return Ok(user.map(|_| Caller::Service));
+        return Ok(rights.map(|rights| rights.grants(READ_LEARNERS_BADGES)));
     }
     let session = TypedSession::extract(req)
         .await
@@ -69,15 +61,9 @@ async fn caller(state: &AppState, req: &HttpRequest) -> Result<Option<Caller>, A
     let reader = session_user(state, &session)
         .await?
         .is_some_and(|(user, permissions)| {
-            user.is_staff
-                && !user.must_change_password
-                && permissions.has("badges", Action::View, "badgeassertion")
+            user.is_staff && !user.must_change_password && permissions.grants(READ_LEARNERS_BADGES)
         });
-    Ok(Some(if reader {
-        Caller::Reader
-    } else {
-        Caller::Other
-    }))
+    Ok(Some(reader))
 }
 
 /// The query, as upstream reads it.
@@ -120,18 +106,15 @@ async fn user_assertions(
     if !state.config.badges_enabled || !crate::badging::learners::valid_username(&username) {
         return Ok(not_found());
     }
-    let allowed = match caller(&state, &req).await? {
+    match may_read_badges(&state, &req).await? {
         None => {
             return Ok(upstream_error(
                 actix_web::http::StatusCode::UNAUTHORIZED,
                 "Invalid token.",
             ));
         }
-        Some(Caller::Service | Caller::Reader) => true,
-        Some(Caller::Other) => false,
-    };
-    if !allowed {
-        return Ok(not_found());
+        Some(false) => return Ok(not_found()),
+        Some(true) => {}
     }
     let query = QueryString::new(pairs(req.query_string()));
     let filter = match parse_filter(&query) {
@@ -221,7 +204,8 @@ async fn user_assertions(
                     "display_name": class.display_name,
                     "course_id": if class.course_id.is_empty() { Value::Null } else { json!(class.course_id) },
                     "description": class.description,
-                    "criteria": class.criteria,
+                    // Only an http(s) URL is passed on as one (the LMS may link it).
+                    "criteria": crate::validation::criteria_passed_on(&class.criteria),
                     "image_url": format!("{site}/media/badge-images/{}.png", class.image_hash),
                 },
                 // Stored before links from Badgr were checked: never pass a non-web URL on.
@@ -270,6 +254,33 @@ fn unauthorized() -> HttpResponse {
     )
 }
 
+fn not_permitted() -> HttpResponse {
+    intake_error(
+        actix_web::http::StatusCode::FORBIDDEN,
+        &format!(
+            "the token's service user may not post events: it needs the permission {POST_EVENTS} (“Can add learner”)"
+        ),
+        None,
+    )
+}
+
+/// What a presented token may do with events.
+enum EventRight {
+    /// Not a valid token: 401.
+    Unknown,
+    /// A valid token whose user lacks [`POST_EVENTS`]: 403.
+    Refused,
+    Granted,
+}
+
+fn event_right(conn: &mut crate::db::DbConnection, secret: &str) -> QueryResult<EventRight> {
+    Ok(match service_tokens::authenticate(conn, secret)? {
+        None => EventRight::Unknown,
+        Some(rights) if !rights.grants(POST_EVENTS) => EventRight::Refused,
+        Some(_) => EventRight::Granted,
+    })
+}
+
 /// The body, read up to the limit; `None` when it is larger.
 async fn bounded_body(mut payload: web::Payload) -> Result<Option<web::Bytes>, AppError> {
     use futures_util::StreamExt;
@@ -287,6 +298,7 @@ async fn bounded_body(mut payload: web::Payload) -> Result<Option<web::Bytes>, A
 /// What became of an event, decided off the executor.
 enum Intake {
     Unauthorized,
+    Refused,
     Malformed(String),
     Invalid(intake::FieldError),
     Recorded(intake::Recorded),
@@ -333,9 +345,9 @@ async fn enrollment_event(
     .await
 }
 
-/// Reads an event, then in one blocking task checks the service token (first: nothing
-/// about the body is told to a caller without one), parses the event and records it with
-/// its award jobs.
+/// Reads an event, then in one blocking task checks the service token and its right to
+/// post events (first: nothing about the body is told to a caller without them), parses
+/// the event and records it with its award jobs.
 async fn intake_event<E: Send + 'static>(
     state: &AppState,
     req: &HttpRequest,
@@ -349,13 +361,11 @@ async fn intake_event<E: Send + 'static>(
         return Ok(unauthorized());
     };
     let Some(body) = bounded_body(payload).await? else {
-        let known = state
-            .db
-            .run(move |conn| service_tokens::authenticate(conn, &secret))
-            .await?;
-        return Ok(match known {
-            None => unauthorized(),
-            Some(_) => intake_error(
+        let right = state.db.run(move |conn| event_right(conn, &secret)).await?;
+        return Ok(match right {
+            EventRight::Unknown => unauthorized(),
+            EventRight::Refused => not_permitted(),
+            EventRight::Granted => intake_error(
                 actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
                 "the body is larger than 64 KiB",
                 None,
@@ -365,8 +375,10 @@ async fn intake_event<E: Send + 'static>(
     let outcome = state
         .db
         .run(move |conn| {
-            if service_tokens::authenticate(conn, &secret)?.is_none() {
-                return Ok::<_, diesel::result::Error>(Intake::Unauthorized);
+            match event_right(conn, &secret)? {
+                EventRight::Unknown => return Ok::<_, diesel::result::Error>(Intake::Unauthorized),
+                EventRight::Refused => return Ok(Intake::Refused),
+                EventRight::Granted => {}
             }
             let value: Value = match serde_json::from_slice(&body) {
                 Ok(value) => value,
@@ -381,6 +393,7 @@ async fn intake_event<E: Send + 'static>(
         .await?;
     Ok(match outcome {
         Intake::Unauthorized => unauthorized(),
+        Intake::Refused => not_permitted(),
         Intake::Malformed(e) => intake_error(
             actix_web::http::StatusCode::BAD_REQUEST,
             &format!("malformed JSON: {e}"),

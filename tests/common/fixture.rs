@@ -12,6 +12,8 @@ pub struct Fixture {
     pub app: TestApp,
     pub root: i64,
     pub lms: i64,
+    /// A user without any right, whom anyone allowed to change users may manage.
+    pub plain: i64,
     pub token: String,
     /// The first object of each admin model, by "app/model".
     pub ids: BTreeMap<String, String>,
@@ -29,6 +31,7 @@ pub async fn fixture() -> Fixture {
     let root = app.login_superuser().await;
     let lms = app.create_user("lms", false, false);
     let token = app.create_token(lms).await;
+    let plain = app.create_user("plain", false, false);
     let accepted = app.send_certificate(&token, "ev-1", COURSE, "Matrix").await;
     assert_eq!(accepted.status(), 202);
     app.issue_waiting_awards();
@@ -88,6 +91,7 @@ pub async fn fixture() -> Fixture {
         app,
         root,
         lms,
+        plain,
         token,
         ids,
         image_name,
@@ -141,10 +145,11 @@ impl Fixture {
             )
             .replace("{username}", "alice")
             .replace("{course_id:.+}", COURSE)
-            // Only superusers set a superuser's password: the target is the LMS's user.
+            // Only superusers set the password of a user with rights (a superuser, the
+            // LMS's service user): the target holds none.
             .replace(
                 "/user/{id}/",
-                &format!("/user/{}/", id_for(method, &self.lms.to_string())),
+                &format!("/user/{}/", id_for(method, &self.plain.to_string())),
             )
             .replace(
                 "/revoke/",

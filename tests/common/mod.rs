@@ -316,8 +316,15 @@ impl TestApp {
     }
 
     /// Creates a service token through the admin (the default client must be logged in
-    /// with the right) and returns its secret, read from the one page that shows it.
+    /// with the right) and returns its secret, read from the one page that shows it. The
+    /// service user is first granted what the LMS needs (README, "Open edX integration").
     pub async fn create_token(&self, service_user: i64) -> String {
+        accolade::badging::grant_lms_permissions(&mut self.conn(), service_user).unwrap();
+        self.create_token_as_is(service_user).await
+    }
+
+    /// [`TestApp::create_token`] for a user left with the rights they hold.
+    pub async fn create_token_as_is(&self, service_user: i64) -> String {
         let r = self
             .post_form(
                 "/admin/auth/token/add/",
