@@ -897,6 +897,7 @@ async fn a_hanging_token_endpoint_holds_up_no_event() {
         .await;
     app.login_superuser().await;
     let service = app.create_user("lms", false, false);
+    accolade::badging::grant_lms_permissions(&mut app.conn(), service).unwrap();
     let token = app.create_token(service).await;
     let backend = backend(&app, &badgr, Duration::from_secs(10));
     queue(&app, "alice");

@@ -425,11 +425,12 @@ impl Run {
         let database = common::TestDatabase::new();
         binary::create_superuser(&database.url, "root");
         let db = Database::connect(&database.url, 2).expect("the test database");
-        let token = query(&db, seed_site).await;
         let cluster = Cluster::new(&database.url, &badgr.url);
         for slot in 0..cluster.slots.len() {
             cluster.start(slot).await;
         }
+        // After the start, which registers the permissions the service user is given.
+        let token = query(&db, seed_site).await;
         let operator = Operator::log_in(&cluster).await;
         Run {
             seed,
@@ -454,6 +455,7 @@ fn seed_site(conn: &mut DbConnection) -> QueryResult<String> {
     use accolade::auth::{service_tokens, users};
     let hash = common::shared_hash();
     let lms = users::create(conn, &users::NewUser::new("lms", "", &hash))?;
+    accolade::badging::grant_lms_permissions(conn, lms)?;
     let (_, token) = service_tokens::create(conn, "LMS", lms)?;
     for course in LATE_COURSES {
         let key = accolade::courses::CourseKey::parse(course).unwrap();

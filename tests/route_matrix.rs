@@ -92,6 +92,11 @@ const RULES: &[(&str, &str, Rule)] = &[
     ),
     (
         "GET",
+        "/admin/badges/reconciliation/",
+        Rule::Permission("badges", "badgeassertion", Action::View),
+    ),
+    (
+        "GET",
         "/admin/badges/badgeassertion/revoke/",
         Rule::Permission("badges", "badgeassertion", Action::Change),
     ),
