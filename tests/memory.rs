@@ -9,25 +9,15 @@ mod common;
 mod samples;
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::process::{Process, free_port};
 use futures_util::StreamExt;
 
 const MIB: u64 = 1024;
 const UPLOADS: usize = 8;
 const FAILED_LOGINS: usize = 200;
-
-/// A child process killed when dropped.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 impl Process {
     /// Kibibytes of a `/proc/PID/status` line (`VmRSS`, `VmHWM`).
@@ -44,14 +34,6 @@ impl Process {
     fn reset_peak(&self) {
         std::fs::write(format!("/proc/{}/clear_refs", self.0.id()), "5").unwrap();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn accolade(database: &common::TestDatabase, port: u16) -> Command {
