@@ -2,15 +2,25 @@
 //!
 //! Domain code returns typed errors or `diesel` results; they become an [`AppError`] at the
 //! edge. A 500 never shows internals: the page shows the request id, and the log line with
-//! the same id holds the cause.
+//! the same id holds the cause. A database that cannot be reached is a 503 with
+//! `Retry-After`, in JSON for clients that read JSON.
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
+use crate::db::{DbError, RunError};
+
+/// Seconds a client is asked to wait before trying again after a 503: about what the pool
+/// needs to notice the database is back.
+pub const RETRY_AFTER_SECONDS: u32 = 5;
+
 tokio::task_local! {
     /// The id of the request being served, set by the request-id middleware.
     pub static REQUEST_ID: String;
+    /// Whether the request's client reads JSON rather than HTML, set by the same
+    /// middleware: an error any route may meet (503) answers it in kind.
+    pub static WANTS_JSON: bool;
 }
 
 /// The current request's id, or "-" outside a request.
@@ -18,6 +28,10 @@ pub fn current_request_id() -> String {
     REQUEST_ID
         .try_with(Clone::clone)
         .unwrap_or_else(|_| "-".into())
+}
+
+fn client_wants_json() -> bool {
+    WANTS_JSON.try_with(|json| *json).unwrap_or(false)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +52,9 @@ pub enum AppError {
     /// Not an error for the user: the page is elsewhere (e.g. a forced password change).
     #[error("redirect to {0}")]
     Redirect(String),
+    /// The database cannot be reached, or no connection came free: try again shortly.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -50,9 +67,33 @@ impl AppError {
 
 impl From<diesel::result::Error> for AppError {
     fn from(e: diesel::result::Error) -> AppError {
+        use diesel::result::{DatabaseErrorKind, Error};
         match e {
-            diesel::result::Error::NotFound => AppError::NotFound,
+            Error::NotFound => AppError::NotFound,
+            // The server went away under the query: an outage, not a fault of this request.
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
+                AppError::Unavailable(format!("database: {e}"))
+            }
             other => AppError::Internal(format!("database: {other}")),
+        }
+    }
+}
+
+impl From<DbError> for AppError {
+    fn from(e: DbError) -> AppError {
+        match e {
+            DbError::Unreachable(_) | DbError::Busy(_) => AppError::Unavailable(e.to_string()),
+            DbError::Query(e) => e.into(),
+            DbError::Task(_) => AppError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl<E: Into<AppError>> From<RunError<E>> for AppError {
+    fn from(e: RunError<E>) -> AppError {
+        match e {
+            RunError::Db(e) => e.into(),
+            RunError::Work(e) => e.into(),
         }
     }
 }
@@ -79,17 +120,57 @@ impl ResponseError for AppError {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::LoginRequired { .. } | AppError::Redirect(_) => StatusCode::FOUND,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        let status = self.status_code();
-        let (title, message): (&str, String) = match self {
-            AppError::LoginRequired { next } => {
-                return redirect(&crate::auth::login_url(next));
-            }
+        match self {
+            AppError::LoginRequired { next } => return redirect(&crate::auth::login_url(next)),
             AppError::Redirect(to) => return redirect(to),
+            _ => {}
+        }
+        self.log();
+        let (title, message) = self.explanation();
+        let mut response = HttpResponse::build(self.status_code());
+        if matches!(self, AppError::Unavailable(_)) {
+            response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS.to_string()));
+            if client_wants_json() {
+                return response.json(serde_json::json!({ "error": message }));
+            }
+        }
+        let page = ErrorPage {
+            title,
+            message: &message,
+            request_id: matches!(self, AppError::Internal(_)).then(current_request_id),
+        };
+        let body = page
+            .render()
+            .unwrap_or_else(|_| format!("{} {}", self.status_code().as_u16(), title));
+        response
+            .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+            .body(body)
+    }
+}
+
+impl AppError {
+    /// The cause of a 5xx goes to the log (with the request id), never to the client.
+    fn log(&self) {
+        match self {
+            AppError::Internal(cause) => {
+                tracing::error!(request_id = %current_request_id(), cause = %cause, "internal error")
+            }
+            AppError::Unavailable(cause) => {
+                tracing::warn!(request_id = %current_request_id(), cause = %cause, "service unavailable")
+            }
+            _ => {}
+        }
+    }
+
+    /// The title and the sentence shown to the client.
+    fn explanation(&self) -> (&'static str, String) {
+        match self {
             AppError::BadRequest(m) => ("Bad Request (400)", m.clone()),
             AppError::Forbidden(m) => ("403 Forbidden", m.clone()),
             AppError::Csrf(reason) => (
@@ -104,25 +185,16 @@ impl ResponseError for AppError {
                 "Request Entity Too Large (413)",
                 "The request body is larger than this server accepts.".into(),
             ),
-            AppError::Internal(cause) => {
-                tracing::error!(request_id = %current_request_id(), cause = %cause, "internal error");
-                (
-                    "Server Error (500)",
-                    "There has been an error. It has been logged; quote the request id below to the site's operators.".into(),
-                )
-            }
-        };
-        let page = ErrorPage {
-            title,
-            message: &message,
-            request_id: matches!(self, AppError::Internal(_)).then(current_request_id),
-        };
-        let body = page
-            .render()
-            .unwrap_or_else(|_| format!("{} {}", status.as_u16(), title));
-        HttpResponse::build(status)
-            .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
-            .body(body)
+            AppError::Unavailable(_) => (
+                "Service Unavailable (503)",
+                "The service is temporarily unavailable: its database cannot be used at the moment. Please try again in a few seconds.".into(),
+            ),
+            AppError::Internal(_) => (
+                "Server Error (500)",
+                "There has been an error. It has been logged; quote the request id below to the site's operators.".into(),
+            ),
+            AppError::LoginRequired { .. } | AppError::Redirect(_) => ("Found", String::new()),
+        }
     }
 }
 
@@ -155,6 +227,56 @@ const UNSAFE_IN_LOCATION: &percent_encoding::AsciiSet = &percent_encoding::CONTR
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn body_of(response: HttpResponse) -> String {
+        let bytes = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(actix_web::body::to_bytes(response.into_body()))
+            .unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn an_unreachable_database_is_a_503_to_retry_in_the_clients_format() {
+        let error = AppError::from(DbError::Unreachable("secret cause".into()));
+        let page = error.error_response();
+        assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(page.headers().get(header::RETRY_AFTER).unwrap(), "5");
+        assert!(
+            page.headers()
+                .get(header::CONTENT_TYPE)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        let html = body_of(page);
+        assert!(
+            html.contains("Service Unavailable (503)") && !html.contains("secret"),
+            "{html}"
+        );
+
+        let json = WANTS_JSON.sync_scope(true, || error.error_response());
+        assert_eq!(json.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(json.headers().get(header::RETRY_AFTER).unwrap(), "5");
+        assert_eq!(
+            json.headers().get(header::CONTENT_TYPE).unwrap(),
+            "application/json"
+        );
+        let body: serde_json::Value = serde_json::from_str(&body_of(json)).unwrap();
+        assert!(
+            body["error"].as_str().unwrap().contains("try again"),
+            "{body}"
+        );
+        // Every other failure of the database layer keeps its meaning.
+        let busy = AppError::from(DbError::Busy(std::time::Duration::from_secs(10)));
+        assert_eq!(busy.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+        let missing = AppError::from(RunError::<AppError>::Db(DbError::Query(
+            diesel::result::Error::NotFound,
+        )));
+        assert_eq!(missing.status_code(), StatusCode::NOT_FOUND);
+    }
 
     #[test]
     fn redirects_encode_what_a_header_cannot_hold() {

@@ -100,6 +100,16 @@ pub fn badge_backend(
     })
 }
 
+/// [`badge_backend`], built on a thread of its own: Badgr's blocking HTTP client cannot be
+/// built on an async runtime's thread (reqwest panics there), and servers are built on one.
+fn badge_backend_off_runtime(
+    prepared: &Prepared,
+) -> std::io::Result<Arc<dyn badging::backend::BadgeBackend>> {
+    std::thread::scope(|scope| scope.spawn(|| badge_backend(prepared)).join())
+        .map_err(|_| std::io::Error::other("building the badge backend panicked"))?
+        .map_err(std::io::Error::other)
+}
+
 /// How award workers run, from the configuration.
 pub fn worker_settings(config: &Config) -> badging::worker::WorkerSettings {
     badging::worker::WorkerSettings {
@@ -204,6 +214,8 @@ pub struct Application {
 impl Application {
     pub fn build(prepared: Prepared) -> std::io::Result<Application> {
         cpu::tune_allocator();
+        // For the readiness check only (workers have their own).
+        let backend = badge_backend_off_runtime(&prepared)?;
         let listener = TcpListener::bind(&prepared.config.bind)?;
         let port = listener.local_addr()?.port();
         let mut config = prepared.config;
@@ -219,6 +231,7 @@ impl Application {
             config: config.clone(),
             admin: prepared.admin,
             cpu: cpu::CpuPool::per_core(),
+            badge_backend: web::health::BackendHealth::new(backend),
         });
         let csrf_policy = aweb::Data::new(CsrfPolicy {
             trusted_origins: vec![config.site_origin().to_string()],

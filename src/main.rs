@@ -556,7 +556,8 @@ fn check(config: Config) -> Result<(), String> {
         config.environment, config.bind, config.site_url
     );
     let db = connect(&config)?;
-    db.ping().map_err(|e| format!("database: {e}"))?;
+    db.ping(accolade::db::CHECKOUT_WAIT)
+        .map_err(|e| format!("database: {e}"))?;
     println!("Database: {} reachable", db.kind().name());
     let pending = db.pending_migrations()?;
     if pending > 0 {

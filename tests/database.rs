@@ -160,3 +160,23 @@ fn unique_and_cascade_rules_live_in_the_database() {
     let left: i64 = user_groups::table.count().get_result(conn).unwrap();
     assert_eq!(left, 0, "memberships go with their user");
 }
+
+/// A checkout waits its turn while every connection is busy and the database answers:
+/// the short wait is for an outage only (load tests run 64 clients on a small pool).
+#[test]
+fn a_checkout_waits_its_turn_while_the_database_answers() {
+    let (_dir, db) = fresh();
+    let held: Vec<_> = (0..2).map(|_| db.get().expect("a connection")).collect();
+    let waiter = {
+        let db = db.clone();
+        std::thread::spawn(move || db.get().map(drop))
+    };
+    // Several of the steps in which a checkout looks for an outage.
+    std::thread::sleep(std::time::Duration::from_millis(1600));
+    assert!(!db.known_down());
+    drop(held);
+    waiter
+        .join()
+        .unwrap()
+        .expect("the connection, once one is free");
+}

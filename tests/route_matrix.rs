@@ -38,6 +38,7 @@ enum Rule {
 const RULES: &[(&str, &str, Rule)] = &[
     ("GET", "/", Rule::Public),
     ("GET", "/healthz", Rule::Public),
+    ("GET", "/readyz", Rule::Public),
     ("GET", "/static/{path:.*}", Rule::Public),
     ("GET", "/media/badge-images/{name}", Rule::Public),
     ("GET", "/media/badge-images/thumbnails/{name}", Rule::Public),

@@ -151,6 +151,7 @@ async fn every_response_carries_the_security_headers() {
     for path in [
         "/admin/login/",
         "/healthz",
+        "/readyz",
         "/no/such/page",
         "/static/admin/admin.css",
         "/admin/",

@@ -3,18 +3,22 @@
 //! `DATABASE_URL` picks the backend by its scheme (never by trial, so a PostgreSQL URL can
 //! not silently become a SQLite file). Every query in Accolade is written once against
 //! [`DbConnection`]; only migrations exist per backend.
+//!
+//! This layer speaks no HTTP: it fails with a [`DbError`] (the database cannot be reached,
+//! no connection came free, a query failed), and the web layer maps that once.
 
 pub mod schema;
 pub mod settings;
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{self, ManageConnection};
-use diesel::{Connection, PgConnection, QueryResult, RunQueryDsl, SqliteConnection};
+use diesel::{Connection, PgConnection, QueryResult, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
-
-use crate::error::AppError;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -22,6 +26,51 @@ const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/po
 /// Applied to every new SQLite connection: the settings SQLite does not remember per file.
 const SQLITE_CONNECTION_SETUP: &str = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
      PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;";
+
+/// How long a checkout waits for a connection while the database answers: under load every
+/// connection may be busy for a while, and a request waits its turn for one.
+pub const CHECKOUT_WAIT: Duration = Duration::from_secs(10);
+
+/// Waits for a connection (or a turn) are cut into steps of this, and between steps they ask
+/// whether the database is known to be down: a wait that finds it down ends after one step,
+/// which is the chance it gets to be back. An outage is thus answered within about a
+/// second, where a wait of [`CHECKOUT_WAIT`] would answer it after ten.
+const CHECKOUT_STEP: Duration = Duration::from_millis(500);
+
+/// The pool's own timeout. Checkouts pass their own wait, so all it still sets is the
+/// pool's longest pause between attempts to reconnect (half of it): service resumes within
+/// a second of the database's return.
+const POOL_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Why the database layer could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The database cannot be reached (or could not a moment ago): worth another try in a
+    /// few seconds.
+    #[error("the database cannot be reached: {0}")]
+    Unreachable(String),
+    /// The database answers, but no connection came free within the wait.
+    #[error("no database connection came free within {0:?}")]
+    Busy(Duration),
+    #[error("database: {0}")]
+    Query(#[from] diesel::result::Error),
+    /// The blocking task did not finish (it panicked, or the runtime is stopping).
+    #[error("database task: {0}")]
+    Task(String),
+}
+
+/// What [`Database::run`] fails with: the database itself, or the work's own error.
+#[derive(Debug)]
+pub enum RunError<E> {
+    Db(DbError),
+    Work(E),
+}
+
+impl<E> From<DbError> for RunError<E> {
+    fn from(e: DbError) -> RunError<E> {
+        RunError::Db(e)
+    }
+}
 
 #[derive(diesel::MultiConnection)]
 pub enum DbConnection {
@@ -72,9 +121,37 @@ impl DatabaseKind {
     }
 }
 
+/// What the pool last learnt of the database: whether it answered. The pool's manager
+/// records every connection attempt and every check of a connection before it is handed
+/// out; waits for a connection read it, to give up at once during an outage.
+#[derive(Default)]
+struct Reachability {
+    down: AtomicBool,
+}
+
+impl Reachability {
+    fn record<T, E: std::fmt::Display>(&self, outcome: &Result<T, E>) {
+        let down = outcome.is_err();
+        // Logged when it changes, not at every failed attempt: the pool retries often.
+        if self.down.swap(down, Ordering::Relaxed) != down {
+            match outcome {
+                Err(e) => {
+                    tracing::warn!(error = %e, "the database cannot be reached; requests that need it are answered 503 until it answers again")
+                }
+                Ok(_) => tracing::info!("the database answers again"),
+            }
+        }
+    }
+
+    fn is_down(&self) -> bool {
+        self.down.load(Ordering::Relaxed)
+    }
+}
+
 /// An r2d2 manager that connects to the backend the URL names.
 pub struct ConnectionManager {
     kind: DatabaseKind,
+    reachability: Arc<Reachability>,
 }
 
 impl ManageConnection for ConnectionManager {
@@ -82,12 +159,17 @@ impl ManageConnection for ConnectionManager {
     type Error = r2d2::Error;
 
     fn connect(&self) -> Result<DbConnection, r2d2::Error> {
-        self.kind.connect().map_err(r2d2::Error::ConnectionError)
+        let connected = self.kind.connect();
+        self.reachability.record(&connected);
+        connected.map_err(r2d2::Error::ConnectionError)
     }
 
+    /// Run before every checkout: a connection the server dropped (a restart, an outage)
+    /// fails here, and tells the pool the database is down before any reconnection does.
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1")
-            .map_err(r2d2::Error::QueryError)
+        let answered = select_one(conn);
+        self.reachability.record(&answered);
+        answered.map_err(r2d2::Error::QueryError)
     }
 
     fn has_broken(&self, conn: &mut DbConnection) -> bool {
@@ -97,15 +179,17 @@ impl ManageConnection for ConnectionManager {
 }
 
 pub type Pool = r2d2::Pool<ConnectionManager>;
+pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
 
 /// The shared handle on the database: cheap to clone, one per process.
 #[derive(Clone)]
 pub struct Database {
     pool: Pool,
     kind: DatabaseKind,
+    reachability: Arc<Reachability>,
     /// As many blocking tasks at a time as there are connections: more would only wait for
     /// one, each on a thread of its own (and memory with it).
-    in_flight: std::sync::Arc<tokio::sync::Semaphore>,
+    in_flight: Arc<Semaphore>,
 }
 
 impl Database {
@@ -116,18 +200,26 @@ impl Database {
             create_owner_only(path)?;
         }
         // One direct connection first: it fails at once with the driver's own message,
-        // where the pool would retry until its timeout.
+        // where the pool would retry until its timeout. Once it succeeded, the pool fills
+        // itself in the background (checkouts wait for its first connections).
         kind.connect()
             .map_err(|e| format!("cannot connect to the {} database: {e}", kind.name()))?;
+        let reachability = Arc::new(Reachability::default());
         let pool = r2d2::Pool::builder()
             .max_size(pool_size)
-            .connection_timeout(Duration::from_secs(10))
-            .build(ConnectionManager { kind: kind.clone() })
-            .map_err(|e| format!("cannot connect to the {} database: {e}", kind.name()))?;
+            .connection_timeout(POOL_TIMEOUT)
+            // The manager logs when the database stops and starts answering; r2d2 would log
+            // every attempt to reconnect, several a second during an outage.
+            .error_handler(Box::new(r2d2::NopErrorHandler))
+            .build_unchecked(ConnectionManager {
+                kind: kind.clone(),
+                reachability: reachability.clone(),
+            });
         Ok(Database {
             pool,
             kind,
-            in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(pool_size as usize)),
+            reachability,
+            in_flight: Arc::new(Semaphore::new(pool_size as usize)),
         })
     }
 
@@ -135,32 +227,84 @@ impl Database {
         &self.kind
     }
 
-    /// A connection for blocking code (CLI commands, start-up work, worker threads).
-    pub fn get(&self) -> Result<r2d2::PooledConnection<ConnectionManager>, AppError> {
-        self.pool
-            .get()
-            .map_err(|e| AppError::internal(format!("database pool: {e}")))
+    /// Whether the last attempt to reach the database failed (no waiting, no query).
+    pub fn known_down(&self) -> bool {
+        self.reachability.is_down()
     }
 
-    /// Runs blocking database work off the async executor.
-    pub async fn run<T, E, F>(&self, work: F) -> Result<T, AppError>
+    /// A connection for blocking code (CLI commands, start-up work, worker threads), waiting
+    /// up to [`CHECKOUT_WAIT`] for one.
+    pub fn get(&self) -> Result<PooledConnection, DbError> {
+        self.get_within(CHECKOUT_WAIT)
+    }
+
+    /// A connection within `wait`, or [`DbError::Unreachable`] within a step once the
+    /// database is known to be down.
+    pub fn get_within(&self, wait: Duration) -> Result<PooledConnection, DbError> {
+        let deadline = Instant::now() + wait;
+        loop {
+            let step = CHECKOUT_STEP.min(deadline.saturating_duration_since(Instant::now()));
+            match self.pool.get_timeout(step) {
+                Ok(conn) => return Ok(conn),
+                Err(e) if self.reachability.is_down() => {
+                    return Err(DbError::Unreachable(e.to_string()));
+                }
+                Err(_) if Instant::now() >= deadline => return Err(DbError::Busy(wait)),
+                Err(_) => {}
+            }
+        }
+    }
+
+    /// Runs blocking database work off the async executor, waiting up to [`CHECKOUT_WAIT`]
+    /// for a connection.
+    pub async fn run<T, E, F>(&self, work: F) -> Result<T, RunError<E>>
     where
         T: Send + 'static,
-        E: Into<AppError> + Send + 'static,
+        E: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
     {
-        let _turn = self
-            .in_flight
-            .acquire()
-            .await
-            .map_err(|e| AppError::internal(format!("database turn: {e}")))?;
+        self.run_within(CHECKOUT_WAIT, work).await
+    }
+
+    /// [`Database::run`] with the wait for a connection bounded by `wait`.
+    pub async fn run_within<T, E, F>(&self, wait: Duration, work: F) -> Result<T, RunError<E>>
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+    {
+        let turn = self.take_turn().await?;
         let db = self.clone();
-        actix_web::web::block(move || {
-            let mut conn = db.get()?;
-            work(&mut conn).map_err(Into::into)
+        tokio::task::spawn_blocking(move || {
+            // The turn ends with the work, not with the caller's wait: a caller that
+            // stops waiting (a timeout) must not let more tasks run than connections.
+            let _turn = turn;
+            let mut conn = db.get_within(wait)?;
+            work(&mut conn).map_err(RunError::Work)
         })
         .await
-        .map_err(|e| AppError::internal(format!("blocking task: {e}")))?
+        .map_err(|e| RunError::Db(DbError::Task(e.to_string())))?
+    }
+
+    /// One of the pool's turns. Turns are served in order and waited for as long as it
+    /// takes while the database answers, but not once it is known to be down.
+    async fn take_turn(&self) -> Result<OwnedSemaphorePermit, DbError> {
+        // A free turn is taken at once, with no timer set (the common case under load).
+        if let Ok(permit) = self.in_flight.clone().try_acquire_owned() {
+            return Ok(permit);
+        }
+        let turn = self.in_flight.clone().acquire_owned();
+        tokio::pin!(turn);
+        loop {
+            tokio::select! {
+                permit = &mut turn => return permit.map_err(|e| DbError::Task(e.to_string())),
+                () = tokio::time::sleep(CHECKOUT_STEP) => {
+                    if self.reachability.is_down() {
+                        return Err(DbError::Unreachable("while waiting for a turn".into()));
+                    }
+                }
+            }
+        }
     }
 
     /// Applies every pending migration of this backend; returns the versions applied.
@@ -176,21 +320,12 @@ impl Database {
 
     /// How many migrations of this backend are not applied yet.
     pub fn pending_migrations(&self) -> Result<usize, String> {
-        let mut conn = self.get().map_err(|e| e.to_string())?;
-        match &mut *conn {
-            DbConnection::Sqlite(c) => c.pending_migrations(SQLITE_MIGRATIONS).map(|m| m.len()),
-            DbConnection::Postgresql(c) => {
-                c.pending_migrations(POSTGRES_MIGRATIONS).map(|m| m.len())
-            }
-        }
-        .map_err(|e| format!("cannot read migrations: {e}"))
+        pending_migrations(&mut *self.get().map_err(|e| e.to_string())?)
     }
 
-    /// `Ok` when a trivial query answers.
-    pub fn ping(&self) -> Result<(), AppError> {
-        let mut conn = self.get()?;
-        diesel::sql_query("SELECT 1").execute(&mut *conn)?;
-        Ok(())
+    /// `Ok` when a trivial query answers, the wait for a connection bounded by `wait`.
+    pub fn ping(&self, wait: Duration) -> Result<(), DbError> {
+        Ok(select_one(&mut *self.get_within(wait)?)?)
     }
 }
 
@@ -214,6 +349,21 @@ fn create_owner_only(path: &str) -> Result<(), String> {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(format!("cannot create the SQLite database {path}: {e}")),
     }
+}
+
+/// The most trivial query: whether the connection's database answers at all (one round
+/// trip, no statement prepared: it runs before every checkout).
+pub fn select_one(conn: &mut DbConnection) -> QueryResult<()> {
+    conn.batch_execute("SELECT 1")
+}
+
+/// How many migrations of the connection's backend are not applied to its database yet.
+pub fn pending_migrations(conn: &mut DbConnection) -> Result<usize, String> {
+    match conn {
+        DbConnection::Sqlite(c) => c.pending_migrations(SQLITE_MIGRATIONS).map(|m| m.len()),
+        DbConnection::Postgresql(c) => c.pending_migrations(POSTGRES_MIGRATIONS).map(|m| m.len()),
+    }
+    .map_err(|e| format!("cannot read migrations: {e}"))
 }
 
 /// Runs `work` in a transaction that is going to write. On SQLite the write lock is taken

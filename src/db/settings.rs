@@ -1,11 +1,14 @@
 //! Site-wide values kept in the database so that every instance shares them.
 
 use diesel::prelude::*;
+use diesel::sql_types::Text;
 
 use super::DbConnection;
 use super::schema::site_settings;
 
 const SECRET_KEY: &str = "secret_key";
+/// The row the readiness check writes.
+const READINESS_PROBE: &str = "readiness_probe";
 
 pub fn get(conn: &mut DbConnection, key: &str) -> QueryResult<Option<String>> {
     site_settings::table
@@ -47,6 +50,21 @@ pub fn set(conn: &mut DbConnection, key: &str, value: &str) -> QueryResult<()> {
             .values((site_settings::key.eq(key), site_settings::value.eq(value)))
             .execute(conn)?;
     }
+    Ok(())
+}
+
+/// Writes the time into the readiness check's own row, in a statement of its own (called
+/// outside a transaction, it is committed when it returns): the proof that the database
+/// takes writes now, which a disk too full to take them, a read-only database or a lost
+/// primary fail. Two checks at once both succeed.
+pub fn record_readiness_probe(conn: &mut DbConnection) -> QueryResult<()> {
+    diesel::sql_query(
+        "INSERT INTO site_settings (key, value) VALUES ($1, $2) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+    .bind::<Text, _>(READINESS_PROBE)
+    .bind::<Text, _>(super::now().to_string())
+    .execute(conn)?;
     Ok(())
 }
 

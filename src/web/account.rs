@@ -183,6 +183,7 @@ async fn authenticate(
             Ok(LoginOutcome::LoggedIn(user, key))
         })
         .await
+        .map_err(AppError::from)
 }
 
 /// Whether `password` matches the stored hash; an unknown user (`None`) costs the same time

@@ -10,7 +10,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{DefaultHeaders, Next};
 use actix_web::{Error, HttpMessage, HttpRequest, ResponseError};
 
-use crate::error::REQUEST_ID;
+use crate::error::{REQUEST_ID, WANTS_JSON};
 
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
      img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
@@ -97,7 +97,8 @@ async fn answered(
 }
 
 /// Gives each request an id (in the `X-Request-Id` response header, in error pages and in
-/// the log) and logs one line per request. The query string is not logged.
+/// the log), notes whether its client reads JSON (for the errors any route may meet), and
+/// logs one line per request. The query string is not logged.
 pub async fn request_context(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -106,7 +107,10 @@ pub async fn request_context(
     let started = Instant::now();
     let method = req.method().to_string();
     let path = req.path().to_string();
-    let mut response = REQUEST_ID.scope(id.clone(), answered(req, next)).await?;
+    let json = wants_json(&req);
+    let mut response = REQUEST_ID
+        .scope(id.clone(), WANTS_JSON.scope(json, answered(req, next)))
+        .await?;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response
             .headers_mut()
@@ -116,6 +120,20 @@ pub async fn request_context(
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     tracing::info!(request_id = %id, %method, %path, status, elapsed_ms = format!("{elapsed_ms:.1}"), "request");
     Ok(response)
+}
+
+/// Whether a request's client reads JSON rather than HTML: the API's clients, and any
+/// client whose `Accept` names JSON and not HTML (browsers name HTML).
+fn wants_json(req: &ServiceRequest) -> bool {
+    if req.path().starts_with("/api/") {
+        return true;
+    }
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    accept.contains("json") && !accept.contains("text/html")
 }
 
 #[cfg(test)]

@@ -31,6 +31,8 @@ pub struct AppState {
     pub admin: AdminSite,
     /// Image decoding and password hashing take their turn here (see `cpu`).
     pub cpu: crate::cpu::CpuPool,
+    /// The badge backend's reachability, for the readiness check.
+    pub badge_backend: health::BackendHealth,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -5,6 +5,7 @@
 
 pub mod binary;
 pub mod fixture;
+pub mod link;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -101,7 +102,18 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let database = TestDatabase::new();
-    let config = test_config(&database.url, extra);
+    let url = database.url.clone();
+    spawn_app_on(database, &url, extra).await
+}
+
+/// The application on `database`, which it reaches at `database_url` (the database's own
+/// URL, or one through a [`link::FlakyLink`]).
+pub async fn spawn_app_on(
+    database: TestDatabase,
+    database_url: &str,
+    extra: &[(&str, &str)],
+) -> TestApp {
+    let config = test_config(database_url, extra);
     let prepared = tokio::task::spawn_blocking(move || accolade::prepare(config))
         .await
         .unwrap()
@@ -113,7 +125,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     TestApp {
         address,
         db,
-        database_url: database.url.clone(),
+        database_url: database_url.to_string(),
         client: new_client(),
         _database: database,
     }

@@ -59,6 +59,7 @@ async fn preview(
         .db
         .run(move |conn| assess(conn, model.as_ref(), actor, &ids))
         .await
+        .map_err(AppError::from)
 }
 
 pub async fn confirm(
@@ -221,4 +222,5 @@ async fn remove(
             })
         })
         .await
+        .map_err(AppError::from)
 }
