@@ -298,6 +298,7 @@ async fn a_postgresql_outage_is_answered_at_once_and_service_resumes() {
     let url = link.url_through(&database.url);
     let app = spawn_app_on(database, &url, &[]).await;
     let lms = app.create_user("lms", false, false);
+    accolade::badging::grant_lms_permissions(&mut app.conn(), lms).unwrap();
     let (_, token) = accolade::auth::service_tokens::create(&mut app.conn(), "LMS", lms).unwrap();
     app.login_superuser().await;
     let api = || {
