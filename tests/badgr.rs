@@ -168,6 +168,35 @@ impl wiremock::Match for BodyHas {
     }
 }
 
+/// A Badgr that makes the assertion "Made" but answers after the client gave up (one POST
+/// expected), and lists it for alice when asked (one look-up expected).
+async fn mount_late_answer(badgr: &MockServer) {
+    Mock::given(method("POST"))
+        .and(path("/o/token"))
+        .respond_with(token_response("tok-1", "ref-1"))
+        .mount(badgr)
+        .await;
+    mount_class_creation(badgr).await;
+    let assertions_path = format!("/v2/badgeclasses/{CLASS}/assertions");
+    Mock::given(method("POST"))
+        .and(path(assertions_path.as_str()))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(assertion("Made"))
+                .set_delay(Duration::from_secs(3)),
+        )
+        .expect(1)
+        .mount(badgr)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(assertions_path.as_str()))
+        .and(query_param("recipient", "alice@example.com"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(assertion("Made")))
+        .expect(1)
+        .mount(badgr)
+        .await;
+}
+
 async fn mount_class_creation(badgr: &MockServer) {
     Mock::given(method("POST"))
         .and(path("/v2/issuers/test-issuer/badgeclasses"))
@@ -520,31 +549,8 @@ async fn failures_are_retried_or_failed_as_they_deserve() {
 async fn a_lost_answer_is_found_on_badgr_instead_of_posting_again() {
     let app = spawn_app().await;
     let badgr = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/o/token"))
-        .respond_with(token_response("tok-1", "ref-1"))
-        .mount(&badgr)
-        .await;
-    mount_class_creation(&badgr).await;
-    let assertions_path = format!("/v2/badgeclasses/{CLASS}/assertions");
     // Badgr makes the assertion but answers too late: the client times out.
-    Mock::given(method("POST"))
-        .and(path(assertions_path.as_str()))
-        .respond_with(
-            ResponseTemplate::new(201)
-                .set_body_json(assertion("Made"))
-                .set_delay(Duration::from_secs(3)),
-        )
-        .expect(1)
-        .mount(&badgr)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(assertions_path.as_str()))
-        .and(query_param("recipient", "alice@example.com"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(assertion("Made")))
-        .expect(1)
-        .mount(&badgr)
-        .await;
+    mount_late_answer(&badgr).await;
     let backend = backend(&app, &badgr, Duration::from_secs(1));
     let id = queue(&app, "alice");
     drain(&app, &backend).await;
@@ -843,31 +849,8 @@ async fn accolade_award_issues_through_badgr_when_configured() {
 async fn retry_now_still_looks_for_an_unanswered_award_first() {
     let app = spawn_app().await;
     let badgr = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/o/token"))
-        .respond_with(token_response("tok-1", "ref-1"))
-        .mount(&badgr)
-        .await;
-    mount_class_creation(&badgr).await;
-    let assertions_path = format!("/v2/badgeclasses/{CLASS}/assertions");
     // Badgr makes the assertion but answers after the client gave up.
-    Mock::given(method("POST"))
-        .and(path(assertions_path.as_str()))
-        .respond_with(
-            ResponseTemplate::new(201)
-                .set_body_json(assertion("Made"))
-                .set_delay(Duration::from_secs(3)),
-        )
-        .expect(1)
-        .mount(&badgr)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(assertions_path.as_str()))
-        .and(query_param("recipient", "alice@example.com"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(assertion("Made")))
-        .expect(1)
-        .mount(&badgr)
-        .await;
+    mount_late_answer(&badgr).await;
     let backend = backend(&app, &badgr, Duration::from_secs(1));
     let id = queue(&app, "alice");
     drain(&app, &backend).await;

@@ -676,30 +676,39 @@ async fn issue_now(run: &Run, rng: &mut StdRng) {
             .load::<i64>(conn)
     })
     .await;
-    let chosen: Vec<i64> = passing.choose_multiple(rng, 3).copied().collect();
-    if !chosen.is_empty()
-        && run
-            .operator
-            .act(&run.cluster, CERTIFICATES_ADMIN, "issue", &chosen)
-            .await
-    {
-        add(&run.counts.issue_now, 1);
-        add(&run.counts.certificates_issued, chosen.len());
-    }
+    let counters = (&run.counts.issue_now, &run.counts.certificates_issued);
+    act_on_some(
+        run,
+        rng,
+        (CERTIFICATES_ADMIN, "issue"),
+        &passing,
+        3,
+        counters,
+    )
+    .await;
 }
 
 /// "Retry now" on up to ten jobs waiting or failed.
 async fn retry_now(run: &Run, rng: &mut StdRng) {
     let retryable = query(&run.db, retryable_jobs).await;
-    let chosen: Vec<i64> = retryable.choose_multiple(rng, 10).copied().collect();
-    if !chosen.is_empty()
-        && run
-            .operator
-            .act(&run.cluster, JOBS_ADMIN, "retry", &chosen)
-            .await
-    {
-        add(&run.counts.retry_now, 1);
-        add(&run.counts.jobs_retried, chosen.len());
+    let counters = (&run.counts.retry_now, &run.counts.jobs_retried);
+    act_on_some(run, rng, (JOBS_ADMIN, "retry"), &retryable, 10, counters).await;
+}
+
+/// The operator's admin action on up to `most` of `ids`, chosen at random; counts the
+/// action and the objects it went to.
+async fn act_on_some(
+    run: &Run,
+    rng: &mut StdRng,
+    (admin, action): (&str, &str),
+    ids: &[i64],
+    most: usize,
+    (actions, objects): (&AtomicUsize, &AtomicUsize),
+) {
+    let chosen: Vec<i64> = ids.choose_multiple(rng, most).copied().collect();
+    if !chosen.is_empty() && run.operator.act(&run.cluster, admin, action, &chosen).await {
+        add(actions, 1);
+        add(objects, chosen.len());
     }
 }
 

@@ -25,6 +25,27 @@ fn grant_all(app: &TestApp, user: i64, grants: &[&str]) {
     }
 }
 
+/// Neither the delete page nor "Delete selected" on the changelist (`list`) deletes
+/// object `id`: both answer 403.
+async fn assert_delete_refused(app: &TestApp, client: &reqwest::Client, list: &str, id: i64) {
+    let single = app
+        .post_form_with(client, &format!("{list}{id}/delete/"), &[("post", "yes")])
+        .await;
+    assert_eq!(single.status(), 403, "the delete page of {list}{id}");
+    let bulk = app
+        .post_form_with(
+            client,
+            list,
+            &[
+                ("action", "delete_selected"),
+                ("_selected_action", &id.to_string()),
+                ("post", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(bulk.status(), 403, "Delete selected on {list}");
+}
+
 fn is_active(app: &TestApp, id: i64) -> bool {
     users::find(&mut app.conn(), id).unwrap().unwrap().is_active
 }
@@ -92,22 +113,7 @@ async fn staff_cannot_take_over_users_with_more_rights() {
             .unwrap();
         assert!(page.contains("Cannot delete"), "{page}");
         assert!(!page.contains("Yes, I’m sure"));
-        let delete = app
-            .post_form_with(&client, &delete_url, &[("post", "yes")])
-            .await;
-        assert_eq!(delete.status(), 403);
-        let bulk = app
-            .post_form_with(
-                &client,
-                "/admin/auth/user/",
-                &[
-                    ("action", "delete_selected"),
-                    ("_selected_action", &target.to_string()),
-                    ("post", "yes"),
-                ],
-            )
-            .await;
-        assert_eq!(bulk.status(), 403, "nor by Delete selected");
+        assert_delete_refused(&app, &client, "/admin/auth/user/", target).await;
         assert!(users::find(&mut app.conn(), target).unwrap().is_some());
     }
     // The old session of Victor is not ended by the refused attempts: he still logs in.
@@ -1073,18 +1079,7 @@ async fn a_course_with_issued_badges_is_never_deleted() {
         "the page names the badge"
     );
     assert!(page.contains("revoke"), "and points to revocation");
-    assert_eq!(app.post_form(&url, &[("post", "yes")]).await.status(), 403);
-    let bulk = app
-        .post_form(
-            "/admin/courses/course/",
-            &[
-                ("action", "delete_selected"),
-                ("_selected_action", &course.to_string()),
-                ("post", "yes"),
-            ],
-        )
-        .await;
-    assert_eq!(bulk.status(), 403);
+    assert_delete_refused(&app, &app.client, "/admin/courses/course/", course).await;
     assert!(
         accolade::courses::find_by_key(&mut app.conn(), "course-v1:edX+Trust+2026")
             .unwrap()
@@ -1144,22 +1139,7 @@ async fn a_group_whose_members_the_actor_may_not_change_stays() {
             && !page.contains("pat ("),
         "the members she may not change, with why: {page}"
     );
-    let delete = app
-        .post_form_with(&client, &delete_url, &[("post", "yes")])
-        .await;
-    assert_eq!(delete.status(), 403);
-    let bulk = app
-        .post_form_with(
-            &client,
-            "/admin/auth/group/",
-            &[
-                ("action", "delete_selected"),
-                ("_selected_action", &guarded.to_string()),
-                ("post", "yes"),
-            ],
-        )
-        .await;
-    assert_eq!(bulk.status(), 403);
+    assert_delete_refused(&app, &client, "/admin/auth/group/", guarded).await;
     let change = app
         .post_form_with(
             &client,
