@@ -566,6 +566,16 @@ async fn a_lost_answer_is_found_on_badgr_instead_of_posting_again() {
         "{}",
         timed_out.last_error
     );
+    // The attempt is kept as one whose request may have gone through.
+    app.login_superuser().await;
+    let page = app
+        .get_html(&format!("/admin/badges/awardjob/{id}/change/"))
+        .await;
+    assert!(page.contains("sent, no answer"), "{page}");
+    // Not looked up (nor sent again) before it has settled.
+    make_due(&app, id);
+    drain(&app, &backend).await;
+    assert_eq!(job(&app, id).status, "pending");
     settle(&app);
     make_due(&app, id);
     drain(&app, &backend).await;

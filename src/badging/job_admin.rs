@@ -207,16 +207,18 @@ impl ModelAdmin for AwardJobAdmin {
             return Ok(None);
         };
         let learner = super::learners::get(conn, job.learner_id)?;
-        let attempts: Vec<(chrono::NaiveDateTime, String, String, String)> = award_attempts::table
-            .filter(award_attempts::job_id.eq(id))
-            .order(award_attempts::id)
-            .select((
-                award_attempts::started_at,
-                award_attempts::worker,
-                award_attempts::outcome,
-                award_attempts::reason,
-            ))
-            .load(conn)?;
+        let attempts: Vec<(chrono::NaiveDateTime, String, String, String, bool)> =
+            award_attempts::table
+                .filter(award_attempts::job_id.eq(id))
+                .order(award_attempts::id)
+                .select((
+                    award_attempts::started_at,
+                    award_attempts::worker,
+                    award_attempts::outcome,
+                    award_attempts::reason,
+                    award_attempts::unanswered,
+                ))
+                .load(conn)?;
         let mut data = FormData::default();
         data.set("status", &job.status);
         data.set(
@@ -263,8 +265,16 @@ impl ModelAdmin for AwardJobAdmin {
             "history",
             attempts
                 .iter()
-                .map(|(at, worker, outcome, reason)| {
-                    format!("{} {outcome} by {worker}: {reason}", format_time(at))
+                .map(|(at, worker, outcome, reason, unanswered)| {
+                    let unknown = if *unanswered {
+                        " (sent, no answer: looked up before sending again)"
+                    } else {
+                        ""
+                    };
+                    format!(
+                        "{} {outcome}{unknown} by {worker}: {reason}",
+                        format_time(at)
+                    )
                 })
                 .collect::<Vec<_>>()
                 .join(" · "),

@@ -115,14 +115,23 @@ pub fn spawn(
             std::thread::Builder::new()
                 .name(format!("award-worker-{n}"))
                 .spawn(move || {
+                    let mut failures = 0u32;
                     while !stop.load(Ordering::Relaxed) {
                         match run_next(&db, backend.as_ref(), &settings, &name) {
                             // Another may be due at once.
-                            Ok(true) => {}
-                            Ok(false) => std::thread::sleep(settings.poll),
-                            Err(e) => {
-                                tracing::error!(worker = %name, error = %e, "award worker");
+                            Ok(true) => failures = 0,
+                            Ok(false) => {
+                                failures = 0;
                                 std::thread::sleep(settings.poll);
+                            }
+                            Err(e) => {
+                                // The database is away: look again less and less often (up
+                                // to every 10 s), and say so once a streak, not every turn.
+                                if failures == 0 {
+                                    tracing::error!(worker = %name, error = %e, "award worker");
+                                }
+                                failures = failures.saturating_add(1);
+                                std::thread::sleep(error_pause(settings.poll, failures));
                             }
                         }
                     }
@@ -221,6 +230,25 @@ impl Drop for Heartbeat {
     }
 }
 
+/// The pause after the `failures`-th failure in a row: doubling from `poll`, at most 10 s.
+fn error_pause(poll: Duration, failures: u32) -> Duration {
+    poll.saturating_mul(1 << failures.min(16))
+        .min(Duration::from_secs(10))
+}
+
 fn hostname() -> String {
     std::env::var("HOSTNAME").unwrap_or_else(|_| "accolade".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_pauses_longer_while_the_database_is_away() {
+        let poll = Duration::from_millis(500);
+        assert_eq!(error_pause(poll, 1), Duration::from_secs(1));
+        assert_eq!(error_pause(poll, 3), Duration::from_secs(4));
+        assert_eq!(error_pause(poll, 40), Duration::from_secs(10));
+    }
 }
