@@ -1183,3 +1183,129 @@ async fn a_new_sqlite_database_is_readable_by_its_owner_only() {
         assert_eq!(mode, 0o600, "{}", file.display());
     }
 }
+
+#[tokio::test]
+async fn taking_access_away_ends_sessions_for_good() {
+    let app = spawn_app().await;
+    let root = app.create_user("root", true, true);
+    let root_client = client_of(&app, "root").await;
+    let staffer = app.create_user("staffer", true, false);
+    let save = |flags: &'static [(&'static str, &'static str)]| {
+        let (app, root_client) = (&app, &root_client);
+        async move {
+            let mut fields = vec![("username", "staffer"), ("_save", "Save")];
+            fields.extend_from_slice(flags);
+            let saved = app
+                .post_form_with(
+                    root_client,
+                    &format!("/admin/auth/user/{staffer}/change/"),
+                    &fields,
+                )
+                .await;
+            assert_eq!(saved.status(), 302, "saved by #{root}");
+        }
+    };
+    let active_staff: &[(&str, &str)] = &[("is_active", "on"), ("is_staff", "on")];
+    for taken_away in [&[("is_staff", "on")][..], &[("is_active", "on")][..]] {
+        // A cookie copied while the user had access…
+        let copied = client_of(&app, "staffer").await;
+        assert_eq!(app.get_with(&copied, "/admin/").await.status(), 200);
+        // …is dead once access is taken away, and stays dead when it is given back.
+        save(taken_away).await;
+        save(active_staff).await;
+        assert_eq!(
+            app.get_with(&copied, "/admin/").await.status(),
+            302,
+            "after saving {taken_away:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_course_keeps_its_team_until_each_role_is_removed() {
+    let app = spawn_app().await;
+    let course = new_course(&app, "course-v1:edX+Team+2026");
+    let teacher = app.create_user("teacher", false, false);
+    app.give_course_role(teacher, course, "instructor");
+    let deleter = app.create_user("deleter", true, false);
+    grant_all(
+        &app,
+        deleter,
+        &["courses.delete_course", "courses.view_course"],
+    );
+    let client = client_of(&app, "deleter").await;
+    let page = app
+        .get_with(&client, &format!("/admin/courses/course/{course}/delete/"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Course team role: teacher (instructor)") && page.contains("Cannot delete"),
+        "{page}"
+    );
+    assert_delete_refused(&app, &client, "/admin/courses/course/", course).await;
+    let team: i64 = accolade::db::schema::course_roles::table
+        .count()
+        .get_result(&mut *app.conn())
+        .unwrap();
+    assert_eq!(team, 1, "the instructor keeps the role");
+}
+
+#[tokio::test]
+async fn a_token_of_a_user_the_actor_may_not_manage_is_left_alone() {
+    let app = spawn_app().await;
+    app.login_superuser().await;
+    let lms = app.create_user("lms", false, false);
+    accolade::badging::grant_lms_permissions(&mut app.conn(), lms).unwrap();
+    let secret = app.create_token(lms).await;
+    let token: i64 = accolade::db::schema::service_tokens::table
+        .select(accolade::db::schema::service_tokens::id)
+        .first(&mut *app.conn())
+        .unwrap();
+    let keeper = app.create_user("keeper", true, false);
+    grant_all(
+        &app,
+        keeper,
+        &[
+            "auth.add_token",
+            "auth.change_token",
+            "auth.delete_token",
+            "auth.view_token",
+            "auth.view_user",
+        ],
+    );
+    let client = client_of(&app, "keeper").await;
+    let revoke = app
+        .post_form_with(
+            &client,
+            "/admin/auth/token/",
+            &[
+                ("action", "revoke"),
+                ("_selected_action", &token.to_string()),
+            ],
+        )
+        .await;
+    assert!(revoke.status().is_client_error() || revoke.status() == 302);
+    let renamed = app
+        .post_form_with(
+            &client,
+            &format!("/admin/auth/token/{token}/change/"),
+            &[("name", "mine now"), ("_save", "Save")],
+        )
+        .await;
+    assert_eq!(renamed.status(), 403);
+    assert_delete_refused(&app, &client, "/admin/auth/token/", token).await;
+    let form = app
+        .get_with(&client, &format!("/admin/auth/token/{token}/change/"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(form.contains("acts as a user you may not manage"), "{form}");
+    assert_eq!(
+        read_with_token(&app, &secret).await,
+        200,
+        "the LMS's token still works"
+    );
+}

@@ -246,16 +246,18 @@ impl UserAdmin {
                 users::first_name.eq(data.text("first_name")),
                 users::last_name.eq(data.text("last_name")),
                 users::email.eq(&email),
-                users::is_active.eq(data.flag("is_active")),
             ))
             .execute(conn)?;
+        // Only a superuser grants or takes away staff and superuser status.
+        let by_superuser = |flag| actor.is_superuser.then(|| data.flag(flag));
+        accounts::set_status(
+            conn,
+            id,
+            data.flag("is_active"),
+            by_superuser("is_staff"),
+            by_superuser("is_superuser"),
+        )?;
         if actor.is_superuser {
-            diesel::update(users::table.find(id))
-                .set((
-                    users::is_staff.eq(data.flag("is_staff")),
-                    users::is_superuser.eq(data.flag("is_superuser")),
-                ))
-                .execute(conn)?;
             let group_ids = existing_ids(conn, data.all("groups"), true)?;
             replace_links!(conn, user_groups, user_id, id, group_id, group_ids);
             let permission_ids = existing_ids(conn, data.all("user_permissions"), false)?;

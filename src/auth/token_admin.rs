@@ -134,6 +134,33 @@ impl ModelAdmin for ServiceTokenAdmin {
         Some("Searches name and user.")
     }
 
+    /// A token acts with its user's rights: whoever may not manage the user may not rename,
+    /// revoke or delete the user's tokens either.
+    fn refusal(
+        &self,
+        conn: &mut DbConnection,
+        actor: Actor,
+        id: &str,
+    ) -> QueryResult<Option<String>> {
+        let Ok(id) = id.parse::<i64>() else {
+            return Ok(None);
+        };
+        let owner: Option<i64> = service_tokens::table
+            .find(id)
+            .select(service_tokens::user_id)
+            .first(conn)
+            .optional()?;
+        let Some(owner) = owner else {
+            return Ok(None);
+        };
+        Ok(super::admin::refusal_for(conn, actor, owner)?.map(|refusal| {
+            format!(
+                "This token acts as a user you may not manage ({}): only a superuser, or someone who may manage that user, may change, revoke or delete it.",
+                refusal.short()
+            )
+        }))
+    }
+
     fn actions(&self) -> &'static [ActionSpec] {
         ACTIONS
     }

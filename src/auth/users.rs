@@ -154,6 +154,37 @@ pub fn rename(conn: &mut DbConnection, id: i64, username: &str) -> QueryResult<u
         .execute(conn)
 }
 
+/// Sets whether a user is active, staff and superuser (`None`: left as it is). Taking any of
+/// them away ends every session of the user, so that a cookie copied before does not come
+/// back to life when the status is given back.
+pub fn set_status(
+    conn: &mut DbConnection,
+    id: i64,
+    active: bool,
+    staff: Option<bool>,
+    superuser: Option<bool>,
+) -> QueryResult<()> {
+    let Some(before) = find(conn, id)? else {
+        return Ok(());
+    };
+    let staff = staff.unwrap_or(before.is_staff);
+    let superuser = superuser.unwrap_or(before.is_superuser);
+    diesel::update(users::table.find(id))
+        .set((
+            users::is_active.eq(active),
+            users::is_staff.eq(staff),
+            users::is_superuser.eq(superuser),
+        ))
+        .execute(conn)?;
+    let taken_away = (before.is_active && !active)
+        || (before.is_staff && !staff)
+        || (before.is_superuser && !superuser);
+    if taken_away {
+        super::sessions::end_all(conn, id, None)?;
+    }
+    Ok(())
+}
+
 /// Sets a password and ends the user's sessions, but `keep` (the session that changed its
 /// own password stays logged in).
 pub fn set_password(

@@ -498,14 +498,17 @@ impl ModelAdmin for CourseAdmin {
                 .filter(course_roles::course_id.eq(id))
                 .select((users::username, course_roles::role))
                 .load(conn)?;
-            let related = team
+            // A course team's roles are its members' rights: they are removed one by one in
+            // the course team admin, which asks whether the actor may manage each member,
+            // never swept away with the course.
+            let mut protected: Vec<String> = team
                 .into_iter()
                 .map(|(u, r)| format!("Course team role: {u} ({r})"))
                 .collect();
-            let issued = crate::badging::assertions::issued_of_course(conn, &key)?;
+            protected.extend(crate::badging::assertions::issued_of_course(conn, &key)?);
             preview.push((
                 id.to_string(),
-                DeletedObject::new(key, related).protected_by(issued),
+                DeletedObject::new(key, Vec::new()).protected_by(protected),
             ));
         }
         Ok(preview)
