@@ -971,3 +971,52 @@ async fn a_running_job_keeps_its_lease_however_long_the_backend_takes() {
     assert_eq!(job(&app, id).status, "done");
     assert_eq!(assertion_count(&app), 1);
 }
+
+/// Every outcome a worker tries to record fails, as on a full disk.
+fn refuse_outcomes(app: &TestApp) {
+    let statements: &[&str] = if common::on_postgres() {
+        &[
+            "CREATE FUNCTION refuse() RETURNS trigger AS $$ \
+             BEGIN RAISE EXCEPTION 'disk full'; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER refuse_attempts BEFORE INSERT ON award_attempts \
+             FOR EACH ROW EXECUTE FUNCTION refuse()",
+        ]
+    } else {
+        &[
+            "CREATE TRIGGER refuse_attempts BEFORE INSERT ON award_attempts \
+           BEGIN SELECT RAISE(ABORT, 'disk full'); END",
+        ]
+    };
+    for statement in statements {
+        diesel::sql_query(*statement)
+            .execute(&mut *app.conn())
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_job_whose_outcome_could_not_be_recorded_is_let_go() {
+    let app = spawn_app().await;
+    let id = queue(&app, "alice", "verified");
+    refuse_outcomes(&app);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let settings = WorkerSettings {
+        lease: Duration::from_secs(1),
+        ..settings(true)
+    };
+    let threads = worker::spawn(1, app.db.clone(), local(&app), settings, stop.clone());
+    // The worker cannot record the outcome; it lets the job go rather than renew its lease
+    // for ever, so the job is claimed again once the lease has run out.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while job(&app, id).attempts < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job stayed in the hands of a worker that could not record it"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for thread in threads {
+        thread.join().unwrap();
+    }
+}

@@ -1057,3 +1057,90 @@ async fn reconciliation_adopts_revokes_duplicates_and_reports_the_rest() {
     let refused = app.get_with(&client, "/admin/badges/reconciliation/").await;
     assert_eq!(refused.status(), 403, "user #{nobody}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_yes_from_badgr_that_cannot_be_read_is_looked_up_not_posted_again() {
+    let app = spawn_app().await;
+    let badgr = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/o/token"))
+        .respond_with(token_response("tok-1", "ref-1"))
+        .mount(&badgr)
+        .await;
+    mount_class_creation(&badgr).await;
+    let assertions_path = format!("/v2/badgeclasses/{CLASS}/assertions");
+    Mock::given(method("POST"))
+        .and(path(assertions_path.as_str()))
+        .respond_with(ResponseTemplate::new(201).set_body_string("<html>Maintenance</html>"))
+        .expect(1)
+        .mount(&badgr)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(assertions_path.as_str()))
+        .and(query_param("recipient", "alice@example.com"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(assertion("Made")))
+        .expect(1)
+        .mount(&badgr)
+        .await;
+    let backend = backend(&app, &badgr, Duration::from_secs(5));
+    let id = queue(&app, "alice");
+    drain(&app, &backend).await;
+    let unread = job(&app, id);
+    assert_eq!(unread.status, "pending", "{}", unread.last_error);
+    // Retry now, once settled: looked up, found, not posted a second time.
+    jobs::retry_now(&mut app.conn(), &[id]).unwrap();
+    settle(&app);
+    drain(&app, &backend).await;
+    assert_eq!(job(&app, id).status, "done");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revocation_survives_a_failed_first_attempt() {
+    let app = spawn_app().await;
+    let badgr = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/o/token"))
+        .respond_with(token_response("tok-1", "ref-1"))
+        .mount(&badgr)
+        .await;
+    mount_class_creation(&badgr).await;
+    Mock::given(method("POST"))
+        .and(path(format!("/v2/badgeclasses/{CLASS}/assertions")))
+        .respond_with(ResponseTemplate::new(201).set_body_json(assertion("Alice")))
+        .mount(&badgr)
+        .await;
+    // The first revocation's answer is lost after Badgr revoked; the second finds it so.
+    Mock::given(method("DELETE"))
+        .and(path("/v2/assertions/Alice"))
+        .respond_with(ResponseTemplate::new(502).set_body_string("bad gateway"))
+        .up_to_n_times(1)
+        .mount(&badgr)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path("/v2/assertions/Alice"))
+        .respond_with(
+            ResponseTemplate::new(400).set_body_json(json!(["Assertion is already revoked"])),
+        )
+        .mount(&badgr)
+        .await;
+    let backend = backend(&app, &badgr, Duration::from_secs(5));
+    queue(&app, "alice");
+    drain(&app, &backend).await;
+    let assertion = accolade::badging::assertions::by_public_id(&mut app.conn(), "Alice")
+        .unwrap()
+        .unwrap();
+    let revocation =
+        jobs::enqueue_revocation(&mut app.conn(), &assertion, COURSE, "Issued in error")
+            .unwrap()
+            .unwrap();
+    drain(&app, &backend).await;
+    assert_eq!(job(&app, revocation).status, "pending");
+    make_due(&app, revocation);
+    drain(&app, &backend).await;
+    let done = job(&app, revocation);
+    assert_eq!(done.status, "done", "{}", done.last_error);
+    let revoked = accolade::badging::assertions::by_public_id(&mut app.conn(), "Alice")
+        .unwrap()
+        .unwrap();
+    assert!(revoked.revoked, "revoked in Accolade's record too");
+}

@@ -389,7 +389,8 @@ pub fn finish(
             award_jobs::locked_by.eq(""),
             award_jobs::locked_until.eq(None::<chrono::NaiveDateTime>),
             award_jobs::last_error.eq(if status == "done" { "" } else { &reason }),
-            award_jobs::assertion_id.eq(assertion),
+            // A revocation job's assertion is its input: kept whatever the outcome.
+            award_jobs::assertion_id.eq(assertion.or(job.assertion_id)),
             award_jobs::updated_at.eq(now()),
         ))
         .execute(conn)?;
@@ -412,17 +413,24 @@ pub fn finish(
     })
 }
 
-/// Keeps the leases of running jobs alive: `workers`' jobs stay theirs for `lease` more.
-/// Called while the jobs run, so that only a dead process's jobs are taken up again.
+/// Keeps the leases of the jobs in hand alive: each (worker, job) stays the worker's for
+/// `lease` more. Called while the jobs run, so that only a dead process's jobs — or a job
+/// its worker let go of without recording an outcome — are taken up again.
 pub fn renew_leases(
     conn: &mut DbConnection,
-    workers: &[String],
+    in_hand: &[(String, i64)],
     lease: Duration,
 ) -> QueryResult<usize> {
+    if in_hand.is_empty() {
+        return Ok(0);
+    }
     let until = now() + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30));
+    let (workers, ids): (Vec<&str>, Vec<i64>) =
+        in_hand.iter().map(|(w, id)| (w.as_str(), *id)).unzip();
     diesel::update(
         award_jobs::table
             .filter(award_jobs::status.eq("running"))
+            .filter(award_jobs::id.eq_any(ids))
             .filter(award_jobs::locked_by.eq_any(workers)),
     )
     .set(award_jobs::locked_until.eq(Some(until)))

@@ -1,7 +1,8 @@
 //! Award workers: threads that claim due jobs and carry them out.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::award::{AwardSettings, carry_out};
@@ -57,24 +58,52 @@ pub fn run_job(
     Ok(outcome)
 }
 
+/// The jobs this process's workers hold right now, by worker: what the heartbeat renews.
+/// A job leaves it when its worker is done with it, recorded or not — a job whose outcome
+/// could not be recorded (the database away) is then free once its lease runs out.
+#[derive(Clone, Default)]
+pub struct InHand(Arc<Mutex<HashMap<String, i64>>>);
+
+impl InHand {
+    fn hold(&self, worker: &str, job: i64) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(worker.to_string(), job);
+    }
+
+    fn release(&self, worker: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(worker);
+    }
+
+    fn jobs(&self) -> Vec<(String, i64)> {
+        let held = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        held.iter().map(|(w, id)| (w.clone(), *id)).collect()
+    }
+}
+
 /// Claims and runs the next due job; returns whether there was one.
-pub fn run_next(
+fn run_next(
     db: &Database,
     backend: &dyn BadgeBackend,
     settings: &WorkerSettings,
     worker: &str,
+    in_hand: &InHand,
 ) -> Result<bool, String> {
     let claimed = {
         let mut conn = db.get().map_err(|e| e.to_string())?;
         jobs::claim(&mut conn, worker, settings.lease).map_err(|e| e.to_string())?
     };
-    match claimed {
-        Some(job) => {
-            run_job(db, backend, settings, &job, worker)?;
-            Ok(true)
-        }
-        None => Ok(false),
-    }
+    let Some(job) = claimed else {
+        return Ok(false);
+    };
+    in_hand.hold(worker, job.id);
+    let ran = run_job(db, backend, settings, &job, worker);
+    in_hand.release(worker);
+    ran.map(|_| true)
 }
 
 /// Claims and runs due jobs until none is due; returns how many ran.
@@ -84,9 +113,10 @@ pub fn drain(
     settings: &WorkerSettings,
     worker: &str,
 ) -> Result<usize, String> {
-    let _heartbeat = Heartbeat::start(db.clone(), vec![worker.to_string()], settings.lease);
+    let in_hand = InHand::default();
+    let _heartbeat = Heartbeat::start(db.clone(), in_hand.clone(), settings.lease);
     let mut ran = 0;
-    while run_next(db, backend, settings, worker)? {
+    while run_next(db, backend, settings, worker, &in_hand)? {
         ran += 1;
     }
     Ok(ran)
@@ -105,19 +135,25 @@ pub fn spawn(
     let names: Vec<String> = (0..count)
         .map(|n| format!("{}-{instance}-{n}", hostname()))
         .collect();
-    let heartbeat = heartbeat(db.clone(), names.clone(), settings.lease, stop.clone());
+    let in_hand = InHand::default();
+    let heartbeat = heartbeat(db.clone(), in_hand.clone(), settings.lease, stop.clone());
     let mut threads: Vec<_> = names
         .into_iter()
         .enumerate()
         .map(|(n, name)| {
-            let (db, backend, settings, stop) =
-                (db.clone(), backend.clone(), settings.clone(), stop.clone());
+            let (db, backend, settings, stop, in_hand) = (
+                db.clone(),
+                backend.clone(),
+                settings.clone(),
+                stop.clone(),
+                in_hand.clone(),
+            );
             std::thread::Builder::new()
                 .name(format!("award-worker-{n}"))
                 .spawn(move || {
                     let mut failures = 0u32;
                     while !stop.load(Ordering::Relaxed) {
-                        match run_next(&db, backend.as_ref(), &settings, &name) {
+                        match run_next(&db, backend.as_ref(), &settings, &name, &in_hand) {
                             // Another may be due at once.
                             Ok(true) => failures = 0,
                             Ok(false) => {
@@ -174,12 +210,12 @@ fn reconciler(
         .expect("spawning the reconciliation thread")
 }
 
-/// Renews the leases of `workers`' running jobs every third of the lease, on a thread of
-/// its own, until `stop` is set: a live worker keeps its job however long the backend
-/// takes, and a killed one's jobs are free within one lease.
-pub fn heartbeat(
+/// Renews the leases of the jobs in hand every third of the lease, on a thread of its own,
+/// until `stop` is set: a live worker keeps its job however long the backend takes, and a
+/// killed one's jobs are free within one lease.
+fn heartbeat(
     db: Database,
-    workers: Vec<String>,
+    in_hand: InHand,
     lease: Duration,
     stop: Arc<AtomicBool>,
 ) -> std::thread::JoinHandle<()> {
@@ -195,7 +231,7 @@ pub fn heartbeat(
                 }
                 last = std::time::Instant::now();
                 let renewed = db.get().map_err(|e| e.to_string()).and_then(|mut conn| {
-                    jobs::renew_leases(&mut conn, &workers, lease).map_err(|e| e.to_string())
+                    jobs::renew_leases(&mut conn, &in_hand.jobs(), lease).map_err(|e| e.to_string())
                 });
                 if let Err(e) = renewed {
                     tracing::warn!(error = %e, "could not renew the award jobs' leases");
@@ -212,10 +248,10 @@ struct Heartbeat {
 }
 
 impl Heartbeat {
-    fn start(db: Database, workers: Vec<String>, lease: Duration) -> Heartbeat {
+    fn start(db: Database, in_hand: InHand, lease: Duration) -> Heartbeat {
         let stop = Arc::new(AtomicBool::new(false));
         Heartbeat {
-            thread: Some(heartbeat(db, workers, lease, stop.clone())),
+            thread: Some(heartbeat(db, in_hand, lease, stop.clone())),
             stop,
         }
     }

@@ -437,7 +437,11 @@ impl BadgeBackend for Badgr {
                     .json
             }
         };
-        self.issued_from(&made)
+        // Badgr said yes but its answer cannot be read: the assertion may well exist, so
+        // the next attempt looks for it rather than post again.
+        self.issued_from(&made).map_err(|e| {
+            AwardError::Unanswered(format!("Badgr accepted the award; its answer: {e}"))
+        })
     }
 
     fn find_award(
