@@ -944,7 +944,7 @@ async fn reconciliation_adopts_revokes_duplicates_and_reports_the_rest() {
         .await;
     mount_class_creation(&badgr).await;
     let assertions_path = format!("/v2/badgeclasses/{CLASS}/assertions");
-    for (who, entity) in [("alice", "A1"), ("carol", "C1")] {
+    for (who, entity) in [("alice", "A1"), ("carol", "C1"), ("erin", "E1")] {
         Mock::given(method("POST"))
             .and(path(assertions_path.as_str()))
             .and(body_string_contains(format!("{who}@")))
@@ -954,8 +954,9 @@ async fn reconciliation_adopts_revokes_duplicates_and_reports_the_rest() {
             .await;
     }
     let backend = backend(&app, &badgr, Duration::from_secs(5));
-    queue(&app, "alice");
-    queue(&app, "carol");
+    for who in ["alice", "carol", "erin"] {
+        queue(&app, who);
+    }
     drain(&app, &backend).await;
     // Carol's badge is revoked in Accolade; the revocation never reached Badgr.
     let carol: i64 = badge_assertions::table
@@ -964,8 +965,12 @@ async fn reconciliation_adopts_revokes_duplicates_and_reports_the_rest() {
         .first(&mut *app.conn())
         .unwrap();
     accolade::badging::assertions::revoke(&mut app.conn(), carol, "Issued in error").unwrap();
-    // Bob is a learner Accolade knows, with no badge recorded.
-    learners::upsert(&mut app.conn(), "bob", "Bob@Example.com").unwrap();
+    // Bob's award waits (Accolade asked for it; nothing recorded yet). Dave is known but
+    // was never awarded this badge; the twins share an address.
+    queue(&app, "bob");
+    learners::upsert(&mut app.conn(), "dave", "dave@example.com").unwrap();
+    learners::upsert(&mut app.conn(), "twin1", "twins@example.com").unwrap();
+    learners::upsert(&mut app.conn(), "twin2", "Twins@Example.com").unwrap();
 
     Mock::given(method("GET"))
         .and(path("/v2/issuers/test-issuer/badgeclasses"))
@@ -986,7 +991,13 @@ async fn reconciliation_adopts_revokes_duplicates_and_reports_the_rest() {
                 listed("B1", "bob@example.com", false),
                 listed("C1", "carol@example.com", false),
                 listed("X1", "stranger@example.com", false),
-                listed("R1", "bob@example.com", true)
+                listed("R1", "bob@example.com", true),
+                listed("D1", "dave@example.com", false),
+                listed("T1", "twins@example.com", false),
+                // Erin's recorded copy was revoked on Badgr by hand: the other live copy
+                // may be her only badge, so it is reported, not revoked.
+                listed("E1", "erin@example.com", true),
+                listed("E2", "erin@example.com", false)
             ]
         })))
         .mount(&badgr)
@@ -1016,7 +1027,11 @@ async fn reconciliation_adopts_revokes_duplicates_and_reports_the_rest() {
     .await
     .unwrap();
     for run in [&report, &fixed] {
-        assert_eq!(run.count(kind::DUPLICATE), 1, "{:?}", run.findings);
+        assert_eq!(run.count(kind::DUPLICATE), 2, "{:?}", run.findings);
+        assert_eq!(run.count(kind::UNEXPECTED_AWARD), 1);
+        assert_eq!(run.count(kind::AMBIGUOUS_RECIPIENT), 1);
+        assert_eq!(run.count(kind::REVOKED_ON_BACKEND), 1);
+        assert_eq!(run.count(kind::ERROR), 0, "{:?}", run.findings);
         assert_eq!(run.count(kind::ADOPTED), 1);
         assert_eq!(run.count(kind::REVOCATION_MISSING), 1);
         assert_eq!(run.count(kind::UNKNOWN_RECIPIENT), 1);

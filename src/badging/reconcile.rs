@@ -34,6 +34,8 @@ pub mod kind {
     pub const DUPLICATE: &str = "duplicate";
     pub const REVOCATION_MISSING: &str = "revocation_missing";
     pub const UNKNOWN_RECIPIENT: &str = "unknown_recipient";
+    pub const AMBIGUOUS_RECIPIENT: &str = "ambiguous_recipient";
+    pub const UNEXPECTED_AWARD: &str = "unexpected_award";
     pub const MISSING_ON_BACKEND: &str = "missing_on_backend";
     pub const REVOKED_ON_BACKEND: &str = "revoked_on_backend";
     pub const ORPHAN_CLASS: &str = "orphan_class";
@@ -113,7 +115,10 @@ struct Pass<'a> {
 struct Records {
     by_public_id: HashMap<String, BadgeAssertion>,
     /// Learners with a record of the class, live or revoked: a second one is a duplicate.
-    holders: HashMap<i64, String>,
+    /// The record's URL, and whether a copy on the backend is revoked rightly: Accolade
+    /// revoked it, or Accolade's own copy is live there (else the other copy may be the
+    /// learner's only live badge, and is left to an operator).
+    holders: HashMap<i64, (String, bool)>,
     /// Learners whose award of the class a job holds right now.
     in_flight: HashSet<i64>,
 }
@@ -154,7 +159,12 @@ impl Pass<'_> {
             .map_err(|e| e.to_string())?
             .unwrap_or_default();
         self.remote_assertions += remote.len();
-        let mut records = self.records(class)?;
+        let live: HashSet<&str> = remote
+            .iter()
+            .filter(|a| !a.revoked)
+            .map(|a| a.issued.public_id.as_str())
+            .collect();
+        let mut records = self.records(class, &live)?;
         for award in remote.iter().filter(|a| !a.revoked) {
             match records.by_public_id.get(&award.issued.public_id) {
                 Some(record) if record.revoked => self.finish_revocation(class, record)?,
@@ -166,7 +176,7 @@ impl Pass<'_> {
         Ok(())
     }
 
-    fn records(&self, class: &BadgeClass) -> Result<Records, String> {
+    fn records(&self, class: &BadgeClass, live: &HashSet<&str>) -> Result<Records, String> {
         let (recorded, in_flight) = self.with_conn(|conn| {
             let recorded: Vec<BadgeAssertion> = badge_assertions::table
                 .filter(badge_assertions::badge_class_id.eq(class.id))
@@ -183,7 +193,10 @@ impl Pass<'_> {
         Ok(Records {
             holders: recorded
                 .iter()
-                .map(|r| (r.learner_id, r.assertion_url.clone()))
+                .map(|r| {
+                    let settled = r.revoked || live.contains(r.public_id.as_str());
+                    (r.learner_id, (r.assertion_url.clone(), settled))
+                })
                 .collect(),
             by_public_id: recorded
                 .into_iter()
@@ -219,16 +232,33 @@ impl Pass<'_> {
         records: &mut Records,
     ) -> Result<(), String> {
         let public_id = &award.issued.public_id;
-        let Some(learner) = self.learner_by_email(award.email.as_deref())? else {
-            self.report(
-                kind::UNKNOWN_RECIPIENT,
-                Some(class),
-                None,
-                public_id,
-                "A live assertion for a recipient Accolade does not know.".into(),
-                "",
-            );
-            return Ok(());
+        let learners = self.learners_by_email(award.email.as_deref())?;
+        let learner = match learners.as_slice() {
+            [] => {
+                let detail = "A live assertion for a recipient Accolade does not know.";
+                self.report(
+                    kind::UNKNOWN_RECIPIENT,
+                    Some(class),
+                    None,
+                    public_id,
+                    detail.into(),
+                    "",
+                );
+                return Ok(());
+            }
+            [one] => *one,
+            _ => {
+                let detail = "A live assertion for an e-mail address several learners share.";
+                self.report(
+                    kind::AMBIGUOUS_RECIPIENT,
+                    Some(class),
+                    None,
+                    public_id,
+                    detail.into(),
+                    "",
+                );
+                return Ok(());
+            }
         };
         if records.in_flight.contains(&learner) {
             let detail = "An award of this badge to the learner is in flight; left to its job.";
@@ -242,7 +272,21 @@ impl Pass<'_> {
             );
             return Ok(());
         }
-        if let Some(kept) = records.holders.get(&learner).cloned() {
+        if let Some((kept, settled)) = records.holders.get(&learner).cloned() {
+            if !settled {
+                let detail = format!(
+                    "A second live assertion for a learner whose recorded {kept} is not live on the backend: left to an operator."
+                );
+                self.report(
+                    kind::DUPLICATE,
+                    Some(class),
+                    Some(learner),
+                    public_id,
+                    detail,
+                    "",
+                );
+                return Ok(());
+            }
             let reason = format!("Duplicate of {kept}; revoked by Accolade's reconciliation.");
             let action = self.revoke(class, public_id, &reason)?;
             let detail = format!("A second live assertion for a learner who holds {kept}.");
@@ -256,6 +300,18 @@ impl Pass<'_> {
             );
             return Ok(());
         }
+        if !self.was_asked_for(class, learner)? {
+            let detail = "A live assertion Accolade never asked for (no award job of this badge for the learner).";
+            self.report(
+                kind::UNEXPECTED_AWARD,
+                Some(class),
+                Some(learner),
+                public_id,
+                detail.into(),
+                "",
+            );
+            return Ok(());
+        }
         let action = if self.fix {
             self.adopt(class, learner, award)?;
             "adopted"
@@ -264,7 +320,7 @@ impl Pass<'_> {
         };
         records
             .holders
-            .insert(learner, award.issued.assertion_url.clone());
+            .insert(learner, (award.issued.assertion_url.clone(), true));
         let detail = "A live assertion Accolade had no record of, for a learner it knows.";
         self.report(
             kind::ADOPTED,
@@ -277,18 +333,45 @@ impl Pass<'_> {
         Ok(())
     }
 
-    fn learner_by_email(&self, email: Option<&str>) -> Result<Option<i64>, String> {
+    /// Whether Accolade ever queued an award of `class` to `learner`: only then is a live
+    /// assertion it has no record of its own to adopt.
+    fn was_asked_for(&self, class: &BadgeClass, learner: i64) -> Result<bool, String> {
+        let (course, mode, slug) = (
+            class.course_id.clone(),
+            class.mode.clone(),
+            class.slug.clone(),
+        );
+        let is_event = class.issuing_component == crate::badges::event_config::EVENT_COMPONENT;
+        self.with_conn(|conn| {
+            let jobs = award_jobs::table
+                .filter(award_jobs::learner_id.eq(learner))
+                .select(award_jobs::id)
+                .into_boxed();
+            let jobs = if is_event {
+                jobs.filter(award_jobs::kind.eq(super::jobs::EVENT_BADGE))
+                    .filter(award_jobs::badge_slug.eq(slug))
+            } else {
+                jobs.filter(award_jobs::kind.eq(super::jobs::COURSE_COMPLETION))
+                    .filter(award_jobs::course_id.eq(course))
+                    .filter(award_jobs::mode.eq(mode))
+            };
+            Ok(jobs.first::<i64>(conn).optional()?.is_some())
+        })
+    }
+
+    /// The learners with this e-mail address (at most two: more than one is ambiguous).
+    fn learners_by_email(&self, email: Option<&str>) -> Result<Vec<i64>, String> {
         let Some(email) = email.filter(|e| !e.is_empty()) else {
-            return Ok(None);
+            return Ok(Vec::new());
         };
         let email = email.to_lowercase();
         self.with_conn(|conn| {
             learners::table
                 .filter(lower(learners::email).eq(email))
                 .order(learners::id)
+                .limit(2)
                 .select(learners::id)
-                .first(conn)
-                .optional()
+                .load(conn)
         })
     }
 
@@ -388,14 +471,17 @@ impl Pass<'_> {
         let count = |kind: &str| self.findings.iter().filter(|f| f.kind == kind).count();
         format!(
             "{classes} badge classes, {} assertions on the backend{}: {} adopted, {} duplicates, \
-             {} revocations missing on the backend, {} unknown recipients, {} missing on the \
-             backend, {} revoked only on the backend, {} orphan classes, {} in flight, {} errors.",
+             {} revocations missing on the backend, {} unknown recipients, {} ambiguous \
+             recipients, {} never asked for, {} missing on the backend, {} revoked only on the \
+             backend, {} orphan classes, {} in flight, {} errors.",
             self.remote_assertions,
             if self.fix { "" } else { " (report only)" },
             count(kind::ADOPTED),
             count(kind::DUPLICATE),
             count(kind::REVOCATION_MISSING),
             count(kind::UNKNOWN_RECIPIENT),
+            count(kind::AMBIGUOUS_RECIPIENT),
+            count(kind::UNEXPECTED_AWARD),
             count(kind::MISSING_ON_BACKEND),
             count(kind::REVOKED_ON_BACKEND),
             count(kind::ORPHAN_CLASS),
