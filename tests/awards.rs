@@ -16,6 +16,7 @@ use accolade::badging::learners::{self, Learner};
 use accolade::badging::openbadges::{self, unbake_png};
 use accolade::badging::worker::{self, WorkerSettings};
 use accolade::courses::{self, CourseKey};
+use accolade::db::DbConnection;
 use accolade::db::schema::{award_attempts, award_jobs, badge_assertions};
 use common::{TestApp, location, spawn_app};
 use diesel::prelude::*;
@@ -311,9 +312,9 @@ impl BadgeBackend for Scripted {
     fn find_award(
         &self,
         class: &BadgeClass,
-        learner: &Learner,
+        email: &str,
     ) -> Result<Option<IssuedAssertion>, AwardError> {
-        self.inner.find_award(class, learner)
+        self.inner.find_award(class, email)
     }
     fn revoke(&self, class: &BadgeClass, public_id: &str, reason: &str) -> Result<(), AwardError> {
         self.inner.revoke(class, public_id, reason)
@@ -878,17 +879,20 @@ async fn one_job_at_a_time_holds_an_award_and_an_unknown_outcome_passes_on() {
     let bob = job(&app, a).learner_id;
     assert_eq!(
         claims::claim_award(&mut conn, a, bob, class).unwrap(),
-        Claim::Held { sent_at: None }
+        Claim::Held {
+            sent_at: None,
+            sent_to: String::new()
+        }
     );
     assert_eq!(
         claims::claim_award(&mut conn, b, bob, class).unwrap(),
         Claim::Taken { by_job: a }
     );
     // Only the worker that runs the job may mark a request sent.
-    assert!(
-        !claims::mark_sent(&mut conn, a, "w", bob, class).unwrap(),
-        "a is not running"
-    );
+    let sent = |conn: &mut DbConnection, worker| {
+        claims::mark_sent(conn, (a, worker), bob, class, "bob@example.com").unwrap()
+    };
+    assert!(!sent(&mut conn, "w"), "a is not running");
     drop(conn);
     set_status(&app, a, "running");
     diesel::update(award_jobs::table.find(a))
@@ -896,8 +900,8 @@ async fn one_job_at_a_time_holds_an_award_and_an_unknown_outcome_passes_on() {
         .execute(&mut *app.conn())
         .unwrap();
     let mut conn = app.conn();
-    assert!(!claims::mark_sent(&mut conn, a, "other", bob, class).unwrap());
-    assert!(claims::mark_sent(&mut conn, a, "w", bob, class).unwrap());
+    assert!(!sent(&mut conn, "other"));
+    assert!(sent(&mut conn, "w"));
     drop(conn);
 
     // a fails with its request unanswered: b takes the claim over, and with it the
@@ -905,18 +909,27 @@ async fn one_job_at_a_time_holds_an_award_and_an_unknown_outcome_passes_on() {
     set_status(&app, a, "failed");
     let mut conn = app.conn();
     match claims::claim_award(&mut conn, b, bob, class).unwrap() {
-        Claim::Held { sent_at } => assert!(sent_at.is_some(), "the unknown outcome passes on"),
+        Claim::Held { sent_at, sent_to } => {
+            assert!(sent_at.is_some(), "the unknown outcome passes on");
+            assert_eq!(sent_to, "bob@example.com", "with the address it went to");
+        }
         taken => panic!("{taken:?}"),
     }
     // Recording the award releases the claim.
     claims::release(&mut conn, bob, class).unwrap();
     assert_eq!(
         claims::claim_award(&mut conn, a, bob, class).unwrap(),
-        Claim::Held { sent_at: None }
+        Claim::Held {
+            sent_at: None,
+            sent_to: String::new()
+        }
     );
     assert_eq!(
         claims::claim_award(&mut conn, a, learner, class).unwrap(),
-        Claim::Held { sent_at: None }
+        Claim::Held {
+            sent_at: None,
+            sent_to: String::new()
+        }
     );
 }
 

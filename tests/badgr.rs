@@ -1159,3 +1159,22 @@ async fn a_revocation_survives_a_failed_first_attempt() {
         .unwrap();
     assert!(revoked.revoked, "revoked in Accolade's record too");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unanswered_award_is_looked_up_where_it_was_sent() {
+    let app = spawn_app().await;
+    let badgr = MockServer::start().await;
+    mount_late_answer(&badgr).await;
+    let backend = backend(&app, &badgr, Duration::from_secs(1));
+    let id = queue(&app, "alice");
+    drain(&app, &backend).await;
+    assert_eq!(job(&app, id).status, "pending");
+    // Meanwhile the LMS reports a new address for alice.
+    learners::upsert(&mut app.conn(), "alice", "alice.new@example.com").unwrap();
+    settle(&app);
+    make_due(&app, id);
+    drain(&app, &backend).await;
+    let done = job(&app, id);
+    assert_eq!(done.status, "done", "{}", done.last_error);
+    assert!(done.last_error.is_empty());
+}

@@ -180,8 +180,8 @@ impl Award<'_> {
         }
         let claim = self
             .with_conn(|conn| Ok(claims::claim_award(conn, job.id, job.learner_id, class.id)?))?;
-        let sent_at = match claim {
-            Claim::Held { sent_at } => sent_at,
+        let (sent_at, sent_to) = match claim {
+            Claim::Held { sent_at, sent_to } => (sent_at, sent_to),
             Claim::Taken { by_job } => {
                 return Ok(Outcome::Skipped {
                     reason: format!("Award job #{by_job} is awarding this badge already."),
@@ -192,17 +192,20 @@ impl Award<'_> {
         let learner = self.with_conn(|conn| Ok(learners::get(conn, job.learner_id)?))?;
         if let Some(sent) = sent_at {
             self.settled(sent)?;
-            if let Some(found) = self.backend.find_award(&class, &learner)? {
+            // Where the unanswered request went: the learner's address may have changed.
+            let to = if sent_to.is_empty() {
+                &learner.email
+            } else {
+                &sent_to
+            };
+            if let Some(found) = self.backend.find_award(&class, to)? {
                 return self.record(&class, &learner, found, "found on the backend");
             }
         }
+        let (email, held_by) = (learner.email.to_lowercase(), (job.id, self.worker));
         let marked = self.with_conn(|conn| {
             Ok(claims::mark_sent(
-                conn,
-                job.id,
-                self.worker,
-                learner.id,
-                class.id,
+                conn, held_by, learner.id, class.id, &email,
             )?)
         })?;
         if !marked {

@@ -100,11 +100,12 @@ pub trait BadgeBackend: Send + Sync {
         evidence_url: Option<&str>,
     ) -> Result<IssuedAssertion, AwardError>;
 
-    /// The live assertion of `class` an earlier, unanswered attempt made for `learner`.
+    /// The live assertion of `class` an earlier, unanswered attempt made for the address
+    /// `email` (the one it was sent to: a learner's address may change meanwhile).
     fn find_award(
         &self,
         class: &BadgeClass,
-        learner: &Learner,
+        email: &str,
     ) -> Result<Option<IssuedAssertion>, AwardError>;
 
     /// Revokes an assertion on the backend (Accolade then marks its own record). An

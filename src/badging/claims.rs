@@ -20,9 +20,11 @@ use crate::db::{DbConnection, now, write_transaction};
 /// What a job holds after claiming.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Claim {
-    /// The job holds the claim; `sent_at` is an earlier request with no known outcome.
+    /// The job holds the claim; `sent_at` is an earlier request with no known outcome,
+    /// sent to the address `sent_to`.
     Held {
         sent_at: Option<chrono::NaiveDateTime>,
+        sent_to: String,
     },
     /// Another open job holds it.
     Taken { by_job: i64 },
@@ -32,6 +34,8 @@ pub enum Claim {
 struct Sent {
     #[diesel(sql_type = Nullable<Timestamp>)]
     sent_at: Option<chrono::NaiveDateTime>,
+    #[diesel(sql_type = Text)]
+    sent_to: String,
 }
 
 /// The SQL condition "the row's holder job is not open": then the claim may pass on.
@@ -63,7 +67,7 @@ pub fn claim_award(
         })?;
         let sql = format!(
             "UPDATE award_claims SET job_id = $1 \
-             WHERE learner_id = $2 AND badge_class_id = $3 AND {} RETURNING sent_at",
+             WHERE learner_id = $2 AND badge_class_id = $3 AND {} RETURNING sent_at, sent_to",
             holder_closed("job_id")
         );
         let held: Option<Sent> = diesel::sql_query(sql)
@@ -73,7 +77,7 @@ pub fn claim_award(
             .get_result(conn)
             .optional()?;
         match held {
-            Some(Sent { sent_at }) => Ok(Claim::Held { sent_at }),
+            Some(Sent { sent_at, sent_to }) => Ok(Claim::Held { sent_at, sent_to }),
             None => Ok(Claim::Taken {
                 by_job: award_claims::table
                     .find((learner, class))
@@ -93,22 +97,24 @@ fn running_as(job: &str, worker: &str) -> String {
     )
 }
 
-/// Marks the award as sent, now, if `job` still holds it and is still `worker`'s; false
-/// otherwise (nothing may be sent then).
+/// Marks the award as sent to `email`, now, if `job` still holds it and is still
+/// `worker`'s; false otherwise (nothing may be sent then).
 pub fn mark_sent(
     conn: &mut DbConnection,
-    job: i64,
-    worker: &str,
+    (job, worker): (i64, &str),
     learner: i64,
     class: i64,
+    email: &str,
 ) -> QueryResult<bool> {
+    // Parameters in order of first use: SQLite numbers `$n` by appearance.
     let sql = format!(
-        "UPDATE award_claims SET sent_at = $1 \
-         WHERE learner_id = $2 AND badge_class_id = $3 AND job_id = $4 AND {}",
-        running_as("$4", "$5")
+        "UPDATE award_claims SET sent_at = $1, sent_to = $2 \
+         WHERE learner_id = $3 AND badge_class_id = $4 AND job_id = $5 AND {}",
+        running_as("$5", "$6")
     );
     let marked = diesel::sql_query(sql)
         .bind::<Timestamp, _>(now())
+        .bind::<Text, _>(email)
         .bind::<BigInt, _>(learner)
         .bind::<BigInt, _>(class)
         .bind::<BigInt, _>(job)

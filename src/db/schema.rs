@@ -352,6 +352,7 @@ diesel::table! {
         badge_class_id -> BigInt,
         job_id -> BigInt,
         sent_at -> Nullable<Timestamp>,
+        sent_to -> Text,
         claimed_at -> Timestamp,
     }
 }

@@ -7,6 +7,8 @@ CREATE TABLE award_claims (
     badge_class_id BIGINT NOT NULL REFERENCES badge_classes (id) ON DELETE CASCADE,
     job_id BIGINT NOT NULL,
     sent_at TIMESTAMP NULL,
+    -- The address the unanswered request went to (the learner's may change meanwhile).
+    sent_to VARCHAR(254) NOT NULL DEFAULT '',
     claimed_at TIMESTAMP NOT NULL,
     PRIMARY KEY (learner_id, badge_class_id)
 );

@@ -447,9 +447,9 @@ impl BadgeBackend for Badgr {
     fn find_award(
         &self,
         class: &BadgeClass,
-        learner: &Learner,
+        email: &str,
     ) -> Result<Option<IssuedAssertion>, AwardError> {
-        let email = learner.email.to_lowercase();
+        let email = email.to_lowercase();
         let found = self
             .awards(class, Some(&email))?
             .into_iter()
