@@ -74,6 +74,10 @@ impl From<diesel::result::Error> for AppError {
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
                 AppError::Unavailable(format!("database: {e}"))
             }
+            // Nothing can be written until an operator frees space: not this request's fault.
+            ref full if crate::db::is_storage_full(full) => {
+                AppError::Unavailable(format!("database cannot write: {e}"))
+            }
             other => AppError::Internal(format!("database: {other}")),
         }
     }
@@ -235,6 +239,27 @@ mod tests {
             .block_on(actix_web::body::to_bytes(response.into_body()))
             .unwrap();
         String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn a_full_disk_is_a_503_not_a_fault_of_the_request() {
+        use diesel::result::{DatabaseErrorKind, Error};
+        let full = |message: &str| {
+            AppError::from(Error::DatabaseError(
+                DatabaseErrorKind::Unknown,
+                Box::new(message.to_string()),
+            ))
+            .status_code()
+        };
+        assert_eq!(
+            full("database or disk is full"),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            full("could not extend file: No space left on device"),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(full("syntax error"), StatusCode::INTERNAL_SERVER_ERROR);
     }
 
     #[test]

@@ -423,6 +423,23 @@ pub fn insert_unless_duplicate(
     }
 }
 
+/// True when a write failed because the database's storage is full (or failing): the
+/// drivers name it only in words — SQLite's "database or disk is full" and "disk I/O
+/// error", PostgreSQL's "No space left on device".
+pub fn is_storage_full(error: &diesel::result::Error) -> bool {
+    let diesel::result::Error::DatabaseError(_, info) = error else {
+        return false;
+    };
+    let message = info.message();
+    [
+        "database or disk is full",
+        "disk I/O error",
+        "No space left on device",
+    ]
+    .iter()
+    .any(|words| message.contains(words))
+}
+
 /// True when a diesel error is a unique-constraint violation.
 pub fn is_unique_violation(error: &diesel::result::Error) -> bool {
     matches!(
