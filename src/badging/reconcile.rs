@@ -152,6 +152,25 @@ impl Pass<'_> {
         });
     }
 
+    /// A finding reported, nothing done.
+    fn note(
+        &mut self,
+        kind: &'static str,
+        class: &BadgeClass,
+        learner: Option<i64>,
+        public_id: &str,
+        detail: &str,
+    ) {
+        self.report(
+            kind,
+            Some(class),
+            learner,
+            public_id,
+            detail.to_string(),
+            "",
+        );
+    }
+
     fn class(&mut self, class: &BadgeClass) -> Result<(), String> {
         let remote = self
             .backend
@@ -236,40 +255,19 @@ impl Pass<'_> {
         let learner = match learners.as_slice() {
             [] => {
                 let detail = "A live assertion for a recipient Accolade does not know.";
-                self.report(
-                    kind::UNKNOWN_RECIPIENT,
-                    Some(class),
-                    None,
-                    public_id,
-                    detail.into(),
-                    "",
-                );
+                self.note(kind::UNKNOWN_RECIPIENT, class, None, public_id, detail);
                 return Ok(());
             }
             [one] => *one,
             _ => {
                 let detail = "A live assertion for an e-mail address several learners share.";
-                self.report(
-                    kind::AMBIGUOUS_RECIPIENT,
-                    Some(class),
-                    None,
-                    public_id,
-                    detail.into(),
-                    "",
-                );
+                self.note(kind::AMBIGUOUS_RECIPIENT, class, None, public_id, detail);
                 return Ok(());
             }
         };
         if records.in_flight.contains(&learner) {
             let detail = "An award of this badge to the learner is in flight; left to its job.";
-            self.report(
-                kind::IN_FLIGHT,
-                Some(class),
-                Some(learner),
-                public_id,
-                detail.into(),
-                "",
-            );
+            self.note(kind::IN_FLIGHT, class, Some(learner), public_id, detail);
             return Ok(());
         }
         if let Some((kept, settled)) = records.holders.get(&learner).cloned() {
@@ -277,14 +275,7 @@ impl Pass<'_> {
                 let detail = format!(
                     "A second live assertion for a learner whose recorded {kept} is not live on the backend: left to an operator."
                 );
-                self.report(
-                    kind::DUPLICATE,
-                    Some(class),
-                    Some(learner),
-                    public_id,
-                    detail,
-                    "",
-                );
+                self.note(kind::DUPLICATE, class, Some(learner), public_id, &detail);
                 return Ok(());
             }
             let reason = format!("Duplicate of {kept}; revoked by Accolade's reconciliation.");
@@ -302,13 +293,12 @@ impl Pass<'_> {
         }
         if !self.was_asked_for(class, learner)? {
             let detail = "A live assertion Accolade never asked for (no award job of this badge for the learner).";
-            self.report(
+            self.note(
                 kind::UNEXPECTED_AWARD,
-                Some(class),
+                class,
                 Some(learner),
                 public_id,
-                detail.into(),
-                "",
+                detail,
             );
             return Ok(());
         }
@@ -452,9 +442,8 @@ impl Pass<'_> {
             .filter(|c| !ours.contains(c.backend_id.as_str()))
         {
             let detail = format!(
-                "A class on the issuer that no Accolade class points to: {:?} (tags: {}).",
-                orphan.name,
-                orphan.tags.join(", ")
+                "A class on the issuer that no Accolade class points to: {:?} (tags: {:?}).",
+                orphan.name, orphan.tags
             );
             self.report(
                 kind::ORPHAN_CLASS,
