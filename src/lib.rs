@@ -5,12 +5,14 @@
 
 pub mod admin;
 pub mod auth;
+pub mod backoffice;
 pub mod badges;
 pub mod badging;
 pub mod config;
 pub mod courses;
 pub mod cpu;
 pub mod db;
+pub mod display;
 pub mod error;
 pub mod images;
 pub mod validation;
@@ -36,47 +38,6 @@ use crate::error::AppError;
 use crate::web::AppState;
 
 pub const SESSION_COOKIE: &str = "accolade_session";
-
-/// Every model the admin shows.
-pub fn admin_site(config: &Config) -> AdminSite {
-    let mut site = AdminSite::default();
-    site.register(auth::admin::UserAdmin);
-    site.register(auth::admin::GroupAdmin);
-    site.register(auth::token_admin::ServiceTokenAdmin);
-    site.register(badges::image_admin::BadgeImageConfigurationAdmin {
-        limits: config.images.clone(),
-    });
-    site.register(courses::admin::CourseAdmin {
-        badges_enabled: config.badges_enabled,
-        lms_url: config.lms_url.clone(),
-    });
-    site.register(courses::role_admin::CourseRoleAdmin);
-    site.register(badges::class_admin::BadgeClassAdmin {
-        limits: config.images.clone(),
-    });
-    site.register(badges::event_config_admin::EventBadgesConfigAdmin);
-    site.register(badging::assertion_admin::BadgeAssertionAdmin);
-    site.register(badging::job_admin::AwardJobAdmin);
-    site.register(badging::learner_admin::LearnerAdmin);
-    site.register(badging::certificate_admin::CertificateAdmin {
-        lms_url: config.lms_url.clone(),
-    });
-    site.add_page(admin::site::ExtraPage {
-        app_name: "Badges",
-        label: "Frozen badge images",
-        url: "/admin/badges/frozen-images/",
-        app_label: "badges",
-        model: "badgeclass",
-    });
-    site.add_page(admin::site::ExtraPage {
-        app_name: "Badges",
-        label: "Reconciliation with Badgr",
-        url: "/admin/badges/reconciliation/",
-        app_label: "badges",
-        model: "badgeassertion",
-    });
-    site
-}
 
 /// The backend awards go through: Badgr when `BADGR_BASE_URL` is set, else Accolade's own
 /// Open Badges issuer.
@@ -150,7 +111,7 @@ pub fn prepare(config: Config) -> Result<Prepared, String> {
             db::settings::development_secret_key(&mut conn).map_err(|e| e.to_string())?
         }
     };
-    let admin = admin_site(&config);
+    let admin = backoffice::site(&config);
     permissions::sync(&mut conn, &admin.permission_models()).map_err(|e| e.to_string())?;
     badges::images::seed_shipped(&mut conn, &config.images).map_err(|e| e.to_string())?;
     drop(conn);

@@ -579,7 +579,7 @@ fn check(config: Config) -> Result<(), String> {
         None => String::new(),
     };
     let prepared = accolade::Prepared {
-        admin: accolade::admin_site(&config),
+        admin: accolade::backoffice::site(&config),
         config,
         secret_key,
         db,

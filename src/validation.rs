@@ -1,6 +1,48 @@
 //! Shared rules for values that come from outside: one of each, used by the admin, the
 //! intake and the badge backends alike.
 
+use std::collections::BTreeMap;
+
+/// Field name → messages. Errors that belong to no field go under [`FieldErrors::NON_FIELD`].
+#[derive(Debug, Clone, Default)]
+pub struct FieldErrors(BTreeMap<String, Vec<String>>);
+
+impl FieldErrors {
+    pub const NON_FIELD: &'static str = "__all__";
+
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.0
+            .entry(field.to_string())
+            .or_default()
+            .push(message.into());
+    }
+
+    pub fn get(&self, field: &str) -> &[String] {
+        self.0.get(field).map_or(&[], Vec::as_slice)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Adds `other`'s errors for the fields that have none here: a field's own, earlier
+    /// error (e.g. an unreadable upload) wins over what later validation says of it.
+    pub fn merge_preferring_own(&mut self, other: FieldErrors) {
+        for (field, messages) in other.0 {
+            self.0.entry(field).or_insert(messages);
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.0.len()
+    }
+
+    /// `Ok(())` when there are no errors, for `?` in validation code.
+    pub fn into_result(self) -> Result<(), FieldErrors> {
+        if self.is_empty() { Ok(()) } else { Err(self) }
+    }
+}
+
 /// The host of an absolute `http://` or `https://` URL with nothing a link must not hold
 /// (whitespace, control characters, quotes, angle brackets), or `None`. Only such URLs
 /// are ever rendered as links or passed on as web addresses: `javascript:` and friends

@@ -108,7 +108,7 @@ fn permissions_are_created_once_per_model() {
     let (database, db) = fresh();
     let db_url = database.url.clone();
     db.migrate().unwrap();
-    let site = accolade::admin_site(&common::test_config(&db_url, &[]));
+    let site = accolade::backoffice::site(&common::test_config(&db_url, &[]));
     let mut conn = db.get().unwrap();
     assert_eq!(
         permissions::sync(&mut conn, &site.permission_models()).unwrap(),

@@ -237,7 +237,7 @@ struct Probe {
 /// `has_add_permission` returning False), and for a change, a form with something editable.
 fn offered(
     fx: &Fixture,
-    model: &dyn accolade::admin::ModelAdmin,
+    model: &dyn accolade::admin::DynModelAdmin,
     method: &str,
     path: &str,
     key: &str,

@@ -1,11 +1,12 @@
 //! Forms: field declarations, submitted values and per-field errors.
 
-use std::collections::BTreeMap;
-
 use diesel::QueryResult;
+use serde::Serialize;
+use serde::de::{Deserialize, DeserializeOwned, Deserializer};
 
 use crate::db::DbConnection;
 use crate::images::{self, ProcessedImage};
+pub use crate::validation::FieldErrors;
 
 /// How a field is shown and read.
 #[derive(Debug, Clone)]
@@ -199,6 +200,38 @@ impl FormData {
     pub fn has(&self, name: &str) -> bool {
         self.0.iter().any(|(k, _)| k == name)
     }
+
+    /// A typed form's values, as a page shows them (a flag as `true`/`false`, a list as
+    /// repeated values, `None` left out).
+    pub fn from_form<F: Serialize>(form: &F) -> FormData {
+        // A struct of text, flags, numbers and lists always serialises; anything else is
+        // a form type the compiler cannot refuse, found by the first test that shows it.
+        let encoded = serde_html_form::to_string(form).expect("a form serialises");
+        FormData::new(serde_html_form::from_str(&encoded).expect("encoded pairs read back"))
+    }
+
+    /// The submitted values as a typed form. Names the form does not declare (the CSRF
+    /// token, the pressed button) are ignored; a value the form cannot hold (text for a
+    /// number, two values for one) refuses the form as a whole.
+    pub fn to_form<F: DeserializeOwned>(&self) -> Result<F, FieldErrors> {
+        let encoded = serde_html_form::to_string(&self.0).expect("pairs serialise");
+        serde_html_form::from_str(&encoded).map_err(|_| {
+            let mut errors = FieldErrors::default();
+            errors.add(
+                FieldErrors::NON_FIELD,
+                "The form could not be read: a value is not of the kind its field takes.",
+            );
+            errors
+        })
+    }
+}
+
+/// Reads a checkbox into a form's `bool`, with `#[serde(default, deserialize_with =
+/// "checkbox")]`: ticked sends a value (`on`), unticked sends nothing, as
+/// [`FormData::flag`] reads it.
+pub fn checkbox<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    let value = String::deserialize(deserializer)?;
+    Ok(value != "0" && value != "false")
 }
 
 /// What [`super::ModelAdmin::process_uploads`] made of a form's files: images to keep,
@@ -233,47 +266,16 @@ impl ProcessedUploads {
     }
 }
 
-/// Field name → messages. Errors that belong to no field go under [`FieldErrors::NON_FIELD`].
-#[derive(Debug, Clone, Default)]
-pub struct FieldErrors(BTreeMap<String, Vec<String>>);
+/// The form-level checks every model form gets, on the errors of a submitted form.
+pub trait FormChecks {
+    fn check_required(&mut self, fields: &[FieldSpec], data: &FormData);
+    fn check_null_characters(&mut self, fields: &[FieldSpec], data: &FormData);
+    fn check_lengths(&mut self, fields: &[FieldSpec], data: &FormData);
+}
 
-impl FieldErrors {
-    pub const NON_FIELD: &'static str = "__all__";
-
-    pub fn add(&mut self, field: &str, message: impl Into<String>) {
-        self.0
-            .entry(field.to_string())
-            .or_default()
-            .push(message.into());
-    }
-
-    pub fn get(&self, field: &str) -> &[String] {
-        self.0.get(field).map_or(&[], Vec::as_slice)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// Adds `other`'s errors for the fields that have none here: a field's own, earlier
-    /// error (e.g. an unreadable upload) wins over what later validation says of it.
-    pub fn merge_preferring_own(&mut self, other: FieldErrors) {
-        for (field, messages) in other.0 {
-            self.0.entry(field).or_insert(messages);
-        }
-    }
-
-    pub fn count(&self) -> usize {
-        self.0.len()
-    }
-
-    /// `Ok(())` when there are no errors, for `?` in validation code.
-    pub fn into_result(self) -> Result<(), FieldErrors> {
-        if self.is_empty() { Ok(()) } else { Err(self) }
-    }
-
+impl FormChecks for FieldErrors {
     /// Requires a value for every required, editable field.
-    pub fn check_required(&mut self, fields: &[FieldSpec], data: &FormData) {
+    fn check_required(&mut self, fields: &[FieldSpec], data: &FormData) {
         for field in fields.iter().filter(|f| f.required && f.is_editable()) {
             if data.raw(field.name).trim().is_empty() && self.get(field.name).is_empty() {
                 self.add(field.name, "This field is required.");
@@ -283,7 +285,7 @@ impl FieldErrors {
 
     /// Refuses NUL characters in any editable field (Django's
     /// `ProhibitNullCharactersValidator`): PostgreSQL cannot store them in text.
-    pub fn check_null_characters(&mut self, fields: &[FieldSpec], data: &FormData) {
+    fn check_null_characters(&mut self, fields: &[FieldSpec], data: &FormData) {
         for field in fields.iter().filter(|f| f.is_editable()) {
             // An image field also posts the hash of its stored image, looked up as text.
             let stored = FormData::stored_name(field.name);
@@ -296,7 +298,7 @@ impl FieldErrors {
     }
 
     /// Refuses text longer than a text field allows.
-    pub fn check_lengths(&mut self, fields: &[FieldSpec], data: &FormData) {
+    fn check_lengths(&mut self, fields: &[FieldSpec], data: &FormData) {
         for field in fields {
             if let Widget::Text { max_length } = field.widget {
                 let length = data.text(field.name).chars().count();

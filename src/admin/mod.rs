@@ -4,16 +4,19 @@
 
 pub mod form;
 pub mod history;
+pub mod legacy;
 pub mod list;
 pub mod model;
 pub mod site;
 
 pub use form::{
-    FieldErrors, FieldSpec, FormData, ProcessedUpload, ProcessedUploads, Upload, Widget,
+    FieldErrors, FieldSpec, FormChecks, FormData, ProcessedUpload, ProcessedUploads, Upload,
+    Widget, checkbox,
 };
+pub use legacy::{Legacy, LegacyModelAdmin, ids_as_i64};
 pub use list::{Cell, Column, FilterSpec, ListPage, ListQuery, Row};
 pub use model::{
-    ActionOutcome, ActionSpec, Actor, DeletedObject, ModelAdmin, ModelInfo, SaveError, Saved,
-    ids_as_i64,
+    ActionOutcome, ActionSpec, Actor, AdminMeta, DeletedObject, DynModelAdmin, ModelAdmin,
+    ModelInfo, SaveError, Saved,
 };
 pub use site::AdminSite;

@@ -1,6 +1,14 @@
-//! The trait a model implements to appear in the admin.
+//! What a model declares to appear in the admin: a static [`AdminMeta`] and a typed
+//! [`ModelAdmin`], which the generic pages reach through the object-safe
+//! [`DynModelAdmin`]. Ids are parsed and forms read once, here, so a model admin deals in
+//! its own id and form types only.
+
+use std::fmt::Display;
+use std::str::FromStr;
 
 use diesel::QueryResult;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use super::form::{FieldErrors, FieldSpec, FormData, ProcessedUploads};
 use super::list::{Column, FilterSpec, ListPage, ListQuery};
@@ -20,6 +28,74 @@ pub struct ModelInfo {
     pub verbose_name_plural: &'static str,
 }
 
+/// Everything about a model admin that does not depend on the data: Django's class
+/// attributes (`list_display`, `search_fields`' help, `actions`, …), one static value per
+/// model, built with the `const` methods below.
+#[derive(Debug)]
+pub struct AdminMeta {
+    pub info: ModelInfo,
+    /// Changelist columns; the first links to the change form.
+    pub columns: &'static [Column],
+    /// Whether the changelist shows a search box, and what it searches.
+    pub search_help: Option<&'static str>,
+    pub actions: &'static [ActionSpec],
+    /// Actions (by name) also offered as buttons on an object's change page.
+    pub object_actions: &'static [&'static str],
+    /// What the admin offers on this model at all, whatever the permissions: records the
+    /// system makes (award jobs, learners) are never added by hand.
+    pub offers: &'static [Action],
+    /// Whether the form offers "Preview": validate and show the result without saving.
+    pub preview: bool,
+    /// Whether "Save" on the add form goes on to the change form (as Django's user admin
+    /// does, since the add form asks only for the essentials).
+    pub continue_after_add: bool,
+}
+
+impl AdminMeta {
+    pub const fn new(info: ModelInfo, columns: &'static [Column]) -> AdminMeta {
+        AdminMeta {
+            info,
+            columns,
+            search_help: None,
+            actions: &[],
+            object_actions: &[],
+            offers: &[Action::View, Action::Add, Action::Change, Action::Delete],
+            preview: false,
+            continue_after_add: false,
+        }
+    }
+
+    pub const fn search(mut self, help: &'static str) -> AdminMeta {
+        self.search_help = Some(help);
+        self
+    }
+
+    pub const fn actions(mut self, actions: &'static [ActionSpec]) -> AdminMeta {
+        self.actions = actions;
+        self
+    }
+
+    pub const fn object_actions(mut self, names: &'static [&'static str]) -> AdminMeta {
+        self.object_actions = names;
+        self
+    }
+
+    pub const fn offers(mut self, offers: &'static [Action]) -> AdminMeta {
+        self.offers = offers;
+        self
+    }
+
+    pub const fn preview(mut self) -> AdminMeta {
+        self.preview = true;
+        self
+    }
+
+    pub const fn continue_after_add(mut self) -> AdminMeta {
+        self.continue_after_add = true;
+        self
+    }
+}
+
 /// Who is acting, for models whose fields depend on it (e.g. only superusers grant rights).
 #[derive(Clone, Copy, Debug)]
 pub struct Actor {
@@ -32,15 +108,23 @@ pub struct Actor {
 pub struct ActionSpec {
     pub name: &'static str,
     pub description: &'static str,
+    /// For an action that asks for more (a reason) on a page of its own: that page's path
+    /// under the changelist, where "Go" sends the selected ids.
+    pub page: Option<&'static str>,
 }
 
-impl Saved {
-    pub fn new(id: impl ToString, repr: impl Into<String>) -> Saved {
-        Saved {
-            id: id.to_string(),
-            repr: repr.into(),
-            warnings: Vec::new(),
+impl ActionSpec {
+    pub const fn new(name: &'static str, description: &'static str) -> ActionSpec {
+        ActionSpec {
+            name,
+            description,
+            page: None,
         }
+    }
+
+    pub const fn on_page(mut self, page: &'static str) -> ActionSpec {
+        self.page = Some(page);
+        self
     }
 }
 
@@ -51,6 +135,16 @@ pub struct ActionOutcome {
     pub changed: Vec<(String, String)>,
 }
 
+impl ActionOutcome {
+    /// A message and nothing changed (e.g. the selection does not fit the action).
+    pub fn refused(message: impl Into<String>) -> ActionOutcome {
+        ActionOutcome {
+            message: message.into(),
+            changed: Vec::new(),
+        }
+    }
+}
+
 /// The result of a successful save.
 #[derive(Debug)]
 pub struct Saved {
@@ -58,6 +152,16 @@ pub struct Saved {
     pub repr: String,
     /// Shown after the success message (e.g. what a change does not reach).
     pub warnings: Vec<String>,
+}
+
+impl Saved {
+    pub fn new(id: impl ToString, repr: impl Into<String>) -> Saved {
+        Saved {
+            id: id.to_string(),
+            repr: repr.into(),
+            warnings: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -104,54 +208,26 @@ impl DeletedObject {
     }
 }
 
-pub trait ModelAdmin: Send + Sync {
-    fn info(&self) -> &'static ModelInfo;
+/// A model's admin: its declaration ([`ModelAdmin::meta`]) and the few hooks that read or
+/// write its rows, each a call into the domain.
+pub trait ModelAdmin: Send + Sync + 'static {
+    /// The object id in URLs and forms, parsed once by the generic layer: an id that does
+    /// not parse names no object.
+    type Id: FromStr + Display + Send + Sync;
+    /// The form's values. Read from the submitted form (unknown names ignored, checkboxes
+    /// through [`super::form::checkbox`]) and written back for display.
+    type Form: Serialize + DeserializeOwned + Default;
 
-    /// Changelist columns; the first links to the change form.
-    fn columns(&self) -> &'static [Column];
-
-    /// Whether the changelist shows a search box, and what it searches.
-    fn search_help(&self) -> Option<&'static str> {
-        None
-    }
-
-    /// Whether the admin offers `action` on this model at all, whatever the permissions.
-    /// Records made by the system (award jobs, learners) are never added by hand: no Add
-    /// button, and the add pages answer 403.
-    fn allows(&self, _action: Action) -> bool {
-        true
-    }
+    fn meta(&self) -> &'static AdminMeta;
 
     /// The add form's initial values (e.g. a checkbox that defaults to on, or the values
     /// in force for a versioned configuration).
-    fn initial(&self, _conn: &mut DbConnection) -> QueryResult<FormData> {
-        Ok(FormData::default())
-    }
-
-    /// Whether "Save" on the add form goes on to the change form (as Django's user admin
-    /// does, since the add form asks only for the essentials).
-    fn continue_after_add(&self) -> bool {
-        false
+    fn initial(&self, _conn: &mut DbConnection) -> QueryResult<Self::Form> {
+        Ok(Self::Form::default())
     }
 
     fn filters(&self, _conn: &mut DbConnection) -> QueryResult<Vec<FilterSpec>> {
         Ok(Vec::new())
-    }
-
-    fn actions(&self) -> &'static [ActionSpec] {
-        &[]
-    }
-
-    /// Actions (by name, from `actions`) also offered as buttons on an object's change
-    /// page, for that one object.
-    fn object_actions(&self) -> &'static [&'static str] {
-        &[]
-    }
-
-    /// For an action that asks for more (a reason) on a page of its own: that page's
-    /// path under the changelist, where "Go" sends the selected ids.
-    fn action_page(&self, _action: &str) -> Option<&'static str> {
-        None
     }
 
     /// Turns the form's uploads into what will be stored (e.g. decodes and scales an
@@ -161,11 +237,6 @@ pub trait ModelAdmin: Send + Sync {
     /// transaction, so it survives a failed save.
     fn process_uploads(&self, _data: &FormData) -> ProcessedUploads {
         ProcessedUploads::default()
-    }
-
-    /// Whether the form offers "Preview": validate and show the result without saving.
-    fn has_preview(&self) -> bool {
-        false
     }
 
     /// Warnings shown on every admin page while they hold (e.g. shipped images in place).
@@ -181,7 +252,7 @@ pub trait ModelAdmin: Send + Sync {
         &self,
         _conn: &mut DbConnection,
         _actor: Actor,
-        _id: &str,
+        _id: &Self::Id,
     ) -> QueryResult<Option<String>> {
         Ok(None)
     }
@@ -194,11 +265,15 @@ pub trait ModelAdmin: Send + Sync {
         &self,
         conn: &mut DbConnection,
         actor: Actor,
-        id: Option<&str>,
+        id: Option<&Self::Id>,
     ) -> QueryResult<Vec<FieldSpec>>;
 
     /// The object's display string and its current form values.
-    fn load(&self, conn: &mut DbConnection, id: &str) -> QueryResult<Option<(String, FormData)>>;
+    fn load(
+        &self,
+        conn: &mut DbConnection,
+        id: &Self::Id,
+    ) -> QueryResult<Option<(String, Self::Form)>>;
 
     /// Validates and saves; runs inside a transaction with the history entry. Models
     /// whose fields are all display-only are never saved (the form has no Save button and
@@ -207,23 +282,23 @@ pub trait ModelAdmin: Send + Sync {
         &self,
         _conn: &mut DbConnection,
         _actor: Actor,
-        _id: Option<&str>,
-        _data: &FormData,
+        _id: Option<&Self::Id>,
+        _form: Self::Form,
     ) -> Result<Saved, SaveError> {
         Err(not_offered("saving").into())
     }
 
     /// What deleting these objects would remove; ids that do not exist are left out.
-    /// Needed only when `allows(Action::Delete)`.
+    /// Needed only when the model offers [`Action::Delete`].
     fn delete_preview(
         &self,
         _conn: &mut DbConnection,
-        _ids: &[String],
-    ) -> QueryResult<Vec<(String, DeletedObject)>> {
+        _ids: &[Self::Id],
+    ) -> QueryResult<Vec<(Self::Id, DeletedObject)>> {
         Err(not_offered("deleting"))
     }
 
-    fn delete(&self, _conn: &mut DbConnection, _ids: &[String]) -> QueryResult<usize> {
+    fn delete(&self, _conn: &mut DbConnection, _ids: &[Self::Id]) -> QueryResult<usize> {
         Err(not_offered("deleting"))
     }
 
@@ -234,7 +309,7 @@ pub trait ModelAdmin: Send + Sync {
         _conn: &mut DbConnection,
         _actor: Actor,
         _action: &str,
-        _ids: &[String],
+        _ids: &[Self::Id],
     ) -> QueryResult<ActionOutcome> {
         Ok(ActionOutcome::default())
     }
@@ -246,7 +321,189 @@ fn not_offered(what: &str) -> diesel::result::Error {
     diesel::result::Error::QueryBuilderError(format!("{what} is not offered for this model").into())
 }
 
-/// Ids from the URL or a form as integers; malformed ones are dropped (they match nothing).
-pub fn ids_as_i64(ids: &[String]) -> Vec<i64> {
+/// A model admin as the generic pages see it: ids and form values as the request
+/// carries them, its declaration through accessors. Every [`ModelAdmin`] is one.
+pub trait DynModelAdmin: Send + Sync {
+    fn info(&self) -> &'static ModelInfo;
+    fn columns(&self) -> &'static [Column];
+    fn search_help(&self) -> Option<&'static str>;
+    fn actions(&self) -> &'static [ActionSpec];
+    fn object_actions(&self) -> &'static [&'static str];
+    fn allows(&self, action: Action) -> bool;
+    fn has_preview(&self) -> bool;
+    fn continue_after_add(&self) -> bool;
+
+    /// The page of an action that asks for more on a page of its own.
+    fn action_page(&self, action: &str) -> Option<&'static str> {
+        let spec = self.actions().iter().find(|a| a.name == action);
+        spec.and_then(|a| a.page)
+    }
+
+    fn initial(&self, conn: &mut DbConnection) -> QueryResult<FormData>;
+    fn filters(&self, conn: &mut DbConnection) -> QueryResult<Vec<FilterSpec>>;
+    fn process_uploads(&self, data: &FormData) -> ProcessedUploads;
+    fn site_notices(&self, conn: &mut DbConnection) -> QueryResult<Vec<String>>;
+    fn refusal(
+        &self,
+        conn: &mut DbConnection,
+        actor: Actor,
+        id: &str,
+    ) -> QueryResult<Option<String>>;
+    fn list(&self, conn: &mut DbConnection, query: &ListQuery) -> QueryResult<ListPage>;
+    fn fields(
+        &self,
+        conn: &mut DbConnection,
+        actor: Actor,
+        id: Option<&str>,
+    ) -> QueryResult<Vec<FieldSpec>>;
+    fn load(&self, conn: &mut DbConnection, id: &str) -> QueryResult<Option<(String, FormData)>>;
+    fn save(
+        &self,
+        conn: &mut DbConnection,
+        actor: Actor,
+        id: Option<&str>,
+        data: &FormData,
+    ) -> Result<Saved, SaveError>;
+    fn delete_preview(
+        &self,
+        conn: &mut DbConnection,
+        ids: &[String],
+    ) -> QueryResult<Vec<(String, DeletedObject)>>;
+    fn delete(&self, conn: &mut DbConnection, ids: &[String]) -> QueryResult<usize>;
+    fn run_action(
+        &self,
+        conn: &mut DbConnection,
+        actor: Actor,
+        action: &str,
+        ids: &[String],
+    ) -> QueryResult<ActionOutcome>;
+}
+
+/// Ids that parse; the others name nothing and are dropped.
+fn parsed<Id: FromStr>(ids: &[String]) -> Vec<Id> {
     ids.iter().filter_map(|id| id.parse().ok()).collect()
+}
+
+impl<T: ModelAdmin> DynModelAdmin for T {
+    fn info(&self) -> &'static ModelInfo {
+        &self.meta().info
+    }
+
+    fn columns(&self) -> &'static [Column] {
+        self.meta().columns
+    }
+
+    fn search_help(&self) -> Option<&'static str> {
+        self.meta().search_help
+    }
+
+    fn actions(&self) -> &'static [ActionSpec] {
+        self.meta().actions
+    }
+
+    fn object_actions(&self) -> &'static [&'static str] {
+        self.meta().object_actions
+    }
+
+    fn allows(&self, action: Action) -> bool {
+        self.meta().offers.contains(&action)
+    }
+
+    fn has_preview(&self) -> bool {
+        self.meta().preview
+    }
+
+    fn continue_after_add(&self) -> bool {
+        self.meta().continue_after_add
+    }
+
+    fn initial(&self, conn: &mut DbConnection) -> QueryResult<FormData> {
+        Ok(FormData::from_form(&ModelAdmin::initial(self, conn)?))
+    }
+
+    fn filters(&self, conn: &mut DbConnection) -> QueryResult<Vec<FilterSpec>> {
+        ModelAdmin::filters(self, conn)
+    }
+
+    fn process_uploads(&self, data: &FormData) -> ProcessedUploads {
+        ModelAdmin::process_uploads(self, data)
+    }
+
+    fn site_notices(&self, conn: &mut DbConnection) -> QueryResult<Vec<String>> {
+        ModelAdmin::site_notices(self, conn)
+    }
+
+    fn refusal(
+        &self,
+        conn: &mut DbConnection,
+        actor: Actor,
+        id: &str,
+    ) -> QueryResult<Option<String>> {
+        match id.parse() {
+            Ok(id) => ModelAdmin::refusal(self, conn, actor, &id),
+            Err(_) => Ok(None),
+        }
+    }
+
+    fn list(&self, conn: &mut DbConnection, query: &ListQuery) -> QueryResult<ListPage> {
+        ModelAdmin::list(self, conn, query)
+    }
+
+    fn fields(
+        &self,
+        conn: &mut DbConnection,
+        actor: Actor,
+        id: Option<&str>,
+    ) -> QueryResult<Vec<FieldSpec>> {
+        let id = id.and_then(|id| id.parse().ok());
+        ModelAdmin::fields(self, conn, actor, id.as_ref())
+    }
+
+    fn load(&self, conn: &mut DbConnection, id: &str) -> QueryResult<Option<(String, FormData)>> {
+        let Ok(id) = id.parse() else { return Ok(None) };
+        let loaded = ModelAdmin::load(self, conn, &id)?;
+        Ok(loaded.map(|(repr, form)| (repr, FormData::from_form(&form))))
+    }
+
+    fn save(
+        &self,
+        conn: &mut DbConnection,
+        actor: Actor,
+        id: Option<&str>,
+        data: &FormData,
+    ) -> Result<Saved, SaveError> {
+        let id = match id.map(str::parse) {
+            Some(Ok(id)) => Some(id),
+            Some(Err(_)) => return Err(diesel::result::Error::NotFound.into()),
+            None => None,
+        };
+        let form = data.to_form().map_err(SaveError::Invalid)?;
+        ModelAdmin::save(self, conn, actor, id.as_ref(), form)
+    }
+
+    fn delete_preview(
+        &self,
+        conn: &mut DbConnection,
+        ids: &[String],
+    ) -> QueryResult<Vec<(String, DeletedObject)>> {
+        let found = ModelAdmin::delete_preview(self, conn, &parsed::<T::Id>(ids))?;
+        Ok(found
+            .into_iter()
+            .map(|(id, object)| (id.to_string(), object))
+            .collect())
+    }
+
+    fn delete(&self, conn: &mut DbConnection, ids: &[String]) -> QueryResult<usize> {
+        ModelAdmin::delete(self, conn, &parsed::<T::Id>(ids))
+    }
+
+    fn run_action(
+        &self,
+        conn: &mut DbConnection,
+        actor: Actor,
+        action: &str,
+        ids: &[String],
+    ) -> QueryResult<ActionOutcome> {
+        ModelAdmin::run_action(self, conn, actor, action, &parsed::<T::Id>(ids))
+    }
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::model::ModelAdmin;
+use super::model::DynModelAdmin;
 use crate::auth::permissions::ModelPermissions;
 
 /// A custom page (a report) listed on the index in its app's box, for users who may view
@@ -18,12 +18,12 @@ pub struct ExtraPage {
 
 #[derive(Default, Clone)]
 pub struct AdminSite {
-    models: Vec<Arc<dyn ModelAdmin>>,
+    models: Vec<Arc<dyn DynModelAdmin>>,
     pages: Vec<ExtraPage>,
 }
 
 impl AdminSite {
-    pub fn register(&mut self, model: impl ModelAdmin + 'static) {
+    pub fn register(&mut self, model: impl DynModelAdmin + 'static) {
         self.models.push(Arc::new(model));
     }
 
@@ -35,7 +35,7 @@ impl AdminSite {
         &self.pages
     }
 
-    pub fn get(&self, app_label: &str, model: &str) -> Option<Arc<dyn ModelAdmin>> {
+    pub fn get(&self, app_label: &str, model: &str) -> Option<Arc<dyn DynModelAdmin>> {
         self.models
             .iter()
             .find(|m| m.info().app_label == app_label && m.info().model == model)
@@ -43,10 +43,10 @@ impl AdminSite {
     }
 
     /// Apps in alphabetical order of their names, each with its models in alphabetical order.
-    pub fn apps(&self) -> Vec<(&'static str, Vec<Arc<dyn ModelAdmin>>)> {
+    pub fn apps(&self) -> Vec<(&'static str, Vec<Arc<dyn DynModelAdmin>>)> {
         let mut models = self.models.clone();
         models.sort_by_key(|m| (m.info().app_name, m.info().verbose_name_plural));
-        let mut apps: Vec<(&'static str, Vec<Arc<dyn ModelAdmin>>)> = Vec::new();
+        let mut apps: Vec<(&'static str, Vec<Arc<dyn DynModelAdmin>>)> = Vec::new();
         for model in models {
             match apps.last_mut() {
                 Some((name, list)) if *name == model.info().app_name => list.push(model),
@@ -56,7 +56,7 @@ impl AdminSite {
         apps
     }
 
-    /// The warnings every admin page shows now (see `ModelAdmin::site_notices`).
+    /// The warnings every admin page shows now (see `DynModelAdmin::site_notices`).
     pub fn notices(&self, conn: &mut crate::db::DbConnection) -> diesel::QueryResult<Vec<String>> {
         let mut notices = Vec::new();
         for model in &self.models {

@@ -5,17 +5,19 @@
 
 use diesel::prelude::*;
 
+use crate::admin::FormChecks;
+
 use super::password;
 use super::permissions;
 use super::users::{self as accounts, NewUser, User};
+use crate::admin::list::{page_of, search_terms};
 use crate::admin::{
     ActionOutcome, ActionSpec, Actor, Cell, Column, DeletedObject, FieldErrors, FieldSpec,
-    FilterSpec, FormData, ListPage, ListQuery, ModelAdmin, ModelInfo, Row, SaveError, Saved,
+    FilterSpec, FormData, LegacyModelAdmin, ListPage, ListQuery, ModelInfo, Row, SaveError, Saved,
     Widget, ids_as_i64,
 };
 use crate::db::DbConnection;
 use crate::db::schema::{group_permissions, groups, user_groups, user_permissions, users};
-use crate::{page_of, search_terms};
 
 const APP_NAME: &str = "Authentication and Authorization";
 
@@ -71,10 +73,10 @@ const PRIVILEGE_HELP: &str = "Only superusers may change this.";
 
 const END_SESSIONS: &str = "end_sessions";
 
-static USER_ACTIONS: &[ActionSpec] = &[ActionSpec {
-    name: END_SESSIONS,
-    description: "Log out everywhere (end every session of the selected users)",
-}];
+static USER_ACTIONS: &[ActionSpec] = &[ActionSpec::new(
+    END_SESSIONS,
+    "Log out everywhere (end every session of the selected users)",
+)];
 
 fn parse_id(id: &str) -> Option<i64> {
     id.parse().ok()
@@ -292,7 +294,7 @@ pub fn refusal_for(
     }
 }
 
-impl ModelAdmin for UserAdmin {
+impl LegacyModelAdmin for UserAdmin {
     fn info(&self) -> &'static ModelInfo {
         &USER_INFO
     }
@@ -526,11 +528,11 @@ impl ModelAdmin for UserAdmin {
         data.set(
             "last_login",
             user.last_login
-                .map_or("-".into(), |t| crate::admin::list::format_time(&t)),
+                .map_or("-".into(), |t| crate::display::format_time(&t)),
         );
         data.set(
             "date_joined",
-            crate::admin::list::format_time(&user.date_joined),
+            crate::display::format_time(&user.date_joined),
         );
         data.set(
             "sessions",
@@ -679,7 +681,7 @@ fn group_refusal(conn: &mut DbConnection, actor: Actor, id: i64) -> QueryResult<
     )))
 }
 
-impl ModelAdmin for GroupAdmin {
+impl LegacyModelAdmin for GroupAdmin {
     fn info(&self) -> &'static ModelInfo {
         &GROUP_INFO
     }

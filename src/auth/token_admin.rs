@@ -2,16 +2,18 @@
 
 use diesel::prelude::*;
 
+use crate::admin::FormChecks;
+
 use super::users::User;
-use crate::admin::list::format_time;
+use crate::admin::list::{page_of, search_terms};
 use crate::admin::{
     ActionOutcome, ActionSpec, Actor, Cell, Column, DeletedObject, FieldErrors, FieldSpec,
-    FilterSpec, FormData, ListPage, ListQuery, ModelAdmin, ModelInfo, Row, SaveError, Saved,
+    FilterSpec, FormData, LegacyModelAdmin, ListPage, ListQuery, ModelInfo, Row, SaveError, Saved,
     Widget, ids_as_i64,
 };
 use crate::db::schema::{service_tokens, users};
 use crate::db::{DbConnection, now};
-use crate::{page_of, search_terms};
+use crate::display::format_time;
 
 static INFO: ModelInfo = ModelInfo {
     app_label: "auth",
@@ -54,10 +56,7 @@ static COLUMNS: &[Column] = &[
     },
 ];
 
-static ACTIONS: &[ActionSpec] = &[ActionSpec {
-    name: "revoke",
-    description: "Revoke selected service tokens",
-}];
+static ACTIONS: &[ActionSpec] = &[ActionSpec::new("revoke", "Revoke selected service tokens")];
 
 type TokenRow = (
     i64,
@@ -121,7 +120,7 @@ fn load_row(conn: &mut DbConnection, id: i64) -> QueryResult<Option<TokenRow>> {
         .optional()
 }
 
-impl ModelAdmin for ServiceTokenAdmin {
+impl LegacyModelAdmin for ServiceTokenAdmin {
     fn info(&self) -> &'static ModelInfo {
         &INFO
     }

@@ -5,15 +5,16 @@ use diesel::prelude::*;
 
 use super::classes::{self, BadgeClass, BadgeClassSpec, ImageSource};
 use super::image_admin::{MEDIA_PREFIX, THUMBNAIL_PREFIX, process_upload, square_field};
-use crate::admin::list::format_time;
+use crate::admin::list::{page_of, search_terms};
 use crate::admin::{
-    Actor, Cell, Column, DeletedObject, FieldErrors, FieldSpec, FilterSpec, FormData, ListPage,
-    ListQuery, ModelAdmin, ModelInfo, ProcessedUploads, Row, SaveError, Saved, Widget, ids_as_i64,
+    Actor, Cell, Column, DeletedObject, FieldErrors, FieldSpec, FilterSpec, FormData,
+    LegacyModelAdmin, ListPage, ListQuery, ModelInfo, ProcessedUploads, Row, SaveError, Saved,
+    Widget, ids_as_i64,
 };
 use crate::db::DbConnection;
 use crate::db::schema::badge_classes;
+use crate::display::format_time;
 use crate::images::Limits;
-use crate::{page_of, search_terms};
 
 static INFO: ModelInfo = ModelInfo {
     app_label: "badges",
@@ -104,7 +105,7 @@ fn spec_from(data: &FormData) -> BadgeClassSpec {
     }
 }
 
-impl ModelAdmin for BadgeClassAdmin {
+impl LegacyModelAdmin for BadgeClassAdmin {
     fn info(&self) -> &'static ModelInfo {
         &INFO
     }

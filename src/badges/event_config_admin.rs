@@ -5,15 +5,15 @@
 use diesel::prelude::*;
 
 use super::event_config::{self, EVENT_COMPONENT, EventBadgesConfig, EventBadgesInput};
-use crate::admin::list::format_time;
+use crate::admin::list::page_of;
 use crate::admin::{
-    Actor, Cell, Column, FieldSpec, FormData, ListPage, ListQuery, ModelAdmin, ModelInfo, Row,
-    SaveError, Saved, Widget,
+    Actor, Cell, Column, FieldSpec, FormData, LegacyModelAdmin, ListPage, ListQuery, ModelInfo,
+    Row, SaveError, Saved, Widget,
 };
 use crate::auth::permissions::Action;
 use crate::db::DbConnection;
 use crate::db::schema::{course_event_badge_configurations as configs, users};
-use crate::page_of;
+use crate::display::format_time;
 
 static INFO: ModelInfo = ModelInfo {
     app_label: "badges",
@@ -80,7 +80,7 @@ fn form_of(config: &EventBadgesConfig) -> FormData {
     data
 }
 
-impl ModelAdmin for EventBadgesConfigAdmin {
+impl LegacyModelAdmin for EventBadgesConfigAdmin {
     fn info(&self) -> &'static ModelInfo {
         &INFO
     }

@@ -6,16 +6,16 @@ use diesel::prelude::*;
 use super::images::{
     self as config, BadgeImageConfiguration, DUPLICATE_MODE, ONE_DEFAULT, REPLACE_SHIPPED,
 };
-use crate::admin::list::format_time;
+use crate::admin::list::{page_of, search_terms};
 use crate::admin::{
     ActionOutcome, ActionSpec, Actor, Cell, Column, DeletedObject, FieldErrors, FieldSpec,
-    FilterSpec, FormData, ListPage, ListQuery, ModelAdmin, ModelInfo, ProcessedUpload,
+    FilterSpec, FormData, LegacyModelAdmin, ListPage, ListQuery, ModelInfo, ProcessedUpload,
     ProcessedUploads, Row, SaveError, Saved, Upload, Widget, ids_as_i64,
 };
 use crate::db::schema::{badge_image_configurations as configs, stored_images, users};
 use crate::db::{DbConnection, now};
+use crate::display::format_time;
 use crate::images::{self, ImageError, Limits, SquareMode};
-use crate::{page_of, search_terms};
 
 pub const MEDIA_PREFIX: &str = "/media/badge-images/";
 pub const THUMBNAIL_PREFIX: &str = "/media/badge-images/thumbnails/";
@@ -62,10 +62,7 @@ static COLUMNS: &[Column] = &[
     },
 ];
 
-static ACTIONS: &[ActionSpec] = &[ActionSpec {
-    name: MAKE_DEFAULT,
-    description: "Make default",
-}];
+static ACTIONS: &[ActionSpec] = &[ActionSpec::new(MAKE_DEFAULT, "Make default")];
 
 pub struct BadgeImageConfigurationAdmin {
     pub limits: Limits,
@@ -258,7 +255,7 @@ pub fn square_field() -> FieldSpec {
     .help("Leave empty to refuse images that are not square.")
 }
 
-impl ModelAdmin for BadgeImageConfigurationAdmin {
+impl LegacyModelAdmin for BadgeImageConfigurationAdmin {
     fn info(&self) -> &'static ModelInfo {
         &INFO
     }

@@ -5,16 +5,17 @@
 
 use diesel::prelude::*;
 
-use crate::admin::list::{format_time, lower};
+use crate::admin::list::lower;
+use crate::admin::list::page_of;
 use crate::admin::{
-    ActionSpec, Actor, Cell, Column, FieldSpec, FilterSpec, FormData, ListPage, ListQuery,
-    ModelAdmin, ModelInfo, Row,
+    ActionSpec, Actor, Cell, Column, FieldSpec, FilterSpec, FormData, LegacyModelAdmin, ListPage,
+    ListQuery, ModelInfo, Row,
 };
 use crate::auth::permissions::Action;
 use crate::courses::CourseKey;
 use crate::db::DbConnection;
 use crate::db::schema::{badge_assertions, badge_classes, learners};
-use crate::page_of;
+use crate::display::format_time;
 
 static INFO: ModelInfo = ModelInfo {
     app_label: "badges",
@@ -61,10 +62,7 @@ pub const REVOKE: &str = "revoke";
 /// The page that asks for the reason, under the changelist.
 pub const REVOKE_PAGE: &str = "revoke";
 
-static ACTIONS: &[ActionSpec] = &[ActionSpec {
-    name: REVOKE,
-    description: "Revoke selected badge assertions",
-}];
+static ACTIONS: &[ActionSpec] = &[ActionSpec::new(REVOKE, "Revoke selected badge assertions")];
 
 /// The date filter's choices, as Django's: how far back each reaches.
 const DATE_CHOICES: [(&str, &str); 4] = [
@@ -102,7 +100,7 @@ type AssertionRow = (
     bool,
 );
 
-impl ModelAdmin for BadgeAssertionAdmin {
+impl LegacyModelAdmin for BadgeAssertionAdmin {
     fn info(&self) -> &'static ModelInfo {
         &INFO
     }

@@ -140,7 +140,7 @@ pub fn summary(conn: &mut DbConnection, course_id: &str) -> QueryResult<String> 
     let progress = progress(conn, run.id)?;
     Ok(format!(
         "Last run {} by {}: {} awards queued ({} learners already had the badge or one waiting) — {}.",
-        crate::admin::list::format_time(&run.created_at),
+        crate::display::format_time(&run.created_at),
         run.requested_by,
         run.queued,
         run.skipped,

@@ -4,15 +4,15 @@
 
 use diesel::prelude::*;
 
-use crate::admin::list::format_time;
+use crate::admin::list::{page_of, search_terms};
 use crate::admin::{
-    ActionOutcome, ActionSpec, Actor, Cell, Column, FieldSpec, FilterSpec, FormData, ListPage,
-    ListQuery, ModelAdmin, ModelInfo, Row, ids_as_i64,
+    ActionOutcome, ActionSpec, Actor, Cell, Column, FieldSpec, FilterSpec, FormData,
+    LegacyModelAdmin, ListPage, ListQuery, ModelInfo, Row, ids_as_i64,
 };
 use crate::auth::permissions::Action;
 use crate::db::DbConnection;
 use crate::db::schema::{certificates, learners};
-use crate::{page_of, search_terms};
+use crate::display::format_time;
 
 use super::intake::PASSING;
 
@@ -52,10 +52,7 @@ static COLUMNS: &[Column] = &[
     },
 ];
 
-static ACTIONS: &[ActionSpec] = &[ActionSpec {
-    name: "issue",
-    description: "Issue badge now",
-}];
+static ACTIONS: &[ActionSpec] = &[ActionSpec::new("issue", "Issue badge now")];
 
 pub struct CertificateAdmin {
     /// For the evidence URL of the awards the action queues.
@@ -91,7 +88,7 @@ const SHOWN: (
     certificates::updated_at,
 );
 
-impl ModelAdmin for CertificateAdmin {
+impl LegacyModelAdmin for CertificateAdmin {
     fn info(&self) -> &'static ModelInfo {
         &INFO
     }

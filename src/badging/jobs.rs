@@ -504,6 +504,59 @@ pub fn last_reason(conn: &mut DbConnection, job: i64) -> QueryResult<String> {
         .unwrap_or_default())
 }
 
+/// One recorded attempt at a job.
+#[derive(Queryable, Selectable, Debug)]
+#[diesel(table_name = award_attempts)]
+pub struct AttemptRecord {
+    pub started_at: chrono::NaiveDateTime,
+    pub worker: String,
+    pub outcome: String,
+    pub reason: String,
+    /// The request was sent and got no answer: the award was looked up before sending again.
+    pub unanswered: bool,
+}
+
+impl std::fmt::Display for AttemptRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let unknown = if self.unanswered {
+            " (sent, no answer: looked up before sending again)"
+        } else {
+            ""
+        };
+        let started = crate::display::format_time(&self.started_at);
+        let (outcome, worker, reason) = (&self.outcome, &self.worker, &self.reason);
+        write!(f, "{started} {outcome}{unknown} by {worker}: {reason}")
+    }
+}
+
+/// The job's attempts, oldest first.
+pub fn attempts_of(conn: &mut DbConnection, job: i64) -> QueryResult<Vec<AttemptRecord>> {
+    award_attempts::table
+        .filter(award_attempts::job_id.eq(job))
+        .order(award_attempts::id)
+        .select(AttemptRecord::as_select())
+        .load(conn)
+}
+
+/// The jobs among `ids` that exist, each with its number of recorded attempts.
+pub fn with_attempt_counts(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<(i64, i64)>> {
+    award_jobs::table
+        .left_join(award_attempts::table)
+        .filter(award_jobs::id.eq_any(ids))
+        .group_by(award_jobs::id)
+        .order(award_jobs::id)
+        .select((
+            award_jobs::id,
+            diesel::dsl::count(award_attempts::id.nullable()),
+        ))
+        .load(conn)
+}
+
+/// Deletes the jobs (their attempts go with them).
+pub fn delete(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<usize> {
+    diesel::delete(award_jobs::table.filter(award_jobs::id.eq_any(ids))).execute(conn)
+}
+
 /// Pending, running and failed jobs, newest first (for `accolade jobs`).
 pub fn unfinished(conn: &mut DbConnection, limit: i64) -> QueryResult<Vec<AwardJob>> {
     award_jobs::table

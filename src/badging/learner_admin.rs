@@ -8,16 +8,16 @@ use std::collections::HashMap;
 use diesel::dsl::count_star;
 use diesel::prelude::*;
 
-use crate::admin::list::format_time;
+use crate::admin::list::{page_of, search_terms};
 use crate::admin::{
-    Actor, Cell, Column, FieldSpec, FormData, ListPage, ListQuery, ModelAdmin, ModelInfo, Row,
+    Actor, Cell, Column, FieldSpec, FormData, LegacyModelAdmin, ListPage, ListQuery, ModelInfo, Row,
 };
 use crate::auth::permissions::Action;
 use crate::db::DbConnection;
 use crate::db::schema::{
     award_jobs, badge_assertions, badge_classes, certificates, enrollments, learners,
 };
-use crate::{page_of, search_terms};
+use crate::display::format_time;
 
 static INFO: ModelInfo = ModelInfo {
     app_label: "learners",
@@ -62,7 +62,7 @@ static COLUMNS: &[Column] = &[
 
 pub struct LearnerAdmin;
 
-impl ModelAdmin for LearnerAdmin {
+impl LegacyModelAdmin for LearnerAdmin {
     fn info(&self) -> &'static ModelInfo {
         &INFO
     }

@@ -12,7 +12,6 @@ pub mod certificate_admin;
 pub mod claims;
 pub mod event_badges;
 pub mod intake;
-pub mod job_admin;
 pub mod jobs;
 pub mod learner_admin;
 pub mod learners;

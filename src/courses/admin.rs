@@ -4,14 +4,14 @@
 use diesel::prelude::*;
 
 use super::{CourseKey, ISSUE_BADGES_HELP, ISSUE_BADGES_LABEL, keys, split_modes, validate_mode};
+use crate::admin::list::{page_of, search_terms};
 use crate::admin::{
     ActionOutcome, ActionSpec, Actor, Cell, Column, DeletedObject, FieldErrors, FieldSpec,
-    FilterSpec, FormData, ListPage, ListQuery, ModelAdmin, ModelInfo, Row, SaveError, Saved,
+    FilterSpec, FormData, LegacyModelAdmin, ListPage, ListQuery, ModelInfo, Row, SaveError, Saved,
     Widget, ids_as_i64,
 };
 use crate::db::schema::{badge_classes, course_roles, courses, users};
 use crate::db::{DbConnection, now};
-use crate::{page_of, search_terms};
 
 static INFO: ModelInfo = ModelInfo {
     app_label: "courses",
@@ -59,18 +59,9 @@ const DISABLE: &str = "disable_badges";
 const BACKFILL: &str = "backfill";
 
 static ACTIONS: &[ActionSpec] = &[
-    ActionSpec {
-        name: ENABLE,
-        description: "Enable badges",
-    },
-    ActionSpec {
-        name: DISABLE,
-        description: "Disable badges",
-    },
-    ActionSpec {
-        name: BACKFILL,
-        description: "Issue badges for existing passing certificates",
-    },
+    ActionSpec::new(ENABLE, "Enable badges"),
+    ActionSpec::new(DISABLE, "Disable badges"),
+    ActionSpec::new(BACKFILL, "Issue badges for existing passing certificates"),
 ];
 
 pub struct CourseAdmin {
@@ -165,7 +156,7 @@ impl CourseAdmin {
     }
 }
 
-impl ModelAdmin for CourseAdmin {
+impl LegacyModelAdmin for CourseAdmin {
     fn info(&self) -> &'static ModelInfo {
         &INFO
     }

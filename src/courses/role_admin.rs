@@ -2,14 +2,16 @@
 
 use diesel::prelude::*;
 
+use crate::admin::FormChecks;
+
 use super::Role;
+use crate::admin::list::{page_of, search_terms};
 use crate::admin::{
-    Actor, Cell, Column, DeletedObject, FieldErrors, FieldSpec, FilterSpec, FormData, ListPage,
-    ListQuery, ModelAdmin, ModelInfo, Row, SaveError, Saved, Widget, ids_as_i64,
+    Actor, Cell, Column, DeletedObject, FieldErrors, FieldSpec, FilterSpec, FormData,
+    LegacyModelAdmin, ListPage, ListQuery, ModelInfo, Row, SaveError, Saved, Widget, ids_as_i64,
 };
 use crate::db::DbConnection;
 use crate::db::schema::{course_roles, courses, users};
-use crate::{page_of, search_terms};
 
 static INFO: ModelInfo = ModelInfo {
     app_label: "courses",
@@ -79,7 +81,7 @@ fn grant_refusal(
     super::grant_refusal(conn, &actor, &target, course, role)
 }
 
-impl ModelAdmin for CourseRoleAdmin {
+impl LegacyModelAdmin for CourseRoleAdmin {
     fn info(&self) -> &'static ModelInfo {
         &INFO
     }

@@ -10,7 +10,7 @@ use diesel::QueryResult;
 use super::AppState;
 use super::page::{Crumb, Page};
 use crate::admin::history::Author;
-use crate::admin::{Actor, ModelAdmin};
+use crate::admin::{Actor, DynModelAdmin};
 use crate::auth::permissions::{self, Action, PermissionSet};
 use crate::auth::session::TypedSession;
 use crate::auth::sessions;
@@ -50,13 +50,13 @@ impl Staff {
         }
     }
 
-    pub fn can(&self, model: &dyn ModelAdmin, action: Action) -> bool {
+    pub fn can(&self, model: &dyn DynModelAdmin, action: Action) -> bool {
         let info = model.info();
         model.allows(action) && self.permissions.has(info.app_label, action, info.model)
     }
 
     /// `Forbidden` unless the user holds the permission.
-    pub fn require(&self, model: &dyn ModelAdmin, action: Action) -> Result<(), AppError> {
+    pub fn require(&self, model: &dyn DynModelAdmin, action: Action) -> Result<(), AppError> {
         if self.can(model, action) {
             Ok(())
         } else {

@@ -365,7 +365,7 @@ impl TestApp {
 
     /// The admin site as the application builds it, to walk its models.
     pub fn admin_site(&self) -> accolade::admin::AdminSite {
-        accolade::admin_site(&test_config(&self.database_url, &[]))
+        accolade::backoffice::site(&test_config(&self.database_url, &[]))
     }
 
     /// Posts a passing certificate of `alice` in `course_id` as the LMS would.

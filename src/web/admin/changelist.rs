@@ -11,7 +11,7 @@ use super::{capfirst, changelist_url, delete, object_url, permitted_model, prese
 use crate::admin::list::{ORDER_PARAM, PAGE_PARAM, SEARCH_PARAM, last_page};
 
 use crate::admin::history::{self, ChangeMessage};
-use crate::admin::{FilterSpec, ListPage, ListQuery, ModelAdmin};
+use crate::admin::{DynModelAdmin, FilterSpec, ListPage, ListQuery};
 use crate::auth::permissions::Action;
 use crate::auth::session::Level;
 use crate::db::DbConnection;
@@ -148,7 +148,7 @@ fn applied(current: QueryString, query: &ListQuery) -> QueryString {
 /// The requested page of the list; past the end, the last page (as Django's
 /// `Paginator.get_page`).
 fn list_page(
-    model: &dyn ModelAdmin,
+    model: &dyn DynModelAdmin,
     conn: &mut DbConnection,
     mut query: ListQuery,
 ) -> Result<(ListQuery, ListPage), AppError> {
@@ -164,7 +164,7 @@ fn list_page(
 
 fn render(
     staff: &Staff,
-    model: &dyn ModelAdmin,
+    model: &dyn DynModelAdmin,
     current: QueryString,
     filters: &[FilterSpec],
     query: &ListQuery,
@@ -248,7 +248,7 @@ fn render(
 /// Column headers with Django's sorting links: clicking a column makes it the primary sort
 /// (or toggles it when it already is); sorted columns also offer toggle and remove.
 fn headers(
-    model: &dyn ModelAdmin,
+    model: &dyn DynModelAdmin,
     base: &str,
     current: &QueryString,
     query: &ListQuery,
@@ -430,7 +430,7 @@ pub async fn act(
 async fn run_action(
     state: &AppState,
     staff: &Staff,
-    model: Arc<dyn ModelAdmin>,
+    model: Arc<dyn DynModelAdmin>,
     action: String,
     selected: Vec<String>,
 ) -> Result<(), AppError> {

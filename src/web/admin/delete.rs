@@ -9,7 +9,7 @@ use askama_web::WebTemplate;
 
 use super::{capfirst, object_url, permitted_model, preserved};
 use crate::admin::history::{self, ChangeMessage};
-use crate::admin::{Actor, DeletedObject, ModelAdmin};
+use crate::admin::{Actor, DeletedObject, DynModelAdmin};
 use crate::auth::permissions::Action;
 use crate::auth::session::Level;
 use crate::error::{AppError, redirect};
@@ -37,7 +37,7 @@ pub struct DeletePage {
 /// What deleting the objects would take with it, and what stands in the way.
 fn assess(
     conn: &mut crate::db::DbConnection,
-    model: &dyn ModelAdmin,
+    model: &dyn DynModelAdmin,
     actor: Actor,
     ids: &[String],
 ) -> diesel::QueryResult<Vec<(String, DeletedObject)>> {
@@ -51,7 +51,7 @@ fn assess(
 async fn preview(
     state: &AppState,
     staff: &Staff,
-    model: Arc<dyn ModelAdmin>,
+    model: Arc<dyn DynModelAdmin>,
     ids: Vec<String>,
 ) -> Result<Vec<(String, DeletedObject)>, AppError> {
     let actor = staff.actor();
@@ -133,7 +133,7 @@ pub async fn delete(
 pub async fn bulk(
     state: &AppState,
     staff: &Staff,
-    model: Arc<dyn ModelAdmin>,
+    model: Arc<dyn DynModelAdmin>,
     ids: Vec<String>,
     confirmed: bool,
     back: String,
@@ -192,7 +192,7 @@ pub async fn bulk(
 async fn remove(
     state: &AppState,
     staff: &Staff,
-    model: Arc<dyn ModelAdmin>,
+    model: Arc<dyn DynModelAdmin>,
     ids: Vec<String>,
 ) -> Result<Vec<String>, AppError> {
     let (author, actor) = (staff.author(), staff.actor());

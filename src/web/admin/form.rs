@@ -11,7 +11,9 @@ use super::views::{FieldView, field_views};
 use super::{capfirst, changelist_url, object_url, permitted_model, preserved};
 use crate::admin::form::changed_fields;
 use crate::admin::history::{self, ChangeMessage};
-use crate::admin::{FieldErrors, FormData, ModelAdmin, ProcessedUploads, SaveError, Saved};
+use crate::admin::{
+    DynModelAdmin, FieldErrors, FormChecks, FormData, ProcessedUploads, SaveError, Saved,
+};
 use crate::auth::permissions::Action;
 use crate::auth::session::Level;
 use crate::error::{AppError, redirect};
@@ -49,7 +51,7 @@ pub struct ObjectAction {
     pub description: &'static str,
 }
 
-fn object_actions(model: &dyn ModelAdmin) -> Vec<ObjectAction> {
+fn object_actions(model: &dyn DynModelAdmin) -> Vec<ObjectAction> {
     model
         .actions()
         .iter()
@@ -69,7 +71,7 @@ enum Target {
 
 struct FormContext<'a> {
     staff: &'a Staff,
-    model: &'a dyn ModelAdmin,
+    model: &'a dyn DynModelAdmin,
     preserved_filters: String,
 }
 
@@ -275,7 +277,7 @@ fn target_of(id: Option<String>, before: Option<(String, FormData)>) -> Target {
 /// connection is taken, and lets go of the files' bytes; a form without files skips it.
 async fn process_uploads(
     state: &AppState,
-    model: &Arc<dyn ModelAdmin>,
+    model: &Arc<dyn DynModelAdmin>,
     mut data: FormData,
 ) -> Result<(FormData, ProcessedUploads), AppError> {
     if !data.has_files() {
@@ -298,7 +300,7 @@ async fn process_uploads(
 async fn submit(
     state: &AppState,
     staff: &Staff,
-    model: Arc<dyn ModelAdmin>,
+    model: Arc<dyn DynModelAdmin>,
     id: Option<String>,
     data: FormData,
 ) -> Result<HttpResponse, AppError> {
@@ -421,7 +423,7 @@ async fn submit(
 
 fn after_save(
     staff: &Staff,
-    model: &dyn ModelAdmin,
+    model: &dyn DynModelAdmin,
     data: &FormData,
     saved: Saved,
     added: bool,

@@ -6,10 +6,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
 
-use crate::admin::list::{PER_PAGE, Search, format_time};
+use crate::admin::list::{PER_PAGE, Search};
 use crate::auth::permissions::Action;
 use crate::badges::frozen::{FrozenRow, ReportFilter, report};
 use crate::badges::image_admin::THUMBNAIL_PREFIX;
+use crate::display::format_time;
 use crate::error::AppError;
 use crate::web::AppState;
 use crate::web::page::{Crumb, Page};

@@ -6,8 +6,8 @@ use askama_web::WebTemplate;
 
 use super::{capfirst, changelist_url, object_url, permitted_model};
 use crate::admin::history;
-use crate::admin::list::format_time;
 use crate::auth::permissions::Action;
+use crate::display::format_time;
 use crate::error::AppError;
 use crate::web::AppState;
 use crate::web::page::Crumb;

@@ -20,7 +20,7 @@ use actix_web::{HttpResponse, web};
 use super::AppState;
 use super::router::{Router, endpoint};
 use super::staff::Staff;
-use crate::admin::ModelAdmin;
+use crate::admin::DynModelAdmin;
 use crate::auth::permissions::Action;
 use crate::error::{AppError, redirect};
 
@@ -79,18 +79,18 @@ fn permitted_model(
     app: &str,
     model: &str,
     action: Action,
-) -> Result<Arc<dyn ModelAdmin>, AppError> {
+) -> Result<Arc<dyn DynModelAdmin>, AppError> {
     let model = state.admin.get(app, model).ok_or(AppError::NotFound)?;
     staff.require(model.as_ref(), action)?;
     Ok(model)
 }
 
-pub fn changelist_url(model: &dyn ModelAdmin) -> String {
+pub fn changelist_url(model: &dyn DynModelAdmin) -> String {
     let info = model.info();
     format!("/admin/{}/{}/", info.app_label, info.model)
 }
 
-pub fn object_url(model: &dyn ModelAdmin, id: &str, page: &str) -> String {
+pub fn object_url(model: &dyn DynModelAdmin, id: &str, page: &str) -> String {
     format!("{}{}/{page}/", changelist_url(model), segment(id))
 }
 

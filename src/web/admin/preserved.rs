@@ -5,7 +5,7 @@
 use actix_web::HttpRequest;
 
 use super::changelist_url;
-use crate::admin::ModelAdmin;
+use crate::admin::DynModelAdmin;
 use crate::auth::MAX_CARRIED_URL;
 use crate::web::query::{QueryString, pairs};
 
@@ -34,7 +34,7 @@ pub fn carry(url: String, preserved: &str) -> String {
 }
 
 /// The changelist as it was left.
-pub fn changelist(model: &dyn ModelAdmin, preserved: &str) -> String {
+pub fn changelist(model: &dyn DynModelAdmin, preserved: &str) -> String {
     format!(
         "{}{}",
         changelist_url(model),

@@ -5,9 +5,9 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
 
-use crate::admin::list::format_time;
 use crate::auth::permissions::Action;
 use crate::badging::reconcile::{self, FindingRecord, RunRecord};
+use crate::display::format_time;
 use crate::error::AppError;
 use crate::web::AppState;
 use crate::web::page::{Crumb, Page};

@@ -9,7 +9,7 @@ use askama_web::WebTemplate;
 
 use super::{capfirst, changelist_url, permitted_model};
 use crate::admin::history::{self, ChangeMessage};
-use crate::admin::{FormData, ModelAdmin, ids_as_i64};
+use crate::admin::{DynModelAdmin, FormData, ids_as_i64};
 use crate::auth::permissions::Action;
 use crate::auth::session::Level;
 use crate::badging::assertion_admin::{self, Selected};
@@ -34,7 +34,7 @@ pub struct RevokePage {
     cancel_url: String,
 }
 
-fn model(state: &AppState, staff: &Staff) -> Result<Arc<dyn ModelAdmin>, AppError> {
+fn model(state: &AppState, staff: &Staff) -> Result<Arc<dyn DynModelAdmin>, AppError> {
     permitted_model(state, staff, "badges", "badgeassertion", Action::Change)
 }
 
@@ -52,7 +52,7 @@ async fn load(state: &AppState, ids: Vec<String>) -> Result<Vec<Selected>, AppEr
 
 fn page(
     staff: &Staff,
-    model: &dyn ModelAdmin,
+    model: &dyn DynModelAdmin,
     objects: Vec<Selected>,
     reason: String,
     error: Option<String>,

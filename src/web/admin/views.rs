@@ -1,7 +1,7 @@
 //! Plain view structs the admin templates render, built from the generic admin's types.
 
-use crate::admin::list::format_time;
 use crate::admin::{Cell, FieldErrors, FieldSpec, FormData, Widget};
+use crate::display::format_time;
 
 pub struct CellView {
     pub text: String,

@@ -1,0 +1,56 @@
+//! The back office: the admin's model admins, one short declaration per model, and the
+//! site that registers them. Each file says what its model shows and offers and calls
+//! the domain for every rule; the generic pages in `web::admin` do the rest.
+
+mod award_jobs;
+
+use crate::admin::site::ExtraPage;
+use crate::admin::{AdminSite, Legacy};
+use crate::config::Config;
+
+/// Every model the admin shows.
+pub fn site(config: &Config) -> AdminSite {
+    let mut site = AdminSite::default();
+    site.register(Legacy(crate::auth::admin::UserAdmin));
+    site.register(Legacy(crate::auth::admin::GroupAdmin));
+    site.register(Legacy(crate::auth::token_admin::ServiceTokenAdmin));
+    site.register(Legacy(
+        crate::badges::image_admin::BadgeImageConfigurationAdmin {
+            limits: config.images.clone(),
+        },
+    ));
+    site.register(Legacy(crate::courses::admin::CourseAdmin {
+        badges_enabled: config.badges_enabled,
+        lms_url: config.lms_url.clone(),
+    }));
+    site.register(Legacy(crate::courses::role_admin::CourseRoleAdmin));
+    site.register(Legacy(crate::badges::class_admin::BadgeClassAdmin {
+        limits: config.images.clone(),
+    }));
+    site.register(Legacy(
+        crate::badges::event_config_admin::EventBadgesConfigAdmin,
+    ));
+    site.register(Legacy(crate::badging::assertion_admin::BadgeAssertionAdmin));
+    site.register(award_jobs::AwardJobAdmin);
+    site.register(Legacy(crate::badging::learner_admin::LearnerAdmin));
+    site.register(Legacy(
+        crate::badging::certificate_admin::CertificateAdmin {
+            lms_url: config.lms_url.clone(),
+        },
+    ));
+    site.add_page(ExtraPage {
+        app_name: "Badges",
+        label: "Frozen badge images",
+        url: "/admin/badges/frozen-images/",
+        app_label: "badges",
+        model: "badgeclass",
+    });
+    site.add_page(ExtraPage {
+        app_name: "Badges",
+        label: "Reconciliation with Badgr",
+        url: "/admin/badges/reconciliation/",
+        app_label: "badges",
+        model: "badgeassertion",
+    });
+    site
+}
