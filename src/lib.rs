@@ -12,6 +12,7 @@ pub mod config;
 pub mod courses;
 pub mod cpu;
 pub mod db;
+pub mod digest;
 pub mod display;
 pub mod error;
 pub mod images;
@@ -30,7 +31,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web as aweb};
 
 use crate::admin::AdminSite;
-use crate::auth::csrf::{self, CsrfPolicy};
+use crate::web::csrf::{self, CsrfPolicy};
 use crate::auth::{password, permissions, tokens, users};
 use crate::config::Config;
 use crate::db::Database;
@@ -108,7 +109,7 @@ pub fn prepare(config: Config) -> Result<Prepared, String> {
             tracing::warn!(
                 "ACCOLADE_SECRET_KEY is not set: using a development key generated once and kept in the database; set ACCOLADE_SECRET_KEY in production"
             );
-            db::settings::development_secret_key(&mut conn).map_err(|e| e.to_string())?
+            tokens::development_secret_key(&mut conn).map_err(|e| e.to_string())?
         }
     };
     let admin = backoffice::site(&config);

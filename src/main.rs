@@ -266,9 +266,11 @@ fn award(
         let state = jobs::get(&mut conn, job)
             .map_err(|e| e.to_string())?
             .ok_or("the job vanished")?;
-        match state.status.as_str() {
-            "done" => return report_award(&mut conn, &state),
-            "failed" => return Err(format!("the award failed: {}", state.last_error)),
+        match state.status {
+            jobs::JobStatus::Done => return report_award(&mut conn, &state),
+            jobs::JobStatus::Failed => {
+                return Err(format!("the award failed: {}", state.last_error));
+            }
             _ if std::time::Instant::now() > deadline => {
                 return Err(format!(
                     "still waiting after {timeout} s; the job stays queued ({})",
@@ -393,7 +395,7 @@ fn list_jobs(config: &Config) -> Result<(), String> {
             job.status,
             job.course_id,
             job.learner_id,
-            jobs::badge_label(&job.kind, &job.mode, &job.badge_slug),
+            job.work(),
             job.attempts,
             job.next_attempt_at,
             job.last_error

@@ -51,7 +51,7 @@ async fn tokens_are_shown_once_stored_hashed_and_revocable() {
         .select((service_tokens::token_hash, service_tokens::token_prefix))
         .first(&mut *app.conn())
         .unwrap();
-    assert_eq!(stored.0, accolade::images::sha256_hex(secret.as_bytes()));
+    assert_eq!(stored.0, accolade::digest::sha256_hex(secret.as_bytes()));
     assert!(secret.starts_with(&stored.1));
     let list = app.get_html("/admin/auth/token/").await;
     assert!(!list.contains(&secret), "never shown again");

@@ -835,7 +835,7 @@ async fn operators_find_assertions_and_revoke_them_with_a_reason() {
 
 fn pending_revocations(app: &TestApp) -> i64 {
     award_jobs::table
-        .filter(award_jobs::kind.eq(jobs::REVOCATION))
+        .filter(award_jobs::kind.eq(jobs::JobKind::Revocation))
         .filter(award_jobs::status.eq("pending"))
         .count()
         .get_result(&mut *app.conn())

@@ -132,7 +132,7 @@ async fn an_upload_is_processed_listed_and_served() {
     );
     let bytes = image.bytes().await.unwrap();
     assert_eq!(
-        accolade::images::sha256_hex(&bytes),
+        accolade::digest::sha256_hex(&bytes),
         hash,
         "named by its content"
     );

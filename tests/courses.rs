@@ -422,7 +422,7 @@ async fn invalid_badge_classes_are_never_written() {
     let mut conn = app.conn();
     // A non-square image in the store (the pipeline never makes one; older data might).
     let wide = png(&solid(200, 100, [1, 2, 3, 255]));
-    let hash = accolade::images::sha256_hex(&wide);
+    let hash = accolade::digest::sha256_hex(&wide);
     diesel::insert_into(accolade::db::schema::stored_images::table)
         .values((
             accolade::db::schema::stored_images::hash.eq(&hash),

@@ -4,7 +4,7 @@
 mod common;
 
 use accolade::auth::permissions;
-use accolade::db::{Database, DatabaseKind, DbConnection, settings};
+use accolade::db::{Database, DatabaseKind, DbConnection};
 use diesel::prelude::*;
 
 fn fresh() -> (common::TestDatabase, Database) {
@@ -97,8 +97,8 @@ fn sqlite_connections_enforce_foreign_keys_and_use_wal() {
 fn the_development_secret_key_is_made_once_and_shared() {
     let (_dir, db) = fresh();
     db.migrate().unwrap();
-    let first = settings::development_secret_key(&mut db.get().unwrap()).unwrap();
-    let second = settings::development_secret_key(&mut db.get().unwrap()).unwrap();
+    let first = accolade::auth::tokens::development_secret_key(&mut db.get().unwrap()).unwrap();
+    let second = accolade::auth::tokens::development_secret_key(&mut db.get().unwrap()).unwrap();
     assert_eq!(first, second);
     assert!(first.len() >= 32);
 }

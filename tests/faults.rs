@@ -722,7 +722,7 @@ fn retryable_jobs(conn: &mut DbConnection) -> QueryResult<Vec<i64>> {
 /// Jobs pending or running (of one course, or all).
 fn open_jobs(conn: &mut DbConnection, course: Option<&str>) -> QueryResult<i64> {
     let mut open = award_jobs::table
-        .filter(award_jobs::status.eq_any(accolade::badging::jobs::OPEN))
+        .filter(award_jobs::status.eq_any(accolade::badging::jobs::JobStatus::OPEN))
         .into_boxed();
     if let Some(course) = course {
         open = open.filter(award_jobs::course_id.eq(course.to_string()));

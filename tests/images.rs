@@ -70,7 +70,7 @@ fn every_accepted_format_becomes_a_clean_png() {
             "{name}: never upscaled"
         );
         assert!(is_red(decode(&out.png).get_pixel(64, 64)), "{name}");
-        assert_eq!(out.hash, accolade::images::sha256_hex(&out.png));
+        assert_eq!(out.hash, accolade::digest::sha256_hex(&out.png));
         assert_eq!(
             decode(&out.thumbnail).dimensions(),
             (64, 64),

@@ -1,7 +1,6 @@
 //! Users, groups, permissions, password hashing, sessions, CSRF and login throttling.
 
 pub mod admin;
-pub mod csrf;
 pub mod password;
 pub mod permissions;
 pub mod service_tokens;

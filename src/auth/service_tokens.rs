@@ -21,7 +21,7 @@ pub fn new_secret() -> NewSecret {
     let secret = format!("{PREFIX}{}", random_token());
     NewSecret {
         prefix: secret.chars().take(12).collect(),
-        hash: crate::images::sha256_hex(secret.as_bytes()),
+        hash: crate::digest::sha256_hex(secret.as_bytes()),
         secret,
     }
 }
@@ -51,7 +51,7 @@ pub fn authenticate(
     conn: &mut DbConnection,
     secret: &str,
 ) -> QueryResult<Option<super::permissions::PermissionSet>> {
-    let hash = crate::images::sha256_hex(secret.as_bytes());
+    let hash = crate::digest::sha256_hex(secret.as_bytes());
     let found: Option<(i64, i64, Option<chrono::NaiveDateTime>)> = service_tokens::table
         .inner_join(users::table)
         .filter(service_tokens::token_hash.eq(&hash))

@@ -45,7 +45,7 @@ impl SessionPolicy {
 const TOUCH_INTERVAL: chrono::Duration = chrono::Duration::minutes(1);
 
 fn digest(key: &str) -> String {
-    crate::images::sha256_hex(key.as_bytes())
+    crate::digest::sha256_hex(key.as_bytes())
 }
 
 /// Starts a session for the user; returns the key the cookie carries. Sessions that have

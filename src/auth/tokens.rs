@@ -13,6 +13,11 @@ pub fn random_token() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// The development secret key: generated once, then shared through the database.
+pub fn development_secret_key(conn: &mut crate::db::DbConnection) -> diesel::QueryResult<String> {
+    crate::db::settings::get_or_insert(conn, crate::db::settings::SECRET_KEY, random_token)
+}
+
 /// A 64-byte key for one purpose, derived from the secret key (HMAC-SHA512 keyed by the
 /// secret over the purpose), so that no two uses ever share key material.
 pub fn derive_key(secret: &str, purpose: &str) -> [u8; 64] {

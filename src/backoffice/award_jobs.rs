@@ -11,7 +11,8 @@ use crate::admin::{
     FilterSpec, ListPage, ListQuery, ModelAdmin, ModelInfo, Row,
 };
 use crate::auth::permissions::Action;
-use crate::badging::{assertions, jobs, learners};
+use crate::badging::jobs::{self, JobStatus};
+use crate::badging::{assertions, learners};
 use crate::db::DbConnection;
 use crate::db::schema::{award_jobs, learners as learner_rows};
 use crate::display::{format_time, or_dash};
@@ -72,7 +73,8 @@ impl ModelAdmin for AwardJobAdmin {
     }
 
     fn filters(&self, _conn: &mut DbConnection) -> QueryResult<Vec<FilterSpec>> {
-        let states = ["pending", "running", "done", "failed"];
+        let states = JobStatus::ALL.iter().map(|s| s.as_str());
+        let states: Vec<&str> = states.collect();
         Ok(vec![FilterSpec::values("status__exact", "state", &states)])
     }
 
@@ -109,12 +111,12 @@ impl ModelAdmin for AwardJobAdmin {
             id: job.id.to_string(),
             cells: vec![
                 Cell::Text(format!("#{}", job.id)),
-                Cell::Text(job.status.clone()),
+                Cell::Text(job.status.to_string()),
                 Cell::Text(learner),
                 Cell::Text(job.course_id.clone()),
-                Cell::Text(jobs::badge_label(&job.kind, &job.mode, &job.badge_slug)),
+                Cell::Text(job.work().to_string()),
                 Cell::Text(job.attempts.to_string()),
-                Cell::Time((job.status == "pending").then_some(job.next_attempt_at)),
+                Cell::Time((job.status == JobStatus::Pending).then_some(job.next_attempt_at)),
                 Cell::Text(job.last_error.chars().take(120).collect()),
             ],
         });
@@ -154,11 +156,11 @@ impl ModelAdmin for AwardJobAdmin {
         let view = JobView {
             learner: format!("{} <{}>", learner.username, learner.email),
             course: job.course_id.clone(),
-            badge: jobs::badge_label(&job.kind, &job.mode, &job.badge_slug),
+            badge: job.work().to_string(),
             evidence: or_dash(&job.evidence_url),
             attempts: job.attempts.to_string(),
-            next: match job.status.as_str() {
-                "pending" => format_time(&job.next_attempt_at),
+            next: match job.status {
+                JobStatus::Pending => format_time(&job.next_attempt_at),
                 _ => "-".into(),
             },
             assertion,
@@ -168,7 +170,7 @@ impl ModelAdmin for AwardJobAdmin {
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
                 .join(" · "),
-            status: job.status,
+            status: job.status.to_string(),
         };
         Ok(Some((repr(*id), view)))
     }

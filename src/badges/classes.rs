@@ -273,7 +273,7 @@ fn check_slug(errors: &mut FieldErrors, field: &str, value: &str, max: usize, re
 /// found by it.
 pub fn course_slug(course_key: &str, mode: &str) -> String {
     let digest = Sha256::digest(format!("{course_key}{mode}").as_bytes());
-    let hex: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    let hex = crate::digest::hex(&digest[..4]);
     let base: String = slugify(&format!("{course_key}_{mode}_"))
         .chars()
         .take(248)

@@ -15,7 +15,7 @@ use super::assertions;
 use super::award_class::{ClassLookup, course_completion_class, event_badge_class};
 use super::backend::{AwardError, BadgeBackend, IssuedAssertion};
 use super::claims::{self, Claim, Creation};
-use super::jobs::{self, AwardJob, Outcome};
+use super::jobs::{self, AwardJob, JobWork, Outcome};
 use super::learners::{self, Learner};
 use crate::badges::classes::{self, BadgeClass};
 use crate::db::{Database, DbConnection, now};
@@ -118,7 +118,7 @@ impl Award<'_> {
 
     fn run(&self) -> Result<Outcome, AwardError> {
         let job = self.job;
-        if job.kind == jobs::REVOCATION {
+        if job.kind == jobs::JobKind::Revocation {
             // An operator's explicit request: carried out even with badging off.
             return self.revoke();
         }
@@ -127,10 +127,12 @@ impl Award<'_> {
                 reason: "Badging is off for this site (ENABLE_OPENBADGES=false).".into(),
             });
         }
-        let lookup = self.with_conn(|conn| match job.kind.as_str() {
-            jobs::COURSE_COMPLETION => course_completion_class(conn, self.settings, job),
-            jobs::EVENT_BADGE => event_badge_class(conn, job),
-            other => Err(AwardError::Permanent(format!("unknown job kind {other:?}"))),
+        let lookup = self.with_conn(|conn| match job.work() {
+            JobWork::CourseCompletion { mode, .. } => {
+                course_completion_class(conn, self.settings, &job.course_id, mode)
+            }
+            JobWork::EventBadge { slug } => event_badge_class(conn, slug),
+            JobWork::Revocation { .. } => unreachable!("revocations are carried out above"),
         })?;
         match lookup {
             ClassLookup::Found(class) => self.issue(*class),

@@ -6,7 +6,6 @@ use diesel::prelude::*;
 
 use super::award::AwardSettings;
 use super::backend::AwardError;
-use super::jobs::AwardJob;
 use crate::badges::classes::{self, BadgeClass, BadgeClassError, BadgeClassSpec, ImageSource};
 use crate::badges::event_config::EVENT_COMPONENT;
 use crate::badges::images::{BadgeImageError, image_for_mode};
@@ -24,19 +23,13 @@ pub enum ClassLookup {
 }
 
 /// The class of a course-event badge: made by an admin, looked up only.
-pub fn event_badge_class(
-    conn: &mut DbConnection,
-    job: &AwardJob,
-) -> Result<ClassLookup, AwardError> {
-    Ok(
-        match classes::find(conn, &job.badge_slug, EVENT_COMPONENT, "")? {
-            Some(class) => ClassLookup::Found(Box::new(class)),
-            None => ClassLookup::Skip(format!(
-                "There is no badge class with the slug {:?} and the issuing component {EVENT_COMPONENT:?}.",
-                job.badge_slug
-            )),
-        },
-    )
+pub fn event_badge_class(conn: &mut DbConnection, slug: &str) -> Result<ClassLookup, AwardError> {
+    Ok(match classes::find(conn, slug, EVENT_COMPONENT, "")? {
+        Some(class) => ClassLookup::Found(Box::new(class)),
+        None => ClassLookup::Skip(format!(
+            "There is no badge class with the slug {slug:?} and the issuing component {EVENT_COMPONENT:?}."
+        )),
+    })
 }
 
 /// The class of a course completion, created the first time from the course and the
@@ -44,16 +37,17 @@ pub fn event_badge_class(
 pub fn course_completion_class(
     conn: &mut DbConnection,
     settings: &AwardSettings,
-    job: &AwardJob,
+    course_key: &str,
+    mode: &str,
 ) -> Result<ClassLookup, AwardError> {
-    let course = courses::find_by_key(conn, &job.course_id)?
-        .ok_or_else(|| AwardError::Permanent(format!("unknown course {:?}", job.course_id)))?;
+    let course = courses::find_by_key(conn, course_key)?
+        .ok_or_else(|| AwardError::Permanent(format!("unknown course {course_key:?}")))?;
     if !course.issue_badges {
         return Ok(ClassLookup::Skip(COURSE_BADGES_OFF.into()));
     }
-    let slug = classes::course_slug(&course.course_id, &job.mode);
+    let slug = classes::course_slug(&course.course_id, mode);
     if classes::find(conn, &slug, "", &course.course_id)?.is_none() {
-        refuse_shipped_image(conn, settings, &job.mode)?;
+        refuse_shipped_image(conn, settings, mode)?;
     }
     let name = if course.display_name.is_empty() {
         course.course_id.clone()
@@ -63,17 +57,12 @@ pub fn course_completion_class(
     let spec = BadgeClassSpec {
         slug,
         issuing_component: String::new(),
-        description: classes::badge_description(
-            &name,
-            &job.mode,
-            course.start_date,
-            course.end_date,
-        ),
+        description: classes::badge_description(&name, mode, course.start_date, course.end_date),
         display_name: name,
         criteria: course.about_url(&settings.lms_url),
-        mode: job.mode.clone(),
+        mode: mode.to_string(),
         course_id: Some(course.course_id.clone()),
-        image: ImageSource::ForMode(job.mode.clone()),
+        image: ImageSource::ForMode(mode.to_string()),
     };
     match classes::get_badge_class(conn, &spec, true) {
         Ok(Some(class)) => Ok(ClassLookup::Found(Box::new(class))),

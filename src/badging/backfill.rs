@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use diesel::prelude::*;
 
 use super::intake::PASSING;
-use super::jobs::{self, COURSE_COMPLETION, OPEN, StateCounts};
+use super::jobs::{self, JobKind, JobStatus, StateCounts};
 use crate::db::schema::{award_jobs, backfills, badge_assertions, badge_classes, certificates};
 use crate::db::{DbConnection, now};
 
@@ -104,9 +104,9 @@ fn holders(conn: &mut DbConnection, course_id: &str) -> QueryResult<HashSet<i64>
 /// Learners with a course-completion award of the course waiting or under way.
 fn waiting(conn: &mut DbConnection, course_id: &str) -> QueryResult<HashSet<i64>> {
     Ok(award_jobs::table
-        .filter(award_jobs::kind.eq(COURSE_COMPLETION))
+        .filter(award_jobs::kind.eq(JobKind::CourseCompletion))
         .filter(award_jobs::course_id.eq(course_id))
-        .filter(award_jobs::status.eq_any(OPEN))
+        .filter(award_jobs::status.eq_any(JobStatus::OPEN))
         .select(award_jobs::learner_id)
         .load::<i64>(conn)?
         .into_iter()
@@ -124,7 +124,7 @@ pub fn latest(conn: &mut DbConnection, course_id: &str) -> QueryResult<Option<Ba
 }
 
 pub fn progress(conn: &mut DbConnection, backfill: i64) -> QueryResult<Progress> {
-    let by_state: Vec<(String, i64)> = award_jobs::table
+    let by_state: Vec<(JobStatus, i64)> = award_jobs::table
         .filter(award_jobs::backfill_id.eq(backfill))
         .group_by(award_jobs::status)
         .select((award_jobs::status, diesel::dsl::count_star()))

@@ -13,7 +13,7 @@
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 
-use super::jobs::OPEN;
+use super::jobs::JobStatus;
 use crate::db::schema::{award_claims, badge_classes};
 use crate::db::{DbConnection, now, write_transaction};
 
@@ -43,7 +43,8 @@ fn holder_closed(column: &str) -> String {
     format!(
         "({column} = $1 OR {column} IS NULL OR {column} NOT IN \
          (SELECT id FROM award_jobs WHERE status IN ('{}', '{}')))",
-        OPEN[0], OPEN[1]
+        JobStatus::Pending,
+        JobStatus::Running
     )
 }
 
@@ -93,7 +94,8 @@ pub fn claim_award(
 fn running_as(job: &str, worker: &str) -> String {
     format!(
         "EXISTS (SELECT 1 FROM award_jobs \
-         WHERE id = {job} AND status = 'running' AND locked_by = {worker})"
+         WHERE id = {job} AND status = '{}' AND locked_by = {worker})",
+        JobStatus::Running
     )
 }
 

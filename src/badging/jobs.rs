@@ -12,27 +12,20 @@ use diesel::sql_types::{BigInt, Text, Timestamp};
 use rand::Rng;
 
 use super::award::Attempt;
+pub use super::job_types::{AttemptOutcome, JobKind, JobStatus, JobWork};
 use crate::db::schema::{award_attempts, award_jobs};
 use crate::db::{DbConnection, now};
-
-pub const COURSE_COMPLETION: &str = "course_completion";
-/// A course-event badge: a class with the issuing component `openedx__course`, by slug.
-pub const EVENT_BADGE: &str = "event_badge";
-/// The revocation of an assertion, on its backend and then in Accolade.
-pub const REVOCATION: &str = "revocation";
-/// The states of a job still to be carried out.
-pub const OPEN: [&str; 2] = ["pending", "running"];
 
 #[derive(Queryable, Selectable, Clone, Debug)]
 #[diesel(table_name = award_jobs)]
 pub struct AwardJob {
     pub id: i64,
-    pub kind: String,
+    pub kind: JobKind,
     pub learner_id: i64,
     pub course_id: String,
     pub mode: String,
     pub evidence_url: String,
-    pub status: String,
+    pub status: JobStatus,
     pub attempts: i32,
     pub next_attempt_at: chrono::NaiveDateTime,
     pub locked_by: String,
@@ -49,11 +42,31 @@ pub struct AwardJob {
     pub backfill_id: Option<i64>,
 }
 
+impl AwardJob {
+    /// The job's payload, as its kind reads it.
+    pub fn work(&self) -> JobWork<'_> {
+        match self.kind {
+            JobKind::CourseCompletion => JobWork::CourseCompletion {
+                mode: &self.mode,
+                evidence_url: &self.evidence_url,
+                backfill: self.backfill_id,
+            },
+            JobKind::EventBadge => JobWork::EventBadge {
+                slug: &self.badge_slug,
+            },
+            JobKind::Revocation => JobWork::Revocation {
+                assertion_id: self.assertion_id.unwrap_or_default(),
+                reason: &self.revocation_reason,
+            },
+        }
+    }
+}
+
 /// A job to queue; part of the caller's transaction.
 #[derive(Insertable)]
 #[diesel(table_name = award_jobs)]
 struct NewJob<'a> {
-    kind: &'a str,
+    kind: JobKind,
     learner_id: i64,
     course_id: &'a str,
     mode: &'a str,
@@ -68,11 +81,12 @@ struct NewJob<'a> {
 }
 
 impl<'a> NewJob<'a> {
-    /// A job of `kind` for the learner, due now, with every other field empty.
-    fn new(kind: &'a str, learner_id: i64, course_id: &'a str) -> NewJob<'a> {
+    /// A job doing `work` for the learner, due now; the columns no kind of work uses
+    /// are empty.
+    fn new(work: JobWork<'a>, learner_id: i64, course_id: &'a str) -> NewJob<'a> {
         let now = now();
-        NewJob {
-            kind,
+        let mut job = NewJob {
+            kind: work.kind(),
             learner_id,
             course_id,
             mode: "",
@@ -84,7 +98,20 @@ impl<'a> NewJob<'a> {
             next_attempt_at: now,
             created_at: now,
             updated_at: now,
+        };
+        match work {
+            JobWork::CourseCompletion {
+                mode,
+                evidence_url,
+                backfill,
+            } => (job.mode, job.evidence_url, job.backfill_id) = (mode, evidence_url, backfill),
+            JobWork::EventBadge { slug } => job.badge_slug = slug,
+            JobWork::Revocation {
+                assertion_id,
+                reason,
+            } => (job.assertion_id, job.revocation_reason) = (Some(assertion_id), reason),
         }
+        job
     }
 
     /// Inserts the job, unless the same award already has an open job (a partial unique
@@ -107,7 +134,7 @@ impl<'a> NewJob<'a> {
         diesel::update(
             award_jobs::table
                 .find(open)
-                .filter(award_jobs::status.eq("pending"))
+                .filter(award_jobs::status.eq(JobStatus::Pending))
                 .filter(award_jobs::next_attempt_at.gt(self.next_attempt_at)),
         )
         .set(award_jobs::next_attempt_at.eq(self.next_attempt_at))
@@ -122,15 +149,15 @@ impl<'a> NewJob<'a> {
     fn open_job(&self, conn: &mut DbConnection) -> QueryResult<i64> {
         let open = award_jobs::table
             .filter(award_jobs::kind.eq(self.kind))
-            .filter(award_jobs::status.eq_any(OPEN))
+            .filter(award_jobs::status.eq_any(JobStatus::OPEN))
             .select(award_jobs::id)
             .into_boxed();
         match self.kind {
-            REVOCATION => open.filter(award_jobs::assertion_id.eq(self.assertion_id)),
-            EVENT_BADGE => open
+            JobKind::Revocation => open.filter(award_jobs::assertion_id.eq(self.assertion_id)),
+            JobKind::EventBadge => open
                 .filter(award_jobs::learner_id.eq(self.learner_id))
                 .filter(award_jobs::badge_slug.eq(self.badge_slug)),
-            _ => open
+            JobKind::CourseCompletion => open
                 .filter(award_jobs::learner_id.eq(self.learner_id))
                 .filter(award_jobs::course_id.eq(self.course_id))
                 .filter(award_jobs::mode.eq(self.mode)),
@@ -167,13 +194,12 @@ pub fn enqueue_backfilled(
     mode: &str,
     evidence_url: &str,
 ) -> QueryResult<Queued> {
-    NewJob {
+    let work = JobWork::CourseCompletion {
         mode,
         evidence_url,
-        backfill_id: backfill,
-        ..NewJob::new(COURSE_COMPLETION, learner_id, course_id)
-    }
-    .insert(conn)
+        backfill,
+    };
+    NewJob::new(work, learner_id, course_id).insert(conn)
 }
 
 /// Queues a course-event badge award; `course_id` is the course whose event made it due.
@@ -183,11 +209,7 @@ pub fn enqueue_event_badge(
     course_id: &str,
     slug: &str,
 ) -> QueryResult<Queued> {
-    NewJob {
-        badge_slug: slug,
-        ..NewJob::new(EVENT_BADGE, learner_id, course_id)
-    }
-    .insert(conn)
+    NewJob::new(JobWork::EventBadge { slug }, learner_id, course_id).insert(conn)
 }
 
 /// Queues the revocation of an assertion, unless one is already waiting or under way;
@@ -198,12 +220,11 @@ pub fn enqueue_revocation(
     course_id: &str,
     reason: &str,
 ) -> QueryResult<Option<i64>> {
-    let queued = NewJob {
-        revocation_reason: reason,
-        assertion_id: Some(assertion.id),
-        ..NewJob::new(REVOCATION, assertion.learner_id, course_id)
-    }
-    .insert(conn)?;
+    let work = JobWork::Revocation {
+        assertion_id: assertion.id,
+        reason,
+    };
+    let queued = NewJob::new(work, assertion.learner_id, course_id).insert(conn)?;
     Ok((!queued.joined).then_some(queued.id))
 }
 
@@ -212,9 +233,9 @@ pub fn event_badge_open(conn: &mut DbConnection, learner_id: i64, slug: &str) ->
     diesel::select(diesel::dsl::exists(
         award_jobs::table
             .filter(award_jobs::learner_id.eq(learner_id))
-            .filter(award_jobs::kind.eq(EVENT_BADGE))
+            .filter(award_jobs::kind.eq(JobKind::EventBadge))
             .filter(award_jobs::badge_slug.eq(slug))
-            .filter(award_jobs::status.eq_any(OPEN)),
+            .filter(award_jobs::status.eq_any(JobStatus::OPEN)),
     ))
     .get_result(conn)
 }
@@ -230,26 +251,16 @@ pub struct StateCounts {
 
 impl StateCounts {
     /// Folds `(status, count)` rows, as a `GROUP BY status` gives them.
-    pub fn tally(rows: Vec<(String, i64)>) -> StateCounts {
+    pub fn tally(rows: Vec<(JobStatus, i64)>) -> StateCounts {
         let mut counts = StateCounts::default();
         for (state, count) in rows {
-            match state.as_str() {
-                "done" => counts.done += count,
-                "failed" => counts.failed += count,
-                _ => counts.waiting += count,
+            match state {
+                JobStatus::Done => counts.done += count,
+                JobStatus::Failed => counts.failed += count,
+                JobStatus::Pending | JobStatus::Running => counts.waiting += count,
             }
         }
         counts
-    }
-}
-
-/// What a job awards, for people: "course completion (verified)", "event badge three_courses".
-pub fn badge_label(kind: &str, mode: &str, slug: &str) -> String {
-    match kind {
-        COURSE_COMPLETION => format!("course completion ({mode})"),
-        EVENT_BADGE => format!("event badge {slug}"),
-        REVOCATION => "revocation".to_string(),
-        other => other.to_string(),
     }
 }
 
@@ -282,19 +293,22 @@ pub fn claim(
         DbConnection::Sqlite(_) => "",
     };
     let sql = format!(
-        "UPDATE award_jobs SET status = 'running', locked_by = $1, locked_until = $2, \
-         attempts = attempts + 1, updated_at = $3 \
+        "UPDATE award_jobs SET status = $1, locked_by = $2, locked_until = $3, \
+         attempts = attempts + 1, updated_at = $4 \
          WHERE id = (SELECT id FROM award_jobs \
-                     WHERE (status = 'pending' AND next_attempt_at <= $3) \
-                        OR (status = 'running' AND locked_until < $3) \
+                     WHERE (status = $5 AND next_attempt_at <= $4) \
+                        OR (status = $1 AND locked_until < $4) \
                      ORDER BY next_attempt_at, id LIMIT 1 {lock}) \
          RETURNING id"
     );
     let claimed: Option<Claimed> = crate::db::write_transaction(conn, |conn| {
+        // Parameters in order of first appearance, as SQLite numbers them.
         diesel::sql_query(&sql)
+            .bind::<Text, _>(JobStatus::Running)
             .bind::<Text, _>(worker)
             .bind::<Timestamp, _>(until)
             .bind::<Timestamp, _>(now)
+            .bind::<Text, _>(JobStatus::Pending)
             .get_result(conn)
             .optional()
     })?;
@@ -352,12 +366,30 @@ pub fn finish(
         Outcome::Done {
             assertion_id,
             reason,
-        } => ("done", "done", reason.clone(), Some(*assertion_id)),
-        Outcome::Skipped { reason } => ("done", "skipped", reason.clone(), None),
-        Outcome::Retry { reason, .. } | Outcome::Wait { reason, .. } => {
-            ("pending", "retry", reason.clone(), None)
-        }
-        Outcome::Failed { reason } => ("failed", "failed", reason.clone(), None),
+        } => (
+            JobStatus::Done,
+            AttemptOutcome::Done,
+            reason.clone(),
+            Some(*assertion_id),
+        ),
+        Outcome::Skipped { reason } => (
+            JobStatus::Done,
+            AttemptOutcome::Skipped,
+            reason.clone(),
+            None,
+        ),
+        Outcome::Retry { reason, .. } | Outcome::Wait { reason, .. } => (
+            JobStatus::Pending,
+            AttemptOutcome::Retry,
+            reason.clone(),
+            None,
+        ),
+        Outcome::Failed { reason } => (
+            JobStatus::Failed,
+            AttemptOutcome::Failed,
+            reason.clone(),
+            None,
+        ),
     };
     let (next, uncounted) = match outcome {
         Outcome::Retry { after, .. } => {
@@ -379,7 +411,7 @@ pub fn finish(
         let moved = diesel::update(
             award_jobs::table
                 .find(job.id)
-                .filter(award_jobs::status.eq("running"))
+                .filter(award_jobs::status.eq(JobStatus::Running))
                 .filter(award_jobs::locked_by.eq(worker)),
         )
         .set((
@@ -388,7 +420,11 @@ pub fn finish(
             award_jobs::next_attempt_at.eq(next),
             award_jobs::locked_by.eq(""),
             award_jobs::locked_until.eq(None::<chrono::NaiveDateTime>),
-            award_jobs::last_error.eq(if status == "done" { "" } else { &reason }),
+            award_jobs::last_error.eq(if status == JobStatus::Done {
+                ""
+            } else {
+                &reason
+            }),
             // A revocation job's assertion is its input: kept whatever the outcome.
             award_jobs::assertion_id.eq(assertion.or(job.assertion_id)),
             award_jobs::updated_at.eq(now()),
@@ -429,7 +465,7 @@ pub fn renew_leases(
         in_hand.iter().map(|(w, id)| (w.as_str(), *id)).unzip();
     diesel::update(
         award_jobs::table
-            .filter(award_jobs::status.eq("running"))
+            .filter(award_jobs::status.eq(JobStatus::Running))
             .filter(award_jobs::id.eq_any(ids))
             .filter(award_jobs::locked_by.eq_any(workers)),
     )
@@ -452,10 +488,10 @@ pub fn retry_now(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<i64>> 
             diesel::update(
                 award_jobs::table
                     .find(id)
-                    .filter(award_jobs::status.eq_any(["pending", "failed"])),
+                    .filter(award_jobs::status.eq_any([JobStatus::Pending, JobStatus::Failed])),
             )
             .set((
-                award_jobs::status.eq("pending"),
+                award_jobs::status.eq(JobStatus::Pending),
                 award_jobs::attempts.eq(0),
                 award_jobs::next_attempt_at.eq(now()),
                 award_jobs::updated_at.eq(now()),
@@ -482,10 +518,10 @@ pub fn cancel(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<i64>> {
     diesel::update(
         award_jobs::table
             .filter(award_jobs::id.eq_any(ids))
-            .filter(award_jobs::status.eq("pending")),
+            .filter(award_jobs::status.eq(JobStatus::Pending)),
     )
     .set((
-        award_jobs::status.eq("failed"),
+        award_jobs::status.eq(JobStatus::Failed),
         award_jobs::last_error.eq("Cancelled in the admin."),
         award_jobs::updated_at.eq(now()),
     ))
@@ -510,7 +546,7 @@ pub fn last_reason(conn: &mut DbConnection, job: i64) -> QueryResult<String> {
 pub struct AttemptRecord {
     pub started_at: chrono::NaiveDateTime,
     pub worker: String,
-    pub outcome: String,
+    pub outcome: AttemptOutcome,
     pub reason: String,
     /// The request was sent and got no answer: the award was looked up before sending again.
     pub unanswered: bool,
@@ -560,7 +596,7 @@ pub fn delete(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<usize> {
 /// Pending, running and failed jobs, newest first (for `accolade jobs`).
 pub fn unfinished(conn: &mut DbConnection, limit: i64) -> QueryResult<Vec<AwardJob>> {
     award_jobs::table
-        .filter(award_jobs::status.ne("done"))
+        .filter(award_jobs::status.ne(JobStatus::Done))
         .order(award_jobs::id.desc())
         .limit(limit)
         .select(AwardJob::as_select())

@@ -12,6 +12,7 @@ pub mod certificate_admin;
 pub mod claims;
 pub mod event_badges;
 pub mod intake;
+pub mod job_types;
 pub mod jobs;
 pub mod learner_admin;
 pub mod learners;

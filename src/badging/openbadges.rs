@@ -1,7 +1,6 @@
 //! Open Badges 2.0 documents for hosted verification, recipient hashing, and PNG baking.
 
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 pub const CONTEXT: &str = "https://w3id.org/openbadges/v2";
 pub const JSON_LD: &str = "application/ld+json";
@@ -46,8 +45,7 @@ pub fn new_salt() -> String {
 
 /// `sha256$` + hex SHA-256 of the lower-cased e-mail followed by the salt.
 pub fn hash_recipient(email: &str, salt: &str) -> String {
-    let digest = Sha256::digest(format!("{}{salt}", email.to_lowercase()).as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = crate::digest::sha256_hex(format!("{}{salt}", email.to_lowercase()).as_bytes());
     format!("sha256${hex}")
 }
 

@@ -17,7 +17,7 @@ use diesel::prelude::*;
 use super::assertions::{self, BadgeAssertion};
 use super::backend::{AwardError, BadgeBackend, RemoteAward};
 use super::claims;
-use super::jobs::OPEN;
+use super::jobs::{JobKind, JobStatus};
 use crate::badges::classes::BadgeClass;
 use crate::db::schema::{
     award_claims, award_jobs, badge_assertions, badge_classes, learners, reconciliation_findings,
@@ -204,7 +204,7 @@ impl Pass<'_> {
             let in_flight: Vec<i64> = award_claims::table
                 .inner_join(award_jobs::table.on(award_jobs::id.eq(award_claims::job_id)))
                 .filter(award_claims::badge_class_id.eq(class.id))
-                .filter(award_jobs::status.eq_any(OPEN))
+                .filter(award_jobs::status.eq_any(JobStatus::OPEN))
                 .select(award_claims::learner_id)
                 .load(conn)?;
             Ok((recorded, in_flight))
@@ -338,10 +338,10 @@ impl Pass<'_> {
                 .select(award_jobs::id)
                 .into_boxed();
             let jobs = if is_event {
-                jobs.filter(award_jobs::kind.eq(super::jobs::EVENT_BADGE))
+                jobs.filter(award_jobs::kind.eq(JobKind::EventBadge))
                     .filter(award_jobs::badge_slug.eq(slug))
             } else {
-                jobs.filter(award_jobs::kind.eq(super::jobs::COURSE_COMPLETION))
+                jobs.filter(award_jobs::kind.eq(JobKind::CourseCompletion))
                     .filter(award_jobs::course_id.eq(course))
                     .filter(award_jobs::mode.eq(mode))
             };

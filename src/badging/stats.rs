@@ -69,8 +69,8 @@ pub fn issued_per_day(
 /// Award jobs waiting (pending or running) and failed; done ones are not counted (there
 /// are many, and the index does not show them).
 pub fn job_counts(conn: &mut DbConnection) -> QueryResult<StateCounts> {
-    let by_state: Vec<(String, i64)> = award_jobs::table
-        .filter(award_jobs::status.ne("done"))
+    let by_state: Vec<(super::jobs::JobStatus, i64)> = award_jobs::table
+        .filter(award_jobs::status.ne(super::jobs::JobStatus::Done))
         .group_by(award_jobs::status)
         .select((award_jobs::status, count_star()))
         .load(conn)?;

@@ -9,6 +9,7 @@
 
 pub mod schema;
 pub mod settings;
+pub mod text_enum;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -6,7 +6,7 @@ use diesel::sql_types::Text;
 use super::DbConnection;
 use super::schema::site_settings;
 
-const SECRET_KEY: &str = "secret_key";
+pub const SECRET_KEY: &str = "secret_key";
 /// The row the readiness check writes.
 const READINESS_PROBE: &str = "readiness_probe";
 
@@ -75,11 +75,6 @@ pub fn lock(conn: &mut DbConnection, name: &str) -> QueryResult<()> {
         .set(site_settings::value.eq(site_settings::value))
         .execute(conn)?;
     Ok(())
-}
-
-/// The development secret key: generated once, then shared through the database.
-pub fn development_secret_key(conn: &mut DbConnection) -> QueryResult<String> {
-    get_or_insert(conn, SECRET_KEY, crate::auth::tokens::random_token)
 }
 
 /// Takes the lease held in row `key` until `until` (Unix seconds) if no one holds a live

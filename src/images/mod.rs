@@ -12,7 +12,6 @@ use image::metadata::Orientation;
 use image::{
     DynamicImage, GenericImageView, ImageDecoder, ImageEncoder, ImageFormat, ImageReader, RgbaImage,
 };
-use sha2::{Digest, Sha256};
 
 /// The bounds every upload is held to.
 #[derive(Clone, Debug)]
@@ -149,7 +148,7 @@ pub fn process(
     }
     let thumbnail = shrink_to_fit(issued.clone(), limits.thumbnail_size);
     Ok(ProcessedImage {
-        hash: sha256_hex(&png),
+        hash: crate::digest::sha256_hex(&png),
         width: issued.width(),
         height: issued.height(),
         thumbnail: encode_png(&thumbnail, usize::MAX),
@@ -393,13 +392,6 @@ fn encode_png(image: &DynamicImage, size_goal: usize) -> Vec<u8> {
     }
     let best = encode(CompressionType::Best);
     if best.len() < fast.len() { best } else { fast }
-}
-
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// True for a 64-character lower-case hex name, the only names stored images have.

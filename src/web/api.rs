@@ -282,17 +282,12 @@ fn event_right(conn: &mut crate::db::DbConnection, secret: &str) -> QueryResult<
 }
 
 /// The body, read up to the limit; `None` when it is larger.
-async fn bounded_body(mut payload: web::Payload) -> Result<Option<web::Bytes>, AppError> {
-    use futures_util::StreamExt;
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| AppError::BadRequest(format!("unreadable body: {e}")))?;
-        if body.len() + chunk.len() > MAX_EVENT_BYTES {
-            return Ok(None);
-        }
-        body.extend_from_slice(&chunk);
+async fn bounded_body(payload: web::Payload) -> Result<Option<web::Bytes>, AppError> {
+    match super::body::read_limited(payload, MAX_EVENT_BYTES).await {
+        Ok(body) => Ok(Some(body)),
+        Err(super::body::BodyError::TooLarge) => Ok(None),
+        Err(unreadable) => Err(unreadable.into()),
     }
-    Ok(Some(body.freeze()))
 }
 
 /// What became of an event, decided off the executor.

@@ -502,7 +502,7 @@ pub fn initial_password(line: &str) -> Option<String> {
 
 /// A certificate's verification id as the LMS makes it (32 hex digits), derived from `seed`.
 pub fn verify_uuid(seed: &str) -> String {
-    accolade::images::sha256_hex(seed.as_bytes())[..32].to_string()
+    accolade::digest::sha256_hex(seed.as_bytes())[..32].to_string()
 }
 
 /// What browsers keep of a cookie (name, value and attributes): a larger one is dropped

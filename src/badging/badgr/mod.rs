@@ -324,14 +324,7 @@ impl Badgr {
 /// Upstream's v1 class slug (`_slugify`): component + slug, hashed with the course when both
 /// are set, and hashed again when over 255 characters (on the UTF-8 bytes, unlike upstream).
 pub fn v1_slug(class: &BadgeClass) -> String {
-    let hex = |text: &str| {
-        sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(
-            text.as_bytes(),
-        ))
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<String>()
-    };
+    let hex = |text: &str| crate::digest::sha256_hex(text.as_bytes());
     let mut slug = format!("{}{}", class.issuing_component, class.slug);
     if !class.issuing_component.is_empty() && !class.course_id.is_empty() {
         slug = hex(&format!("{slug}{}", class.course_id));

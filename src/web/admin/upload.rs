@@ -8,11 +8,12 @@
 use actix_multipart::Multipart;
 use actix_web::HttpRequest;
 use actix_web::http::header;
-use actix_web::web::{self, BytesMut};
+use actix_web::web;
 use futures_util::StreamExt;
 
 use crate::admin::{FormData, Upload};
 use crate::error::AppError;
+use crate::web::body::read_limited;
 
 /// Largest text field, and the largest urlencoded body.
 const MAX_TEXT: usize = 256 * 1024;
@@ -53,18 +54,6 @@ pub fn urlencoded_form(body: &[u8]) -> Result<FormData, AppError> {
     Ok(FormData::new(
         serde_urlencoded::from_bytes(body).unwrap_or_default(),
     ))
-}
-
-async fn read_limited(mut payload: web::Payload, limit: usize) -> Result<BytesMut, AppError> {
-    let mut body = BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| AppError::BadRequest(format!("unreadable body: {e}")))?;
-        if body.len() + chunk.len() > limit {
-            return Err(AppError::PayloadTooLarge);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }
 
 async fn read_multipart(

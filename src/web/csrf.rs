@@ -21,8 +21,9 @@ type BoxedPayloadStream = std::pin::Pin<
     Box<dyn futures_util::Stream<Item = Result<Bytes, actix_web::error::PayloadError>>>,
 >;
 
-use super::session::TypedSession;
-use super::tokens::constant_time_eq;
+use super::body::read_limited;
+use crate::auth::session::TypedSession;
+use crate::auth::tokens::constant_time_eq;
 use crate::error::AppError;
 
 pub const FIELD: &str = "csrf_token";
@@ -140,7 +141,7 @@ async fn body_token(req: &mut ServiceRequest) -> Result<Option<String>, AppError
         .unwrap_or_default()
         .to_ascii_lowercase();
     if content_type.starts_with("application/x-www-form-urlencoded") {
-        let body = read_all(req.take_payload(), MAX_FORM_BODY).await?;
+        let body = read_limited(req.take_payload(), MAX_FORM_BODY).await?;
         let token = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
             .ok()
             .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == FIELD).map(|(_, v)| v));
@@ -154,18 +155,6 @@ async fn body_token(req: &mut ServiceRequest) -> Result<Option<String>, AppError
     } else {
         Ok(None)
     }
-}
-
-async fn read_all(mut payload: Payload, limit: usize) -> Result<Bytes, AppError> {
-    let mut body = BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| AppError::BadRequest(format!("unreadable body: {e}")))?;
-        if body.len() + chunk.len() > limit {
-            return Err(AppError::PayloadTooLarge);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
 }
 
 /// The boundary parameter, taken from the original header (boundaries are case-sensitive).

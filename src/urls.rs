@@ -1,0 +1,56 @@
+//! Every path Accolade serves and links to, written once: routes, links, breadcrumbs,
+//! documents and reports build their URLs here, so a path changes in one place.
+
+/// The admin's home, and the root every admin path starts from.
+pub const ADMIN: &str = "/admin/";
+pub const LOGIN: &str = "/admin/login/";
+pub const ADMIN_PASSWORD_CHANGE: &str = "/admin/password_change/";
+pub const FROZEN_IMAGES: &str = "/admin/badges/frozen-images/";
+pub const RECONCILIATION: &str = "/admin/badges/reconciliation/";
+pub const STUDIO: &str = "/studio/";
+pub const STUDIO_PASSWORD_CHANGE: &str = "/studio/password_change/";
+pub const STUDIO_PASSWORD_DONE: &str = "/studio/password_change/done/";
+
+/// Where processed badge images are served, by content hash.
+pub const BADGE_IMAGES: &str = "/media/badge-images/";
+/// Where their thumbnails are served, by the same hash.
+pub const BADGE_THUMBNAILS: &str = "/media/badge-images/thumbnails/";
+
+/// The changelist of a model.
+pub fn changelist(app_label: &str, model: &str) -> String {
+    format!("{ADMIN}{app_label}/{model}/")
+}
+
+/// A page of one object (`change`, `delete`, `history`); `id` must already be one path
+/// segment (percent-encoded).
+pub fn object(app_label: &str, model: &str, id: &str, page: &str) -> String {
+    format!("{}{id}/{page}/", changelist(app_label, model))
+}
+
+/// The processed badge image stored under `hash`.
+pub fn badge_image(hash: &str) -> String {
+    format!("{BADGE_IMAGES}{hash}.png")
+}
+
+/// The thumbnail of the badge image stored under `hash`.
+pub fn badge_thumbnail(hash: &str) -> String {
+    format!("{BADGE_THUMBNAILS}{hash}.png")
+}
+
+/// A course's advanced settings in Studio.
+pub fn studio_settings(course_key: &str) -> String {
+    format!("{STUDIO}course/{course_key}/settings/advanced")
+}
+
+/// The public documents of the Open Badges issuer, under the site's URL.
+pub fn issuer(site: &str) -> String {
+    format!("{site}/public/issuers/accolade")
+}
+
+pub fn badge_class(site: &str, class_id: impl std::fmt::Display) -> String {
+    format!("{site}/public/badges/{class_id}")
+}
+
+pub fn assertion(site: &str, public_id: &str) -> String {
+    format!("{site}/public/assertions/{public_id}")
+}
