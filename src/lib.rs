@@ -15,6 +15,7 @@ pub mod db;
 pub mod display;
 pub mod error;
 pub mod images;
+pub mod learners;
 pub mod validation;
 pub mod web;
 

@@ -11,10 +11,11 @@ use crate::admin::{
     FilterSpec, ListPage, ListQuery, ModelAdmin, ModelInfo, Row,
 };
 use crate::auth::permissions::Action;
-use crate::badging::{assertions, jobs, learners};
+use crate::badging::{assertions, jobs};
 use crate::db::DbConnection;
 use crate::db::schema::{award_jobs, learners as learner_rows};
 use crate::display::{format_time, or_dash};
+use crate::learners;
 
 static META: AdminMeta = AdminMeta::new(
     ModelInfo {

@@ -7,7 +7,6 @@ use diesel::dsl::count_star;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 
-use super::jobs::StateCounts;
 use crate::db::DbConnection;
 use crate::db::schema::{award_jobs, badges_issued_daily};
 
@@ -64,6 +63,30 @@ pub fn issued_per_day(
         .take_while(|day| *day <= today)
         .map(|day| (day, counted.get(&day_key(day)).copied().unwrap_or(0)))
         .collect())
+}
+
+/// Jobs by where they stand.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StateCounts {
+    pub done: i64,
+    pub failed: i64,
+    /// Pending or running.
+    pub waiting: i64,
+}
+
+impl StateCounts {
+    /// Folds `(status, count)` rows, as a `GROUP BY status` gives them.
+    pub fn tally(rows: Vec<(String, i64)>) -> StateCounts {
+        let mut counts = StateCounts::default();
+        for (state, count) in rows {
+            match state.as_str() {
+                "done" => counts.done += count,
+                "failed" => counts.failed += count,
+                _ => counts.waiting += count,
+            }
+        }
+        counts
+    }
 }
 
 /// Award jobs waiting (pending or running) and failed; done ones are not counted (there
