@@ -16,6 +16,7 @@ pub mod digest;
 pub mod display;
 pub mod error;
 pub mod images;
+pub mod learners;
 pub mod validation;
 pub mod web;
 
@@ -31,12 +32,12 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web as aweb};
 
 use crate::admin::AdminSite;
-use crate::web::csrf::{self, CsrfPolicy};
 use crate::auth::{password, permissions, tokens, users};
 use crate::config::Config;
 use crate::db::Database;
 use crate::error::AppError;
 use crate::web::AppState;
+use crate::web::csrf::{self, CsrfPolicy};
 
 pub const SESSION_COOKIE: &str = "accolade_session";
 

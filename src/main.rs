@@ -242,7 +242,7 @@ fn award(
         if accolade::courses::find_by_key(conn, &key.to_string())?.is_none() {
             accolade::courses::create(conn, &key, "")?;
         }
-        let learner = accolade::badging::learners::upsert(conn, username, email)?;
+        let learner = accolade::learners::upsert(conn, username, email)?;
         jobs::enqueue_course_completion(conn, learner.id, &key.to_string(), mode, &evidence)
     })
     .map_err(|e| e.to_string())?;

@@ -4,10 +4,11 @@ mod common;
 
 use std::time::Duration;
 
+use accolade::badging::jobs;
 use accolade::badging::worker;
-use accolade::badging::{jobs, learners};
 use accolade::courses::{self, CourseKey};
 use accolade::db::schema::{badge_assertions, service_tokens};
+use accolade::learners;
 use common::{TestApp, location, new_client, spawn_app};
 use diesel::prelude::*;
 
@@ -474,6 +475,7 @@ async fn operators_see_learners_as_the_events_left_them() {
     assert!(!list.contains("addlink"), "learners come from the LMS");
     let counts = [
         "<td class=\"field-badges\">2</td>",
+        "<td class=\"field-certificates\">1</td>",
         "<td class=\"field-jobs\">3</td>",
     ];
     for cell in counts {
@@ -487,6 +489,16 @@ async fn operators_see_learners_as_the_events_left_them() {
         "{detail}"
     );
     assert!(detail.contains(&format!("#{job} course-v1:edX+New+2026 pending")));
+    assert!(
+        detail.contains("course-v1:edX+New+2026 (verified)"),
+        "the enrollment: {detail}"
+    );
+    for course in [DEMO, OTHER] {
+        assert!(
+            detail.contains(&format!("[{course}] http")),
+            "{course}: {detail}"
+        );
+    }
     assert!(!detail.contains("name=\"_save\""), "read-only");
     for refused in [
         "/admin/learners/learner/add/".to_string(),

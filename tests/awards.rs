@@ -7,17 +7,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use accolade::badges::classes::BadgeClass;
+use accolade::badging::assertions::IssuedAssertion;
 use accolade::badging::award::Attempt;
-use accolade::badging::backend::{
-    AwardError, BadgeBackend, IssuedAssertion, RemoteAward, RemoteClass,
-};
+use accolade::badging::backend::{AwardError, BadgeBackend, RemoteAward, RemoteClass};
 use accolade::badging::jobs::{self, Outcome};
-use accolade::badging::learners::{self, Learner};
 use accolade::badging::openbadges::{self, unbake_png};
 use accolade::badging::worker::{self, WorkerSettings};
 use accolade::courses::{self, CourseKey};
 use accolade::db::DbConnection;
 use accolade::db::schema::{award_attempts, award_jobs, badge_assertions};
+use accolade::learners::{self, Learner};
 use common::{TestApp, location, spawn_app};
 use diesel::prelude::*;
 

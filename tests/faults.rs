@@ -671,7 +671,7 @@ async fn issue_now(run: &Run, rng: &mut StdRng) {
     let passing = query(&run.db, |conn| {
         certificates::table
             .filter(certificates::course_id.ne_all(LATE_COURSES))
-            .filter(certificates::status.eq_any(accolade::badging::intake::PASSING))
+            .filter(certificates::status.eq_any(accolade::learners::certificates::PASSING))
             .select(certificates::id)
             .load::<i64>(conn)
     })

@@ -300,6 +300,46 @@ pub fn contains_pattern(term: &str) -> String {
     pattern
 }
 
+/// The choices of a date filter, as Django's: how far back each reaches.
+const DATE_CHOICES: [(&str, &str); 4] = [
+    ("today", "Today"),
+    ("week", "Past 7 days"),
+    ("month", "This month"),
+    ("year", "This year"),
+];
+
+impl FilterSpec {
+    /// A date filter on a time column, as Django's: today, the past 7 days, this month,
+    /// this year. The model reads the choice back with [`ListQuery::since`].
+    pub fn dates(param: &'static str, title: &'static str) -> FilterSpec {
+        FilterSpec {
+            param,
+            title,
+            choices: DATE_CHOICES
+                .iter()
+                .map(|&(value, label)| (value.to_string(), label.to_string()))
+                .collect(),
+        }
+    }
+}
+
+impl ListQuery {
+    /// Where the period a [`FilterSpec::dates`] filter picked begins, at `now` (UTC):
+    /// `None` when the filter is not set.
+    pub fn since(&self, param: &str, now: chrono::NaiveDateTime) -> Option<chrono::NaiveDateTime> {
+        use chrono::Datelike;
+        let today = now.date();
+        let day = match self.filter(param)? {
+            "today" => today,
+            "week" => today - chrono::Duration::days(6),
+            "month" => today.with_day(1)?,
+            "year" => today.with_ordinal(1)?,
+            _ => return None,
+        };
+        day.and_hms_opt(0, 0, 0)
+    }
+}
+
 pub use crate::db::lower;
 
 /// Adds one filter per search term: every term must match at least one of the columns.
@@ -441,5 +481,27 @@ mod tests {
         assert_eq!(last_page(PER_PAGE), 1);
         assert_eq!(last_page(PER_PAGE + 1), 2);
         assert_eq!(last_page(i64::MAX), i64::MAX / PER_PAGE + 1);
+    }
+
+    #[test]
+    fn date_filters_reach_back_to_the_start_of_their_period() {
+        let filters = [FilterSpec::dates("created", "date")];
+        let at = |value: &str| {
+            let pairs = vec![("created".to_string(), value.to_string())];
+            let query = ListQuery::parse(&pairs, COLUMNS, &filters).unwrap();
+            let now = chrono::NaiveDate::from_ymd_opt(2026, 3, 10)
+                .and_then(|d| d.and_hms_opt(15, 4, 5))
+                .unwrap();
+            query.since("created", now).map(|t| t.to_string())
+        };
+        assert_eq!(at("today").as_deref(), Some("2026-03-10 00:00:00"));
+        assert_eq!(at("week").as_deref(), Some("2026-03-04 00:00:00"));
+        assert_eq!(at("month").as_deref(), Some("2026-03-01 00:00:00"));
+        assert_eq!(at("year").as_deref(), Some("2026-01-01 00:00:00"));
+        assert_eq!(at("decade"), None);
+        assert_eq!(
+            ListQuery::default().since("created", chrono::NaiveDateTime::MIN),
+            None
+        );
     }
 }

@@ -11,11 +11,12 @@ use crate::admin::{
     FilterSpec, ListPage, ListQuery, ModelAdmin, ModelInfo, Row,
 };
 use crate::auth::permissions::Action;
+use crate::badging::assertions;
 use crate::badging::jobs::{self, JobStatus};
-use crate::badging::{assertions, learners};
 use crate::db::DbConnection;
 use crate::db::schema::{award_jobs, learners as learner_rows};
 use crate::display::{format_time, or_dash};
+use crate::learners;
 
 static META: AdminMeta = AdminMeta::new(
     ModelInfo {

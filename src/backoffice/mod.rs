@@ -2,7 +2,10 @@
 //! site that registers them. Each file says what its model shows and offers and calls
 //! the domain for every rule; the generic pages in `web::admin` do the rest.
 
+mod assertions;
 mod award_jobs;
+mod certificates;
+mod learners;
 
 use crate::admin::site::ExtraPage;
 use crate::admin::{AdminSite, Legacy};
@@ -30,14 +33,12 @@ pub fn site(config: &Config) -> AdminSite {
     site.register(Legacy(
         crate::badges::event_config_admin::EventBadgesConfigAdmin,
     ));
-    site.register(Legacy(crate::badging::assertion_admin::BadgeAssertionAdmin));
+    site.register(assertions::BadgeAssertionAdmin);
     site.register(award_jobs::AwardJobAdmin);
-    site.register(Legacy(crate::badging::learner_admin::LearnerAdmin));
-    site.register(Legacy(
-        crate::badging::certificate_admin::CertificateAdmin {
-            lms_url: config.lms_url.clone(),
-        },
-    ));
+    site.register(learners::LearnerAdmin);
+    site.register(certificates::CertificateAdmin {
+        lms_url: config.lms_url.clone(),
+    });
     site.add_page(ExtraPage {
         app_name: "Badges",
         label: "Frozen badge images",

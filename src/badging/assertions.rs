@@ -1,10 +1,16 @@
 //! Badge assertions: one badge awarded to one learner.
 
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+use diesel::dsl::count_star;
 use diesel::prelude::*;
 
-use super::backend::IssuedAssertion;
-use crate::db::schema::badge_assertions;
-use crate::db::{DbConnection, now};
+use crate::badges::classes::BadgeClass;
+use crate::courses::CourseKey;
+use crate::db::schema::{badge_assertions, badge_classes, learners};
+use crate::db::{DbConnection, lower, now};
+use crate::display::format_time;
 
 #[derive(Queryable, Selectable, Clone, Debug)]
 #[diesel(table_name = badge_assertions)]
@@ -25,6 +31,41 @@ pub struct BadgeAssertion {
     pub revocation_reason: String,
     pub created: chrono::NaiveDateTime,
     pub modified: chrono::NaiveDateTime,
+}
+
+/// An assertion as the backend made it, ready to be recorded.
+#[derive(Debug, Clone)]
+pub struct IssuedAssertion {
+    /// The public identifier in Accolade's URLs (random, unguessable).
+    pub public_id: String,
+    /// The backend's response (Badgr) or the hosted document (local issuer).
+    pub data: serde_json::Value,
+    pub image_url: String,
+    pub assertion_url: String,
+    pub recipient_salt: String,
+    pub recipient_identity: String,
+    /// The baked image, when Accolade hosts it.
+    pub baked_png: Option<Vec<u8>>,
+}
+
+impl BadgeAssertion {
+    /// "Valid", or when and why it was revoked.
+    pub fn state(&self) -> String {
+        if self.revoked {
+            let (on, reason) = (format_time(&self.modified), &self.revocation_reason);
+            format!("Revoked on {on}: {reason}")
+        } else {
+            "Valid".into()
+        }
+    }
+}
+
+/// Upstream's display string, closed (upstream defect D19).
+pub fn repr(username: &str, class: &BadgeClass) -> String {
+    format!(
+        "<{username} Badge Assertion for {} for {}>",
+        class.slug, class.issuing_component
+    )
 }
 
 pub fn for_learner_and_class(
@@ -137,7 +178,6 @@ pub fn issued_of_class(conn: &mut DbConnection, class: i64) -> QueryResult<Vec<S
 /// The issued badges of a course's badge classes, worded as [`issued_of_class`]: they keep
 /// the course from being deleted (their classes name it, and their criteria is its page).
 pub fn issued_of_course(conn: &mut DbConnection, course_key: &str) -> QueryResult<Vec<String>> {
-    use crate::db::schema::badge_classes;
     let classes: Vec<i64> = badge_classes::table
         .filter(badge_classes::course_id.eq(course_key))
         .select(badge_classes::id)
@@ -146,7 +186,6 @@ pub fn issued_of_course(conn: &mut DbConnection, course_key: &str) -> QueryResul
 }
 
 fn issued_of_classes(conn: &mut DbConnection, classes: &[i64]) -> QueryResult<Vec<String>> {
-    use crate::db::schema::learners;
     let total: i64 = badge_assertions::table
         .filter(badge_assertions::badge_class_id.eq_any(classes))
         .count()
@@ -179,4 +218,143 @@ fn issued_of_classes(conn: &mut DbConnection, classes: &[i64]) -> QueryResult<Ve
         ));
     }
     Ok(issued)
+}
+
+/// An assertion picked for revocation, as the confirmation page lists it.
+pub struct Selected {
+    pub id: i64,
+    pub repr: String,
+    pub badge: String,
+    pub revoked: bool,
+}
+
+/// The picked assertions that exist, in id order.
+pub fn selected(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<Selected>> {
+    let found: Vec<(i64, String, BadgeClass, bool)> = badge_assertions::table
+        .inner_join(learners::table)
+        .inner_join(badge_classes::table)
+        .filter(badge_assertions::id.eq_any(ids))
+        .order(badge_assertions::id)
+        .select((
+            badge_assertions::id,
+            learners::username,
+            BadgeClass::as_select(),
+            badge_assertions::revoked,
+        ))
+        .load(conn)?;
+    Ok(found
+        .into_iter()
+        .map(|(id, username, class, revoked)| Selected {
+            id,
+            repr: repr(&username, &class),
+            badge: class.display_name,
+            revoked,
+        })
+        .collect())
+}
+
+/// An assertion with its learner and badge, as a list of assertions shows it.
+#[derive(Queryable, Selectable, Debug)]
+#[diesel(table_name = badge_assertions)]
+pub struct Summary {
+    pub id: i64,
+    #[diesel(select_expression = learners::username)]
+    pub learner: String,
+    #[diesel(select_expression = badge_classes::display_name)]
+    pub badge: String,
+    #[diesel(select_expression = badge_classes::course_id)]
+    pub course_id: String,
+    pub backend: String,
+    pub created: chrono::NaiveDateTime,
+    pub revoked: bool,
+}
+
+/// The most assertions one search finds (a course with more gives its first ones).
+pub const MAX_FOUND: i64 = 10_000;
+
+/// The assertions a search finds: each term must be a learner's username or e-mail (in
+/// any case), or a course key, exactly. Looked up in the indexes and answered as ids, so
+/// the database never walks every assertion to find a few (a substring search, or a
+/// filter on the joined tables under `ORDER BY created`, would). No terms find nothing.
+pub fn search(conn: &mut DbConnection, terms: &[String]) -> QueryResult<Vec<i64>> {
+    let mut found: Option<Vec<i64>> = None;
+    for term in terms {
+        // A course key (it has a ':' or '/') is never a username or an e-mail address, so
+        // each term is one query: the assertions of its course's classes, or of its learner.
+        let mut ids: Vec<i64> = if CourseKey::parse(term).is_ok() {
+            let class_ids = badge_classes::table
+                .filter(badge_classes::course_id.eq(term))
+                .select(badge_classes::id);
+            badge_assertions::table
+                .filter(badge_assertions::badge_class_id.eq_any(class_ids))
+                .select(badge_assertions::id)
+                .limit(MAX_FOUND)
+                .load(conn)?
+        } else {
+            // Two indexes, username and lower(email), each used for its side of the OR.
+            let learner_ids = learners::table
+                .filter(
+                    learners::username
+                        .eq(term)
+                        .or(lower(learners::email).eq(term.to_ascii_lowercase())),
+                )
+                .select(learners::id);
+            badge_assertions::table
+                .filter(badge_assertions::learner_id.eq_any(learner_ids))
+                .select(badge_assertions::id)
+                .limit(MAX_FOUND)
+                .load(conn)?
+        };
+        if let Some(earlier) = &found {
+            let earlier: HashSet<&i64> = earlier.iter().collect();
+            ids.retain(|id| earlier.contains(id));
+        }
+        found = Some(ids);
+    }
+    Ok(found.unwrap_or_default())
+}
+
+/// A badge a learner was awarded, as the learner's page lists it.
+#[derive(Queryable, Debug)]
+pub struct Held {
+    pub slug: String,
+    pub course_id: String,
+    pub assertion_url: String,
+    pub revoked: bool,
+}
+
+/// "verified_completion [course-v1:Org+X+2026] https://… (revoked)".
+impl fmt::Display for Held {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = if self.revoked { " (revoked)" } else { "" };
+        let (slug, course, url) = (&self.slug, &self.course_id, &self.assertion_url);
+        write!(f, "{slug} [{course}] {url}{state}")
+    }
+}
+
+/// The badges awarded to the learner, revoked ones included, oldest first.
+pub fn held_by(conn: &mut DbConnection, learner: i64) -> QueryResult<Vec<Held>> {
+    badge_assertions::table
+        .inner_join(badge_classes::table)
+        .filter(badge_assertions::learner_id.eq(learner))
+        .order(badge_assertions::id)
+        .select((
+            badge_classes::slug,
+            badge_classes::course_id,
+            badge_assertions::assertion_url,
+            badge_assertions::revoked,
+        ))
+        .load(conn)
+}
+
+/// How many badges each of the learners holds, revoked ones left out (as are learners
+/// without any).
+pub fn count_held_by(conn: &mut DbConnection, learners: &[i64]) -> QueryResult<HashMap<i64, i64>> {
+    let counts = badge_assertions::table
+        .filter(badge_assertions::learner_id.eq_any(learners))
+        .filter(badge_assertions::revoked.eq(false))
+        .group_by(badge_assertions::learner_id)
+        .select((badge_assertions::learner_id, count_star()))
+        .load::<(i64, i64)>(conn)?;
+    Ok(counts.into_iter().collect())
 }

@@ -11,14 +11,14 @@
 
 use std::time::Duration;
 
-use super::assertions;
+use super::assertions::{self, IssuedAssertion};
 use super::award_class::{ClassLookup, course_completion_class, event_badge_class};
-use super::backend::{AwardError, BadgeBackend, IssuedAssertion};
+use super::backend::{AwardError, BadgeBackend};
 use super::claims::{self, Claim, Creation};
 use super::jobs::{self, AwardJob, JobWork, Outcome};
-use super::learners::{self, Learner};
 use crate::badges::classes::{self, BadgeClass};
 use crate::db::{Database, DbConnection, now};
+use crate::learners::{self, Learner};
 
 /// How long a job that waits for another job's class creation looks again.
 const CREATION_POLL: Duration = Duration::from_secs(5);
@@ -387,7 +387,7 @@ fn log_created(
     class: &BadgeClass,
     learner: &learners::Learner,
     assertion_id: i64,
-    issued: &super::backend::IssuedAssertion,
+    issued: &IssuedAssertion,
 ) {
     let event = serde_json::json!({
         "name": "edx.badge.assertion.created",

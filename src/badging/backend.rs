@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
+use super::assertions::IssuedAssertion;
 use crate::badges::classes::BadgeClass;
-
-use super::learners::Learner;
+use crate::learners::Learner;
 
 /// Why an award did not happen, and whether trying again can help.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -34,21 +34,6 @@ impl From<diesel::result::Error> for AwardError {
     fn from(e: diesel::result::Error) -> AwardError {
         AwardError::Retryable(format!("database: {e}"))
     }
-}
-
-/// An assertion as the backend made it, ready to be recorded.
-#[derive(Debug, Clone)]
-pub struct IssuedAssertion {
-    /// The public identifier in Accolade's URLs (random, unguessable).
-    pub public_id: String,
-    /// The backend's response (Badgr) or the hosted document (local issuer).
-    pub data: serde_json::Value,
-    pub image_url: String,
-    pub assertion_url: String,
-    pub recipient_salt: String,
-    pub recipient_identity: String,
-    /// The baked image, when Accolade hosts it.
-    pub baked_png: Option<Vec<u8>>,
 }
 
 /// The names backends record on their assertions (`BadgeBackend::name`).

@@ -7,10 +7,11 @@ use std::collections::HashSet;
 
 use diesel::prelude::*;
 
-use super::intake::PASSING;
-use super::jobs::{self, JobKind, JobStatus, StateCounts};
-use crate::db::schema::{award_jobs, backfills, badge_assertions, badge_classes, certificates};
+use super::jobs::{self, JobKind, JobStatus, Queued};
+use super::stats::StateCounts;
+use crate::db::schema::{award_jobs, backfills, badge_assertions, badge_classes};
 use crate::db::{DbConnection, now};
+use crate::learners::certificates::{self, Certificate};
 
 #[derive(Queryable, Selectable, Clone, Debug)]
 #[diesel(table_name = backfills)]
@@ -47,16 +48,7 @@ pub fn start(
     requested_by: &str,
     lms_url: &str,
 ) -> QueryResult<Backfill> {
-    let passing: Vec<(i64, String, String)> = certificates::table
-        .filter(certificates::course_id.eq(course_id))
-        .filter(certificates::status.eq_any(PASSING))
-        .order(certificates::id)
-        .select((
-            certificates::learner_id,
-            certificates::mode,
-            certificates::verify_uuid,
-        ))
-        .load(conn)?;
+    let passing = certificates::passing_in_course(conn, course_id)?;
     let mut covered = holders(conn, course_id)?;
     covered.extend(waiting(conn, course_id)?);
     let id: i64 = diesel::insert_into(backfills::table)
@@ -70,12 +62,14 @@ pub fn start(
         .returning(backfills::id)
         .get_result(conn)?;
     let mut queued = 0;
-    for (learner, mode, verify_uuid) in &passing {
-        if covered.contains(learner) {
+    for certificate in &passing {
+        let learner = certificate.learner_id;
+        if covered.contains(&learner) {
             continue;
         }
-        let evidence = super::award::evidence_url(lms_url, verify_uuid);
-        if !jobs::enqueue_backfilled(conn, Some(id), *learner, course_id, mode, &evidence)?.joined {
+        let evidence = super::award::evidence_url(lms_url, &certificate.verify_uuid);
+        let mode = &certificate.mode;
+        if !jobs::enqueue_backfilled(conn, Some(id), learner, course_id, mode, &evidence)?.joined {
             queued += 1;
         }
     }
@@ -87,6 +81,31 @@ pub fn start(
         .find(id)
         .select(Backfill::as_select())
         .first(conn)
+}
+
+/// "Issue badge now", for certificates whose award was lost or never asked for: queues the
+/// course-completion award of each passing certificate among `ids`, or joins the one
+/// waiting (a learner who already holds the badge is skipped by the award itself); part of
+/// the caller's transaction. Returns the passing certificates, in id order, each with its
+/// job; the others are left out.
+pub fn issue_now(
+    conn: &mut DbConnection,
+    ids: &[i64],
+    lms_url: &str,
+) -> QueryResult<Vec<(Certificate, Queued)>> {
+    let passing = certificates::passing_among(conn, ids)?;
+    let mut issued = Vec::with_capacity(passing.len());
+    for certificate in passing {
+        let evidence = super::award::evidence_url(lms_url, &certificate.verify_uuid);
+        let (learner, course, mode) = (
+            certificate.learner_id,
+            &certificate.course_id,
+            &certificate.mode,
+        );
+        let job = jobs::enqueue_course_completion(conn, learner, course, mode, &evidence)?;
+        issued.push((certificate, job));
+    }
+    Ok(issued)
 }
 
 /// Learners holding a course-completion badge of the course (any mode).

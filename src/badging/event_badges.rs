@@ -8,9 +8,7 @@ use super::{assertions, jobs};
 use crate::badges::classes;
 use crate::badges::event_config::{self, EVENT_COMPONENT, EventBadgeRules};
 use crate::db::DbConnection;
-use crate::db::schema::{certificates, enrollments};
-
-use super::intake::PASSING;
+use crate::learners::{certificates, enrollments};
 
 /// After a passing certificate in `course_id`: completion thresholds and the groups that
 /// contain the course.
@@ -22,11 +20,7 @@ pub fn due_after_certificate(
     let Some(rules) = event_config::rules_in_force(conn)? else {
         return Ok(Vec::new());
     };
-    let passed: Vec<String> = certificates::table
-        .filter(certificates::learner_id.eq(learner_id))
-        .filter(certificates::status.eq_any(PASSING))
-        .select(certificates::course_id)
-        .load(conn)?;
+    let passed = certificates::passed_courses(conn, learner_id)?;
     let mut slugs = EventBadgeRules::reached(&rules.completed, passed.len() as i64);
     slugs.extend(
         rules
@@ -44,11 +38,7 @@ pub fn due_after_enrollment(conn: &mut DbConnection, learner_id: i64) -> QueryRe
     let Some(rules) = event_config::rules_in_force(conn)? else {
         return Ok(Vec::new());
     };
-    let active: i64 = enrollments::table
-        .filter(enrollments::learner_id.eq(learner_id))
-        .filter(enrollments::is_active.eq(true))
-        .count()
-        .get_result(conn)?;
+    let active = enrollments::active_count(conn, learner_id)?;
     not_yet_awarded(
         conn,
         learner_id,

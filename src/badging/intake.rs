@@ -4,13 +4,11 @@
 use diesel::prelude::*;
 use serde_json::{Map, Value};
 
-use super::{event_badges, jobs, learners};
+use super::{event_badges, jobs};
 use crate::courses::{self, CourseKey};
-use crate::db::schema::{api_events, certificates, enrollments};
+use crate::db::schema::api_events;
 use crate::db::{DbConnection, now};
-
-/// Certificate statuses that mean the learner passed (as upstream).
-pub const PASSING: [&str; 2] = ["downloadable", "generating"];
+use crate::learners::{self, certificates, enrollments};
 
 /// Why an event was refused, naming the field.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -287,24 +285,16 @@ pub fn certificate(
     record_once(conn, &event.event_id, "certificate", payload, |conn| {
         let course = course_for(conn, &event.course, event.course_name.as_deref())?;
         let learner = learners::upsert(conn, &event.username, &event.email)?;
-        upsert_enrollment(conn, learner.id, &course.course_id, &event.mode, true)?;
-        diesel::delete(
-            certificates::table
-                .filter(certificates::learner_id.eq(learner.id))
-                .filter(certificates::course_id.eq(&course.course_id)),
-        )
-        .execute(conn)?;
-        diesel::insert_into(certificates::table)
-            .values((
-                certificates::learner_id.eq(learner.id),
-                certificates::course_id.eq(&course.course_id),
-                certificates::mode.eq(&event.mode),
-                certificates::status.eq(&event.status),
-                certificates::verify_uuid.eq(&event.verify_uuid),
-                certificates::updated_at.eq(now()),
-            ))
-            .execute(conn)?;
-        if !PASSING.contains(&event.status.as_str()) {
+        enrollments::upsert(conn, learner.id, &course.course_id, &event.mode, true)?;
+        certificates::record(
+            conn,
+            learner.id,
+            &course.course_id,
+            &event.mode,
+            &event.status,
+            &event.verify_uuid,
+        )?;
+        if !certificates::is_passing(&event.status) {
             return Ok(Vec::new());
         }
         let evidence = super::award::evidence_url(lms_url, &event.verify_uuid);
@@ -339,7 +329,7 @@ pub fn enrollment(
     record_once(conn, &event.event_id, "enrollment", payload, |conn| {
         let course = course_for(conn, &event.course, None)?;
         let learner = learners::upsert(conn, &event.username, &event.email)?;
-        upsert_enrollment(
+        enrollments::upsert(
             conn,
             learner.id,
             &course.course_id,
@@ -349,36 +339,4 @@ pub fn enrollment(
         let due = event_badges::due_after_enrollment(conn, learner.id)?;
         event_badges::enqueue(conn, learner.id, &course.course_id, &due)
     })
-}
-
-fn upsert_enrollment(
-    conn: &mut DbConnection,
-    learner: i64,
-    course_id: &str,
-    mode: &str,
-    active: bool,
-) -> QueryResult<()> {
-    let updated = diesel::update(
-        enrollments::table
-            .filter(enrollments::learner_id.eq(learner))
-            .filter(enrollments::course_id.eq(course_id)),
-    )
-    .set((
-        enrollments::mode.eq(mode),
-        enrollments::is_active.eq(active),
-        enrollments::updated_at.eq(now()),
-    ))
-    .execute(conn)?;
-    if updated == 0 {
-        diesel::insert_into(enrollments::table)
-            .values((
-                enrollments::learner_id.eq(learner),
-                enrollments::course_id.eq(course_id),
-                enrollments::mode.eq(mode),
-                enrollments::is_active.eq(active),
-                enrollments::updated_at.eq(now()),
-            ))
-            .execute(conn)?;
-    }
-    Ok(())
 }

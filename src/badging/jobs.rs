@@ -240,30 +240,6 @@ pub fn event_badge_open(conn: &mut DbConnection, learner_id: i64, slug: &str) ->
     .get_result(conn)
 }
 
-/// Jobs by where they stand.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct StateCounts {
-    pub done: i64,
-    pub failed: i64,
-    /// Pending or running.
-    pub waiting: i64,
-}
-
-impl StateCounts {
-    /// Folds `(status, count)` rows, as a `GROUP BY status` gives them.
-    pub fn tally(rows: Vec<(JobStatus, i64)>) -> StateCounts {
-        let mut counts = StateCounts::default();
-        for (state, count) in rows {
-            match state {
-                JobStatus::Done => counts.done += count,
-                JobStatus::Failed => counts.failed += count,
-                JobStatus::Pending | JobStatus::Running => counts.waiting += count,
-            }
-        }
-        counts
-    }
-}
-
 pub fn get(conn: &mut DbConnection, id: i64) -> QueryResult<Option<AwardJob>> {
     award_jobs::table
         .find(id)
@@ -601,6 +577,73 @@ pub fn unfinished(conn: &mut DbConnection, limit: i64) -> QueryResult<Vec<AwardJ
         .limit(limit)
         .select(AwardJob::as_select())
         .load(conn)
+}
+
+/// Queues the revocation of each picked assertion not revoked yet (nor being revoked), for
+/// `reason`; part of the caller's transaction. Returns the ones queued, with their
+/// display strings.
+pub fn queue_revocations(
+    conn: &mut DbConnection,
+    picked: &[super::assertions::Selected],
+    reason: &str,
+) -> QueryResult<Vec<(i64, String)>> {
+    let mut queued = Vec::new();
+    for one in picked.iter().filter(|s| !s.revoked) {
+        let Some(assertion) = super::assertions::by_id(conn, one.id)? else {
+            continue;
+        };
+        let class = crate::badges::classes::by_id(conn, assertion.badge_class_id)?;
+        if enqueue_revocation(conn, &assertion, &class.course_id, reason)?.is_some() {
+            queued.push((one.id, one.repr.clone()));
+        }
+    }
+    Ok(queued)
+}
+
+/// A learner's job, as the learner's page lists it: "#12 course-v1:Org+X+2026 done
+/// 2026-01-02 03:04:05 UTC".
+#[derive(Queryable, Debug)]
+pub struct LearnerJob {
+    pub id: i64,
+    pub course_id: String,
+    pub status: JobStatus,
+    pub updated_at: chrono::NaiveDateTime,
+}
+
+impl std::fmt::Display for LearnerJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (id, course, status) = (self.id, &self.course_id, &self.status);
+        let at = crate::display::format_time(&self.updated_at);
+        write!(f, "#{id} {course} {status} {at}")
+    }
+}
+
+/// The learner's jobs, oldest first.
+pub fn of_learner(conn: &mut DbConnection, learner: i64) -> QueryResult<Vec<LearnerJob>> {
+    award_jobs::table
+        .filter(award_jobs::learner_id.eq(learner))
+        .order(award_jobs::id)
+        .select((
+            award_jobs::id,
+            award_jobs::course_id,
+            award_jobs::status,
+            award_jobs::updated_at,
+        ))
+        .load(conn)
+}
+
+/// How many jobs each of the learners has, in any state (learners without any are left
+/// out).
+pub fn count_by_learner(
+    conn: &mut DbConnection,
+    learners: &[i64],
+) -> QueryResult<std::collections::HashMap<i64, i64>> {
+    let counts = award_jobs::table
+        .filter(award_jobs::learner_id.eq_any(learners))
+        .group_by(award_jobs::learner_id)
+        .select((award_jobs::learner_id, diesel::dsl::count_star()))
+        .load::<(i64, i64)>(conn)?;
+    Ok(counts.into_iter().collect())
 }
 
 #[cfg(test)]

@@ -4,13 +4,14 @@
 
 use std::time::Duration;
 
-use super::backend::{AwardError, BadgeBackend, IssuedAssertion, RemoteAward, RemoteClass};
-use super::learners::Learner;
+use super::assertions::IssuedAssertion;
+use super::backend::{AwardError, BadgeBackend, RemoteAward, RemoteClass};
 use super::openbadges::{
     self, AssertionFacts, IssuerProfile, Urls, assertion_document, hash_recipient, new_salt,
 };
 use crate::badges::classes::BadgeClass;
 use crate::db::{Database, now};
+use crate::learners::Learner;
 
 pub struct LocalIssuer {
     pub urls: Urls,

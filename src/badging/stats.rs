@@ -7,7 +7,7 @@ use diesel::dsl::count_star;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 
-use super::jobs::StateCounts;
+use super::job_types::JobStatus;
 use crate::db::DbConnection;
 use crate::db::schema::{award_jobs, badges_issued_daily};
 
@@ -66,11 +66,35 @@ pub fn issued_per_day(
         .collect())
 }
 
+/// Jobs by where they stand.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StateCounts {
+    pub done: i64,
+    pub failed: i64,
+    /// Pending or running.
+    pub waiting: i64,
+}
+
+impl StateCounts {
+    /// Folds `(status, count)` rows, as a `GROUP BY status` gives them.
+    pub fn tally(rows: Vec<(JobStatus, i64)>) -> StateCounts {
+        let mut counts = StateCounts::default();
+        for (state, count) in rows {
+            match state {
+                JobStatus::Done => counts.done += count,
+                JobStatus::Failed => counts.failed += count,
+                JobStatus::Pending | JobStatus::Running => counts.waiting += count,
+            }
+        }
+        counts
+    }
+}
+
 /// Award jobs waiting (pending or running) and failed; done ones are not counted (there
 /// are many, and the index does not show them).
 pub fn job_counts(conn: &mut DbConnection) -> QueryResult<StateCounts> {
-    let by_state: Vec<(super::jobs::JobStatus, i64)> = award_jobs::table
-        .filter(award_jobs::status.ne(super::jobs::JobStatus::Done))
+    let by_state: Vec<(JobStatus, i64)> = award_jobs::table
+        .filter(award_jobs::status.ne(JobStatus::Done))
         .group_by(award_jobs::status)
         .select((award_jobs::status, count_star()))
         .load(conn)?;

@@ -103,7 +103,7 @@ async fn user_assertions(
 ) -> Result<HttpResponse, AppError> {
     let not_found = || upstream_error(actix_web::http::StatusCode::NOT_FOUND, "Not found.");
     let username = username.into_inner();
-    if !state.config.badges_enabled || !crate::badging::learners::valid_username(&username) {
+    if !state.config.badges_enabled || !crate::learners::valid_username(&username) {
         return Ok(not_found());
     }
     match may_read_badges(&state, &req).await? {

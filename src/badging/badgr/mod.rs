@@ -18,10 +18,11 @@ use reqwest::StatusCode;
 use reqwest::blocking::{Client, RequestBuilder};
 use serde_json::{Value, json};
 
-use super::backend::{AwardError, BadgeBackend, IssuedAssertion, RemoteAward, RemoteClass};
-use super::learners::Learner;
+use super::assertions::IssuedAssertion;
+use super::backend::{AwardError, BadgeBackend, RemoteAward, RemoteClass};
 use crate::badges::classes::BadgeClass;
 use crate::db::Database;
+use crate::learners::Learner;
 use http::{Answer, transport_failure};
 pub use tokens::TOKEN_LEASE;
 

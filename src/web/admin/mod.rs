@@ -7,9 +7,9 @@ mod form;
 mod frozen;
 mod history;
 mod index;
+mod pages;
 mod preserved;
 mod reconciliation;
-mod revoke;
 mod upload;
 mod views;
 
@@ -31,9 +31,9 @@ pub fn routes(routes: &mut Router) {
         .add(endpoint("/badges/frozen-images/").get(frozen::show))
         .add(endpoint("/badges/reconciliation/").get(reconciliation::show))
         .add(
-            endpoint(revoke::PATH)
-                .get(revoke::confirm)
-                .post(revoke::revoke),
+            endpoint(pages::revoke::PATH)
+                .get(pages::revoke::confirm)
+                .post(pages::revoke::revoke),
         )
         .add(
             endpoint("/{app}/{model}/")

@@ -1,4 +1,9 @@
-//! Learners: the LMS users that badges are awarded to.
+//! Learners: the LMS users that badges are awarded to, with what the LMS reported of
+//! them: their enrollments and their certificates. Everything here comes from the LMS's
+//! events; nothing here knows of badges.
+
+pub mod certificates;
+pub mod enrollments;
 
 use diesel::prelude::*;
 

@@ -7,14 +7,15 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
 
-use super::{capfirst, changelist_url, permitted_model};
 use crate::admin::history::{self, ChangeMessage};
-use crate::admin::{DynModelAdmin, FormData, ids_as_i64};
+use crate::admin::{DynModelAdmin, FormData};
 use crate::auth::permissions::Action;
 use crate::auth::session::Level;
-use crate::badging::assertion_admin::{self, Selected};
+use crate::badging::assertions::{self, Selected};
+use crate::badging::jobs;
 use crate::error::{AppError, redirect};
 use crate::web::AppState;
+use crate::web::admin::{capfirst, changelist_url, permitted_model};
 use crate::web::page::Crumb;
 use crate::web::query::pairs;
 use crate::web::staff::Staff;
@@ -39,10 +40,11 @@ fn model(state: &AppState, staff: &Staff) -> Result<Arc<dyn DynModelAdmin>, AppE
 }
 
 async fn load(state: &AppState, ids: Vec<String>) -> Result<Vec<Selected>, AppError> {
-    let ids = ids_as_i64(&ids);
+    // Ids that do not parse name no assertion.
+    let ids: Vec<i64> = ids.iter().filter_map(|id| id.parse().ok()).collect();
     let found = state
         .db
-        .run(move |conn| assertion_admin::selected(conn, &ids))
+        .run(move |conn| assertions::selected(conn, &ids))
         .await?;
     if found.is_empty() {
         return Err(AppError::NotFound);
@@ -98,7 +100,7 @@ pub async fn revoke(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let model = model(&state, &staff)?;
-    let form = super::upload::urlencoded_form(&body)?;
+    let form = crate::web::admin::upload::urlencoded_form(&body)?;
     let reason = form.text("reason");
     let objects = load(&state, picked(&form)).await?;
     let problem = if reason.is_empty() {
@@ -125,7 +127,7 @@ pub async fn revoke(
         .db
         .run(move |conn| {
             crate::db::write_transaction(conn, |conn| {
-                let queued = assertion_admin::queue_revocations(conn, &objects, &reason)?;
+                let queued = jobs::queue_revocations(conn, &objects, &reason)?;
                 let note = ChangeMessage::Note(format!("Revocation requested: {reason}"));
                 for (id, repr) in &queued {
                     history::log(conn, &author, info, &id.to_string(), repr, &note)?;

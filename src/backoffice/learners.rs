@@ -1,0 +1,144 @@
+//! Learners › Learners: who Accolade knows from the LMS's events, with their badges,
+//! certificates, enrollments and award jobs. Learners are made by events and awards and
+//! are the record awards point at, so they are read-only here and never added or deleted
+//! by hand.
+
+use std::collections::HashMap;
+use std::fmt::Display;
+
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::admin::list::{page_of, search_terms};
+use crate::admin::{
+    Actor, AdminMeta, Cell, Column, FieldSpec, ListPage, ListQuery, ModelAdmin, ModelInfo, Row,
+};
+use crate::auth::permissions::Action;
+use crate::badging::{assertions, jobs};
+use crate::db::DbConnection;
+use crate::db::schema::learners as learner_rows;
+use crate::learners::{self, certificates, enrollments};
+
+static META: AdminMeta = AdminMeta::new(
+    ModelInfo {
+        app_label: "learners",
+        app_name: "Learners",
+        model: "learner",
+        verbose_name: "learner",
+        verbose_name_plural: "learners",
+    },
+    &[
+        Column::sorted("username", "Username"),
+        Column::sorted("email", "E-mail"),
+        Column::new("badges", "Badges"),
+        Column::new("certificates", "Certificates"),
+        Column::new("jobs", "Award jobs"),
+        Column::sorted("created", "First seen"),
+    ],
+)
+.search("Searches username and e-mail.")
+.offers(&[Action::View]);
+
+pub struct LearnerAdmin;
+
+/// What the learner's page shows; nothing on it is edited.
+#[derive(Serialize, Deserialize, Default)]
+pub struct LearnerView {
+    username: String,
+    email: String,
+    badges: String,
+    certificates: String,
+    enrollments: String,
+    jobs: String,
+}
+
+/// The items one per line, as the page shows them: "-" when there are none.
+fn listing<T: Display>(items: Vec<T>) -> String {
+    let lines: Vec<String> = items.iter().map(ToString::to_string).collect();
+    match lines.is_empty() {
+        true => "-".into(),
+        false => lines.join(" · "),
+    }
+}
+
+fn count(counts: &HashMap<i64, i64>, id: i64) -> Cell {
+    Cell::Text(counts.get(&id).copied().unwrap_or(0).to_string())
+}
+
+impl ModelAdmin for LearnerAdmin {
+    type Id = i64;
+    type Form = LearnerView;
+
+    fn meta(&self) -> &'static AdminMeta {
+        &META
+    }
+
+    fn list(&self, conn: &mut DbConnection, q: &ListQuery) -> QueryResult<ListPage> {
+        let filtered = || {
+            let query = learner_rows::table.into_boxed();
+            search_terms!(query, &q.terms, learner_rows::username, learner_rows::email)
+        };
+        let total = learner_rows::table.count().get_result(conn)?;
+        let count_all = filtered().count().get_result(conn)?;
+        let page: Vec<learners::Learner> =
+            page_of!(filtered(), q, META.columns, learner_rows::id, {
+                "username" => learner_rows::username,
+                "email" => learner_rows::email,
+                "created" => learner_rows::created_at,
+            })
+            .select(learners::Learner::as_select())
+            .load(conn)?;
+        let ids: Vec<i64> = page.iter().map(|learner| learner.id).collect();
+        // Each row's numbers: three grouped queries for the whole page.
+        let badges = assertions::count_held_by(conn, &ids)?;
+        let certificates = certificates::count_by_learner(conn, &ids)?;
+        let jobs = jobs::count_by_learner(conn, &ids)?;
+        let rows = page.into_iter().map(|learner| Row {
+            id: learner.id.to_string(),
+            cells: vec![
+                Cell::Text(learner.username),
+                Cell::Text(learner.email),
+                count(&badges, learner.id),
+                count(&certificates, learner.id),
+                count(&jobs, learner.id),
+                Cell::Time(Some(learner.created_at)),
+            ],
+        });
+        Ok(ListPage::new(rows.collect(), count_all, Some(total)))
+    }
+
+    fn fields(
+        &self,
+        _conn: &mut DbConnection,
+        _actor: Actor,
+        _id: Option<&i64>,
+    ) -> QueryResult<Vec<FieldSpec>> {
+        Ok(FieldSpec::read_only_list(&[
+            ("username", "Username"),
+            ("email", "E-mail"),
+            ("badges", "Badges"),
+            ("certificates", "Certificates"),
+            ("enrollments", "Enrollments"),
+            ("jobs", "Award jobs"),
+        ]))
+    }
+
+    fn load(
+        &self,
+        conn: &mut DbConnection,
+        id: &i64,
+    ) -> QueryResult<Option<(String, LearnerView)>> {
+        let Some(learner) = learners::get(conn, *id).optional()? else {
+            return Ok(None);
+        };
+        let view = LearnerView {
+            badges: listing(assertions::held_by(conn, *id)?),
+            certificates: listing(certificates::of_learner(conn, *id)?),
+            enrollments: listing(enrollments::of_learner(conn, *id)?),
+            jobs: listing(jobs::of_learner(conn, *id)?),
+            email: learner.email,
+            username: learner.username.clone(),
+        };
+        Ok(Some((learner.username, view)))
+    }
+}
