@@ -17,6 +17,7 @@ pub mod display;
 pub mod error;
 pub mod images;
 pub mod learners;
+pub mod urls;
 pub mod validation;
 pub mod web;
 

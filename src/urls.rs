@@ -42,15 +42,35 @@ pub fn studio_settings(course_key: &str) -> String {
     format!("{STUDIO}course/{course_key}/settings/advanced")
 }
 
-/// The public documents of the Open Badges issuer, under the site's URL.
-pub fn issuer(site: &str) -> String {
-    format!("{site}/public/issuers/accolade")
+/// The public documents of the Open Badges issuer and its badges, under the site's URL.
+#[derive(Clone, Debug)]
+pub struct PublicUrls {
+    pub site: String,
 }
 
-pub fn badge_class(site: &str, class_id: impl std::fmt::Display) -> String {
-    format!("{site}/public/badges/{class_id}")
+impl PublicUrls {
+    pub fn issuer(&self) -> String {
+        format!("{}/public/issuers/accolade", self.site)
+    }
+    pub fn badge_class(&self, class_id: i64) -> String {
+        format!("{}/public/badges/{class_id}", self.site)
+    }
+    pub fn badge_class_image(&self, class_id: i64) -> String {
+        format!("{}/image", self.badge_class(class_id))
+    }
+    pub fn assertion(&self, public_id: &str) -> String {
+        format!("{}{}", self.site, assertion_path(public_id))
+    }
+    pub fn assertion_image(&self, public_id: &str) -> String {
+        format!("{}/image", self.assertion(public_id))
+    }
+    /// A processed badge image, by content hash.
+    pub fn badge_image(&self, hash: &str) -> String {
+        format!("{}{}", self.site, badge_image(hash))
+    }
 }
 
-pub fn assertion(site: &str, public_id: &str) -> String {
-    format!("{site}/public/assertions/{public_id}")
+/// An assertion's path: Accolade's own, and the same on badgr-server.
+pub fn assertion_path(public_id: &str) -> String {
+    format!("/public/assertions/{public_id}")
 }

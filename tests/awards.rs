@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use accolade::badges::classes::BadgeClass;
 use accolade::badging::assertions::IssuedAssertion;
-use accolade::badging::award::Attempt;
 use accolade::badging::backend::{AwardError, BadgeBackend, RemoteAward, RemoteClass};
+use accolade::badging::jobs::Attempt;
 use accolade::badging::jobs::{self, Outcome};
 use accolade::badging::openbadges::{self, unbake_png};
 use accolade::badging::worker::{self, WorkerSettings};

@@ -11,11 +11,11 @@ pub mod token_admin;
 pub mod tokens;
 pub mod users;
 
-pub const LOGIN_PATH: &str = "/admin/login/";
+pub const LOGIN_PATH: &str = crate::urls::LOGIN;
 
 /// The login page that returns to `next` afterwards.
 pub fn login_url(next: &str) -> String {
-    if next.is_empty() || next == "/admin/" {
+    if next.is_empty() || next == crate::urls::ADMIN {
         return LOGIN_PATH.to_string();
     }
     let encoded = percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC);
@@ -28,7 +28,7 @@ pub const MAX_CARRIED_URL: usize = 2048;
 /// `next` when it is a path on this site (and not overlong), otherwise the admin index (no
 /// open redirect).
 pub fn safe_next(next: Option<&str>) -> String {
-    let default = "/admin/".to_string();
+    let default = crate::urls::ADMIN.to_string();
     let Some(next) = next.map(str::trim) else {
         return default;
     };

@@ -42,14 +42,14 @@ pub fn site(config: &Config) -> AdminSite {
     site.add_page(ExtraPage {
         app_name: "Badges",
         label: "Frozen badge images",
-        url: "/admin/badges/frozen-images/",
+        url: crate::urls::FROZEN_IMAGES,
         app_label: "badges",
         model: "badgeclass",
     });
     site.add_page(ExtraPage {
         app_name: "Badges",
         label: "Reconciliation with Badgr",
-        url: "/admin/badges/reconciliation/",
+        url: crate::urls::RECONCILIATION,
         app_label: "badges",
         model: "badgeassertion",
     });

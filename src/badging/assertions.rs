@@ -358,3 +358,68 @@ pub fn count_held_by(conn: &mut DbConnection, learners: &[i64]) -> QueryResult<H
         .load::<(i64, i64)>(conn)?;
     Ok(counts.into_iter().collect())
 }
+
+/// Which of a learner's badges the LMS asks for (upstream's `course_id`, `slug` and
+/// `issuing_component`).
+#[derive(Debug, Default)]
+pub struct HeldFilter {
+    /// `Some(Some(key))`: of that course; `Some(None)`: of no course; `None`: any.
+    pub course: Option<Option<String>>,
+    /// `(slug, issuing component)`.
+    pub class: Option<(String, String)>,
+}
+
+/// A live badge of a learner: its class and where the assertion and image are.
+#[derive(Queryable, Debug)]
+pub struct LiveBadge {
+    pub class: BadgeClass,
+    pub image_url: String,
+    pub assertion_url: String,
+    pub created: chrono::NaiveDateTime,
+}
+
+/// One page of the live (not revoked) badges of the learner named `username`, newest
+/// first, with how many there are in all.
+pub fn live_badges_of(
+    conn: &mut DbConnection,
+    username: &str,
+    filter: &HeldFilter,
+    start: i64,
+    page_size: i64,
+) -> QueryResult<(i64, Vec<LiveBadge>)> {
+    let filtered = || {
+        let mut q = badge_assertions::table
+            .inner_join(learners::table)
+            .inner_join(badge_classes::table)
+            .filter(learners::username.eq(username))
+            .filter(badge_assertions::revoked.eq(false))
+            .into_boxed();
+        match &filter.course {
+            Some(Some(key)) => q = q.filter(badge_classes::course_id.eq(key.clone())),
+            Some(None) => q = q.filter(badge_classes::course_id.eq("")),
+            None => {}
+        }
+        if let Some((slug, component)) = &filter.class {
+            q = q
+                .filter(badge_classes::slug.eq(slug.clone()))
+                .filter(badge_classes::issuing_component.eq(component.clone()));
+        }
+        q
+    };
+    let count: i64 = filtered().count().get_result(conn)?;
+    let rows = filtered()
+        .order((
+            badge_assertions::created.desc(),
+            badge_assertions::id.desc(),
+        ))
+        .offset(start)
+        .limit(page_size)
+        .select((
+            BadgeClass::as_select(),
+            badge_assertions::image_url,
+            badge_assertions::assertion_url,
+            badge_assertions::created,
+        ))
+        .load(conn)?;
+    Ok((count, rows))
+}

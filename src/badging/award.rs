@@ -12,10 +12,11 @@
 use std::time::Duration;
 
 use super::assertions::{self, IssuedAssertion};
+pub use super::award_class::AwardSettings;
 use super::award_class::{ClassLookup, course_completion_class, event_badge_class};
 use super::backend::{AwardError, BadgeBackend};
 use super::claims::{self, Claim, Creation};
-use super::jobs::{self, AwardJob, JobWork, Outcome};
+use super::jobs::{self, Attempt, AwardJob, JobWork, Outcome};
 use crate::badges::classes::{self, BadgeClass};
 use crate::db::{Database, DbConnection, now};
 use crate::learners::{self, Learner};
@@ -23,30 +24,12 @@ use crate::learners::{self, Learner};
 /// How long a job that waits for another job's class creation looks again.
 const CREATION_POLL: Duration = Duration::from_secs(5);
 
-/// What an award may do, from the configuration.
-#[derive(Clone, Debug)]
-pub struct AwardSettings {
-    /// `ENABLE_OPENBADGES`.
-    pub badges_enabled: bool,
-    /// `ACCOLADE_ALLOW_SHIPPED_BADGE_IMAGES`.
-    pub allow_shipped_images: bool,
-    pub lms_url: String,
-}
-
 /// The evidence of a course completion: the learner's certificate page.
 pub fn evidence_url(lms_url: &str, verify_uuid: &str) -> String {
     format!(
         "{}/certificates/{verify_uuid}?evidence_visit=1",
         lms_url.trim_end_matches('/')
     )
-}
-
-/// What one attempt came to, and whether its request may have reached the backend
-/// without an answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Attempt {
-    pub outcome: Outcome,
-    pub unanswered: bool,
 }
 
 /// Carries out one award job claimed by `worker`.

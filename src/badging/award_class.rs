@@ -4,7 +4,6 @@
 
 use diesel::prelude::*;
 
-use super::award::AwardSettings;
 use super::backend::AwardError;
 use crate::badges::classes::{self, BadgeClass, BadgeClassError, BadgeClassSpec, ImageSource};
 use crate::badges::event_config::EVENT_COMPONENT;
@@ -12,6 +11,16 @@ use crate::badges::images::{BadgeImageError, image_for_mode};
 use crate::courses;
 use crate::db::DbConnection;
 use crate::db::schema::badge_image_configurations as configs;
+
+/// What an award may do, from the configuration.
+#[derive(Clone, Debug)]
+pub struct AwardSettings {
+    /// `ENABLE_OPENBADGES`.
+    pub badges_enabled: bool,
+    /// `ACCOLADE_ALLOW_SHIPPED_BADGE_IMAGES`.
+    pub allow_shipped_images: bool,
+    pub lms_url: String,
+}
 
 /// Upstream's words when a course has "Issue Open Badges" off.
 const COURSE_BADGES_OFF: &str = "Course is not configured to issue badges.";

@@ -11,7 +11,6 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text, Timestamp};
 use rand::Rng;
 
-use super::award::Attempt;
 pub use super::job_types::{AttemptOutcome, JobKind, JobStatus, JobWork};
 use crate::db::schema::{award_attempts, award_jobs};
 use crate::db::{DbConnection, now};
@@ -311,6 +310,14 @@ pub enum Outcome {
     Wait { reason: String, after: Duration },
     /// Will not succeed.
     Failed { reason: String },
+}
+
+/// What one attempt came to, and whether its request may have reached the backend
+/// without an answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    pub outcome: Outcome,
+    pub unanswered: bool,
 }
 
 /// Exponential backoff with jitter: about 2 s, 4 s, 8 s … capped at ten minutes.

@@ -15,28 +15,7 @@ pub struct IssuerProfile {
 
 /// Where the hosted documents live: every `id` is built from one public origin, so that
 /// assertions are in the issuer's verification scope.
-#[derive(Clone, Debug)]
-pub struct Urls {
-    pub site: String,
-}
-
-impl Urls {
-    pub fn issuer(&self) -> String {
-        format!("{}/public/issuers/accolade", self.site)
-    }
-    pub fn badge_class(&self, class_id: i64) -> String {
-        format!("{}/public/badges/{class_id}", self.site)
-    }
-    pub fn badge_class_image(&self, class_id: i64) -> String {
-        format!("{}/image", self.badge_class(class_id))
-    }
-    pub fn assertion(&self, public_id: &str) -> String {
-        format!("{}/public/assertions/{public_id}", self.site)
-    }
-    pub fn assertion_image(&self, public_id: &str) -> String {
-        format!("{}/image", self.assertion(public_id))
-    }
-}
+pub use crate::urls::PublicUrls as Urls;
 
 /// A fresh per-assertion salt: 32 lowercase hex characters, as Badgr makes them.
 pub fn new_salt() -> String {

@@ -9,7 +9,8 @@ use super::AppState;
 use super::client::client_address;
 use super::page::{ADMIN_PASSWORD_CHANGE, Crumb, Page, STUDIO_PASSWORD_CHANGE};
 use super::router::{Router, endpoint};
-use super::staff::{Staff, session_user};
+use super::session_user::session_user;
+use super::staff::Staff;
 use crate::auth::permissions::Action;
 use crate::auth::session::{Level, TypedSession};
 use crate::auth::throttle::Admission;
@@ -34,7 +35,7 @@ pub fn routes(routes: &mut Router) {
 }
 
 pub async fn root() -> HttpResponse {
-    redirect("/admin/")
+    redirect(crate::urls::ADMIN)
 }
 
 #[derive(Template, WebTemplate)]
@@ -121,8 +122,8 @@ async fn login(
             if user.must_change_password {
                 return Ok(force_password_change(&session, &user));
             }
-            if !user.is_staff && !next.starts_with("/studio/") {
-                return Ok(redirect("/studio/"));
+            if !user.is_staff && !next.starts_with(crate::urls::STUDIO) {
+                return Ok(redirect(crate::urls::STUDIO));
             }
             return Ok(redirect(&next));
         }
@@ -441,7 +442,7 @@ fn set_password_page(
         page: staff.page(
             format!("Change password: {}", target.username),
             vec![
-                Crumb::link("Authentication and Authorization", "/admin/"),
+                Crumb::link("Authentication and Authorization", crate::urls::ADMIN),
                 Crumb::link("Users", "/admin/auth/user/"),
                 Crumb::link(
                     target.username.clone(),

@@ -8,17 +8,17 @@
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use diesel::prelude::*;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::AppState;
 use super::router::{Router, endpoint};
-use super::staff::session_user;
+use super::session_user::session_user;
 use crate::auth::service_tokens;
 use crate::auth::session::TypedSession;
-use crate::badges::classes::BadgeClass;
+use crate::badging::assertions::{self, HeldFilter};
 use crate::badging::{POST_EVENTS, READ_LEARNERS_BADGES, intake};
 use crate::courses::CourseKey;
-use crate::db::schema::{badge_assertions, badge_classes, learners};
 use crate::error::AppError;
 use crate::web::query::{QueryString, pairs};
 
@@ -39,7 +39,7 @@ fn web_url_or_empty(url: String) -> String {
 
 /// An error in the shape of the upstream learners' API: `{"detail": …}`.
 fn upstream_error(status: actix_web::http::StatusCode, detail: &str) -> HttpResponse {
-    HttpResponse::build(status).json(json!({ "detail": detail }))
+    HttpResponse::build(status).json(Detail { detail })
 }
 
 /// Whether the caller may read every learner's badges: a service token whose user holds
@@ -66,14 +66,8 @@ async fn may_read_badges(state: &AppState, req: &HttpRequest) -> Result<Option<b
     Ok(Some(reader))
 }
 
-/// The query, as upstream reads it.
-struct Filter {
-    course: Option<Option<String>>,
-    slug: Option<(String, String)>,
-}
-
 /// The filter, or the 400 detail.
-fn parse_filter(query: &QueryString) -> Result<Filter, &'static str> {
+fn parse_filter(query: &QueryString) -> Result<HeldFilter, &'static str> {
     let course = match query.get("course_id") {
         Some("*") => None,
         Some(text) if !text.is_empty() => match CourseKey::parse(text) {
@@ -93,7 +87,10 @@ fn parse_filter(query: &QueryString) -> Result<Filter, &'static str> {
                 .to_string(),
         )
     });
-    Ok(Filter { course, slug })
+    Ok(HeldFilter {
+        course,
+        class: slug,
+    })
 }
 
 async fn user_assertions(
@@ -141,46 +138,9 @@ async fn user_assertions(
     let Some((page, start)) = page_and_start else {
         return Ok(invalid_page());
     };
-    let lookup = username.clone();
     let (count, rows) = state
         .db
-        .run(move |conn| {
-            let filtered = || {
-                let mut q = badge_assertions::table
-                    .inner_join(learners::table)
-                    .inner_join(badge_classes::table)
-                    .filter(learners::username.eq(lookup.clone()))
-                    .filter(badge_assertions::revoked.eq(false))
-                    .into_boxed();
-                match &filter.course {
-                    Some(Some(key)) => q = q.filter(badge_classes::course_id.eq(key.clone())),
-                    Some(None) => q = q.filter(badge_classes::course_id.eq("")),
-                    None => {}
-                }
-                if let Some((slug, component)) = &filter.slug {
-                    q = q
-                        .filter(badge_classes::slug.eq(slug.clone()))
-                        .filter(badge_classes::issuing_component.eq(component.clone()));
-                }
-                q
-            };
-            let count: i64 = filtered().count().get_result(conn)?;
-            let rows: Vec<(BadgeClass, String, String, chrono::NaiveDateTime)> = filtered()
-                .order((
-                    badge_assertions::created.desc(),
-                    badge_assertions::id.desc(),
-                ))
-                .offset(start)
-                .limit(page_size)
-                .select((
-                    BadgeClass::as_select(),
-                    badge_assertions::image_url,
-                    badge_assertions::assertion_url,
-                    badge_assertions::created,
-                ))
-                .load(conn)?;
-            Ok::<_, AppError>((count, rows))
-        })
+        .run(move |conn| assertions::live_badges_of(conn, &username, &filter, start, page_size))
         .await?;
     let num_pages = ((count + page_size - 1) / page_size).max(1);
     if page > num_pages {
@@ -194,36 +154,96 @@ async fn user_assertions(
             query.with("page", &p.to_string()).href()
         )
     };
-    let results: Vec<Value> = rows
-        .into_iter()
-        .map(|(class, image_url, assertion_url, created)| {
-            json!({
-                "badge_class": {
-                    "slug": class.slug,
-                    "issuing_component": class.issuing_component,
-                    "display_name": class.display_name,
-                    "course_id": if class.course_id.is_empty() { Value::Null } else { json!(class.course_id) },
-                    "description": class.description,
-                    // Only an http(s) URL is passed on as one (the LMS may link it).
-                    "criteria": crate::validation::criteria_passed_on(&class.criteria),
-                    "image_url": format!("{site}/media/badge-images/{}.png", class.image_hash),
-                },
-                // Stored before links from Badgr were checked: never pass a non-web URL on.
-                "image_url": web_url_or_empty(image_url),
-                "assertion_url": web_url_or_empty(assertion_url),
-                "created": crate::badging::openbadges::timestamp(&created),
-            })
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "count": count,
-        "num_pages": num_pages,
-        "current_page": page,
-        "start": start,
-        "next": (page < num_pages).then(|| link(page + 1)),
-        "previous": (page > 1).then(|| link(page - 1)),
-        "results": results,
-    })))
+    let site = crate::urls::PublicUrls { site: site.clone() };
+    Ok(HttpResponse::Ok().json(AssertionPage {
+        count,
+        num_pages,
+        current_page: page,
+        start,
+        next: (page < num_pages).then(|| link(page + 1)),
+        previous: (page > 1).then(|| link(page - 1)),
+        results: rows
+            .iter()
+            .map(|row| AssertionAnswer::of(row, &site))
+            .collect(),
+    }))
+}
+
+/// A page of a learner's badges, in upstream's paginated shape.
+#[derive(Serialize)]
+struct AssertionPage {
+    count: i64,
+    num_pages: i64,
+    current_page: i64,
+    start: i64,
+    next: Option<String>,
+    previous: Option<String>,
+    results: Vec<AssertionAnswer>,
+}
+
+/// One badge of a learner, as upstream's `BadgeAssertionSerializer` writes it.
+#[derive(Serialize)]
+struct AssertionAnswer {
+    badge_class: BadgeClassAnswer,
+    image_url: String,
+    assertion_url: String,
+    created: String,
+}
+
+/// Upstream's `BadgeClassSerializer`.
+#[derive(Serialize)]
+struct BadgeClassAnswer {
+    slug: String,
+    issuing_component: String,
+    display_name: String,
+    course_id: Option<String>,
+    description: String,
+    criteria: String,
+    image_url: String,
+}
+
+impl AssertionAnswer {
+    fn of(badge: &assertions::LiveBadge, site: &crate::urls::PublicUrls) -> AssertionAnswer {
+        let class = &badge.class;
+        AssertionAnswer {
+            badge_class: BadgeClassAnswer {
+                slug: class.slug.clone(),
+                issuing_component: class.issuing_component.clone(),
+                display_name: class.display_name.clone(),
+                course_id: (!class.course_id.is_empty()).then(|| class.course_id.clone()),
+                description: class.description.clone(),
+                // Only an http(s) URL is passed on as one (the LMS may link it).
+                criteria: crate::validation::criteria_passed_on(&class.criteria).to_string(),
+                image_url: site.badge_image(&class.image_hash),
+            },
+            // Stored before links from Badgr were checked: never pass a non-web URL on.
+            image_url: web_url_or_empty(badge.image_url.clone()),
+            assertion_url: web_url_or_empty(badge.assertion_url.clone()),
+            created: crate::badging::openbadges::timestamp(&badge.created),
+        }
+    }
+}
+
+/// Upstream's error answer (Django REST framework's `{"detail": …}`).
+#[derive(Serialize)]
+struct Detail<'a> {
+    detail: &'a str,
+}
+
+/// An event refused, naming the field at fault when there is one.
+#[derive(Serialize)]
+struct IntakeRefusal<'a> {
+    error: &'a str,
+    field: Option<&'a str>,
+}
+
+/// An event recorded: its id, the award jobs it queued or joined, and whether it was a
+/// repeat of one recorded before.
+#[derive(Serialize)]
+struct IntakeAnswer<'a> {
+    event_id: &'a str,
+    jobs: &'a [i64],
+    repeat: bool,
 }
 
 /// Largest event body accepted.
@@ -235,7 +255,7 @@ fn intake_error(
     error: &str,
     field: Option<&str>,
 ) -> HttpResponse {
-    HttpResponse::build(status).json(json!({ "error": error, "field": field }))
+    HttpResponse::build(status).json(IntakeRefusal { error, field })
 }
 
 fn bearer_secret(req: &HttpRequest) -> Option<String> {
@@ -305,8 +325,11 @@ fn recorded(recorded: intake::Recorded) -> HttpResponse {
     } else {
         actix_web::http::StatusCode::ACCEPTED
     };
-    HttpResponse::build(status)
-        .json(json!({ "event_id": recorded.event_id, "jobs": recorded.job_ids, "repeat": recorded.repeat }))
+    HttpResponse::build(status).json(IntakeAnswer {
+        event_id: &recorded.event_id,
+        jobs: &recorded.job_ids,
+        repeat: recorded.repeat,
+    })
 }
 
 async fn certificate_event(

@@ -9,11 +9,12 @@ use super::AppState;
 use super::router::{Router, endpoint};
 use crate::error::AppError;
 use crate::images;
+use crate::urls::{BADGE_IMAGES, BADGE_THUMBNAILS};
 
 pub fn routes(routes: &mut Router) {
     routes
-        .add(endpoint("/media/badge-images/{name}").get(full))
-        .add(endpoint("/media/badge-images/thumbnails/{name}").get(thumbnail));
+        .add(endpoint(&format!("{BADGE_IMAGES}{{name}}")).get(full))
+        .add(endpoint(&format!("{BADGE_THUMBNAILS}{{name}}")).get(thumbnail));
 }
 
 async fn full(

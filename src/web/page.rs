@@ -4,8 +4,7 @@ use crate::auth::session::{Message, TypedSession};
 
 pub const SITE_HEADER: &str = "Accolade administration";
 pub const STUDIO_HEADER: &str = "Accolade Studio";
-pub const ADMIN_PASSWORD_CHANGE: &str = "/admin/password_change/";
-pub const STUDIO_PASSWORD_CHANGE: &str = "/studio/password_change/";
+pub use crate::urls::{ADMIN_PASSWORD_CHANGE, STUDIO_PASSWORD_CHANGE};
 
 #[derive(Clone, Debug)]
 pub struct Crumb {
@@ -52,7 +51,7 @@ impl Page {
         Page {
             title: title.into(),
             site_header: SITE_HEADER,
-            home_url: "/admin/",
+            home_url: crate::urls::ADMIN,
             password_change_url: ADMIN_PASSWORD_CHANGE,
             username,
             csrf_token: session.csrf_token(),
@@ -63,7 +62,7 @@ impl Page {
     }
 
     pub fn crumbs(mut self, crumbs: Vec<Crumb>) -> Page {
-        self.breadcrumbs = std::iter::once(Crumb::link("Home", "/admin/"))
+        self.breadcrumbs = std::iter::once(Crumb::link("Home", crate::urls::ADMIN))
             .chain(crumbs)
             .collect();
         self

@@ -4,18 +4,15 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, web};
-use diesel::QueryResult;
+use actix_web::{FromRequest, HttpRequest};
 
-use super::AppState;
 use super::page::{Crumb, Page};
+use super::session_user::{Area, SessionUser};
 use crate::admin::history::Author;
 use crate::admin::{Actor, DynModelAdmin};
-use crate::auth::permissions::{self, Action, PermissionSet};
+use crate::auth::permissions::{Action, PermissionSet};
 use crate::auth::session::TypedSession;
-use crate::auth::sessions;
-use crate::auth::users::{self, User};
-use crate::db::DbConnection;
+use crate::auth::users::User;
 use crate::error::AppError;
 
 /// Pages a user who must change their password may still open.
@@ -74,47 +71,12 @@ impl Staff {
     }
 }
 
-/// Loads the session's user when the session is still valid (its server record exists and
-/// has not expired, and the user is active); ends the session otherwise.
-pub async fn session_user(
-    state: &AppState,
-    session: &TypedSession,
-) -> Result<Option<(User, PermissionSet)>, AppError> {
-    Ok(session_user_and(state, session, |_| Ok(()))
-        .await?
-        .map(|(user, perms, ())| (user, perms)))
-}
-
-/// [`session_user`], and `also` run in the same trip to the database (for what every page
-/// of an area needs).
-async fn session_user_and<T: Send + 'static>(
-    state: &AppState,
-    session: &TypedSession,
-    also: impl FnOnce(&mut DbConnection) -> QueryResult<T> + Send + 'static,
-) -> Result<Option<(User, PermissionSet, T)>, AppError> {
-    let Some(key) = session.key() else {
-        return Ok(None);
-    };
-    let policy = state.config.sessions;
-    let found = state
-        .db
-        .run(move |conn| {
-            let user = match sessions::resume(conn, &policy, &key)? {
-                Some(user_id) => users::find(conn, user_id)?.filter(|u| u.is_active),
-                None => None,
-            };
-            let Some(user) = user else {
-                return Ok::<_, AppError>(None);
-            };
-            let perms = permissions::load(conn, &user)?;
-            Ok(Some((user, perms, also(conn)?)))
-        })
-        .await?;
-    if found.is_none() {
-        session.log_out();
-    }
-    Ok(found)
-}
+/// The admin: staff only, and nothing but the password change before a forced one.
+const ADMIN_AREA: Area = Area {
+    staff_only: true,
+    before_password_change: ALLOWED_BEFORE_PASSWORD_CHANGE,
+    password_change: crate::urls::ADMIN_PASSWORD_CHANGE,
+};
 
 impl FromRequest for Staff {
     type Error = AppError;
@@ -123,39 +85,16 @@ impl FromRequest for Staff {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .ok_or_else(|| AppError::internal("application state missing"))?
-                .clone();
-            let session = TypedSession::extract(&req)
-                .await
-                .map_err(|e| AppError::internal(format!("session: {e}")))?;
-            let next = match req.uri().query() {
-                Some(q) => format!("{}?{q}", req.path()),
-                None => req.path().to_string(),
-            };
-            let admin = state.admin.clone();
-            let found = session_user_and(&state, &session, move |conn| admin.notices(conn)).await?;
-            let Some((user, permissions, notices)) = found else {
-                return Err(AppError::LoginRequired { next });
-            };
-            if !user.is_staff {
-                return Err(AppError::LoginRequired { next });
-            }
-            if user.must_change_password && !ALLOWED_BEFORE_PASSWORD_CHANGE.contains(&req.path()) {
-                session.add_message(
-                    crate::auth::session::Level::Warning,
-                    "Please choose a new password before you continue.",
-                );
-                return Err(AppError::Redirect(
-                    super::page::ADMIN_PASSWORD_CHANGE.into(),
-                ));
-            }
+            let found = SessionUser::extract(&req, &ADMIN_AREA, |state| {
+                let admin = state.admin.clone();
+                move |conn| admin.notices(conn)
+            })
+            .await?;
             Ok(Staff {
-                user,
-                permissions,
-                session,
-                notices,
+                user: found.user,
+                permissions: found.permissions,
+                session: found.session,
+                notices: found.extra,
             })
         })
     }

@@ -15,7 +15,7 @@ use super::AppState;
 use super::account::{self, PasswordChangeForm, PasswordChangePage};
 use super::page::{Crumb, Page, STUDIO_PASSWORD_CHANGE};
 use super::router::{Router, endpoint};
-use super::staff::session_user;
+use super::session_user::{Area, SessionUser};
 use crate::admin::history::{self, ChangeMessage};
 use crate::auth::permissions::{Action, PermissionSet};
 use crate::auth::session::{Level, TypedSession};
@@ -23,21 +23,20 @@ use crate::auth::users::User;
 use crate::courses::{self, Course, ISSUE_BADGES_HELP, ISSUE_BADGES_LABEL};
 use crate::error::{AppError, redirect};
 
-/// Studio's own password change, for course team members who are not admin staff.
-const STUDIO_PASSWORD_DONE: &str = "/studio/password_change/done/";
+use crate::urls::STUDIO_PASSWORD_DONE;
 /// Pages a user who must change their password may still open in Studio.
 const STUDIO_PASSWORD_PAGES: &[&str] = &[STUDIO_PASSWORD_CHANGE, STUDIO_PASSWORD_DONE];
 
 pub fn routes(routes: &mut Router) {
     routes
-        .add(endpoint("/studio/").get(index))
+        .add(endpoint(crate::urls::STUDIO).get(index))
         .add(
             endpoint(STUDIO_PASSWORD_CHANGE)
                 .get(password_change_form)
                 .post(password_change),
         )
         .add(endpoint(STUDIO_PASSWORD_DONE).get(password_change_done))
-        .add(endpoint("/studio").get(|| async { redirect("/studio/") }))
+        .add(endpoint("/studio").get(|| async { redirect(crate::urls::STUDIO) }))
         .add(
             endpoint("/studio/course/{course_id:.+}/settings/advanced")
                 .get(advanced_settings)
@@ -52,6 +51,13 @@ pub struct StudioUser {
     pub session: TypedSession,
 }
 
+/// Studio: any active user; nothing but Studio's password change before a forced one.
+const STUDIO_AREA: Area = Area {
+    staff_only: false,
+    before_password_change: STUDIO_PASSWORD_PAGES,
+    password_change: STUDIO_PASSWORD_CHANGE,
+};
+
 impl FromRequest for StudioUser {
     type Error = AppError;
     type Future = Pin<Box<dyn Future<Output = Result<StudioUser, AppError>>>>;
@@ -59,29 +65,11 @@ impl FromRequest for StudioUser {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .ok_or_else(|| AppError::internal("application state missing"))?
-                .clone();
-            let session = TypedSession::extract(&req)
-                .await
-                .map_err(|e| AppError::internal(format!("session: {e}")))?;
-            let Some((user, permissions)) = session_user(&state, &session).await? else {
-                return Err(AppError::LoginRequired {
-                    next: req.path().to_string(),
-                });
-            };
-            if user.must_change_password && !STUDIO_PASSWORD_PAGES.contains(&req.path()) {
-                session.add_message(
-                    Level::Warning,
-                    "Please choose a new password before you continue.",
-                );
-                return Err(AppError::Redirect(STUDIO_PASSWORD_CHANGE.into()));
-            }
+            let found = SessionUser::extract(&req, &STUDIO_AREA, |_| |_| Ok(())).await?;
             Ok(StudioUser {
-                user,
-                permissions,
-                session,
+                user: found.user,
+                permissions: found.permissions,
+                session: found.session,
             })
         })
     }
@@ -91,9 +79,9 @@ impl StudioUser {
     fn page(&self, title: impl Into<String>, crumbs: Vec<Crumb>) -> Page {
         let mut page = Page::new(&self.session, title, Some(self.user.username.clone()));
         page.site_header = super::page::STUDIO_HEADER;
-        page.home_url = "/studio/";
+        page.home_url = crate::urls::STUDIO;
         page.password_change_url = STUDIO_PASSWORD_CHANGE;
-        page.breadcrumbs = std::iter::once(Crumb::link("My courses", "/studio/"))
+        page.breadcrumbs = std::iter::once(Crumb::link("My courses", crate::urls::STUDIO))
             .chain(crumbs)
             .collect();
         page
@@ -105,7 +93,7 @@ impl StudioUser {
 }
 
 pub fn settings_url(course_id: &str) -> String {
-    format!("/studio/course/{course_id}/settings/advanced")
+    crate::urls::studio_settings(course_id)
 }
 
 pub struct CourseRow {

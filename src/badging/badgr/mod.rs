@@ -253,7 +253,7 @@ impl Badgr {
         }
         // Links from Badgr's answer are kept only when they are web URLs on Badgr's own
         // host; otherwise the public URLs badgr-server serves are used.
-        let public = format!("/public/assertions/{entity}");
+        let public = crate::urls::assertion_path(&entity);
         let assertion_url = self.own_link(assertion_url, &public);
         let image_url = self.own_link(text(&result["image"]), &format!("{public}/image"));
         Ok(IssuedAssertion {

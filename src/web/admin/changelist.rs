@@ -211,7 +211,7 @@ fn render(
         page: staff.page(
             format!("Select {} to change", info.verbose_name),
             vec![
-                Crumb::link(info.app_name, "/admin/"),
+                Crumb::link(info.app_name, crate::urls::ADMIN),
                 Crumb::here(capfirst(info.verbose_name_plural)),
             ],
         ),

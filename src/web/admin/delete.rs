@@ -78,7 +78,7 @@ pub async fn confirm(
         page: staff.page(
             "Are you sure?",
             vec![
-                Crumb::link(info.app_name, "/admin/"),
+                Crumb::link(info.app_name, crate::urls::ADMIN),
                 Crumb::link(
                     capfirst(info.verbose_name_plural),
                     preserved::changelist(model.as_ref(), &preserved),
@@ -167,7 +167,7 @@ pub async fn bulk(
         page: staff.page(
             "Are you sure?",
             vec![
-                Crumb::link(info.app_name, "/admin/"),
+                Crumb::link(info.app_name, crate::urls::ADMIN),
                 Crumb::link(capfirst(info.verbose_name_plural), back.clone()),
                 Crumb::here(format!("Delete multiple {}", info.verbose_name_plural)),
             ],

@@ -113,7 +113,7 @@ impl FormContext<'_> {
             page: self.staff.page(
                 heading.clone(),
                 vec![
-                    Crumb::link(info.app_name, "/admin/"),
+                    Crumb::link(info.app_name, crate::urls::ADMIN),
                     Crumb::link(capfirst(info.verbose_name_plural), list_url),
                     Crumb::here(crumb),
                 ],

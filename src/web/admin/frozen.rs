@@ -131,7 +131,7 @@ pub async fn show(
         page: staff.page(
             "Frozen badge images",
             vec![
-                Crumb::link("Badges", "/admin/"),
+                Crumb::link("Badges", crate::urls::ADMIN),
                 Crumb::here("Frozen badge images"),
             ],
         ),

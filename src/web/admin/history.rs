@@ -52,7 +52,7 @@ pub async fn show(
     };
     let info = model.info();
     let mut crumbs = vec![
-        Crumb::link(info.app_name, "/admin/"),
+        Crumb::link(info.app_name, crate::urls::ADMIN),
         Crumb::link(
             capfirst(info.verbose_name_plural),
             changelist_url(model.as_ref()),

@@ -68,7 +68,7 @@ async fn not_found(_staff: Staff) -> Result<HttpResponse, AppError> {
 async fn object_root(_staff: Staff, path: web::Path<(String, String, String)>) -> HttpResponse {
     let (app, model, id) = path.into_inner();
     let [app, model, id] = [&app, &model, &id].map(|s| segment(s));
-    redirect(&format!("/admin/{app}/{model}/{id}/change/"))
+    redirect(&crate::urls::object(&app, &model, &id, "change"))
 }
 
 /// The registered model named by the URL (404 if none) when the user holds `action` on it
@@ -87,11 +87,12 @@ fn permitted_model(
 
 pub fn changelist_url(model: &dyn DynModelAdmin) -> String {
     let info = model.info();
-    format!("/admin/{}/{}/", info.app_label, info.model)
+    crate::urls::changelist(info.app_label, info.model)
 }
 
 pub fn object_url(model: &dyn DynModelAdmin, id: &str, page: &str) -> String {
-    format!("{}{}/{page}/", changelist_url(model), segment(id))
+    let info = model.info();
+    crate::urls::object(info.app_label, info.model, &segment(id), page)
 }
 
 /// A value as one path segment: nothing in it can end the segment or start a query.

@@ -67,7 +67,7 @@ pub async fn show(state: web::Data<AppState>, staff: Staff) -> Result<HttpRespon
         page: staff.page(
             "Reconciliation with Badgr",
             vec![
-                Crumb::link("Badges", "/admin/"),
+                Crumb::link("Badges", crate::urls::ADMIN),
                 Crumb::here("Reconciliation with Badgr"),
             ],
         ),
@@ -101,11 +101,11 @@ fn finding_row(f: FindingRecord) -> FindingRow {
         kind: f.kind.replace('_', " "),
         class_url: f
             .badge_class_id
-            .map(|id| format!("/admin/badges/badgeclass/{id}/change/")),
+            .map(|id| crate::urls::object("badges", "badgeclass", &id.to_string(), "change")),
         class_id: shown(f.badge_class_id),
         learner_url: f
             .learner_id
-            .map(|id| format!("/admin/learners/learner/{id}/change/")),
+            .map(|id| crate::urls::object("learners", "learner", &id.to_string(), "change")),
         learner_id: shown(f.learner_id),
         backend_id: f.backend_id,
         detail: f.detail,

@@ -64,7 +64,7 @@ fn page(
         page: staff.page(
             "Revoke badge assertions",
             vec![
-                Crumb::link(info.app_name, "/admin/"),
+                Crumb::link(info.app_name, crate::urls::ADMIN),
                 Crumb::link(capfirst(info.verbose_name_plural), changelist_url(model)),
                 Crumb::here("Revoke"),
             ],
