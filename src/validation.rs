@@ -43,6 +43,19 @@ impl FieldErrors {
     }
 }
 
+/// Django's `MaxLengthValidator`: text of at most `max` characters, with the message the
+/// admin shows for a longer one.
+pub fn max_chars(value: &str, max: usize) -> Result<(), String> {
+    let length = value.chars().count();
+    if length > max {
+        Err(format!(
+            "Ensure this value has at most {max} characters (it has {length})."
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// The host of an absolute `http://` or `https://` URL with nothing a link must not hold
 /// (whitespace, control characters, quotes, angle brackets), or `None`. Only such URLs
 /// are ever rendered as links or passed on as web addresses: `javascript:` and friends

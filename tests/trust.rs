@@ -1309,3 +1309,123 @@ async fn a_token_of_a_user_the_actor_may_not_manage_is_left_alone() {
         "the LMS's token still works"
     );
 }
+
+/// The rules of the user, group and token pages hold for any caller of the domain, not
+/// only for the admin that checks them first.
+#[tokio::test]
+async fn account_rules_hold_outside_the_admin() {
+    use accolade::auth::{groups, service_tokens};
+    let app = spawn_app().await;
+    let root = app.create_user("root", true, true);
+    let editor = app.create_user("editor", true, false);
+    grant_all(&app, editor, &["auth.change_user", "auth.change_group"]);
+    let target = app.create_user("target", false, false);
+    let conn = &mut *app.conn();
+
+    // Creation: the username normalised and unique, the password twice and strong.
+    let strong = "quartz-lantern-meadow-7";
+    let refused = users::create_account(conn, "ＲＯＯＴ", "", [strong, strong]).unwrap();
+    assert!(refused.unwrap_err().get("username")[0].contains("already exists"));
+    let mismatch = users::create_account(conn, "new", "x", [strong, "other"]).unwrap();
+    let errors = mismatch.unwrap_err();
+    assert_eq!(errors.get("email"), ["Enter a valid email address."]);
+    assert_eq!(
+        errors.get("password2"),
+        ["The two password fields didn’t match."]
+    );
+    let (id, name) = users::create_account(conn, " ｎｅｗ ", "", [strong, strong])
+        .unwrap()
+        .unwrap();
+    assert_eq!(name, "new");
+    let created = users::find(conn, id).unwrap().unwrap();
+    assert!(
+        created.must_change_password,
+        "a password chosen for someone else"
+    );
+
+    // A change by a non-superuser leaves the rights alone; a superuser's grants them.
+    let mut change = users::AccountChange {
+        username: "target".into(),
+        is_active: true,
+        is_staff: true,
+        is_superuser: true,
+        ..Default::default()
+    };
+    assert_eq!(
+        users::update_account(conn, editor, target, &change)
+            .unwrap()
+            .unwrap(),
+        "target"
+    );
+    let after = users::find(conn, target).unwrap().unwrap();
+    assert!(!after.is_staff && !after.is_superuser);
+    change.is_superuser = false;
+    users::update_account(conn, root, target, &change)
+        .unwrap()
+        .unwrap();
+    assert!(users::find(conn, target).unwrap().unwrap().is_staff);
+    // Nor may the editor change an account with more rights than hers.
+    let refused = users::update_account(conn, editor, root, &change).unwrap();
+    assert!(!refused.unwrap_err().get("__all__").is_empty());
+    change.username = "root".into();
+    let taken = users::update_account(conn, root, target, &change).unwrap();
+    assert!(taken.unwrap_err().get("username")[0].contains("already exists"));
+
+    // Groups: names unique; only a superuser sets permissions; refused members stay.
+    let permission: i64 = accolade::db::schema::permissions::table
+        .select(accolade::db::schema::permissions::id)
+        .first(conn)
+        .unwrap();
+    let (group, _) = groups::save(conn, editor, None, "team", &[permission])
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        groups::find(conn, group).unwrap().unwrap().1,
+        Vec::<i64>::new()
+    );
+    groups::save(conn, root, Some(group), "team", &[permission])
+        .unwrap()
+        .unwrap();
+    assert_eq!(groups::find(conn, group).unwrap().unwrap().1, [permission]);
+    let duplicate = groups::save(conn, root, None, " team ", &[]).unwrap();
+    assert_eq!(
+        duplicate.unwrap_err().get("name"),
+        ["Group with this Name already exists."]
+    );
+    let join = users::AccountChange {
+        username: "root".into(),
+        is_active: true,
+        is_staff: true,
+        is_superuser: true,
+        groups: vec![group],
+        ..Default::default()
+    };
+    users::update_account(conn, root, root, &join)
+        .unwrap()
+        .unwrap();
+    let renamed = groups::save(conn, editor, Some(group), "renamed", &[]).unwrap();
+    assert!(renamed.unwrap_err().get("__all__")[0].contains("root (a superuser)"));
+
+    // Tokens: only users the creator may manage; the secret once.
+    for refused in [root.to_string(), "x".into()] {
+        let none = service_tokens::create_by(conn, editor, "LMS", &refused).unwrap();
+        assert_eq!(none.unwrap_err().get("user"), ["Select a valid choice."]);
+    }
+    let missing = service_tokens::create_by(conn, editor, " ", "").unwrap();
+    let errors = missing.unwrap_err();
+    assert_eq!(errors.get("name"), ["This field is required."]);
+    assert_eq!(errors.get("user"), ["This field is required."]);
+    let plain = users::create_account(conn, "lms", "", [strong, strong])
+        .unwrap()
+        .unwrap()
+        .0;
+    let (token, secret) = service_tokens::create_by(conn, editor, "LMS", &plain.to_string())
+        .unwrap()
+        .unwrap();
+    assert!(secret.starts_with(service_tokens::PREFIX));
+    assert_eq!(
+        service_tokens::revoke(conn, &[token, token]).unwrap().len(),
+        1
+    );
+    assert!(service_tokens::revoke(conn, &[token]).unwrap().is_empty());
+}

@@ -75,6 +75,19 @@ pub struct FilterSpec {
 }
 
 impl FilterSpec {
+    /// A filter offering the given (value, label) choices.
+    pub fn new(
+        param: &'static str,
+        title: &'static str,
+        choices: Vec<(String, String)>,
+    ) -> FilterSpec {
+        FilterSpec {
+            param,
+            title,
+            choices,
+        }
+    }
+
     /// Yes / No, as `param=1` / `param=0`.
     pub fn boolean(param: &'static str, title: &'static str) -> FilterSpec {
         FilterSpec {

@@ -136,6 +136,20 @@ pub struct ActionOutcome {
 }
 
 impl ActionOutcome {
+    /// A message and the objects changed, as (id, display string) in the model's own id.
+    pub fn new<Id: ToString>(
+        message: impl Into<String>,
+        changed: impl IntoIterator<Item = (Id, String)>,
+    ) -> ActionOutcome {
+        ActionOutcome {
+            message: message.into(),
+            changed: changed
+                .into_iter()
+                .map(|(id, repr)| (id.to_string(), repr))
+                .collect(),
+        }
+    }
+
     /// A message and nothing changed (e.g. the selection does not fit the action).
     pub fn refused(message: impl Into<String>) -> ActionOutcome {
         ActionOutcome {
@@ -170,6 +184,14 @@ pub enum SaveError {
     Invalid(FieldErrors),
     #[error(transparent)]
     Database(#[from] diesel::result::Error),
+}
+
+/// Invalid input, as domain functions report it (`QueryResult<Result<T, FieldErrors>>`
+/// becomes `domain_call(..)??` in a `save`).
+impl From<FieldErrors> for SaveError {
+    fn from(errors: FieldErrors) -> SaveError {
+        SaveError::Invalid(errors)
+    }
 }
 
 /// One object a delete would remove, with what goes with it ("Group membership: editors"),

@@ -1,13 +1,40 @@
-//! Users, groups, permissions, password hashing, sessions, CSRF and login throttling.
+//! Users, groups, permissions, password hashing, sessions, service tokens and login
+//! throttling.
 
-pub mod admin;
+/// Replaces the links of one owner (a user's groups or permissions, a group's permissions)
+/// with `ids`, which name existing rows.
+macro_rules! replace_links {
+    ($conn:expr, $table:ident, $owner_col:ident, $owner:expr, $target_col:ident, $ids:expr) => {{
+        diesel::delete($table::table.filter($table::$owner_col.eq($owner))).execute($conn)?;
+        // One row at a time: batch inserts are not portable across both backends.
+        for &id in &$ids {
+            diesel::insert_into($table::table)
+                .values(($table::$owner_col.eq($owner), $table::$target_col.eq(id)))
+                .execute($conn)?;
+        }
+    }};
+}
+
+/// Whether `error` breaks one of the unique keys `keys` (constraint or index names, as the
+/// migrations name them). PostgreSQL names the key it checked; SQLite names none, so there
+/// any unique violation counts: callers pass every unique key the statement can break.
+fn violates_unique(error: &diesel::result::Error, keys: &[&str]) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match error {
+        Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => info
+            .constraint_name()
+            .is_none_or(|name| keys.contains(&name)),
+        _ => false,
+    }
+}
+
+pub mod groups;
 pub mod password;
 pub mod permissions;
 pub mod service_tokens;
 pub mod session;
 pub mod sessions;
 pub mod throttle;
-pub mod token_admin;
 pub mod tokens;
 pub mod users;
 
@@ -66,6 +93,48 @@ mod tests {
             assert_eq!(safe_next(Some(hostile)), "/admin/", "{hostile:?}");
         }
         assert_eq!(safe_next(None), "/admin/");
+    }
+
+    #[test]
+    fn unique_violations_are_told_apart_by_the_key_postgresql_names() {
+        use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind, Error};
+        struct Named(Option<&'static str>);
+        impl DatabaseErrorInformation for Named {
+            fn message(&self) -> &str {
+                "duplicate key"
+            }
+            fn details(&self) -> Option<&str> {
+                None
+            }
+            fn hint(&self) -> Option<&str> {
+                None
+            }
+            fn table_name(&self) -> Option<&str> {
+                None
+            }
+            fn column_name(&self) -> Option<&str> {
+                None
+            }
+            fn constraint_name(&self) -> Option<&str> {
+                self.0
+            }
+            fn statement_position(&self) -> Option<i32> {
+                None
+            }
+        }
+        let unique =
+            |name| Error::DatabaseError(DatabaseErrorKind::UniqueViolation, Box::new(Named(name)));
+        let keys = ["users_username_key", "users_username_folded"];
+        assert!(violates_unique(
+            &unique(Some("users_username_folded")),
+            &keys
+        ));
+        assert!(!violates_unique(
+            &unique(Some("user_sessions_key_hash_key")),
+            &keys
+        ));
+        assert!(violates_unique(&unique(None), &keys), "SQLite names no key");
+        assert!(!violates_unique(&Error::NotFound, &keys));
     }
 
     #[test]

@@ -36,6 +36,22 @@ pub fn verify_dummy(password: &str) {
 /// A hash that no password matches (for accounts that must not log in with one).
 pub const UNUSABLE: &str = "!";
 
+/// What is shown of a stored hash: its algorithm, never the hash.
+pub fn summary(stored: &str) -> &'static str {
+    if stored.starts_with("$argon2id$") {
+        "algorithm: argon2id (hash not shown)"
+    } else {
+        "No password set."
+    }
+}
+
+/// The rules of [`validate`] in a sentence, for forms that ask for a new password.
+pub fn requirements() -> String {
+    format!(
+        "At least {MIN_LENGTH} characters; not too similar to the username or email address, not a common password, not entirely numeric."
+    )
+}
+
 /// The reasons a new password is refused, worded as Django's validators word them.
 pub fn validate(password: &str, username: &str, email: &str) -> Vec<String> {
     let mut problems = Vec::new();

@@ -201,6 +201,14 @@ pub fn sync(conn: &mut DbConnection, models: &[ModelPermissions]) -> QueryResult
     Ok(created)
 }
 
+/// The permissions among `ids` that exist.
+pub fn existing(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<i64>> {
+    permissions::table
+        .filter(permissions::id.eq_any(ids))
+        .select(permissions::id)
+        .load(conn)
+}
+
 /// Every permission as (id, "app | model | Can …"), for the assignment widgets.
 pub fn choices(conn: &mut DbConnection) -> QueryResult<Vec<(i64, String)>> {
     let rows: Vec<(i64, String, String, String)> = permissions::table

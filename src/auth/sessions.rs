@@ -129,3 +129,12 @@ pub fn count(conn: &mut DbConnection, user_id: i64) -> QueryResult<i64> {
         .count()
         .get_result(conn)
 }
+
+/// Where a user is logged in, in words: "Not logged in", "1 session", "3 sessions".
+pub fn summary(conn: &mut DbConnection, user_id: i64) -> QueryResult<String> {
+    Ok(match count(conn, user_id)? {
+        0 => "Not logged in".to_string(),
+        1 => "1 session".to_string(),
+        n => format!("{n} sessions"),
+    })
+}

@@ -1,10 +1,12 @@
-//! Users: lookup, creation and password changes.
+//! Users: lookup, creation and changes (as an admin makes them), password changes, and
+//! who may manage whom.
 
 use diesel::prelude::*;
 
-use super::permissions;
-use crate::db::schema::users;
+use super::{password, permissions};
+use crate::db::schema::{user_groups, user_permissions, users};
 use crate::db::{DbConnection, now};
+use crate::validation::FieldErrors;
 
 #[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
 #[diesel(table_name = users)]
@@ -121,6 +123,70 @@ pub fn validate_username(username: &str) -> Option<&'static str> {
     }
 }
 
+/// Why a username is taken: the same name, or one that differs only in case or in
+/// look-alike characters (shown, since they are the same to a reader).
+fn clash_message(existing: &str, wanted: &str) -> String {
+    if existing == normalize_username(wanted) {
+        TAKEN.into()
+    } else {
+        format!(
+            "A user with that username already exists: “{existing}”. Usernames that differ only in upper and lower case, or in look-alike characters (such as fullwidth letters), are the same username."
+        )
+    }
+}
+
+const TAKEN: &str = "A user with that username already exists.";
+
+/// A username that another request took first (the database's unique key decided).
+fn taken() -> FieldErrors {
+    let mut errors = FieldErrors::default();
+    errors.add("username", TAKEN);
+    errors
+}
+
+/// The unique keys on a username: the name as stored, and its folded key (see
+/// [`username_key`]). Besides the id, they are the only unique keys of `users`.
+const USERNAME_KEYS: [&str; 2] = ["users_username_key", "users_username_folded"];
+
+/// Runs a write that sets a username in a savepoint (so that on PostgreSQL the
+/// surrounding transaction survives), and maps a violation of [`USERNAME_KEYS`] to
+/// "taken": another request took the name since it was checked.
+fn unless_taken<T>(
+    conn: &mut DbConnection,
+    write: impl FnOnce(&mut DbConnection) -> QueryResult<T>,
+) -> QueryResult<Result<T, FieldErrors>> {
+    match conn.transaction(write) {
+        Err(e) if super::violates_unique(&e, &USERNAME_KEYS) => Ok(Err(taken())),
+        other => other.map(Ok),
+    }
+}
+
+/// Checks a (normalised) username: its form, and that no other account has it.
+fn check_username(
+    conn: &mut DbConnection,
+    username: &str,
+    own_id: Option<i64>,
+    errors: &mut FieldErrors,
+) -> QueryResult<()> {
+    if let Some(problem) = validate_username(username) {
+        errors.add("username", problem);
+    } else if let Some(existing) = find_clash(conn, username)?
+        && Some(existing.id) != own_id
+    {
+        errors.add("username", clash_message(&existing.username, username));
+    }
+    Ok(())
+}
+
+/// An account's e-mail address is optional; when given, the shared rule applies.
+fn check_email(email: &str, errors: &mut FieldErrors) {
+    if !email.is_empty()
+        && let Err(problem) = crate::validation::email_address(email)
+    {
+        errors.add("email", problem);
+    }
+}
+
 pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<User>> {
     users::table
         .find(id)
@@ -216,6 +282,190 @@ pub fn set_password_for(
     set_password(conn, target, password_hash, actor != target, None)
 }
 
+/// Creates an account with a password chosen for its user, so a pending change (see
+/// [`set_password_for`]); returns its id and normalised username. The username must be
+/// valid and not the same as another's (see [`username_key`]), the e-mail address valid
+/// if given, and the password given twice (`passwords`), alike, and strong enough.
+pub fn create_account(
+    conn: &mut DbConnection,
+    username: &str,
+    email: &str,
+    passwords: [&str; 2],
+) -> QueryResult<Result<(i64, String), FieldErrors>> {
+    let mut errors = FieldErrors::default();
+    let username = normalize_username(username);
+    let email = email.trim();
+    check_username(conn, &username, None, &mut errors)?;
+    check_email(email, &mut errors);
+    let [first, second] = passwords;
+    for (field, value) in [("password1", first), ("password2", second)] {
+        if value.trim().is_empty() {
+            errors.add(field, "This field is required.");
+        }
+    }
+    if !first.is_empty() && !second.is_empty() && first != second {
+        errors.add("password2", "The two password fields didn’t match.");
+    } else if !first.is_empty() {
+        for problem in password::validate(first, &username, email) {
+            errors.add("password2", problem);
+        }
+    }
+    if let Err(errors) = errors.into_result() {
+        return Ok(Err(errors));
+    }
+    let hash = password::hash(first);
+    let account = NewUser::set_up_by_admin(&username, email, &hash);
+    Ok(unless_taken(conn, |conn| create(conn, &account))?.map(|id| (id, username)))
+}
+
+/// An account's details and rights as an admin changes them.
+#[derive(Debug, Default)]
+pub struct AccountChange {
+    pub username: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub is_active: bool,
+    /// The rights: applied only when a superuser changes the account, since anyone else
+    /// who may change users could otherwise make themselves a superuser.
+    pub is_staff: bool,
+    pub is_superuser: bool,
+    pub groups: Vec<i64>,
+    pub permissions: Vec<i64>,
+}
+
+/// Changes the account `id` as `actor` (a user id) asks, and returns its normalised
+/// username. Refused unless the actor may manage the account ([`management_refusal`]);
+/// the rights are left as they are unless the actor is a superuser; taking a status away
+/// ends the user's sessions ([`set_status`]); groups and permissions that do not exist are
+/// ignored.
+pub fn update_account(
+    conn: &mut DbConnection,
+    actor: i64,
+    id: i64,
+    change: &AccountChange,
+) -> QueryResult<Result<String, FieldErrors>> {
+    let actor = find(conn, actor)?.ok_or(diesel::result::Error::NotFound)?;
+    let target = find(conn, id)?.ok_or(diesel::result::Error::NotFound)?;
+    let mut errors = FieldErrors::default();
+    if let Some(refusal) = management_refusal(conn, &actor, &target)? {
+        errors.add(FieldErrors::NON_FIELD, refusal.message());
+        return Ok(Err(errors));
+    }
+    let username = normalize_username(&change.username);
+    let (first_name, last_name) = (change.first_name.trim(), change.last_name.trim());
+    let email = change.email.trim();
+    check_username(conn, &username, Some(id), &mut errors)?;
+    check_email(email, &mut errors);
+    for (field, value) in [("first_name", first_name), ("last_name", last_name)] {
+        if let Err(problem) = crate::validation::max_chars(value, 150) {
+            errors.add(field, problem);
+        }
+    }
+    if let Err(errors) = errors.into_result() {
+        return Ok(Err(errors));
+    }
+    if let Err(errors) = unless_taken(conn, |conn| rename(conn, id, &username))? {
+        return Ok(Err(errors));
+    }
+    diesel::update(users::table.find(id))
+        .set((
+            users::first_name.eq(first_name),
+            users::last_name.eq(last_name),
+            users::email.eq(email),
+        ))
+        .execute(conn)?;
+    let granted = |flag: bool| actor.is_superuser.then_some(flag);
+    let (staff, superuser) = (granted(change.is_staff), granted(change.is_superuser));
+    set_status(conn, id, change.is_active, staff, superuser)?;
+    if actor.is_superuser {
+        let groups = super::groups::existing(conn, &change.groups)?;
+        replace_links!(conn, user_groups, user_id, id, group_id, groups);
+        let permissions = permissions::existing(conn, &change.permissions)?;
+        replace_links!(
+            conn,
+            user_permissions,
+            user_id,
+            id,
+            permission_id,
+            permissions
+        );
+    }
+    Ok(Ok(username))
+}
+
+/// Which users a list shows; `None` leaves a criterion out.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct UserFilter {
+    pub staff: Option<bool>,
+    pub superuser: Option<bool>,
+    pub active: Option<bool>,
+    /// Members of this group.
+    pub group: Option<i64>,
+}
+
+/// The users that meet `filter`, as a query to search, order and page further.
+pub fn matching(filter: UserFilter) -> users::BoxedQuery<'static, crate::db::MultiBackend> {
+    let mut query = users::table.into_boxed();
+    if let Some(staff) = filter.staff {
+        query = query.filter(users::is_staff.eq(staff));
+    }
+    if let Some(superuser) = filter.superuser {
+        query = query.filter(users::is_superuser.eq(superuser));
+    }
+    if let Some(active) = filter.active {
+        query = query.filter(users::is_active.eq(active));
+    }
+    if let Some(group) = filter.group {
+        let members = user_groups::table
+            .filter(user_groups::group_id.eq(group))
+            .select(user_groups::user_id);
+        query = query.filter(users::id.eq_any(members));
+    }
+    query
+}
+
+/// The ids of the groups a user belongs to and of the permissions granted to them directly.
+pub fn links_of(conn: &mut DbConnection, id: i64) -> QueryResult<(Vec<i64>, Vec<i64>)> {
+    let groups = user_groups::table
+        .filter(user_groups::user_id.eq(id))
+        .select(user_groups::group_id)
+        .load(conn)?;
+    let permissions = user_permissions::table
+        .filter(user_permissions::user_id.eq(id))
+        .select(user_permissions::permission_id)
+        .load(conn)?;
+    Ok((groups, permissions))
+}
+
+/// The users among `ids` that exist, as (id, username), by id.
+pub fn names(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<(i64, String)>> {
+    users::table
+        .filter(users::id.eq_any(ids))
+        .order(users::id)
+        .select((users::id, users::username))
+        .load(conn)
+}
+
+/// Logs the users `ids` out everywhere: ends every session of each. Returns how many
+/// sessions ended, and the users as (id, username).
+pub fn end_sessions(
+    conn: &mut DbConnection,
+    ids: &[i64],
+) -> QueryResult<(usize, Vec<(i64, String)>)> {
+    let found = names(conn, ids)?;
+    let mut ended = 0;
+    for (id, _) in &found {
+        ended += super::sessions::end_all(conn, *id, None)?;
+    }
+    Ok((ended, found))
+}
+
+/// Deletes the users `ids`, with their memberships, grants, roles and sessions.
+pub fn delete(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<usize> {
+    diesel::delete(users::table.filter(users::id.eq_any(ids))).execute(conn)
+}
+
 /// Every user as (id, username) for a select widget, by username.
 pub fn choices(conn: &mut DbConnection) -> QueryResult<Vec<(String, String)>> {
     Ok(users::table
@@ -298,6 +548,19 @@ pub fn management_refusal(
     }
     let own = rights(conn, actor)?;
     refusal_given(conn, &own, target)
+}
+
+/// [`management_refusal`] by ids, for what belongs to a user (the user's account, service
+/// tokens and course roles): `None` when either user does not exist.
+pub fn refusal_for(
+    conn: &mut DbConnection,
+    actor: i64,
+    target: i64,
+) -> QueryResult<Option<Refusal>> {
+    match (find(conn, actor)?, find(conn, target)?) {
+        (Some(actor), Some(target)) => management_refusal(conn, &actor, &target),
+        _ => Ok(None),
+    }
 }
 
 /// [`management_refusal`] for an actor who is not a superuser and holds `own`, so that a

@@ -3,9 +3,13 @@
 //! the domain for every rule; the generic pages in `web::admin` do the rest.
 
 mod assertions;
+mod auth;
 mod award_jobs;
 mod certificates;
+mod groups;
 mod learners;
+mod service_tokens;
+mod users;
 
 use crate::admin::site::ExtraPage;
 use crate::admin::{AdminSite, Legacy};
@@ -14,9 +18,9 @@ use crate::config::Config;
 /// Every model the admin shows.
 pub fn site(config: &Config) -> AdminSite {
     let mut site = AdminSite::default();
-    site.register(Legacy(crate::auth::admin::UserAdmin));
-    site.register(Legacy(crate::auth::admin::GroupAdmin));
-    site.register(Legacy(crate::auth::token_admin::ServiceTokenAdmin));
+    site.register(users::UserAdmin);
+    site.register(groups::GroupAdmin);
+    site.register(service_tokens::ServiceTokenAdmin);
     site.register(Legacy(
         crate::badges::image_admin::BadgeImageConfigurationAdmin {
             limits: config.images.clone(),

@@ -103,9 +103,8 @@ impl LegacyModelAdmin for CourseRoleAdmin {
             .first(conn)
             .optional()?;
         Ok(match holder {
-            Some(user) => {
-                crate::auth::admin::refusal_for(conn, actor, user)?.map(|r| r.message().to_string())
-            }
+            Some(user) => crate::auth::users::refusal_for(conn, actor.user_id, user)?
+                .map(|r| r.message().to_string()),
             None => None,
         })
     }

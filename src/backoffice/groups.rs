@@ -1,0 +1,114 @@
+//! Authentication and Authorization › Groups: named sets of permissions. Only superusers
+//! set a group's permissions, and no one else may change or delete a group with members
+//! they may not manage (the rules are in `auth::groups`).
+
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::auth::{deleted_with_memberships, info, permission_choices, rights};
+use crate::admin::list::{page_of, search_terms};
+use crate::admin::{
+    Actor, AdminMeta, Cell, Column, DeletedObject, FieldSpec, ListPage, ListQuery, ModelAdmin, Row,
+    SaveError, Saved, Widget, ids_as_i64,
+};
+use crate::auth::groups::{self, Members};
+use crate::db::DbConnection;
+use crate::db::schema::groups as group_rows;
+
+static META: AdminMeta = AdminMeta::new(
+    info("group", "group", "groups"),
+    &[Column::sorted("name", "Name")],
+)
+.search("Searches group names.");
+
+pub struct GroupAdmin;
+
+#[derive(Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct GroupForm {
+    name: String,
+    permissions: Vec<String>,
+}
+
+impl ModelAdmin for GroupAdmin {
+    type Id = i64;
+    type Form = GroupForm;
+
+    fn meta(&self) -> &'static AdminMeta {
+        &META
+    }
+
+    fn refusal(
+        &self,
+        conn: &mut DbConnection,
+        actor: Actor,
+        id: &i64,
+    ) -> QueryResult<Option<String>> {
+        groups::refusal(conn, actor.user_id, *id)
+    }
+
+    fn list(&self, conn: &mut DbConnection, q: &ListQuery) -> QueryResult<ListPage> {
+        let filtered = || search_terms!(group_rows::table.into_boxed(), &q.terms, group_rows::name);
+        let total = group_rows::table.count().get_result(conn)?;
+        let count = filtered().count().get_result(conn)?;
+        let page: Vec<(i64, String)> = page_of!(filtered(), q, META.columns, group_rows::id, {
+            "name" => group_rows::name,
+        })
+        .select((group_rows::id, group_rows::name))
+        .load(conn)?;
+        let rows = page.into_iter().map(|(id, name)| Row {
+            id: id.to_string(),
+            cells: vec![Cell::Text(name)],
+        });
+        Ok(ListPage::new(rows.collect(), count, Some(total)))
+    }
+
+    fn fields(
+        &self,
+        conn: &mut DbConnection,
+        actor: Actor,
+        _id: Option<&i64>,
+    ) -> QueryResult<Vec<FieldSpec>> {
+        let permissions = Widget::MultiSelect(permission_choices(conn)?);
+        let help = "Members of this group get these permissions.";
+        Ok(vec![
+            FieldSpec::new("name", "Name", Widget::Text { max_length: 150 }).required(),
+            rights(actor, "permissions", "Permissions", permissions, help),
+        ])
+    }
+
+    fn load(&self, conn: &mut DbConnection, id: &i64) -> QueryResult<Option<(String, GroupForm)>> {
+        let Some((name, permissions)) = groups::find(conn, *id)? else {
+            return Ok(None);
+        };
+        let form = GroupForm {
+            name: name.clone(),
+            permissions: permissions.iter().map(i64::to_string).collect(),
+        };
+        Ok(Some((name, form)))
+    }
+
+    fn save(
+        &self,
+        conn: &mut DbConnection,
+        actor: Actor,
+        id: Option<&i64>,
+        form: GroupForm,
+    ) -> Result<Saved, SaveError> {
+        let permissions = ids_as_i64(&form.permissions);
+        let (id, name) = groups::save(conn, actor.user_id, id.copied(), &form.name, &permissions)??;
+        Ok(Saved::new(id, name))
+    }
+
+    fn delete_preview(
+        &self,
+        conn: &mut DbConnection,
+        ids: &[i64],
+    ) -> QueryResult<Vec<(i64, DeletedObject)>> {
+        deleted_with_memberships(conn, Members::OfGroups, ids)
+    }
+
+    fn delete(&self, conn: &mut DbConnection, ids: &[i64]) -> QueryResult<usize> {
+        groups::delete(conn, ids)
+    }
+}

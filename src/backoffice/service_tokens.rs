@@ -1,0 +1,184 @@
+//! Authentication and Authorization › Service tokens: how a service (the LMS) acts as a
+//! service user. The secret is shown once, when the token is made; who may act as whom,
+//! and who may touch whose tokens, are in `auth::service_tokens`.
+
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::admin::list::{page_of, search_terms};
+use crate::admin::{
+    ActionOutcome, ActionSpec, Actor, AdminMeta, Cell, Column, DeletedObject, FieldSpec,
+    FilterSpec, ListPage, ListQuery, ModelAdmin, Row, SaveError, Saved, Widget,
+};
+use crate::auth::service_tokens::{self, ServiceToken};
+use crate::auth::users;
+use crate::db::DbConnection;
+use crate::db::schema::{service_tokens as token_rows, users as user_rows};
+
+static META: AdminMeta = AdminMeta::new(
+    super::auth::info("token", "service token", "service tokens"),
+    &[
+        Column::sorted("name", "Name"),
+        Column::sorted("user", "Acts as"),
+        Column::new("prefix", "Starts with"),
+        Column::new("active", "Active"),
+        Column::sorted("created", "Created"),
+        Column::sorted("last_used", "Last used"),
+    ],
+)
+.search("Searches name and user.")
+.actions(&[ActionSpec::new("revoke", "Revoke selected service tokens")]);
+
+pub struct ServiceTokenAdmin;
+
+#[derive(Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct TokenForm {
+    name: String,
+    user: String,
+    prefix: String,
+    status: String,
+}
+
+const USER_HELP: &str = "The service user whose rights the token carries. For the LMS: a user without admin rights holding “learners | learner | Can add learner” (to post events) and “badges | badge assertion | Can view badge assertion” (to read learners’ badges). Superusers, inactive users and users with rights you do not hold cannot be chosen.";
+
+impl ModelAdmin for ServiceTokenAdmin {
+    type Id = i64;
+    type Form = TokenForm;
+
+    fn meta(&self) -> &'static AdminMeta {
+        &META
+    }
+
+    fn refusal(
+        &self,
+        conn: &mut DbConnection,
+        actor: Actor,
+        id: &i64,
+    ) -> QueryResult<Option<String>> {
+        service_tokens::refusal(conn, actor.user_id, *id)
+    }
+
+    fn filters(&self, _conn: &mut DbConnection) -> QueryResult<Vec<FilterSpec>> {
+        Ok(vec![FilterSpec::boolean("active__exact", "active")])
+    }
+
+    fn list(&self, conn: &mut DbConnection, q: &ListQuery) -> QueryResult<ListPage> {
+        let filtered = || {
+            let query = service_tokens::matching(q.bool_filter("active__exact"));
+            search_terms!(query, &q.terms, token_rows::name, user_rows::username)
+        };
+        let total = token_rows::table.count().get_result(conn)?;
+        let count = filtered().count().get_result(conn)?;
+        let page: Vec<(ServiceToken, String)> =
+            page_of!(filtered(), q, META.columns, token_rows::id, {
+                "name" => token_rows::name,
+                "user" => user_rows::username,
+                "created" => token_rows::created_at,
+                "last_used" => token_rows::last_used_at,
+            })
+            .select((ServiceToken::as_select(), user_rows::username))
+            .load(conn)?;
+        let rows = page.into_iter().map(|(token, user)| Row {
+            id: token.id.to_string(),
+            cells: vec![
+                Cell::Text(token.name),
+                Cell::Text(user),
+                Cell::Text(format!("{}…", token.token_prefix)),
+                Cell::Bool(Some(token.revoked_at.is_none())),
+                Cell::Time(Some(token.created_at)),
+                Cell::Time(token.last_used_at),
+            ],
+        });
+        Ok(ListPage::new(rows.collect(), count, Some(total)))
+    }
+
+    fn fields(
+        &self,
+        conn: &mut DbConnection,
+        actor: Actor,
+        id: Option<&i64>,
+    ) -> QueryResult<Vec<FieldSpec>> {
+        let name = FieldSpec::new("name", "Name", Widget::Text { max_length: 150 })
+            .required()
+            .help("What uses this token, e.g. “LMS production”.");
+        let choices = match id {
+            None => service_tokens::acting_user_choices(conn, actor.user_id)?,
+            Some(_) => users::choices(conn)?,
+        };
+        let user = FieldSpec::new("user", "Acts as", Widget::Select(choices));
+        let user = user.required().help(USER_HELP);
+        let Some(_) = id else {
+            return Ok(vec![name, user]);
+        };
+        Ok(vec![
+            name,
+            user.read_only(),
+            FieldSpec::new("prefix", "Starts with", Widget::ReadOnly)
+                .help("The secret itself was shown once, when the token was created."),
+            FieldSpec::new("status", "Status", Widget::ReadOnly),
+        ])
+    }
+
+    fn load(&self, conn: &mut DbConnection, id: &i64) -> QueryResult<Option<(String, TokenForm)>> {
+        let Some((token, _)) = service_tokens::find(conn, *id)? else {
+            return Ok(None);
+        };
+        let form = TokenForm {
+            name: token.name.clone(),
+            user: token.user_id.to_string(),
+            prefix: format!("{}…", token.token_prefix),
+            status: token.status(),
+        };
+        Ok(Some((token.name, form)))
+    }
+
+    fn save(
+        &self,
+        conn: &mut DbConnection,
+        actor: Actor,
+        id: Option<&i64>,
+        form: TokenForm,
+    ) -> Result<Saved, SaveError> {
+        if let Some(&id) = id {
+            let name = service_tokens::rename(conn, actor.user_id, id, &form.name)??;
+            return Ok(Saved::new(id, name));
+        }
+        let created = service_tokens::create_by(conn, actor.user_id, &form.name, &form.user);
+        let (id, secret) = created??;
+        let mut saved = Saved::new(id, form.name.trim());
+        saved.warnings.push(format!(
+            "The secret of this token is {secret} — copy it now: it is not shown again. Send it as “Authorization: Bearer <secret>”."
+        ));
+        Ok(saved)
+    }
+
+    fn delete_preview(
+        &self,
+        conn: &mut DbConnection,
+        ids: &[i64],
+    ) -> QueryResult<Vec<(i64, DeletedObject)>> {
+        let found = service_tokens::names(conn, ids)?.into_iter();
+        let found = found.map(|(id, name)| (id, DeletedObject::new(name, Vec::new())));
+        Ok(found.collect())
+    }
+
+    fn delete(&self, conn: &mut DbConnection, ids: &[i64]) -> QueryResult<usize> {
+        service_tokens::delete(conn, ids)
+    }
+
+    fn run_action(
+        &self,
+        conn: &mut DbConnection,
+        _actor: Actor,
+        action: &str,
+        ids: &[i64],
+    ) -> QueryResult<ActionOutcome> {
+        if action != "revoke" {
+            return Ok(ActionOutcome::default());
+        }
+        let revoked = service_tokens::revoke(conn, ids)?;
+        let message = format!("Revoked {} service token(s).", revoked.len());
+        Ok(ActionOutcome::new(message, revoked))
+    }
+}

@@ -1,0 +1,250 @@
+//! Authentication and Authorization › Users: accounts, their rights and sessions. Only
+//! superusers grant rights; that rule, and who may manage whom, are in `auth::users`.
+
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::auth::{deleted_with_memberships, info, permission_choices, rights};
+use crate::admin::list::{page_of, search_terms};
+use crate::admin::{
+    ActionOutcome, ActionSpec, Actor, AdminMeta, Cell, Column, DeletedObject, FieldSpec,
+    FilterSpec, ListPage, ListQuery, ModelAdmin, Row, SaveError, Saved, Widget, ids_as_i64,
+};
+use crate::auth::groups::{self, Members};
+use crate::auth::users::{self, AccountChange, User, UserFilter};
+use crate::auth::{password, sessions};
+use crate::db::DbConnection;
+use crate::db::schema::users as user_rows;
+use crate::display::format_time;
+
+const END_SESSIONS: &str = "end_sessions";
+const GROUP: &str = "groups__id__exact";
+const LOG_OUT_EVERYWHERE: &str = "Log out everywhere (end every session of the selected users)";
+
+static META: AdminMeta = AdminMeta::new(
+    info("user", "user", "users"),
+    &[
+        Column::sorted("username", "Username"),
+        Column::sorted("email", "Email address"),
+        Column::sorted("first_name", "First name"),
+        Column::sorted("last_name", "Last name"),
+        Column::sorted("is_staff", "Staff status"),
+        Column::sorted("is_active", "Active"),
+        Column::sorted("last_login", "Last login"),
+    ],
+)
+.search("Searches username, first and last name, and email address.")
+.actions(&[ActionSpec::new(END_SESSIONS, LOG_OUT_EVERYWHERE)])
+.object_actions(&[END_SESSIONS])
+.continue_after_add();
+
+pub struct UserAdmin;
+
+/// The add form (username, e-mail, password twice) and the change form (the rest).
+#[derive(Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct UserForm {
+    username: String,
+    email: String,
+    password1: String,
+    password2: String,
+    password: String,
+    first_name: String,
+    last_name: String,
+    #[serde(deserialize_with = "crate::admin::checkbox")]
+    is_active: bool,
+    #[serde(deserialize_with = "crate::admin::checkbox")]
+    is_staff: bool,
+    #[serde(deserialize_with = "crate::admin::checkbox")]
+    is_superuser: bool,
+    groups: Vec<String>,
+    user_permissions: Vec<String>,
+    last_login: String,
+    date_joined: String,
+    sessions: String,
+}
+
+impl ModelAdmin for UserAdmin {
+    type Id = i64;
+    type Form = UserForm;
+
+    fn meta(&self) -> &'static AdminMeta {
+        &META
+    }
+
+    fn refusal(
+        &self,
+        conn: &mut DbConnection,
+        actor: Actor,
+        id: &i64,
+    ) -> QueryResult<Option<String>> {
+        Ok(users::refusal_for(conn, actor.user_id, *id)?.map(|r| r.message().into()))
+    }
+
+    fn filters(&self, conn: &mut DbConnection) -> QueryResult<Vec<FilterSpec>> {
+        Ok(vec![
+            FilterSpec::boolean("is_staff__exact", "staff status"),
+            FilterSpec::boolean("is_superuser__exact", "superuser status"),
+            FilterSpec::boolean("is_active__exact", "active"),
+            FilterSpec::new(GROUP, "groups", groups::choices(conn)?),
+        ])
+    }
+
+    fn list(&self, conn: &mut DbConnection, q: &ListQuery) -> QueryResult<ListPage> {
+        use user_rows::{email, first_name, is_active, is_staff, last_login, last_name, username};
+        let group = q.filter(GROUP).map(|g| g.parse().unwrap_or(-1));
+        let filter = UserFilter {
+            staff: q.bool_filter("is_staff__exact"),
+            superuser: q.bool_filter("is_superuser__exact"),
+            active: q.bool_filter("is_active__exact"),
+            group,
+        };
+        let filtered = || {
+            let query = users::matching(filter);
+            search_terms!(query, &q.terms, username, first_name, last_name, email)
+        };
+        let total = user_rows::table.count().get_result(conn)?;
+        let count = filtered().count().get_result(conn)?;
+        let page: Vec<User> = page_of!(filtered(), q, META.columns, user_rows::id, {
+            "username" => username,
+            "email" => email,
+            "first_name" => first_name,
+            "last_name" => last_name,
+            "is_staff" => is_staff,
+            "is_active" => is_active,
+            "last_login" => last_login,
+        })
+        .select(User::as_select())
+        .load(conn)?;
+        let rows = page.into_iter().map(|u| Row {
+            id: u.id.to_string(),
+            cells: vec![
+                Cell::Text(u.username),
+                Cell::Text(u.email),
+                Cell::Text(u.first_name),
+                Cell::Text(u.last_name),
+                Cell::Bool(Some(u.is_staff)),
+                Cell::Bool(Some(u.is_active)),
+                Cell::Time(u.last_login),
+            ],
+        });
+        Ok(ListPage::new(rows.collect(), count, Some(total)))
+    }
+
+    fn fields(
+        &self,
+        conn: &mut DbConnection,
+        actor: Actor,
+        id: Option<&i64>,
+    ) -> QueryResult<Vec<FieldSpec>> {
+        let text = Widget::Text { max_length: 150 };
+        let name = FieldSpec::new("username", "Username", text.clone())
+            .required()
+            .help("Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only.");
+        let Some(id) = id else {
+            let secret = |name, label| FieldSpec::new(name, label, Widget::Password).required();
+            return Ok(vec![
+                name,
+                FieldSpec::new("email", "Email address", Widget::Email),
+                secret("password1", "Password").help(password::requirements()),
+                secret("password2", "Password confirmation")
+                    .help("Enter the same password as before, for verification."),
+            ]);
+        };
+        let (groups, permissions) = (groups::choices(conn)?, permission_choices(conn)?);
+        Ok(vec![
+            name,
+            FieldSpec::new("password", "Password", Widget::ReadOnly).help("Raw passwords are not stored, so there is no way to see this user’s password.").link(format!("/admin/auth/user/{id}/password/"), "Set a new password"),
+            FieldSpec::new("first_name", "First name", text.clone()),
+            FieldSpec::new("last_name", "Last name", text),
+            FieldSpec::new("email", "Email address", Widget::Email),
+            FieldSpec::new("is_active", "Active", Widget::Checkbox).help("Designates whether this user should be treated as active. Unselect this instead of deleting accounts."),
+            rights(actor, "is_staff", "Staff status", Widget::Checkbox, "Designates whether the user can log into this admin site."),
+            rights(actor, "is_superuser", "Superuser status", Widget::Checkbox, "Designates that this user has all permissions without explicitly assigning them."),
+            rights(actor, "groups", "Groups", Widget::MultiSelect(groups), "The groups this user belongs to. A user will get all permissions granted to each of their groups."),
+            rights(actor, "user_permissions", "User permissions", Widget::MultiSelect(permissions), "Specific permissions for this user."),
+            FieldSpec::new("last_login", "Last login", Widget::ReadOnly),
+            FieldSpec::new("date_joined", "Date joined", Widget::ReadOnly),
+            FieldSpec::new("sessions", "Sessions", Widget::ReadOnly).help("Where this user is logged in. “Log out everywhere” ends every session; so does setting a new password."),
+        ])
+    }
+
+    fn load(&self, conn: &mut DbConnection, id: &i64) -> QueryResult<Option<(String, UserForm)>> {
+        let Some(user) = users::find(conn, *id)? else {
+            return Ok(None);
+        };
+        let (groups, permissions) = users::links_of(conn, *id)?;
+        let form = UserForm {
+            password: password::summary(&user.password).into(),
+            first_name: user.first_name,
+            last_name: user.last_name,
+            email: user.email,
+            is_active: user.is_active,
+            is_staff: user.is_staff,
+            is_superuser: user.is_superuser,
+            groups: groups.iter().map(i64::to_string).collect(),
+            user_permissions: permissions.iter().map(i64::to_string).collect(),
+            last_login: user.last_login.map_or("-".into(), |t| format_time(&t)),
+            date_joined: format_time(&user.date_joined),
+            sessions: sessions::summary(conn, *id)?,
+            username: user.username.clone(),
+            ..UserForm::default()
+        };
+        Ok(Some((user.username, form)))
+    }
+
+    fn save(
+        &self,
+        conn: &mut DbConnection,
+        actor: Actor,
+        id: Option<&i64>,
+        form: UserForm,
+    ) -> Result<Saved, SaveError> {
+        let Some(&id) = id else {
+            let passwords = [form.password1.as_str(), &form.password2];
+            let (id, name) = users::create_account(conn, &form.username, &form.email, passwords)??;
+            return Ok(Saved::new(id, name));
+        };
+        let change = AccountChange {
+            groups: ids_as_i64(&form.groups),
+            permissions: ids_as_i64(&form.user_permissions),
+            username: form.username,
+            first_name: form.first_name,
+            last_name: form.last_name,
+            email: form.email,
+            is_active: form.is_active,
+            is_staff: form.is_staff,
+            is_superuser: form.is_superuser,
+        };
+        let username = users::update_account(conn, actor.user_id, id, &change)??;
+        Ok(Saved::new(id, username))
+    }
+
+    fn delete_preview(
+        &self,
+        conn: &mut DbConnection,
+        ids: &[i64],
+    ) -> QueryResult<Vec<(i64, DeletedObject)>> {
+        deleted_with_memberships(conn, Members::OfUsers, ids)
+    }
+
+    fn delete(&self, conn: &mut DbConnection, ids: &[i64]) -> QueryResult<usize> {
+        users::delete(conn, ids)
+    }
+
+    fn run_action(
+        &self,
+        conn: &mut DbConnection,
+        _actor: Actor,
+        action: &str,
+        ids: &[i64],
+    ) -> QueryResult<ActionOutcome> {
+        if action != END_SESSIONS {
+            return Ok(ActionOutcome::default());
+        }
+        let (ended, found) = users::end_sessions(conn, ids)?;
+        let n = found.len();
+        let message = format!("Ended {ended} session(s) of {n} user(s): they must log in again.");
+        Ok(ActionOutcome::new(message, found))
+    }
+}
