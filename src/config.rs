@@ -442,7 +442,7 @@ impl Config {
                     None => site_url.clone(),
                 },
                 email: match get("ACCOLADE_ISSUER_EMAIL") {
-                    Some(email) if email.contains('@') && !email.contains(char::is_whitespace) => {
+                    Some(email) if crate::validation::email_address(email).is_ok() => {
                         email.to_string()
                     }
                     Some(other) => {
