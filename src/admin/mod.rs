@@ -4,6 +4,7 @@
 
 pub mod form;
 pub mod history;
+pub mod image_field;
 pub mod legacy;
 pub mod list;
 pub mod model;
@@ -14,7 +15,7 @@ pub use form::{
     Widget, checkbox,
 };
 pub use legacy::{Legacy, LegacyModelAdmin, ids_as_i64};
-pub use list::{Cell, Column, FilterSpec, ListPage, ListQuery, Row};
+pub use list::{Cell, Column, FilterSpec, ListPage, ListQuery, ListSource, Row};
 pub use model::{
     ActionOutcome, ActionSpec, Actor, AdminMeta, DeletedObject, DynModelAdmin, ModelAdmin,
     ModelInfo, SaveError, Saved,

@@ -3,6 +3,12 @@
 //! the domain for every rule; the generic pages in `web::admin` do the rest.
 
 mod award_jobs;
+mod badge_classes;
+mod badge_images;
+mod course_roles;
+mod courses;
+mod event_badges;
+pub mod frozen_images;
 
 use crate::admin::site::ExtraPage;
 use crate::admin::{AdminSite, Legacy};
@@ -14,22 +20,18 @@ pub fn site(config: &Config) -> AdminSite {
     site.register(Legacy(crate::auth::admin::UserAdmin));
     site.register(Legacy(crate::auth::admin::GroupAdmin));
     site.register(Legacy(crate::auth::token_admin::ServiceTokenAdmin));
-    site.register(Legacy(
-        crate::badges::image_admin::BadgeImageConfigurationAdmin {
-            limits: config.images.clone(),
-        },
-    ));
-    site.register(Legacy(crate::courses::admin::CourseAdmin {
+    site.register(badge_images::BadgeImageConfigurationAdmin {
+        limits: config.images.clone(),
+    });
+    site.register(courses::CourseAdmin {
         badges_enabled: config.badges_enabled,
         lms_url: config.lms_url.clone(),
-    }));
-    site.register(Legacy(crate::courses::role_admin::CourseRoleAdmin));
-    site.register(Legacy(crate::badges::class_admin::BadgeClassAdmin {
+    });
+    site.register(course_roles::CourseRoleAdmin);
+    site.register(badge_classes::BadgeClassAdmin {
         limits: config.images.clone(),
-    }));
-    site.register(Legacy(
-        crate::badges::event_config_admin::EventBadgesConfigAdmin,
-    ));
+    });
+    site.register(event_badges::EventBadgesConfigAdmin);
     site.register(Legacy(crate::badging::assertion_admin::BadgeAssertionAdmin));
     site.register(award_jobs::AwardJobAdmin);
     site.register(Legacy(crate::badging::learner_admin::LearnerAdmin));
@@ -41,7 +43,7 @@ pub fn site(config: &Config) -> AdminSite {
     site.add_page(ExtraPage {
         app_name: "Badges",
         label: "Frozen badge images",
-        url: "/admin/badges/frozen-images/",
+        url: frozen_images::PATH,
         app_label: "badges",
         model: "badgeclass",
     });
