@@ -24,6 +24,20 @@ pub fn or_dash(text: &str) -> String {
     }
 }
 
+/// The items joined by commas, or `none` when there are none.
+pub fn joined_or(items: &[String], none: &str) -> String {
+    if items.is_empty() {
+        none.into()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// A count and its noun, in the plural unless it is one ("1 course", "2 courses").
+pub fn count_of(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -41,5 +55,13 @@ mod tests {
                 time.format("%Y-%m-%d %H:%M:%S UTC").to_string()
             );
         }
+    }
+
+    #[test]
+    fn counts_and_lists_read_as_sentences() {
+        assert_eq!(count_of(1, "course"), "1 course");
+        assert_eq!(count_of(0, "badge award"), "0 badge awards");
+        assert_eq!(joined_or(&[], "None yet"), "None yet");
+        assert_eq!(joined_or(&["a".into(), "b".into()], "-"), "a, b");
     }
 }

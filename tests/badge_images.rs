@@ -684,3 +684,36 @@ async fn an_icc_profile_bomb_and_the_largest_image_go_through_the_cpu_pool() {
         "three shipped and the bomb's: nothing saved"
     );
 }
+
+#[tokio::test]
+async fn unique_refusals_are_named_by_their_index_on_both_backends() {
+    let app = spawn_app().await;
+    let hash = hash_of(&app, "verified");
+    let mut conn = app.conn();
+    let insert = |conn: &mut accolade::db::DbConnection, mode: &str, default: bool| {
+        diesel::insert_into(configs::table)
+            .values((
+                configs::mode.eq(mode),
+                configs::image_hash.eq(&hash),
+                configs::is_default.eq(default),
+                configs::uploaded_at.eq(accolade::db::now()),
+                configs::updated_at.eq(accolade::db::now()),
+            ))
+            .execute(conn)
+    };
+    let name = |conn: &mut accolade::db::DbConnection, error| {
+        accolade::db::violated_constraint(conn, &error).unwrap()
+    };
+    let twice = insert(&mut conn, "verified", false).unwrap_err();
+    assert_eq!(
+        name(&mut conn, twice).as_deref(),
+        Some("badge_image_configurations_mode_key")
+    );
+    insert(&mut conn, "audit", true).unwrap();
+    let second = insert(&mut conn, "masters", true).unwrap_err();
+    assert_eq!(
+        name(&mut conn, second).as_deref(),
+        Some("badge_image_configurations_one_default")
+    );
+    assert_eq!(name(&mut conn, diesel::result::Error::NotFound), None);
+}

@@ -623,3 +623,75 @@ async fn the_report_needs_the_view_permission() {
         302
     );
 }
+
+#[tokio::test]
+async fn course_keys_and_badge_classes_are_unique_by_named_constraints() {
+    let app = spawn_app().await;
+    create_course(&app, DEMO, "Demo");
+    let mut conn = app.conn();
+    let named = |conn: &mut accolade::db::DbConnection, error| {
+        accolade::db::violated_constraint(conn, &error).unwrap()
+    };
+    let again = courses::create(&mut conn, &CourseKey::parse(DEMO).unwrap(), "Again").unwrap_err();
+    assert_eq!(
+        named(&mut conn, again).as_deref(),
+        Some("courses_course_id_key")
+    );
+    let spec = completion_spec(DEMO, "verified");
+    let class = classes::get_badge_class(&mut conn, &spec, true)
+        .unwrap()
+        .unwrap();
+    let copy = classes::NewBadgeClass::of(&spec, &class.image_hash)
+        .insert(&mut conn)
+        .unwrap_err();
+    assert_eq!(
+        named(&mut conn, copy).as_deref(),
+        Some("badge_classes_slug_issuing_component_course_id_key")
+    );
+}
+
+#[tokio::test]
+async fn the_report_is_a_list_like_every_other() {
+    let app = spawn_app().await;
+    app.login_superuser().await;
+    create_course(&app, DEMO, "Demo");
+    create_course(&app, OTHER, "Other");
+    let demo = freeze(&app, DEMO, "verified");
+    freeze(&app, OTHER, "honor");
+    // Sorted by mode, descending: verified (Demo) before honor (Other).
+    let sorted = app.get_html("/admin/badges/frozen-images/?o=-3").await;
+    let (verified, honor) = (sorted.find(DEMO).unwrap(), sorted.find(OTHER).unwrap());
+    assert!(verified < honor, "sorted by mode, descending");
+    let ascending = app.get_html("/admin/badges/frozen-images/?o=3").await;
+    assert!(ascending.find(OTHER).unwrap() < ascending.find(DEMO).unwrap());
+    // Each row leads to its frozen class; a viewer of classes may open it.
+    let class_url = format!("/admin/badges/badgeclass/{}/change/", demo.id);
+    assert!(
+        sorted.contains(&format!("href=\"{class_url}\"")),
+        "{sorted}"
+    );
+    assert_eq!(app.get(&class_url).await.status(), 200);
+    // Read-only: no Add button, no bulk actions.
+    assert!(!sorted.contains("addlink") && !sorted.contains("name=\"action\""));
+    assert!(sorted.contains("Export CSV"));
+    // Past the last page, the last page; an undeclared parameter goes back to the report.
+    assert!(
+        app.get_html("/admin/badges/frozen-images/?p=99")
+            .await
+            .contains("2 of 2 frozen course badge images")
+    );
+    let unknown = app
+        .get("/admin/badges/frozen-images/?password__startswith=a")
+        .await;
+    assert_eq!(unknown.status(), 302);
+    assert_eq!(location(&unknown), "/admin/badges/frozen-images/");
+    // The export keeps the list's order.
+    let csv = app
+        .get("/admin/badges/frozen-images/?o=-3&format=csv")
+        .await;
+    let body = csv.text().await.unwrap();
+    assert!(
+        body.find(DEMO).unwrap() < body.find(OTHER).unwrap(),
+        "{body}"
+    );
+}

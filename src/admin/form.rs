@@ -226,6 +226,12 @@ impl FormData {
     }
 }
 
+/// The chosen ids of a multi-select, as integers; malformed ones are dropped (they name
+/// nothing).
+pub fn ids_as_i64(ids: &[String]) -> Vec<i64> {
+    ids.iter().filter_map(|id| id.parse().ok()).collect()
+}
+
 /// Reads a checkbox into a form's `bool`, with `#[serde(default, deserialize_with =
 /// "checkbox")]`: ticked sends a value (`on`), unticked sends nothing, as
 /// [`FormData::flag`] reads it.

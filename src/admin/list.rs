@@ -3,6 +3,10 @@
 
 use std::collections::BTreeMap;
 
+use diesel::QueryResult;
+
+use crate::db::DbConnection;
+
 pub const PER_PAGE: i64 = 100;
 
 /// Bounds of what a changelist reads from its query string. Django caps nothing, but every
@@ -58,6 +62,9 @@ pub enum Cell {
         url: String,
         alt: String,
     },
+    /// Text that calls for attention (e.g. an image that differs from the configuration's);
+    /// its row is marked too.
+    Warning(String),
 }
 
 #[derive(Debug)]
@@ -108,6 +115,19 @@ impl FilterSpec {
                 .collect(),
         }
     }
+
+    /// Choices as (value, label).
+    pub fn choices(
+        param: &'static str,
+        title: &'static str,
+        choices: Vec<(String, String)>,
+    ) -> FilterSpec {
+        FilterSpec {
+            param,
+            title,
+            choices,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -125,6 +145,48 @@ impl ListPage {
     pub fn new(rows: Vec<Row>, count: i64, total: Option<i64>) -> ListPage {
         ListPage { rows, count, total }
     }
+
+    /// The requested page of items listed in memory (a report computed whole, already
+    /// searched, filtered and sorted, see [`sort_in_memory`]).
+    pub fn in_memory<T>(
+        items: Vec<T>,
+        total: i64,
+        query: &ListQuery,
+        row: impl Fn(T) -> Row,
+    ) -> ListPage {
+        let count = i64::try_from(items.len()).unwrap_or(i64::MAX);
+        let skip = usize::try_from(query.offset()).unwrap_or(usize::MAX);
+        let rows = items.into_iter().skip(skip).take(PER_PAGE as usize);
+        ListPage::new(rows.map(row).collect(), count, Some(total))
+    }
+}
+
+/// Sorts items listed in memory as the query asks, through `key` (an item's sort key for a
+/// column's key); ties keep the items' order.
+pub fn sort_in_memory<T, K: Ord>(
+    items: &mut [T],
+    query: &ListQuery,
+    columns: &[Column],
+    key: impl Fn(&T, &str) -> K,
+) {
+    // Stable sorts from the last priority to the first give the whole order.
+    for &(index, descending) in query.order.iter().rev() {
+        let column = columns[index].key;
+        items.sort_by(|a, b| {
+            let order = key(a, column).cmp(&key(b, column));
+            if descending { order.reverse() } else { order }
+        });
+    }
+}
+
+/// What a changelist lists: its columns, search, filters and one page of rows. Every model
+/// admin is one; so is a read-only report over a model's rows (the frozen badge images),
+/// which thereby shares the changelist's search, filters, order, pages and template.
+pub trait ListSource: Send + Sync {
+    fn columns(&self) -> &'static [Column];
+    fn search_help(&self) -> Option<&'static str>;
+    fn filters(&self, conn: &mut DbConnection) -> QueryResult<Vec<FilterSpec>>;
+    fn list(&self, conn: &mut DbConnection, query: &ListQuery) -> QueryResult<ListPage>;
 }
 
 /// A parsed changelist request.
@@ -486,6 +548,28 @@ mod tests {
         let long = Search::parse(&"ü".repeat(60_000));
         assert!(long.shortened);
         assert_eq!(long.terms, vec!["ü".repeat(MAX_TERM_CHARS)]);
+    }
+
+    #[test]
+    fn lists_in_memory_sort_by_the_requested_columns_then_page() {
+        let items: Vec<(i64, &str)> = (0..250).map(|i| (i % 3, "x")).collect();
+        let query = ListQuery {
+            order: vec![(0, true)],
+            page: 2,
+            ..ListQuery::default()
+        };
+        let row = |(n, _): (i64, &str)| Row {
+            id: n.to_string(),
+            cells: Vec::new(),
+        };
+        let mut items = items;
+        sort_in_memory(&mut items, &query, COLUMNS, |i, _| i.0);
+        let page = ListPage::in_memory(items, 300, &query, row);
+        assert_eq!((page.count, page.total), (250, Some(300)));
+        assert_eq!(page.rows.len(), 100);
+        // 83 twos, 83 ones, then 84 zeros: the second page starts among the ones.
+        assert_eq!(page.rows[0].id, "1");
+        assert_eq!(page.rows[99].id, "0");
     }
 
     #[test]

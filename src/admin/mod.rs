@@ -4,17 +4,16 @@
 
 pub mod form;
 pub mod history;
-pub mod legacy;
+pub mod image_field;
 pub mod list;
 pub mod model;
 pub mod site;
 
 pub use form::{
     FieldErrors, FieldSpec, FormChecks, FormData, ProcessedUpload, ProcessedUploads, Upload,
-    Widget, checkbox,
+    Widget, checkbox, ids_as_i64,
 };
-pub use legacy::{Legacy, LegacyModelAdmin, ids_as_i64};
-pub use list::{Cell, Column, FilterSpec, ListPage, ListQuery, Row};
+pub use list::{Cell, Column, FilterSpec, ListPage, ListQuery, ListSource, Row};
 pub use model::{
     ActionOutcome, ActionSpec, Actor, AdminMeta, DeletedObject, DynModelAdmin, ModelAdmin,
     ModelInfo, SaveError, Saved,

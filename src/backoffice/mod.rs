@@ -5,14 +5,20 @@
 mod assertions;
 mod auth;
 mod award_jobs;
+mod badge_classes;
+mod badge_images;
 mod certificates;
+mod course_roles;
+mod courses;
+mod event_badges;
+pub mod frozen_images;
 mod groups;
 mod learners;
 mod service_tokens;
 mod users;
 
+use crate::admin::AdminSite;
 use crate::admin::site::ExtraPage;
-use crate::admin::{AdminSite, Legacy};
 use crate::config::Config;
 
 /// Every model the admin shows.
@@ -21,22 +27,18 @@ pub fn site(config: &Config) -> AdminSite {
     site.register(users::UserAdmin);
     site.register(groups::GroupAdmin);
     site.register(service_tokens::ServiceTokenAdmin);
-    site.register(Legacy(
-        crate::badges::image_admin::BadgeImageConfigurationAdmin {
-            limits: config.images.clone(),
-        },
-    ));
-    site.register(Legacy(crate::courses::admin::CourseAdmin {
+    site.register(badge_images::BadgeImageConfigurationAdmin {
+        limits: config.images.clone(),
+    });
+    site.register(courses::CourseAdmin {
         badges_enabled: config.badges_enabled,
         lms_url: config.lms_url.clone(),
-    }));
-    site.register(Legacy(crate::courses::role_admin::CourseRoleAdmin));
-    site.register(Legacy(crate::badges::class_admin::BadgeClassAdmin {
+    });
+    site.register(course_roles::CourseRoleAdmin);
+    site.register(badge_classes::BadgeClassAdmin {
         limits: config.images.clone(),
-    }));
-    site.register(Legacy(
-        crate::badges::event_config_admin::EventBadgesConfigAdmin,
-    ));
+    });
+    site.register(event_badges::EventBadgesConfigAdmin);
     site.register(assertions::BadgeAssertionAdmin);
     site.register(award_jobs::AwardJobAdmin);
     site.register(learners::LearnerAdmin);

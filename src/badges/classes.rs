@@ -6,16 +6,22 @@
 //! happens to the image configuration.
 
 use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::images::{BadgeImageError, image_for_mode};
-use crate::admin::FieldErrors;
 use crate::courses;
 use crate::db::schema::badge_classes;
 use crate::db::{DbConnection, now};
+use crate::validation::FieldErrors;
 
 pub const LOWERCASE: &str = "This value must be all lowercase.";
 pub const BADGES_DISABLED: &str = "This course does not have badges enabled.";
+pub const DUPLICATE: &str =
+    "Badge class with this Slug, Issuing component and Course id already exists.";
+/// The unique constraint on (slug, issuing component, course), by the name
+/// [`crate::db::violated_constraint`] gives it.
+const IDENTITY: &str = "badge_classes_slug_issuing_component_course_id_key";
 /// Open edX's limit: a badge image under 250 × 1024 bytes.
 const MAX_IMAGE_BYTES: i32 = 250 * 1024;
 
@@ -73,6 +79,50 @@ pub struct BadgeClassSpec {
     pub image: ImageSource,
 }
 
+/// A class's text as entered by hand (a form), trimmed when it becomes a spec.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClassInput {
+    pub slug: String,
+    pub issuing_component: String,
+    pub display_name: String,
+    /// A course key, or empty for a class that belongs to no course.
+    pub course_id: String,
+    pub description: String,
+    pub criteria: String,
+    pub mode: String,
+}
+
+impl ClassInput {
+    /// A class's text as it is entered.
+    pub fn of(class: &BadgeClass) -> ClassInput {
+        ClassInput {
+            slug: class.slug.clone(),
+            issuing_component: class.issuing_component.clone(),
+            display_name: class.display_name.clone(),
+            course_id: class.course_id.clone(),
+            description: class.description.clone(),
+            criteria: class.criteria.clone(),
+            mode: class.mode.clone(),
+        }
+    }
+
+    /// The spec of a class with this text and the stored image `image_hash`.
+    pub fn spec(&self, image_hash: &str) -> BadgeClassSpec {
+        let course_id = self.course_id.trim();
+        BadgeClassSpec {
+            slug: self.slug.trim().to_string(),
+            issuing_component: self.issuing_component.trim().to_string(),
+            display_name: self.display_name.trim().to_string(),
+            description: self.description.trim().to_string(),
+            criteria: self.criteria.trim().to_string(),
+            mode: self.mode.trim().to_string(),
+            course_id: (!course_id.is_empty()).then(|| course_id.to_string()),
+            image: ImageSource::Stored(image_hash.trim().to_string()),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum BadgeClassError {
     #[error("{BADGES_DISABLED}")]
@@ -127,21 +177,127 @@ pub fn get_badge_class(
         .map_err(BadgeClassError::Invalid)?;
     // Losing the race to an identical insert is fine: that row stands.
     crate::db::insert_unless_duplicate(conn, |conn| {
-        diesel::insert_into(badge_classes::table)
-            .values((
-                badge_classes::slug.eq(&spec.slug),
-                badge_classes::issuing_component.eq(&spec.issuing_component),
-                badge_classes::display_name.eq(&spec.display_name),
-                badge_classes::course_id.eq(&course_id),
-                badge_classes::description.eq(&spec.description),
-                badge_classes::criteria.eq(&spec.criteria),
-                badge_classes::mode.eq(&spec.mode),
-                badge_classes::image_hash.eq(&image_hash),
-                badge_classes::created_at.eq(now()),
-            ))
-            .execute(conn)
+        NewBadgeClass::of(&spec, &image_hash).insert(conn)
     })?;
     Ok(find(conn, &spec.slug, &spec.issuing_component, &course_id)?)
+}
+
+/// The columns a class's definition sets: the one writer of badge class rows, for
+/// get-or-create and the admin alike.
+#[derive(Insertable, AsChangeset, Debug)]
+#[diesel(table_name = badge_classes)]
+pub struct NewBadgeClass<'a> {
+    pub slug: &'a str,
+    pub issuing_component: &'a str,
+    pub display_name: &'a str,
+    pub course_id: &'a str,
+    pub description: &'a str,
+    pub criteria: &'a str,
+    pub mode: &'a str,
+    pub image_hash: &'a str,
+}
+
+impl<'a> NewBadgeClass<'a> {
+    /// The row of a class defined by `spec`, with the image `image_hash`.
+    pub fn of(spec: &'a BadgeClassSpec, image_hash: &'a str) -> NewBadgeClass<'a> {
+        NewBadgeClass {
+            slug: &spec.slug,
+            issuing_component: &spec.issuing_component,
+            display_name: &spec.display_name,
+            course_id: spec.course_id.as_deref().unwrap_or_default(),
+            description: &spec.description,
+            criteria: &spec.criteria,
+            mode: &spec.mode,
+            image_hash,
+        }
+    }
+
+    pub fn insert(&self, conn: &mut DbConnection) -> QueryResult<usize> {
+        diesel::insert_into(badge_classes::table)
+            .values((self, badge_classes::created_at.eq(now())))
+            .execute(conn)
+    }
+
+    pub fn update(&self, conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
+        diesel::update(badge_classes::table.find(id))
+            .set(self)
+            .execute(conn)
+    }
+}
+
+/// Adds a class (`id` `None`) or changes one, after validation. A frozen class changes
+/// only in what the backend does not hold: its mode. Runs in the caller's transaction.
+pub fn save(
+    conn: &mut DbConnection,
+    id: Option<i64>,
+    spec: &BadgeClassSpec,
+) -> QueryResult<Result<BadgeClass, FieldErrors>> {
+    if let Some(id) = id {
+        let existing = by_id(conn, id)?;
+        if existing.is_frozen() {
+            diesel::update(badge_classes::table.find(id))
+                .set(badge_classes::mode.eq(&spec.mode))
+                .execute(conn)?;
+            return Ok(Ok(by_id(conn, id)?));
+        }
+    }
+    let image_hash = match &spec.image {
+        ImageSource::Stored(hash) => hash.clone(),
+        // No image configured: validation reports the image missing.
+        ImageSource::ForMode(mode) => match image_for_mode(conn, mode) {
+            Ok(config) => config.image_hash,
+            Err(BadgeImageError::NotConfigured(_)) => String::new(),
+            Err(BadgeImageError::Database(e)) => return Err(e),
+        },
+    };
+    let mut errors = validate(conn, spec, &image_hash);
+    let course_id = spec.course_id.as_deref().unwrap_or_default();
+    if let Some(clash) = find(conn, &spec.slug, &spec.issuing_component, course_id)?
+        && Some(clash.id) != id
+    {
+        errors.add(FieldErrors::NON_FIELD, DUPLICATE);
+    }
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    let row = NewBadgeClass::of(spec, &image_hash);
+    let written = match id {
+        Some(id) => row.update(conn, id),
+        None => row.insert(conn),
+    };
+    if let Err(e) = written {
+        // Another save of the same class got in first.
+        if crate::db::violated_constraint(conn, &e)?.as_deref() == Some(IDENTITY) {
+            errors.add(FieldErrors::NON_FIELD, DUPLICATE);
+            return Ok(Err(errors));
+        }
+        return Err(e);
+    }
+    let saved = find(conn, &spec.slug, &spec.issuing_component, course_id)?;
+    Ok(Ok(saved.ok_or(diesel::result::Error::NotFound)?))
+}
+
+/// The classes of these ids that exist, by id.
+pub fn by_ids(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<BadgeClass>> {
+    badge_classes::table
+        .filter(badge_classes::id.eq_any(ids))
+        .order(badge_classes::id)
+        .select(BadgeClass::as_select())
+        .load(conn)
+}
+
+/// Deletes the classes (Accolade's records only: a class stays on a backend like Badgr).
+pub fn delete(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<usize> {
+    diesel::delete(badge_classes::table.filter(badge_classes::id.eq_any(ids))).execute(conn)
+}
+
+/// The issuing components in use, in order (empty for course completion).
+pub fn issuing_components(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
+    badge_classes::table
+        .select(badge_classes::issuing_component)
+        .distinct()
+        .order(badge_classes::issuing_component)
+        .load(conn)
 }
 
 pub fn by_id(conn: &mut DbConnection, id: i64) -> QueryResult<BadgeClass> {

@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 
 use diesel::prelude::*;
 
-use crate::admin::FieldErrors;
 use crate::courses::{self, CourseKey};
 use crate::db::schema::course_event_badge_configurations as configs;
 use crate::db::{DbConnection, now};
+use crate::validation::FieldErrors;
 
 /// The issuing component of every course-event badge class.
 pub const EVENT_COMPONENT: &str = "openedx__course";

@@ -6,9 +6,10 @@
 
 use diesel::prelude::*;
 
-use crate::db::schema::badge_image_configurations as configs;
+use crate::db::schema::{badge_image_configurations as configs, users};
 use crate::db::{DbConnection, now};
-use crate::images::{self, Limits, SquareMode};
+use crate::images::{self, ImageError, Limits, SquareMode};
+use crate::validation::FieldErrors;
 
 pub const ONE_DEFAULT: &str = "There can be only one default image.";
 pub const DUPLICATE_MODE: &str = "Badge image configuration with this Mode already exists.";
@@ -30,6 +31,10 @@ pub const SHIPPED: &[(&str, &[u8])] = &[
 const SEEDED_FLAG: &str = "shipped_badge_images_seeded";
 /// Taken by every change of the default, so that concurrent changes take turns.
 pub const DEFAULT_LOCK: &str = "lock:badge-image-default";
+/// The unique indexes behind "one configuration per mode" and "at most one default" (see
+/// the migrations), by the names [`crate::db::violated_constraint`] gives them.
+const MODE_INDEX: &str = "badge_image_configurations_mode_key";
+const DEFAULT_INDEX: &str = "badge_image_configurations_one_default";
 
 #[derive(Queryable, Selectable, Clone, Debug)]
 #[diesel(table_name = configs)]
@@ -44,6 +49,22 @@ pub struct BadgeImageConfiguration {
     pub uploaded_by: String,
     pub uploaded_at: chrono::NaiveDateTime,
     pub updated_at: chrono::NaiveDateTime,
+}
+
+impl BadgeImageConfiguration {
+    /// When, by whom and from which file its image came, e.g. "2026-01-02 03:04:05 UTC by
+    /// root, from “badge.png”".
+    pub fn provenance(&self) -> String {
+        let at = crate::display::format_time(&self.uploaded_at);
+        let mut text = format!("{at} by {}", self.uploaded_by);
+        if !self.original_filename.is_empty() {
+            text.push_str(&format!(", from “{}”", self.original_filename));
+        }
+        if self.is_shipped {
+            text.push_str(" (shipped with Accolade: replace it)");
+        }
+        text
+    }
 }
 
 pub use crate::courses::validate_mode;
@@ -75,6 +96,179 @@ pub fn image_for_mode(
         .first(conn)
         .optional()?
         .ok_or_else(|| BadgeImageError::NotConfigured(mode.to_string()))
+}
+
+/// A configuration as saved from a form (or any caller).
+#[derive(Clone, Debug, Default)]
+pub struct NewConfiguration {
+    pub mode: String,
+    /// A stored image's hash.
+    pub image_hash: String,
+    pub is_default: bool,
+    /// The uploaded file's name, kept for reference.
+    pub original_filename: String,
+}
+
+/// What a save did.
+#[derive(Debug)]
+pub struct SavedConfiguration {
+    pub id: i64,
+    /// For a configuration whose image changed: the courses it does not reach, because
+    /// their image is already frozen.
+    pub frozen_courses: Vec<String>,
+}
+
+pub fn by_id(conn: &mut DbConnection, id: i64) -> QueryResult<Option<BadgeImageConfiguration>> {
+    configs::table
+        .find(id)
+        .select(BadgeImageConfiguration::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The configurations of these ids that exist, by mode.
+pub fn by_ids(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<BadgeImageConfiguration>> {
+    configs::table
+        .filter(configs::id.eq_any(ids))
+        .order(configs::mode)
+        .select(BadgeImageConfiguration::as_select())
+        .load(conn)
+}
+
+pub fn delete(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<usize> {
+    diesel::delete(configs::table.filter(configs::id.eq_any(ids))).execute(conn)
+}
+
+/// Adds a configuration (`id` `None`) or changes one, with every rule: the mode is valid
+/// and has no other configuration, except that adding a mode that still has its shipped
+/// image replaces that image; the image is stored; at most one default, checked and
+/// written under [`DEFAULT_LOCK`] so that concurrent saves take turns. A new image records
+/// who uploaded it (`uploader`, a user id). A unique index that refuses the write anyway
+/// gives the same field error as the check. Runs in the caller's transaction.
+pub fn save_configuration(
+    conn: &mut DbConnection,
+    id: Option<i64>,
+    new: NewConfiguration,
+    uploader: i64,
+) -> QueryResult<Result<SavedConfiguration, FieldErrors>> {
+    let existing = match id {
+        Some(id) => Some(by_id(conn, id)?.ok_or(diesel::result::Error::NotFound)?),
+        None => None,
+    };
+    if new.is_default {
+        crate::db::settings::lock(conn, DEFAULT_LOCK)?;
+    }
+    let errors = validate(conn, id, &new)?;
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    let id = match write(conn, existing.as_ref(), &new) {
+        Ok(id) => id,
+        Err(e) => {
+            let mut errors = FieldErrors::default();
+            match crate::db::violated_constraint(conn, &e)?.as_deref() {
+                Some(MODE_INDEX) => errors.add("mode", DUPLICATE_MODE),
+                Some(DEFAULT_INDEX) => errors.add("default", ONE_DEFAULT),
+                _ => return Err(e),
+            }
+            return Ok(Err(errors));
+        }
+    };
+    let new_image = existing
+        .as_ref()
+        .is_none_or(|e| e.image_hash != new.image_hash);
+    if new_image {
+        let uploaded_by: String = users::table
+            .find(uploader)
+            .select(users::username)
+            .first(conn)?;
+        diesel::update(configs::table.find(id))
+            .set((
+                configs::is_shipped.eq(false),
+                configs::original_filename.eq(images::clean_filename(&new.original_filename)),
+                configs::uploaded_by_id.eq(Some(uploader)),
+                configs::uploaded_by.eq(uploaded_by),
+                configs::uploaded_at.eq(now()),
+            ))
+            .execute(conn)?;
+    }
+    let frozen_courses = match existing {
+        Some(_) if new_image => super::frozen::courses_frozen_for(conn, &new.mode, new.is_default)?,
+        _ => Vec::new(),
+    };
+    Ok(Ok(SavedConfiguration { id, frozen_courses }))
+}
+
+/// Field errors of a configuration to save as `own_id`.
+fn validate(
+    conn: &mut DbConnection,
+    own_id: Option<i64>,
+    new: &NewConfiguration,
+) -> QueryResult<FieldErrors> {
+    let mut errors = FieldErrors::default();
+    if let Some(problem) = validate_mode(&new.mode) {
+        errors.add("mode", problem);
+    } else {
+        let clash: Option<(i64, bool)> = configs::table
+            .filter(configs::mode.eq(&new.mode))
+            .select((configs::id, configs::is_shipped))
+            .first(conn)
+            .optional()?;
+        match clash {
+            // Adding a mode that still has its shipped image replaces that image.
+            Some((_, true)) if own_id.is_none() => {}
+            Some((id, _)) if Some(id) != own_id => errors.add("mode", DUPLICATE_MODE),
+            _ => {}
+        }
+    }
+    if new.image_hash.is_empty() {
+        errors.add("icon", "This field is required.");
+    } else if !images::is_hash(&new.image_hash) || !images::store::exists(conn, &new.image_hash)? {
+        errors.add("icon", ImageError::NotAnImage.to_string());
+    }
+    if new.is_default {
+        let other: Option<i64> = configs::table
+            .filter(configs::is_default.eq(true))
+            .select(configs::id)
+            .first(conn)
+            .optional()?;
+        if other.is_some() && other != own_id {
+            errors.add("default", ONE_DEFAULT);
+        }
+    }
+    Ok(errors)
+}
+
+/// Writes the row (a new one replaces its mode's shipped image); returns its id.
+fn write(
+    conn: &mut DbConnection,
+    existing: Option<&BadgeImageConfiguration>,
+    new: &NewConfiguration,
+) -> QueryResult<i64> {
+    let values = (
+        configs::mode.eq(&new.mode),
+        configs::image_hash.eq(&new.image_hash),
+        configs::is_default.eq(new.is_default),
+        configs::updated_at.eq(now()),
+    );
+    match existing {
+        Some(existing) => diesel::update(configs::table.find(existing.id))
+            .set(values)
+            .execute(conn)
+            .map(|_| existing.id),
+        None => {
+            diesel::delete(
+                configs::table
+                    .filter(configs::mode.eq(&new.mode))
+                    .filter(configs::is_shipped.eq(true)),
+            )
+            .execute(conn)?;
+            diesel::insert_into(configs::table)
+                .values((values, configs::uploaded_at.eq(now())))
+                .returning(configs::id)
+                .get_result(conn)
+        }
+    }
 }
 
 /// Makes one configuration the default, moving the flag from any other in one transaction

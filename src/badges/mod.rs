@@ -1,10 +1,7 @@
 //! What badges look like and when they are due: badge images per course mode, badge
 //! classes (frozen once created on the backend), and the course-event badge configuration.
 
-pub mod class_admin;
 pub mod classes;
 pub mod event_config;
-pub mod event_config_admin;
 pub mod frozen;
-pub mod image_admin;
 pub mod images;

@@ -166,3 +166,54 @@ pub fn summary(conn: &mut DbConnection, course_id: &str) -> QueryResult<String> 
         progress.describe()
     ))
 }
+
+/// What backfilling several courses did.
+#[derive(Debug, Default)]
+pub struct CoursesBackfill {
+    /// Awards queued in all.
+    pub queued: usize,
+    /// The courses backfilled, as (id, course key), by course key.
+    pub started: Vec<(i64, String)>,
+    /// The courses left alone because "Issue Open Badges" is off for them.
+    pub skipped: Vec<String>,
+}
+
+impl CoursesBackfill {
+    /// What was done, for the person who asked.
+    pub fn describe(&self) -> String {
+        use crate::display::count_of;
+        let mut text = format!(
+            "Queued {} for existing passing certificates in {}; each course's page shows the progress.",
+            count_of(self.queued, "badge award"),
+            count_of(self.started.len(), "course")
+        );
+        if !self.skipped.is_empty() {
+            let off = self.skipped.join(", ");
+            text.push_str(&format!(
+                " Skipped, because “Issue Open Badges” is off: {off}."
+            ));
+        }
+        text
+    }
+}
+
+/// Backfills the courses of these ids, but those that issue no badges; part of the
+/// caller's transaction.
+pub fn start_courses(
+    conn: &mut DbConnection,
+    ids: &[i64],
+    requested_by: &str,
+    lms_url: &str,
+) -> QueryResult<CoursesBackfill> {
+    let mut outcome = CoursesBackfill::default();
+    for course in crate::courses::by_ids(conn, ids)? {
+        if !course.issue_badges {
+            outcome.skipped.push(course.course_id);
+            continue;
+        }
+        let run = start(conn, &course.course_id, requested_by, lms_url)?;
+        outcome.queued += usize::try_from(run.queued).unwrap_or_default();
+        outcome.started.push((course.id, course.course_id));
+    }
+    Ok(outcome)
+}

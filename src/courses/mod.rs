@@ -1,19 +1,28 @@
 //! Courses, their "Issue Open Badges" setting, and course teams.
 
-pub mod admin;
 pub mod keys;
-pub mod role_admin;
+pub mod roles;
 
 use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
 
 pub use keys::CourseKey;
+pub use roles::{
+    NewRole, Role, TeamRole, TeamRoles, courses_of, grant_refusal, has_any_role, role_on,
+    team_roles,
+};
 
-use crate::db::schema::{badge_classes, course_roles, courses};
+use crate::db::schema::courses;
 use crate::db::{DbConnection, now};
+use crate::validation::FieldErrors;
 
 pub const ISSUE_BADGES_LABEL: &str = "Issue Open Badges";
 pub const ISSUE_BADGES_HELP: &str =
     "Issue Open Badges badges for this course. Badges are generated when certificates are created.";
+const DUPLICATE_KEY: &str = "Course with this Course key already exists.";
+/// The unique constraint on course keys, by the name [`crate::db::violated_constraint`]
+/// gives it.
+const KEY_INDEX: &str = "courses_course_id_key";
 
 #[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
 #[diesel(table_name = courses)]
@@ -112,130 +121,234 @@ pub fn set_issue_badges(conn: &mut DbConnection, id: i64, on: bool) -> QueryResu
         .execute(conn)
 }
 
-/// The modes of a course whose badge image is frozen (its badge class exists on the backend).
-pub fn frozen_modes(conn: &mut DbConnection, course_id: &str) -> QueryResult<Vec<String>> {
-    badge_classes::table
-        .filter(badge_classes::course_id.eq(course_id))
-        .filter(badge_classes::frozen_at.is_not_null())
-        .order(badge_classes::mode)
-        .select(badge_classes::mode)
-        .load(conn)
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    Instructor,
-    Staff,
-}
-
-impl Role {
-    pub const CHOICES: [(&'static str, &'static str); 2] =
-        [("instructor", "Instructor"), ("staff", "Staff")];
-
-    pub fn parse(text: &str) -> Option<Role> {
-        match text {
-            "instructor" => Some(Role::Instructor),
-            "staff" => Some(Role::Staff),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Instructor => "instructor",
-            Role::Staff => "staff",
-        }
-    }
-
-    /// Whether holding this role includes holding `other` (an instructor may do all that
-    /// staff may, as in Open edX).
-    pub fn includes(self, other: Role) -> bool {
-        let rank = |role| match role {
-            Role::Staff => 1,
-            Role::Instructor => 2,
-        };
-        rank(self) >= rank(other)
-    }
-}
-
-/// A user's course team roles, by course id. They are rights like permissions (a team
-/// member changes the course in Studio), so they count wherever rights are compared.
-#[derive(Clone, Debug, Default)]
-pub struct TeamRoles(std::collections::HashMap<i64, Role>);
-
-impl TeamRoles {
-    /// True when, on every course where `other` holds a role, these roles hold the same or
-    /// a higher one.
-    pub fn covers(&self, other: &TeamRoles) -> bool {
-        other
-            .0
-            .iter()
-            .all(|(course, role)| self.on(*course).is_some_and(|own| own.includes(*role)))
-    }
-
-    pub fn on(&self, course: i64) -> Option<Role> {
-        self.0.get(&course).copied()
-    }
-}
-
-pub fn team_roles(conn: &mut DbConnection, user_id: i64) -> QueryResult<TeamRoles> {
-    let rows: Vec<(i64, String)> = course_roles::table
-        .filter(course_roles::user_id.eq(user_id))
-        .select((course_roles::course_id, course_roles::role))
-        .load(conn)?;
-    Ok(TeamRoles(
-        rows.into_iter()
-            // The database allows only the known roles (a CHECK constraint).
-            .filter_map(|(course, role)| Some((course, Role::parse(&role)?)))
-            .collect(),
-    ))
-}
-
-const ROLE_NOT_HELD: &str = "You may give only a role that you hold yourself on this course (or a lower one): course team roles are rights, and only a superuser grants rights freely.";
-
-/// Why `actor` may not give `target` the role `role` on `course`, or `None`. Course roles
-/// are rights: a superuser gives them freely; anyone else may give only a role they hold
-/// themselves on that course (or a lower one), and only to a user they may manage.
-pub fn grant_refusal(
+/// Sets "Issue Open Badges" on the courses of these ids where it differs; returns the
+/// (id, course key) of those it changed, by id.
+pub fn set_issue_badges_of(
     conn: &mut DbConnection,
-    actor: &crate::auth::users::User,
-    target: &crate::auth::users::User,
-    course: i64,
-    role: Role,
-) -> QueryResult<Option<&'static str>> {
-    if actor.is_superuser {
-        return Ok(None);
+    ids: &[i64],
+    on: bool,
+) -> QueryResult<Vec<(i64, String)>> {
+    let changed: Vec<(i64, String)> = courses::table
+        .filter(courses::id.eq_any(ids))
+        .filter(courses::issue_badges.ne(on))
+        .order(courses::id)
+        .select((courses::id, courses::course_id))
+        .load(conn)?;
+    for (id, _) in &changed {
+        set_issue_badges(conn, *id, on)?;
     }
-    if let Some(refusal) = crate::auth::users::management_refusal(conn, actor, target)? {
-        return Ok(Some(refusal.message()));
-    }
-    let held = team_roles(conn, actor.id)?.on(course);
-    Ok((!held.is_some_and(|own| own.includes(role))).then_some(ROLE_NOT_HELD))
+    Ok(changed)
 }
 
-/// The courses on whose team the user is, with the role, by course key.
-pub fn courses_of(conn: &mut DbConnection, user_id: i64) -> QueryResult<Vec<(Course, String)>> {
-    course_roles::table
-        .inner_join(courses::table)
-        .filter(course_roles::user_id.eq(user_id))
+pub fn by_id(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Course>> {
+    courses::table
+        .find(id)
+        .select(Course::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The courses of these ids that exist, by course key.
+pub fn by_ids(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<Course>> {
+    courses::table
+        .filter(courses::id.eq_any(ids))
         .order(courses::course_id)
-        .select((Course::as_select(), course_roles::role))
+        .select(Course::as_select())
         .load(conn)
 }
 
-pub fn role_on(conn: &mut DbConnection, user_id: i64, course: i64) -> QueryResult<Option<Role>> {
-    let role: Option<String> = course_roles::table
-        .filter(course_roles::user_id.eq(user_id))
-        .filter(course_roles::course_id.eq(course))
-        .select(course_roles::role)
-        .first(conn)
-        .optional()?;
-    Ok(role.as_deref().and_then(Role::parse))
+pub fn delete(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<usize> {
+    diesel::delete(courses::table.filter(courses::id.eq_any(ids))).execute(conn)
 }
 
-pub fn has_any_role(conn: &mut DbConnection, user_id: i64) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
-        course_roles::table.filter(course_roles::user_id.eq(user_id)),
-    ))
-    .get_result(conn)
+/// Every course as a choice: (id, course key), by course key.
+pub fn choices(conn: &mut DbConnection) -> QueryResult<Vec<(String, String)>> {
+    Ok(courses::table
+        .order(courses::course_id)
+        .select((courses::id, courses::course_id))
+        .load::<(i64, String)>(conn)?
+        .into_iter()
+        .map(|(id, key)| (id.to_string(), key))
+        .collect())
+}
+
+/// The organizations that have courses, in order.
+pub fn orgs(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
+    courses::table
+        .select(courses::org)
+        .distinct()
+        .order(courses::org)
+        .load(conn)
+}
+
+/// A course's fields as entered by hand (a form): text as typed (trimmed here), dates as
+/// `YYYY-MM-DD`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CourseInput {
+    /// The course key; read only when the course is added (it is its identity).
+    pub course_id: String,
+    pub display_name: String,
+    pub start_date: String,
+    pub end_date: String,
+    /// Separated by commas or spaces.
+    pub modes: String,
+    /// Empty for the LMS's about page.
+    pub about_url: String,
+}
+
+impl CourseInput {
+    /// A course's values as they are entered.
+    pub fn of(course: &Course) -> CourseInput {
+        let date = |d: Option<chrono::NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
+        CourseInput {
+            course_id: course.course_id.clone(),
+            display_name: course.display_name.clone(),
+            start_date: date(course.start_date),
+            end_date: date(course.end_date),
+            modes: course.modes.clone(),
+            about_url: course.about_url.clone(),
+        }
+    }
+}
+
+/// Adds a course (`id` `None`) or changes one, after validation; returns it.
+/// `issue_badges` `None` leaves "Issue Open Badges" as it is (on, for a new course).
+pub fn save(
+    conn: &mut DbConnection,
+    id: Option<i64>,
+    input: &CourseInput,
+    issue_badges: Option<bool>,
+) -> QueryResult<Result<Course, FieldErrors>> {
+    let (errors, key, start, end) = validate(conn, id, input)?;
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    let modes = split_modes(&input.modes).join(", ");
+    let values = (
+        courses::display_name.eq(input.display_name.trim()),
+        courses::start_date.eq(start),
+        courses::end_date.eq(end),
+        courses::modes.eq(&modes),
+        courses::about_url.eq(input.about_url.trim()),
+        courses::updated_at.eq(now()),
+    );
+    let id = match (id, key) {
+        (Some(id), _) => {
+            diesel::update(courses::table.find(id))
+                .set(values)
+                .execute(conn)?;
+            id
+        }
+        (None, Some(key)) => {
+            let inserted = diesel::insert_into(courses::table)
+                .values((
+                    values,
+                    courses::course_id.eq(key.to_string()),
+                    courses::org.eq(&key.org),
+                    courses::created_at.eq(now()),
+                ))
+                .returning(courses::id)
+                .get_result(conn);
+            match inserted {
+                Ok(id) => id,
+                // Added meanwhile by another save (or an LMS event).
+                Err(e)
+                    if crate::db::violated_constraint(conn, &e)?.as_deref() == Some(KEY_INDEX) =>
+                {
+                    let mut errors = FieldErrors::default();
+                    errors.add("course_id", DUPLICATE_KEY);
+                    return Ok(Err(errors));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        (None, None) => return Err(diesel::result::Error::NotFound),
+    };
+    if let Some(on) = issue_badges {
+        diesel::update(courses::table.find(id))
+            .set(courses::issue_badges.eq(on))
+            .execute(conn)?;
+    }
+    Ok(Ok(by_id(conn, id)?.ok_or(diesel::result::Error::NotFound)?))
+}
+
+type Validated = (
+    FieldErrors,
+    Option<CourseKey>,
+    Option<chrono::NaiveDate>,
+    Option<chrono::NaiveDate>,
+);
+
+/// The field errors of a course to save as `own_id`, with the key of a new course and the
+/// dates, parsed.
+fn validate(
+    conn: &mut DbConnection,
+    own_id: Option<i64>,
+    input: &CourseInput,
+) -> QueryResult<Validated> {
+    let mut errors = FieldErrors::default();
+    let key_text = input.course_id.trim();
+    let key = match own_id {
+        // The key is the course's identity: fixed once created.
+        Some(_) => None,
+        None => match CourseKey::parse(key_text) {
+            Ok(key) => {
+                if find_by_key(conn, &key.to_string())?.is_some() {
+                    errors.add("course_id", DUPLICATE_KEY);
+                }
+                Some(key)
+            }
+            Err(_) if key_text.is_empty() => {
+                errors.add("course_id", "This field is required.");
+                None
+            }
+            Err(_) => {
+                errors.add("course_id", keys::INVALID);
+                None
+            }
+        },
+    };
+    if input.display_name.trim().chars().count() > 255 {
+        errors.add(
+            "display_name",
+            "Ensure this value has at most 255 characters.",
+        );
+    }
+    let start = parse_date(&input.start_date, "start_date", &mut errors);
+    let end = parse_date(&input.end_date, "end_date", &mut errors);
+    if let (Some(start), Some(end)) = (start, end)
+        && end < start
+    {
+        errors.add(
+            "end_date",
+            "The end date must not be before the start date.",
+        );
+    }
+    for mode in split_modes(&input.modes) {
+        if let Some(problem) = validate_mode(mode) {
+            errors.add("modes", problem);
+        }
+    }
+    let about = input.about_url.trim();
+    let about_ok = about.is_empty() || (crate::validation::is_web_url(about) && about.len() <= 500);
+    if !about_ok {
+        errors.add("about_url", "Enter a valid URL (http:// or https://).");
+    }
+    Ok((errors, key, start, end))
+}
+
+/// A `YYYY-MM-DD` date; empty is none, anything else is the field's error.
+fn parse_date(text: &str, field: &str, errors: &mut FieldErrors) -> Option<chrono::NaiveDate> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    match chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        Ok(date) => Some(date),
+        Err(_) => {
+            errors.add(field, "Enter a valid date (YYYY-MM-DD).");
+            None
+        }
+    }
 }

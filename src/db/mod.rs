@@ -448,3 +448,74 @@ pub fn is_unique_violation(error: &diesel::result::Error) -> bool {
         diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
     )
 }
+
+/// The name of the unique constraint or index that a failed write violated, alike on both
+/// backends, so that callers map a refusal to its meaning by name (never by the message's
+/// wording); `None` for any other error. PostgreSQL names it in the error. SQLite names only
+/// the table and columns, so the unique index on exactly those columns is looked up: an
+/// index created by name has that name, one made by an inline `UNIQUE` gets the name
+/// PostgreSQL gives such a constraint (`{table}_{columns}_key`, `{table}_pkey`).
+pub fn violated_constraint(
+    conn: &mut DbConnection,
+    error: &diesel::result::Error,
+) -> QueryResult<Option<String>> {
+    use diesel::result::{DatabaseErrorKind, Error};
+    let Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) = error else {
+        return Ok(None);
+    };
+    match conn {
+        DbConnection::Postgresql(_) => Ok(info.constraint_name().map(str::to_string)),
+        DbConnection::Sqlite(conn) => sqlite_unique_index(conn, info.message()),
+    }
+}
+
+/// The unique index SQLite's "UNIQUE constraint failed: t.a, t.b" refers to.
+fn sqlite_unique_index(conn: &mut SqliteConnection, message: &str) -> QueryResult<Option<String>> {
+    use diesel::RunQueryDsl;
+    use diesel::sql_types::{Nullable, Text};
+
+    #[derive(diesel::QueryableByName)]
+    struct IndexColumn {
+        #[diesel(sql_type = Text)]
+        index_name: String,
+        #[diesel(sql_type = Text)]
+        origin: String,
+        #[diesel(sql_type = Nullable<Text>)]
+        column_name: Option<String>,
+    }
+
+    let Some(list) = message.strip_prefix("UNIQUE constraint failed: ") else {
+        return Ok(None);
+    };
+    let columns: Vec<(&str, &str)> = list
+        .split(", ")
+        .filter_map(|column| column.split_once('.'))
+        .collect();
+    let Some(&(table, _)) = columns.first() else {
+        return Ok(None);
+    };
+    let wanted: Vec<&str> = columns.iter().map(|&(_, column)| column).collect();
+    let rows: Vec<IndexColumn> = diesel::sql_query(
+        "SELECT il.name AS index_name, il.origin AS origin, ii.name AS column_name \
+         FROM pragma_index_list(?) AS il, pragma_index_info(il.name) AS ii \
+         WHERE il.\"unique\" ORDER BY il.seq, ii.seqno",
+    )
+    .bind::<Text, _>(table)
+    .load(conn)?;
+    let mut indexes: Vec<(&str, &str, Vec<&str>)> = Vec::new();
+    for row in &rows {
+        let column = row.column_name.as_deref().unwrap_or_default();
+        match indexes.last_mut() {
+            Some((name, _, cols)) if *name == row.index_name => cols.push(column),
+            _ => indexes.push((&row.index_name, &row.origin, vec![column])),
+        }
+    }
+    Ok(indexes
+        .into_iter()
+        .find(|(_, _, cols)| *cols == wanted)
+        .map(|(name, origin, _)| match origin {
+            "pk" => format!("{table}_pkey"),
+            "u" => format!("{table}_{}_key", wanted.join("_")),
+            _ => name.to_string(),
+        }))
+}

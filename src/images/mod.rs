@@ -401,3 +401,10 @@ pub fn is_hash(name: &str) -> bool {
             .bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
+
+/// An uploaded file's name as kept beside its image: the last path component, without
+/// control characters, at most 255 characters.
+pub fn clean_filename(name: &str) -> String {
+    let last = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    last.chars().filter(|c| !c.is_control()).take(255).collect()
+}

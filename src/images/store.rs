@@ -58,3 +58,28 @@ pub fn dimensions(conn: &mut DbConnection, hash: &str) -> QueryResult<Option<(i3
         .first(conn)
         .optional()
 }
+
+/// A stored image's size, shown as "400×400 px, 12.3 KB".
+#[derive(Queryable, Selectable, Clone, Copy, Debug)]
+#[diesel(table_name = stored_images)]
+pub struct Size {
+    pub width: i32,
+    pub height: i32,
+    /// Of the PNG.
+    pub bytes: i32,
+}
+
+impl std::fmt::Display for Size {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kb = f64::from(self.bytes) / 1024.0;
+        write!(f, "{}×{} px, {kb:.1} KB", self.width, self.height)
+    }
+}
+
+pub fn size(conn: &mut DbConnection, hash: &str) -> QueryResult<Option<Size>> {
+    stored_images::table
+        .find(hash)
+        .select(Size::as_select())
+        .first(conn)
+        .optional()
+}

@@ -20,6 +20,7 @@ use crate::admin::history::{self, ChangeMessage};
 use crate::auth::permissions::{Action, PermissionSet};
 use crate::auth::session::{Level, TypedSession};
 use crate::auth::users::User;
+use crate::badges::frozen;
 use crate::courses::{self, Course, ISSUE_BADGES_HELP, ISSUE_BADGES_LABEL};
 use crate::error::{AppError, redirect};
 
@@ -282,17 +283,18 @@ async fn save_advanced_settings(
             user_id: user.user.id,
             username: user.user.username.clone(),
         };
-        let (id, key) = (course.id, course.course_id.clone());
+        let changed = course.clone();
         let frozen = state
             .db
             .run(move |conn| {
                 crate::db::write_transaction(conn, |conn| {
-                    courses::set_issue_badges(conn, id, on)?;
+                    let frozen = frozen::set_issue_badges(conn, &changed, on)?;
                     let message = ChangeMessage::Changed {
                         fields: vec![ISSUE_BADGES_LABEL.into()],
                     };
-                    history::log(conn, &author, info, &id.to_string(), &key, &message)?;
-                    courses::frozen_modes(conn, &key)
+                    let (id, key) = (changed.id.to_string(), &changed.course_id);
+                    history::log(conn, &author, info, &id, key, &message)?;
+                    Ok::<_, diesel::result::Error>(frozen)
                 })
             })
             .await?;

@@ -1,4 +1,5 @@
-//! The changelist: columns, sorting, search, filters, pagination and bulk actions.
+//! The changelist: columns, sorting, search, filters, pagination and bulk actions. Every
+//! list goes through it: a model's own, and read-only reports over a model's rows.
 
 use std::sync::Arc;
 
@@ -11,7 +12,7 @@ use super::{capfirst, changelist_url, delete, object_url, permitted_model, prese
 use crate::admin::list::{ORDER_PARAM, PAGE_PARAM, SEARCH_PARAM, last_page};
 
 use crate::admin::history::{self, ChangeMessage};
-use crate::admin::{DynModelAdmin, FilterSpec, ListPage, ListQuery};
+use crate::admin::{Column, DynModelAdmin, FilterSpec, ListPage, ListQuery, ListSource};
 use crate::auth::permissions::Action;
 use crate::auth::session::Level;
 use crate::db::DbConnection;
@@ -41,6 +42,8 @@ pub struct RowView {
     pub id: String,
     pub url: String,
     pub cells: Vec<CellView>,
+    /// Whether a cell calls for attention (the row is marked).
+    pub warning: bool,
 }
 
 pub struct ChoiceView {
@@ -66,8 +69,12 @@ pub struct PageLink {
 pub struct ChangeListPage {
     page: Page,
     heading: String,
+    description: Option<&'static str>,
     add_url: Option<String>,
     add_label: String,
+    /// Links beside "Add" (e.g. an export), as (label, URL).
+    tools: Vec<(&'static str, String)>,
+    empty: &'static str,
     search_help: Option<&'static str>,
     search: String,
     /// Hidden inputs that keep filters when a search is submitted.
@@ -84,6 +91,72 @@ pub struct ChangeListPage {
     pages: Vec<PageLink>,
 }
 
+/// What frames a changelist's rows: a model's own list, or a read-only report over a
+/// model's rows (whose rows link to the model's change pages, see [`respond`]).
+pub struct Frame {
+    /// What it lists.
+    pub source: Arc<dyn ListSource>,
+    /// The list's URL.
+    pub base: String,
+    pub title: String,
+    pub crumbs: Vec<Crumb>,
+    /// Shown under the title.
+    pub description: Option<&'static str>,
+    pub tools: Vec<(&'static str, String)>,
+    /// Shown for an empty list that is neither searched nor filtered.
+    pub empty: &'static str,
+    /// The rows' noun, singular and plural.
+    pub noun: (&'static str, &'static str),
+    /// Counted as "2 of 3 …" (a report), rather than Django's "2 … (3 total)".
+    pub count_of_total: bool,
+    /// Whether this is the model's own list: it offers the model's Add button and bulk
+    /// actions, and its rows' links carry its filters back (a report's would not apply).
+    pub own_list: bool,
+}
+
+impl Frame {
+    /// The frame of a model's own changelist.
+    pub fn of_model(model: &Arc<dyn DynModelAdmin>) -> Frame {
+        let info = model.info();
+        Frame {
+            source: Arc::new(ModelList(model.clone())),
+            base: changelist_url(model.as_ref()),
+            title: format!("Select {} to change", info.verbose_name),
+            crumbs: vec![
+                Crumb::link(info.app_name, "/admin/"),
+                Crumb::here(capfirst(info.verbose_name_plural)),
+            ],
+            description: None,
+            tools: Vec::new(),
+            empty: "No results.",
+            noun: (info.verbose_name, info.verbose_name_plural),
+            count_of_total: false,
+            own_list: true,
+        }
+    }
+}
+
+/// A model admin as the list it shows.
+struct ModelList(Arc<dyn DynModelAdmin>);
+
+impl ListSource for ModelList {
+    fn columns(&self) -> &'static [Column] {
+        self.0.columns()
+    }
+
+    fn search_help(&self) -> Option<&'static str> {
+        self.0.search_help()
+    }
+
+    fn filters(&self, conn: &mut DbConnection) -> diesel::QueryResult<Vec<FilterSpec>> {
+        self.0.filters(conn)
+    }
+
+    fn list(&self, conn: &mut DbConnection, query: &ListQuery) -> diesel::QueryResult<ListPage> {
+        self.0.list(conn, query)
+    }
+}
+
 pub async fn show(
     state: web::Data<AppState>,
     staff: Staff,
@@ -91,17 +164,31 @@ pub async fn show(
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     let model = permitted_model(&state, &staff, &path.0, &path.1, Action::View)?;
-    let params = pairs(req.query_string());
+    let frame = Frame::of_model(&model);
+    respond(&state, &staff, model, frame, pairs(req.query_string())).await
+}
+
+/// Reads a changelist request (`params`), lists the page it asks for from the frame's
+/// source, and renders it in `frame`, each row linking to `model`'s change page: the one
+/// code path of every list. A request naming a filter the list does not declare goes back
+/// to the list.
+pub async fn respond(
+    state: &AppState,
+    staff: &Staff,
+    model: Arc<dyn DynModelAdmin>,
+    frame: Frame,
+    params: Vec<(String, String)>,
+) -> Result<HttpResponse, AppError> {
     let listed = {
-        let model = model.clone();
+        let source = frame.source.clone();
         let params = params.clone();
         state
             .db
             .run(move |conn| {
-                let filters = model.filters(conn)?;
-                match ListQuery::parse(&params, model.columns(), &filters) {
+                let filters = source.filters(conn)?;
+                match ListQuery::parse(&params, source.columns(), &filters) {
                     Ok(query) => {
-                        let (query, page) = list_page(model.as_ref(), conn, query)?;
+                        let (query, page) = list_page(source.as_ref(), conn, query)?;
                         Ok::<_, AppError>(Ok((filters, query, page)))
                     }
                     Err(unknown) => Ok(Err(unknown)),
@@ -115,10 +202,18 @@ pub async fn show(
         staff
             .session
             .add_message(Level::Error, "Unknown filters were ignored.");
-        return Ok(redirect(&changelist_url(model.as_ref())));
+        return Ok(redirect(&frame.base));
     };
     let current = applied(QueryString::new(params), &query);
-    let mut page = render(&staff, model.as_ref(), current, &filters, &query, list);
+    let mut page = render(
+        staff,
+        model.as_ref(),
+        frame,
+        current,
+        &filters,
+        &query,
+        list,
+    );
     if query.search_shortened {
         super::search_shortened(&mut page.page);
     }
@@ -148,44 +243,50 @@ fn applied(current: QueryString, query: &ListQuery) -> QueryString {
 /// The requested page of the list; past the end, the last page (as Django's
 /// `Paginator.get_page`).
 fn list_page(
-    model: &dyn DynModelAdmin,
+    source: &dyn ListSource,
     conn: &mut DbConnection,
     mut query: ListQuery,
 ) -> Result<(ListQuery, ListPage), AppError> {
-    let list = model.list(conn, &query)?;
+    let list = source.list(conn, &query)?;
     let last = last_page(list.count);
     if query.page <= last {
         return Ok((query, list));
     }
     query.page = last;
-    let list = model.list(conn, &query)?;
+    let list = source.list(conn, &query)?;
     Ok((query, list))
 }
 
 fn render(
     staff: &Staff,
     model: &dyn DynModelAdmin,
+    frame: Frame,
     current: QueryString,
     filters: &[FilterSpec],
     query: &ListQuery,
     list: ListPage,
 ) -> ChangeListPage {
     let info = model.info();
-    let base = changelist_url(model);
+    let base = frame.base.as_str();
     let preserved = current.encoded();
     let rows = list
         .rows
         .into_iter()
         .map(|row| {
-            let url = preserved::carry(object_url(model, &row.id, "change"), &preserved);
+            let mut url = object_url(model, &row.id, "change");
+            if frame.own_list {
+                url = preserved::carry(url, &preserved);
+            }
+            let cells: Vec<CellView> = row.cells.into_iter().map(CellView::from).collect();
             RowView {
                 id: row.id,
                 url,
-                cells: row.cells.into_iter().map(CellView::from).collect(),
+                warning: cells.iter().any(|c| c.warning),
+                cells,
             }
         })
         .collect();
-    let can_delete = staff.can(model, Action::Delete);
+    let can_delete = frame.own_list && staff.can(model, Action::Delete);
     let mut actions = Vec::new();
     if can_delete {
         actions.push((
@@ -193,7 +294,7 @@ fn render(
             format!("Delete selected {}", info.verbose_name_plural),
         ));
     }
-    if staff.can(model, Action::Change) {
+    if frame.own_list && staff.can(model, Action::Change) {
         actions.extend(
             model
                 .actions()
@@ -201,26 +302,19 @@ fn render(
                 .map(|a| (a.name, a.description.to_string())),
         );
     }
-    let noun = if list.count == 1 {
-        info.verbose_name
-    } else {
-        info.verbose_name_plural
-    };
+    let (one, many) = frame.noun;
+    let noun = if list.count == 1 { one } else { many };
     let filtered = !query.terms.is_empty() || !query.filters.is_empty();
     ChangeListPage {
-        page: staff.page(
-            format!("Select {} to change", info.verbose_name),
-            vec![
-                Crumb::link(info.app_name, crate::urls::ADMIN),
-                Crumb::here(capfirst(info.verbose_name_plural)),
-            ],
-        ),
-        heading: format!("Select {} to change", info.verbose_name),
-        add_url: staff
-            .can(model, Action::Add)
+        page: staff.page(frame.title.clone(), frame.crumbs),
+        heading: frame.title,
+        description: frame.description,
+        add_url: (frame.own_list && staff.can(model, Action::Add))
             .then(|| preserved::carry(format!("{base}add/"), &preserved)),
         add_label: format!("Add {}", info.verbose_name),
-        search_help: model.search_help(),
+        tools: frame.tools,
+        empty: if filtered { "No results." } else { frame.empty },
+        search_help: frame.source.search_help(),
         search: query.search.clone(),
         search_hidden: current
             .without(SEARCH_PARAM)
@@ -231,24 +325,25 @@ fn render(
             "{base}{}",
             current.without(SEARCH_PARAM).without(PAGE_PARAM).href()
         ),
-        headers: headers(model, &base, &current, query),
+        headers: headers(frame.source.columns(), base, &current, query),
         rows,
         result_summary: match list.total {
+            Some(total) if frame.count_of_total => format!("{} of {total} {many}", list.count),
             Some(total) if filtered => format!("{} {noun} ({total} total)", list.count),
             _ => format!("{} {noun}", list.count),
         },
-        show_all_url: (filtered && list.total.is_none()).then(|| base.clone()),
-        filters: filter_views(&base, &current, filters, query),
+        show_all_url: (filtered && list.total.is_none()).then(|| base.to_string()),
+        filters: filter_views(base, &current, filters, query),
         actions,
         action_url: format!("{base}{}", current.href()),
-        pages: page_links(&base, &current, query.page, list.count),
+        pages: page_links(base, &current, query.page, list.count),
     }
 }
 
 /// Column headers with Django's sorting links: clicking a column makes it the primary sort
 /// (or toggles it when it already is); sorted columns also offer toggle and remove.
 fn headers(
-    model: &dyn DynModelAdmin,
+    columns: &'static [Column],
     base: &str,
     current: &QueryString,
     query: &ListQuery,
@@ -262,8 +357,7 @@ fn headers(
                 .href()
         )
     };
-    model
-        .columns()
+    columns
         .iter()
         .enumerate()
         .map(|(index, column)| {

@@ -1,197 +1,79 @@
-//! The frozen images report: for every course and mode with a frozen badge class, the
-//! frozen image beside the one the configuration gives today. Also as CSV.
+//! The frozen images report (`backoffice::frozen_images`), a read-only list over the frozen
+//! badge classes: shown through the changelist, for whoever may view badge classes, and
+//! also as CSV.
+
+use std::sync::Arc;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use askama::Template;
-use askama_web::WebTemplate;
 
-use crate::admin::list::{PER_PAGE, Search};
+use super::changelist::{self, Frame};
+use crate::admin::{ListQuery, ListSource};
 use crate::auth::permissions::Action;
-use crate::badges::frozen::{FrozenRow, ReportFilter, report};
-use crate::badges::image_admin::THUMBNAIL_PREFIX;
+use crate::backoffice::frozen_images::{self as report, FrozenImages, PATH};
+use crate::badges::frozen::FrozenRow;
 use crate::display::format_time;
-use crate::error::AppError;
+use crate::error::{AppError, redirect};
 use crate::web::AppState;
-use crate::web::page::{Crumb, Page};
+use crate::web::page::Crumb;
 use crate::web::query::{QueryString, pairs};
 use crate::web::staff::Staff;
 
-pub const PATH: &str = "/admin/badges/frozen-images/";
-
-pub struct ReportRow {
-    pub course_id: String,
-    pub course_name: String,
-    pub mode: String,
-    pub frozen_url: String,
-    pub current_url: Option<String>,
-    pub differs: bool,
-    pub frozen_at: String,
-    pub backend_id: String,
-}
-
-pub struct Choice {
-    pub label: String,
-    pub url: String,
-    pub selected: bool,
-}
-
-pub struct Filter {
-    pub title: &'static str,
-    pub choices: Vec<Choice>,
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "admin/frozen_images.html")]
-pub struct ReportPage {
-    page: Page,
-    rows: Vec<ReportRow>,
-    search: String,
-    summary: String,
-    filters: Vec<Filter>,
-    csv_url: String,
-    previous_url: Option<String>,
-    next_url: Option<String>,
-}
+/// The query parameter that asks for the CSV export.
+const FORMAT: &str = "format";
 
 pub async fn show(
     state: web::Data<AppState>,
     staff: Staff,
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
-    let model = state
+    let classes = state
         .admin
         .get("badges", "badgeclass")
         .ok_or(AppError::NotFound)?;
-    staff.require(model.as_ref(), Action::View)?;
-    let mut current = QueryString::new(pairs(req.query_string()));
-    let search = Search::parse(current.get("q").unwrap_or_default());
-    if search.shortened {
-        current = current.with("q", &search.text);
+    staff.require(classes.as_ref(), Action::View)?;
+    let mut params = pairs(req.query_string());
+    let csv = params.iter().any(|(k, v)| k == FORMAT && v == "csv");
+    params.retain(|(k, _)| k != FORMAT);
+    if csv {
+        return export(&state, params).await;
     }
-    let filter = ReportFilter {
-        terms: search.terms.clone(),
-        mode: current.get("mode").map(str::to_string),
-        org: current.get("org").map(str::to_string),
-        differs: match current.get("differs") {
-            Some("1") => Some(true),
-            Some("0") => Some(false),
-            _ => None,
-        },
+    let csv_url = QueryString::new(params.clone())
+        .without("p")
+        .with(FORMAT, "csv")
+        .href();
+    let frame = Frame {
+        source: Arc::new(FrozenImages),
+        base: PATH.to_string(),
+        title: report::TITLE.to_string(),
+        crumbs: vec![Crumb::link("Badges", "/admin/"), Crumb::here(report::TITLE)],
+        description: Some(report::DESCRIPTION),
+        tools: vec![("Export CSV", format!("{PATH}{csv_url}"))],
+        empty: report::EMPTY,
+        noun: (report::NOUN, report::NOUN),
+        count_of_total: true,
+        own_list: false,
     };
-    let everything = state
-        .db
-        .run(|conn| report(conn, &ReportFilter::default()))
-        .await?;
-    let rows: Vec<FrozenRow> = everything
-        .iter()
-        .filter(|r| filter.keeps(r))
-        .cloned()
-        .collect();
-    if current.get("format") == Some("csv") {
-        return Ok(csv_response(&rows));
-    }
-    let per_page = PER_PAGE as usize;
-    let pages = rows.len().div_ceil(per_page).max(1);
-    // Past the end, the last page.
-    let page_number: usize = current
-        .get("p")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(1)
-        .clamp(1, pages);
-    let link = |p: usize| format!("{PATH}{}", current.with("p", &p.to_string()).href());
-    let summary = format!(
-        "{} of {} frozen course badge images",
-        rows.len(),
-        everything.len()
-    );
-    let shown = rows
-        .into_iter()
-        .skip((page_number - 1) * per_page)
-        .take(per_page)
-        .map(|r| ReportRow {
-            differs: r.differs(),
-            frozen_url: format!("{THUMBNAIL_PREFIX}{}.png", r.frozen_hash),
-            current_url: r
-                .current_hash
-                .as_ref()
-                .map(|h| format!("{THUMBNAIL_PREFIX}{h}.png")),
-            frozen_at: format_time(&r.frozen_at),
-            backend_id: if r.backend_id.is_empty() {
-                "-".into()
-            } else {
-                r.backend_id
-            },
-            course_id: r.course_id,
-            course_name: r.course_name,
-            mode: r.mode,
-        })
-        .collect();
-    let mut page = ReportPage {
-        page: staff.page(
-            "Frozen badge images",
-            vec![
-                Crumb::link("Badges", crate::urls::ADMIN),
-                Crumb::here("Frozen badge images"),
-            ],
-        ),
-        rows: shown,
-        search: search.text,
-        summary,
-        filters: filters(&everything, &current),
-        csv_url: format!(
-            "{PATH}{}",
-            current.without("p").with("format", "csv").href()
-        ),
-        previous_url: (page_number > 1).then(|| link(page_number - 1)),
-        next_url: (page_number < pages).then(|| link(page_number + 1)),
-    };
-    if search.shortened {
-        super::search_shortened(&mut page.page);
-    }
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(page.render()?))
+    changelist::respond(&state, &staff, classes, frame, params).await
 }
 
-fn filters(rows: &[FrozenRow], current: &QueryString) -> Vec<Filter> {
-    let distinct = |f: fn(&FrozenRow) -> &str| {
-        let mut values: Vec<String> = rows.iter().map(|r| f(r).to_string()).collect();
-        values.sort();
-        values.dedup();
-        values
-            .into_iter()
-            .map(|v| (v.clone(), v))
-            .collect::<Vec<_>>()
-    };
-    let build = |title, param: &str, choices: Vec<(String, String)>| {
-        let chosen = current.get(param);
-        let url = |v: &str| format!("{PATH}{}", current.without("p").with(param, v).href());
-        let all = Choice {
-            label: "All".into(),
-            url: url(""),
-            selected: chosen.is_none(),
-        };
-        Filter {
-            title,
-            choices: std::iter::once(all)
-                .chain(choices.into_iter().map(|(v, l)| Choice {
-                    selected: chosen == Some(v.as_str()),
-                    url: url(&v),
-                    label: l,
-                }))
-                .collect(),
-        }
-    };
-    vec![
-        build("mode", "mode", distinct(|r| &r.mode)),
-        build("org", "org", distinct(|r| &r.org)),
-        build(
-            "differs from the current configuration",
-            "differs",
-            vec![("1".into(), "Yes".into()), ("0".into(), "No".into())],
-        ),
-    ]
+/// Every row the query selects, as CSV.
+async fn export(state: &AppState, params: Vec<(String, String)>) -> Result<HttpResponse, AppError> {
+    let rows = state
+        .db
+        .run(move |conn| {
+            let filters = FrozenImages.filters(conn)?;
+            match ListQuery::parse(&params, FrozenImages.columns(), &filters) {
+                Ok(query) => Ok::<_, AppError>(Some(FrozenImages::rows(conn, &query)?.0)),
+                Err(_) => Ok(None),
+            }
+        })
+        .await?;
+    Ok(match rows {
+        Some(rows) => csv_response(&rows),
+        // As the list answers a filter it does not declare.
+        None => redirect(PATH),
+    })
 }
 
 /// A CSV cell: quoted when needed, and never read as a formula by a spreadsheet.

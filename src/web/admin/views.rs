@@ -9,6 +9,8 @@ pub struct CellView {
     pub icon: Option<&'static str>,
     /// An image cell's URL (`text` is its alternative text).
     pub image: Option<String>,
+    /// Text that calls for attention, shown marked.
+    pub warning: bool,
 }
 
 impl From<Cell> for CellView {
@@ -17,6 +19,7 @@ impl From<Cell> for CellView {
             text: if t.is_empty() { "-".into() } else { t },
             icon: None,
             image: None,
+            warning: false,
         };
         match cell {
             Cell::Text(t) => text(t),
@@ -25,9 +28,15 @@ impl From<Cell> for CellView {
                 text: alt,
                 icon: None,
                 image: Some(url),
+                warning: false,
+            },
+            Cell::Warning(t) => CellView {
+                warning: true,
+                ..text(t)
             },
             Cell::Bool(b) => CellView {
                 image: None,
+                warning: false,
                 text: match b {
                     Some(true) => "True".into(),
                     Some(false) => "False".into(),

@@ -1,0 +1,238 @@
+//! Badges › Badge classes. A frozen class (created on the backend) shows its image and the
+//! text the backend holds read-only; the rules are `badges::classes`.
+
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::admin::image_field::{self, image_field, square_field, thumbnail};
+use crate::admin::list::{page_of, search_terms};
+use crate::admin::{
+    Actor, AdminMeta, Cell, Column, DeletedObject, FieldSpec, FilterSpec, FormData, ListPage,
+    ListQuery, ModelAdmin, ModelInfo, ProcessedUploads, Row, SaveError, Saved, Widget,
+};
+use crate::badges::classes::{self, BadgeClass, ClassInput};
+use crate::db::DbConnection;
+use crate::db::schema::badge_classes;
+use crate::display::{format_time, or_dash};
+use crate::images::Limits;
+
+static META: AdminMeta = AdminMeta::new(
+    ModelInfo {
+        app_label: "badges",
+        app_name: "Badges",
+        model: "badgeclass",
+        verbose_name: "badge class",
+        verbose_name_plural: "badge classes",
+    },
+    &[
+        Column::sorted("display_name", "Display name"),
+        Column::new("image", "Image"),
+        Column::sorted("slug", "Slug"),
+        Column::sorted("issuing_component", "Issuing component"),
+        Column::sorted("course_id", "Course"),
+        Column::sorted("mode", "Mode"),
+        Column::sorted("frozen", "Frozen"),
+    ],
+)
+.search("Searches display name, slug and course.")
+.preview();
+
+/// The fields the backend holds once the class is created there.
+const HELD_BY_BACKEND: &[&str] = &[
+    "slug",
+    "issuing_component",
+    "display_name",
+    "course_id",
+    "description",
+    "criteria",
+    "image",
+    "make_square",
+];
+
+pub struct BadgeClassAdmin {
+    pub limits: Limits,
+}
+
+#[derive(Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct BadgeClassForm {
+    #[serde(flatten)]
+    class: ClassInput,
+    image_stored: String,
+    backend_id: String,
+    frozen_at: String,
+}
+
+impl ModelAdmin for BadgeClassAdmin {
+    type Id = i64;
+    type Form = BadgeClassForm;
+
+    fn meta(&self) -> &'static AdminMeta {
+        &META
+    }
+
+    fn filters(&self, conn: &mut DbConnection) -> QueryResult<Vec<FilterSpec>> {
+        let components = classes::issuing_components(conn)?.into_iter();
+        let choices = components.map(|c| match c.as_str() {
+            "" => (c, "(course completion)".to_string()),
+            _ => (c.clone(), c),
+        });
+        Ok(vec![
+            FilterSpec::choices(
+                "issuing_component__exact",
+                "issuing component",
+                choices.collect(),
+            ),
+            FilterSpec::boolean("frozen__exact", "frozen"),
+        ])
+    }
+
+    fn list(&self, conn: &mut DbConnection, q: &ListQuery) -> QueryResult<ListPage> {
+        use badge_classes::dsl as c;
+        let filtered = || {
+            let mut query = badge_classes::table.into_boxed();
+            query = search_terms!(query, &q.terms, c::display_name, c::slug, c::course_id);
+            if let Some(component) = q.filter("issuing_component__exact") {
+                query = query.filter(c::issuing_component.eq(component.to_string()));
+            }
+            match q.bool_filter("frozen__exact") {
+                Some(true) => query = query.filter(c::frozen_at.is_not_null()),
+                Some(false) => query = query.filter(c::frozen_at.is_null()),
+                None => {}
+            }
+            query
+        };
+        let total = badge_classes::table.count().get_result(conn)?;
+        let count = filtered().count().get_result(conn)?;
+        let page: Vec<BadgeClass> = page_of!(filtered(), q, META.columns, c::id, {
+            "display_name" => c::display_name,
+            "slug" => c::slug,
+            "issuing_component" => c::issuing_component,
+            "course_id" => c::course_id,
+            "mode" => c::mode,
+            "frozen" => c::frozen_at,
+        })
+        .select(BadgeClass::as_select())
+        .load(conn)?;
+        let rows = page.into_iter().map(|class| Row {
+            id: class.id.to_string(),
+            cells: vec![
+                Cell::Text(class.display_name.clone()),
+                thumbnail(
+                    &class.image_hash,
+                    format!("Image of {}", class.display_name),
+                ),
+                Cell::Text(class.slug.clone()),
+                Cell::Text(class.issuing_component.clone()),
+                Cell::Text(class.course_id.clone()),
+                Cell::Text(class.mode.clone()),
+                Cell::Bool(Some(class.is_frozen())),
+            ],
+        });
+        Ok(ListPage::new(rows.collect(), count, Some(total)))
+    }
+
+    fn fields(
+        &self,
+        conn: &mut DbConnection,
+        _actor: Actor,
+        id: Option<&i64>,
+    ) -> QueryResult<Vec<FieldSpec>> {
+        let text = |name, label, n| FieldSpec::new(name, label, Widget::Text { max_length: n });
+        let mut fields = vec![
+            text("slug", "Slug", 255).required().help("Lowercase letters, digits, _ and -."),
+            text("issuing_component", "Issuing component", 50)
+                .help("Lowercase; empty for course-completion badges, openedx__course for course-event badges."),
+            text("display_name", "Display name", 255).required(),
+            text("course_id", "Course", 255).help("A course key, or empty for a badge that belongs to no course."),
+            FieldSpec::new("description", "Description", Widget::Textarea).required(),
+            text("criteria", "Criteria", 2000).required().help("A URL (the course's about page for course badges), or text."),
+            text("mode", "Mode", 100).help("The enrollment mode of a course-completion badge."),
+            image_field("image", "Image").required().help(
+                "The class's own copy of its image: it stays even if the mode's image configuration changes or is deleted.",
+            ),
+            square_field(),
+        ];
+        let Some(id) = id else { return Ok(fields) };
+        fields.extend(FieldSpec::read_only_list(&[
+            ("backend_id", "Backend identifier"),
+            ("frozen_at", "Frozen"),
+        ]));
+        let frozen = classes::by_id(conn, *id)
+            .optional()?
+            .and_then(|c| c.frozen_at);
+        let Some(frozen_at) = frozen else {
+            return Ok(fields);
+        };
+        let at = format_time(&frozen_at);
+        let note = format!(
+            "Frozen on {at}: the badge backend holds this class's image and text, so they can no longer change here."
+        );
+        for field in &mut fields {
+            field.read_only |= HELD_BY_BACKEND.contains(&field.name);
+            if field.name == "image" {
+                field.help = note.clone();
+            }
+        }
+        Ok(fields)
+    }
+
+    fn load(
+        &self,
+        conn: &mut DbConnection,
+        id: &i64,
+    ) -> QueryResult<Option<(String, BadgeClassForm)>> {
+        let Some(c) = classes::by_id(conn, *id).optional()? else {
+            return Ok(None);
+        };
+        let form = BadgeClassForm {
+            class: ClassInput::of(&c),
+            image_stored: c.image_hash.clone(),
+            backend_id: or_dash(&c.backend_id),
+            frozen_at: c.frozen_at.map_or(
+                "Not yet: the class has not been created on the badge backend.".to_string(),
+                |t| format_time(&t),
+            ),
+        };
+        Ok(Some((c.repr(), form)))
+    }
+
+    fn process_uploads(&self, data: &FormData) -> ProcessedUploads {
+        image_field::process_upload(data, "image", &self.limits)
+    }
+
+    fn save(
+        &self,
+        conn: &mut DbConnection,
+        _actor: Actor,
+        id: Option<&i64>,
+        form: BadgeClassForm,
+    ) -> Result<Saved, SaveError> {
+        let spec = form.class.spec(&form.image_stored);
+        let class = classes::save(conn, id.copied(), &spec)?.map_err(SaveError::Invalid)?;
+        Ok(Saved::new(class.id, class.repr()))
+    }
+
+    fn delete_preview(
+        &self,
+        conn: &mut DbConnection,
+        ids: &[i64],
+    ) -> QueryResult<Vec<(i64, DeletedObject)>> {
+        let found = classes::by_ids(conn, ids)?.into_iter().map(|c| {
+            // A Badgr class stays on Badgr; the local issuer's documents go with it.
+            let stays = format!(
+                "The class stays on the badge backend ({}); only Accolade's record is deleted.",
+                c.backend_id
+            );
+            let stays = (c.is_frozen() && !c.backend_id.is_empty()).then_some(stays);
+            let issued = crate::badging::assertions::issued_of_class(conn, c.id)?;
+            let object = DeletedObject::new(c.repr(), Vec::from_iter(stays));
+            Ok((c.id, object.protected_by(issued)))
+        });
+        found.collect()
+    }
+
+    fn delete(&self, conn: &mut DbConnection, ids: &[i64]) -> QueryResult<usize> {
+        classes::delete(conn, ids)
+    }
+}

@@ -1,0 +1,246 @@
+//! Certificates › Badge image configurations: one image per course mode, at most one
+//! default. Uploads run through the image pipeline; the rules are `badges::images`.
+
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::admin::image_field::{self, image_field, square_field};
+use crate::admin::list::{page_of, search_terms};
+use crate::admin::{
+    ActionOutcome, ActionSpec, Actor, AdminMeta, Cell, Column, DeletedObject, FieldSpec,
+    FilterSpec, FormData, ListPage, ListQuery, ModelAdmin, ModelInfo, ProcessedUploads, Row,
+    SaveError, Saved, Widget,
+};
+use crate::badges::frozen::{FrozenClasses, courses_frozen_for};
+use crate::badges::images::{self as config, BadgeImageConfiguration, NewConfiguration};
+use crate::db::DbConnection;
+use crate::db::schema::{badge_image_configurations as configs, stored_images};
+use crate::display::count_of;
+use crate::images::Limits;
+use crate::images::store::{self, Size};
+
+const MAKE_DEFAULT: &str = "make_default";
+
+static META: AdminMeta = AdminMeta::new(
+    ModelInfo {
+        app_label: "certificates",
+        app_name: "Certificates",
+        model: "badgeimageconfiguration",
+        verbose_name: "badge image configuration",
+        verbose_name_plural: "badge image configurations",
+    },
+    &[
+        Column::sorted("mode", "Mode"),
+        Column::new("image", "Image"),
+        Column::sorted("default", "Default"),
+        Column::new("size", "Size"),
+        Column::new("frozen", "Frozen courses"),
+        Column::sorted("updated", "Last change"),
+    ],
+)
+.search("Searches mode.")
+.actions(&[ActionSpec::new(MAKE_DEFAULT, "Make default")])
+.preview();
+
+pub struct BadgeImageConfigurationAdmin {
+    pub limits: Limits,
+}
+
+#[derive(Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct ConfigurationForm {
+    mode: String,
+    icon_stored: String,
+    icon_stored_filename: String,
+    #[serde(deserialize_with = "crate::admin::checkbox")]
+    default: bool,
+    image_details: String,
+    uploaded: String,
+    frozen_courses: String,
+}
+
+impl ModelAdmin for BadgeImageConfigurationAdmin {
+    type Id = i64;
+    type Form = ConfigurationForm;
+
+    fn meta(&self) -> &'static AdminMeta {
+        &META
+    }
+
+    fn site_notices(&self, conn: &mut DbConnection) -> QueryResult<Vec<String>> {
+        let shipped = config::shipped_modes(conn)?;
+        let (replace, modes) = (config::REPLACE_SHIPPED, shipped.join(", "));
+        let notice = format!("{replace} Shipped images are still in place for: {modes}.");
+        Ok(Vec::from_iter((!shipped.is_empty()).then_some(notice)))
+    }
+
+    fn filters(&self, _conn: &mut DbConnection) -> QueryResult<Vec<FilterSpec>> {
+        Ok(vec![
+            FilterSpec::boolean("default__exact", "default"),
+            FilterSpec::boolean("shipped__exact", "shipped image"),
+        ])
+    }
+
+    fn list(&self, conn: &mut DbConnection, q: &ListQuery) -> QueryResult<ListPage> {
+        let filtered = || {
+            let mut query = configs::table.inner_join(stored_images::table).into_boxed();
+            query = search_terms!(query, &q.terms, configs::mode);
+            if let Some(v) = q.bool_filter("default__exact") {
+                query = query.filter(configs::is_default.eq(v));
+            }
+            if let Some(v) = q.bool_filter("shipped__exact") {
+                query = query.filter(configs::is_shipped.eq(v));
+            }
+            query
+        };
+        let total = configs::table.count().get_result(conn)?;
+        let count = filtered().count().get_result(conn)?;
+        let page: Vec<(BadgeImageConfiguration, Size)> =
+            page_of!(filtered(), q, META.columns, configs::id, {
+                "mode" => configs::mode,
+                "default" => configs::is_default,
+                "updated" => configs::updated_at,
+            })
+            .select((BadgeImageConfiguration::as_select(), Size::as_select()))
+            .load(conn)?;
+        let frozen = FrozenClasses::load(conn)?;
+        let rows = page.into_iter().map(|(c, size)| Row {
+            id: c.id.to_string(),
+            cells: vec![
+                Cell::Text(c.mode.clone()),
+                image_field::thumbnail(&c.image_hash, format!("Badge image for {}", c.mode)),
+                Cell::Bool(Some(c.is_default)),
+                Cell::Text(size.to_string()),
+                Cell::Text(frozen.courses_for(&c.mode, c.is_default).len().to_string()),
+                Cell::Time(Some(c.updated_at)),
+            ],
+        });
+        Ok(ListPage::new(rows.collect(), count, Some(total)))
+    }
+
+    fn fields(
+        &self,
+        _conn: &mut DbConnection,
+        _actor: Actor,
+        id: Option<&i64>,
+    ) -> QueryResult<Vec<FieldSpec>> {
+        let mut fields = vec![
+            FieldSpec::new("mode", "Mode", Widget::Text { max_length: 125 })
+                .required()
+                .help("The course mode for this badge image, in lowercase. For example, \"verified\" or \"honor\". Adding a mode that still has its shipped image replaces that image."),
+            image_field("icon", "Icon").required().help(format!(
+                "PNG, JPEG, GIF or WebP, square, at least {min}×{min} pixels, at most {} KiB. It is issued as a {size}×{size} PNG. Once a course's first badge is issued, its image is frozen: later changes here do not reach that course.",
+                self.limits.max_upload_bytes / 1024,
+                min = self.limits.min_size,
+                size = self.limits.canonical_size,
+            )),
+            square_field(),
+            FieldSpec::new("default", "Default", Widget::Checkbox).help(
+                "Use this image for modes that have no image of their own. There can be only one default image.",
+            ),
+        ];
+        if id.is_some() {
+            fields.extend([
+                FieldSpec::new("image_details", "Image", Widget::ReadOnly),
+                FieldSpec::new("uploaded", "Uploaded", Widget::ReadOnly),
+                FieldSpec::new("frozen_courses", "Already frozen for", Widget::ReadOnly)
+                    .help("Courses whose badge image for this mode was frozen when their first badge was issued: a new image here does not reach them.")
+                    .link(super::frozen_images::PATH, "See the frozen images report"),
+            ]);
+        }
+        Ok(fields)
+    }
+
+    fn load(
+        &self,
+        conn: &mut DbConnection,
+        id: &i64,
+    ) -> QueryResult<Option<(String, ConfigurationForm)>> {
+        let Some(c) = config::by_id(conn, *id)? else {
+            return Ok(None);
+        };
+        let size = store::size(conn, &c.image_hash)?;
+        let details = size.map(|size| format!("{size}; SHA-256 {}", c.image_hash));
+        let frozen = courses_frozen_for(conn, &c.mode, c.is_default)?;
+        let form = ConfigurationForm {
+            image_details: details.unwrap_or_default(),
+            uploaded: c.provenance(),
+            frozen_courses: match frozen.len() {
+                0 => "No course yet".to_string(),
+                n => format!("{n} courses: {}", frozen.join(", ")),
+            },
+            mode: c.mode.clone(),
+            icon_stored: c.image_hash,
+            icon_stored_filename: c.original_filename,
+            default: c.is_default,
+        };
+        Ok(Some((c.mode, form)))
+    }
+
+    fn process_uploads(&self, data: &FormData) -> ProcessedUploads {
+        image_field::process_upload(data, "icon", &self.limits)
+    }
+
+    fn save(
+        &self,
+        conn: &mut DbConnection,
+        actor: Actor,
+        id: Option<&i64>,
+        form: ConfigurationForm,
+    ) -> Result<Saved, SaveError> {
+        let new = NewConfiguration {
+            mode: form.mode.trim().to_string(),
+            image_hash: form.icon_stored.trim().to_string(),
+            is_default: form.default,
+            original_filename: form.icon_stored_filename.trim().to_string(),
+        };
+        let mode = new.mode.clone();
+        let saved = config::save_configuration(conn, id.copied(), new, actor.user_id)?
+            .map_err(SaveError::Invalid)?;
+        let mut result = Saved::new(saved.id, mode);
+        let n = saved.frozen_courses.len();
+        let images = if n == 1 { "image is" } else { "images are" };
+        let courses = count_of(n, "course");
+        let warning =
+            format!("This change will not affect {courses} whose badge {images} already frozen.");
+        result.warnings.extend((n > 0).then_some(warning));
+        Ok(result)
+    }
+
+    fn delete_preview(
+        &self,
+        conn: &mut DbConnection,
+        ids: &[i64],
+    ) -> QueryResult<Vec<(i64, DeletedObject)>> {
+        let found = config::by_ids(conn, ids)?.into_iter().map(|c| {
+            let repr = format!("{}{}", c.mode, if c.is_default { " (default)" } else { "" });
+            (c.id, DeletedObject::new(repr, Vec::new()))
+        });
+        Ok(found.collect())
+    }
+
+    fn delete(&self, conn: &mut DbConnection, ids: &[i64]) -> QueryResult<usize> {
+        config::delete(conn, ids)
+    }
+
+    fn run_action(
+        &self,
+        conn: &mut DbConnection,
+        _actor: Actor,
+        _action: &str,
+        ids: &[i64],
+    ) -> QueryResult<ActionOutcome> {
+        // The one action, for one configuration.
+        let [id] = ids else {
+            return Ok(ActionOutcome::refused(
+                "Select exactly one configuration to make it the default. No items have been changed.",
+            ));
+        };
+        let Some(mode) = config::make_default(conn, *id)? else {
+            return Ok(ActionOutcome::default());
+        };
+        let message = format!("“{mode}” is now the default badge image.");
+        let changed = vec![(id.to_string(), mode)];
+        Ok(ActionOutcome { message, changed })
+    }
+}

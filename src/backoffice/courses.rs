@@ -1,0 +1,249 @@
+//! Courses › Courses: key, dates, modes, "Issue Open Badges", the modes with a frozen badge
+//! image, and the backfill. The rules are `courses`, `badges::frozen` and `badging`.
+
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::admin::list::{page_of, search_terms};
+use crate::admin::{
+    ActionOutcome, ActionSpec, Actor, AdminMeta, Cell, Column, DeletedObject, FieldSpec,
+    FilterSpec, ListPage, ListQuery, ModelAdmin, ModelInfo, Row, SaveError, Saved, Widget,
+};
+use crate::badges::frozen;
+use crate::badging::{assertions, backfill};
+use crate::courses::{self, Course, CourseInput, ISSUE_BADGES_HELP, ISSUE_BADGES_LABEL, roles};
+use crate::db::DbConnection;
+use crate::display::{count_of, joined_or};
+
+const ENABLE: &str = "enable_badges";
+const DISABLE: &str = "disable_badges";
+const BACKFILL: &str = "backfill";
+
+const INFO: ModelInfo = ModelInfo {
+    app_label: "courses",
+    app_name: "Courses",
+    model: "course",
+    verbose_name: "course",
+    verbose_name_plural: "courses",
+};
+const COLUMNS: &[Column] = &[
+    Column::sorted("course_id", "Course key"),
+    Column::sorted("display_name", "Display name"),
+    Column::sorted("org", "Org"),
+    Column::sorted("issue_badges", "Issue Open Badges"),
+    Column::new("frozen", "Frozen badge images"),
+    Column::sorted("start", "Start"),
+];
+const SEARCH: &str = "Searches course key and display name.";
+static WITH_BADGES: AdminMeta = AdminMeta::new(INFO, COLUMNS)
+    .search(SEARCH)
+    .actions(&[
+        ActionSpec::new(ENABLE, "Enable badges"),
+        ActionSpec::new(DISABLE, "Disable badges"),
+        ActionSpec::new(BACKFILL, "Issue badges for existing passing certificates"),
+    ])
+    .object_actions(&[BACKFILL]);
+/// While badging is off for the site: no badge actions.
+static WITHOUT_BADGES: AdminMeta = AdminMeta::new(INFO, COLUMNS).search(SEARCH);
+
+/// With `ENABLE_OPENBADGES` (off: the per-course setting is hidden) and `ACCOLADE_LMS_URL`.
+pub struct CourseAdmin {
+    pub badges_enabled: bool,
+    pub lms_url: String,
+}
+
+#[derive(Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct CourseForm {
+    #[serde(flatten)]
+    course: CourseInput,
+    #[serde(deserialize_with = "crate::admin::checkbox")]
+    issue_badges: bool,
+    org: String,
+    frozen: String,
+    team: String,
+    backfill: String,
+}
+
+impl ModelAdmin for CourseAdmin {
+    type Id = i64;
+    type Form = CourseForm;
+
+    fn meta(&self) -> &'static AdminMeta {
+        match self.badges_enabled {
+            true => &WITH_BADGES,
+            false => &WITHOUT_BADGES,
+        }
+    }
+
+    fn initial(&self, _conn: &mut DbConnection) -> QueryResult<CourseForm> {
+        let issue_badges = true;
+        Ok(CourseForm {
+            issue_badges,
+            ..CourseForm::default()
+        })
+    }
+
+    fn site_notices(&self, _conn: &mut DbConnection) -> QueryResult<Vec<String>> {
+        let off = "Badging is off for this site (ENABLE_OPENBADGES=false): no badge is issued, and the courses' “Issue Open Badges” setting is hidden.";
+        let off = (!self.badges_enabled).then(|| off.to_string());
+        Ok(off.into_iter().collect())
+    }
+
+    fn filters(&self, conn: &mut DbConnection) -> QueryResult<Vec<FilterSpec>> {
+        let orgs = courses::orgs(conn)?;
+        let orgs: Vec<&str> = orgs.iter().map(String::as_str).collect();
+        let orgs = FilterSpec::values("org__exact", "org", &orgs);
+        let issue = FilterSpec::boolean("issue_badges__exact", ISSUE_BADGES_LABEL);
+        let frozen = FilterSpec::boolean("frozen__exact", "has frozen badge images");
+        let issue = self.badges_enabled.then_some(issue);
+        let all = [Some(orgs), issue, Some(frozen)];
+        Ok(all.into_iter().flatten().collect())
+    }
+
+    fn list(&self, conn: &mut DbConnection, q: &ListQuery) -> QueryResult<ListPage> {
+        use crate::db::schema::courses::dsl as c;
+        let filtered = || {
+            let mut query = c::courses.into_boxed();
+            query = search_terms!(query, &q.terms, c::course_id, c::display_name);
+            if let Some(org) = q.filter("org__exact") {
+                query = query.filter(c::org.eq(org.to_string()));
+            }
+            if let Some(v) = q.bool_filter("issue_badges__exact") {
+                query = query.filter(c::issue_badges.eq(v));
+            }
+            match q.bool_filter("frozen__exact") {
+                Some(true) => query.filter(c::course_id.eq_any(frozen::frozen_course_keys())),
+                Some(false) => query.filter(c::course_id.ne_all(frozen::frozen_course_keys())),
+                None => query,
+            }
+        };
+        let total = c::courses.count().get_result(conn)?;
+        let count = filtered().count().get_result(conn)?;
+        let page: Vec<Course> = page_of!(filtered(), q, COLUMNS, c::id, {
+            "course_id" => c::course_id,
+            "display_name" => c::display_name,
+            "org" => c::org,
+            "issue_badges" => c::issue_badges,
+            "start" => c::start_date,
+        })
+        .select(Course::as_select())
+        .load(conn)?;
+        let frozen = frozen::modes_by_course(conn, &page)?;
+        let rows = page.into_iter().map(|course| Row {
+            id: course.id.to_string(),
+            cells: vec![
+                Cell::Text(course.course_id.clone()),
+                Cell::Text(course.display_name),
+                Cell::Text(course.org),
+                Cell::Bool(Some(course.issue_badges)),
+                Cell::Text(frozen.get(&course.course_id).cloned().unwrap_or_default()),
+                Cell::Text(course.start_date.map(|d| d.to_string()).unwrap_or_default()),
+            ],
+        });
+        Ok(ListPage::new(rows.collect(), count, Some(total)))
+    }
+
+    fn fields(
+        &self,
+        _conn: &mut DbConnection,
+        _actor: Actor,
+        id: Option<&i64>,
+    ) -> QueryResult<Vec<FieldSpec>> {
+        let text = |name, label, n| FieldSpec::new(name, label, Widget::Text { max_length: n });
+        let shown = |name, label| FieldSpec::new(name, label, Widget::ReadOnly);
+        let change = id.is_some();
+        let key = text("course_id", "Course key", 255).required().help("An Open edX course key: course-v1:ORG+NUMBER+RUN, or the old ORG/NUMBER/RUN. Case-sensitive; it cannot change later.");
+        let fields = [
+            Some(if change { key.read_only() } else { key }),
+            Some(text("display_name", "Display name", 255)),
+            Some(FieldSpec::new("start_date", "Start date", Widget::Date).help("Shown in badge descriptions.")),
+            Some(FieldSpec::new("end_date", "End date", Widget::Date).help("Shown in badge descriptions.")),
+            self.badges_enabled.then(|| FieldSpec::new("issue_badges", ISSUE_BADGES_LABEL, Widget::Checkbox).help(ISSUE_BADGES_HELP)),
+            Some(text("modes", "Modes", 500).help("The enrollment modes the course offers, separated by commas: for example “audit, verified”.")),
+            Some(text("about_url", "About page URL", 500).help(format!("The badge criteria. Leave empty for {}/courses/<course key>/about.", self.lms_url.trim_end_matches('/')))),
+            change.then(|| shown("org", "Org")),
+            change.then(|| shown("frozen", "Frozen badge images").help("Modes whose badge image was frozen when the course's first badge of that mode was issued; later image changes do not reach them.").link(super::frozen_images::PATH, "See the frozen images report")),
+            change.then(|| shown("team", "Course team").link("/admin/courses/courserole/", "Manage course teams")),
+            (change && self.badges_enabled).then(|| shown("backfill", "Badges for existing certificates").help("“Issue badges for existing passing certificates” (above) queues the course-completion badge of every learner with a passing certificate who has not got it yet: for a course that turned badges on late.")),
+        ];
+        Ok(fields.into_iter().flatten().collect())
+    }
+
+    fn load(&self, conn: &mut DbConnection, id: &i64) -> QueryResult<Option<(String, CourseForm)>> {
+        let Some(course) = courses::by_id(conn, *id)? else {
+            return Ok(None);
+        };
+        let form = CourseForm {
+            course: CourseInput::of(&course),
+            issue_badges: course.issue_badges,
+            frozen: joined_or(&frozen::frozen_modes(conn, &course.course_id)?, "None yet"),
+            team: joined_or(&roles::team_of(conn, course.id)?, "Nobody yet"),
+            backfill: backfill::summary(conn, &course.course_id)?,
+            org: course.org,
+        };
+        Ok(Some((course.course_id, form)))
+    }
+
+    fn save(
+        &self,
+        conn: &mut DbConnection,
+        _actor: Actor,
+        id: Option<&i64>,
+        form: CourseForm,
+    ) -> Result<Saved, SaveError> {
+        let issue_badges = self.badges_enabled.then_some(form.issue_badges);
+        let course = courses::save(conn, id.copied(), &form.course, issue_badges)?;
+        let course = course.map_err(SaveError::Invalid)?;
+        Ok(Saved::new(course.id, course.course_id))
+    }
+
+    fn delete_preview(
+        &self,
+        conn: &mut DbConnection,
+        ids: &[i64],
+    ) -> QueryResult<Vec<(i64, DeletedObject)>> {
+        let mut preview = Vec::new();
+        for course in courses::by_ids(conn, ids)? {
+            // Team roles are rights: removed one by one in the team admin, never with the course.
+            let team = roles::team_of(conn, course.id)?.into_iter();
+            let team = team.map(|member| format!("Course team role: {member}"));
+            let issued = assertions::issued_of_course(conn, &course.course_id)?;
+            let object = DeletedObject::new(course.course_id, Vec::new());
+            preview.push((course.id, object.protected_by(team.chain(issued).collect())));
+        }
+        Ok(preview)
+    }
+
+    fn delete(&self, conn: &mut DbConnection, ids: &[i64]) -> QueryResult<usize> {
+        courses::delete(conn, ids)
+    }
+
+    fn run_action(
+        &self,
+        conn: &mut DbConnection,
+        actor: Actor,
+        action: &str,
+        ids: &[i64],
+    ) -> QueryResult<ActionOutcome> {
+        let (changed, message) = match action {
+            ENABLE | DISABLE => {
+                let on = action == ENABLE;
+                let changed = courses::set_issue_badges_of(conn, ids, on)?;
+                let verb = if on { "enabled" } else { "disabled" };
+                let courses = count_of(changed.len(), "course");
+                (changed, format!("Badges {verb} for {courses}."))
+            }
+            BACKFILL => {
+                let by = crate::auth::users::find(conn, actor.user_id)?;
+                let by = by.ok_or(diesel::result::Error::NotFound)?.username;
+                let run = backfill::start_courses(conn, ids, &by, &self.lms_url)?;
+                (run.started.clone(), run.describe())
+            }
+            _ => return Ok(ActionOutcome::default()),
+        };
+        let changed = changed.into_iter().map(|(id, key)| (id.to_string(), key));
+        let changed = changed.collect();
+        Ok(ActionOutcome { message, changed })
+    }
+}

@@ -1,0 +1,179 @@
+//! Badges › Course event badges configurations, as a Django "configuration model" admin:
+//! the list is the history of versions, newest first; saving (from the add form or any
+//! version's form) adds a new version; versions are never deleted.
+
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::admin::list::page_of;
+use crate::admin::{
+    Actor, AdminMeta, Cell, Column, FieldSpec, ListPage, ListQuery, ModelAdmin, ModelInfo, Row,
+    SaveError, Saved, Widget,
+};
+use crate::auth::permissions::Action;
+use crate::badges::event_config::{self, EVENT_COMPONENT, EventBadgesConfig, EventBadgesInput};
+use crate::db::DbConnection;
+use crate::db::schema::{course_event_badge_configurations as configs, users};
+use crate::display::format_time;
+
+static META: AdminMeta = AdminMeta::new(
+    ModelInfo {
+        app_label: "badges",
+        app_name: "Badges",
+        model: "courseeventbadgesconfiguration",
+        verbose_name: "course event badges configuration",
+        verbose_name_plural: "course event badges configurations",
+    },
+    &[
+        Column::sorted("change_date", "Change date"),
+        Column::new("changed_by", "Changed by"),
+        Column::sorted("enabled", "Enabled"),
+        Column::new("in_force", "In force"),
+        Column::new("rules", "Rules"),
+    ],
+)
+// Versions are history: kept, never deleted.
+.offers(&[Action::View, Action::Add, Action::Change]);
+
+fn help_counts(what: &str) -> String {
+    format!(
+        "On each line, put the number of {what} to award a badge for, a comma, and the slug of a badge class you have created that has the issuing component '{EVENT_COMPONENT}'. For example: 3,enrolled_3_courses"
+    )
+}
+
+const HELP_GROUPS: &str = "Each line is a comma-separated list. The first item in each line is the slug of a badge class you have created that has an issuing component of 'openedx__course'. The remaining items in each line are the course keys the learner needs to complete to be awarded the badge. For example: slug_for_compsci_courses_group_badge,course-v1:CompSci+Course+First,course-v1:CompsSci+Course+Second";
+
+pub struct EventBadgesConfigAdmin;
+
+#[derive(Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct EventBadgesForm {
+    #[serde(deserialize_with = "crate::admin::checkbox")]
+    enabled: bool,
+    courses_completed: String,
+    courses_enrolled: String,
+    course_groups: String,
+    version: String,
+}
+
+impl From<EventBadgesConfig> for EventBadgesForm {
+    fn from(config: EventBadgesConfig) -> EventBadgesForm {
+        EventBadgesForm {
+            enabled: config.enabled,
+            courses_completed: config.courses_completed,
+            courses_enrolled: config.courses_enrolled,
+            course_groups: config.course_groups,
+            version: String::new(),
+        }
+    }
+}
+
+fn summary(config: &EventBadgesConfig) -> String {
+    let rules = config.rules();
+    format!(
+        "{} completion, {} enrollment, {} group badges",
+        rules.completed.len(),
+        rules.enrolled.len(),
+        rules.groups.len()
+    )
+}
+
+impl ModelAdmin for EventBadgesConfigAdmin {
+    type Id = i64;
+    type Form = EventBadgesForm;
+
+    fn meta(&self) -> &'static AdminMeta {
+        &META
+    }
+
+    /// A new version starts from the one in force.
+    fn initial(&self, conn: &mut DbConnection) -> QueryResult<EventBadgesForm> {
+        Ok(event_config::current(conn)?
+            .map(Into::into)
+            .unwrap_or_default())
+    }
+
+    fn list(&self, conn: &mut DbConnection, q: &ListQuery) -> QueryResult<ListPage> {
+        let total = configs::table.count().get_result(conn)?;
+        let newest = event_config::current(conn)?.map(|c| c.id);
+        let query = configs::table.left_join(users::table).into_boxed();
+        let page: Vec<(EventBadgesConfig, Option<String>)> =
+            page_of!(query, q, META.columns, configs::id, default: (configs::change_date.desc(), configs::id.desc()), {
+                "change_date" => configs::change_date,
+                "enabled" => configs::enabled,
+            })
+            .select((EventBadgesConfig::as_select(), users::username.nullable()))
+            .load(conn)?;
+        let rows = page.into_iter().map(|(config, by)| Row {
+            id: config.id.to_string(),
+            cells: vec![
+                Cell::Time(Some(config.change_date)),
+                Cell::Text(by.unwrap_or_else(|| "-".into())),
+                Cell::Bool(Some(config.enabled)),
+                Cell::Bool(Some(Some(config.id) == newest)),
+                Cell::Text(summary(&config)),
+            ],
+        });
+        Ok(ListPage::new(rows.collect(), total, Some(total)))
+    }
+
+    fn fields(
+        &self,
+        _conn: &mut DbConnection,
+        _actor: Actor,
+        id: Option<&i64>,
+    ) -> QueryResult<Vec<FieldSpec>> {
+        let version = FieldSpec::new("version", "Version", Widget::ReadOnly).help(
+            "Saving this form adds a new version with these values; this one stays in the history.",
+        );
+        let fields = [
+            FieldSpec::new("enabled", "Enabled", Widget::Checkbox).help(
+                "Course-event badges are awarded only while the configuration in force is enabled.",
+            ),
+            FieldSpec::new("courses_completed", "Courses completed", Widget::Textarea)
+                .help(help_counts("completed courses")),
+            FieldSpec::new("courses_enrolled", "Courses enrolled", Widget::Textarea)
+                .help(help_counts("enrolled courses")),
+            FieldSpec::new("course_groups", "Course groups", Widget::Textarea).help(HELP_GROUPS),
+        ];
+        Ok(id.map(|_| version).into_iter().chain(fields).collect())
+    }
+
+    fn load(
+        &self,
+        conn: &mut DbConnection,
+        id: &i64,
+    ) -> QueryResult<Option<(String, EventBadgesForm)>> {
+        let Some(config) = event_config::by_id(conn, *id)? else {
+            return Ok(None);
+        };
+        let by = match config.changed_by_id {
+            Some(user) => crate::auth::users::find(conn, user)?.map(|u| u.username),
+            None => None,
+        };
+        let (repr, saved) = (config.repr(), format_time(&config.change_date));
+        let form = EventBadgesForm {
+            version: format!("Saved {saved} by {}", by.as_deref().unwrap_or("-")),
+            ..config.into()
+        };
+        Ok(Some((repr, form)))
+    }
+
+    fn save(
+        &self,
+        conn: &mut DbConnection,
+        actor: Actor,
+        _id: Option<&i64>,
+        form: EventBadgesForm,
+    ) -> Result<Saved, SaveError> {
+        let input = EventBadgesInput {
+            enabled: form.enabled,
+            courses_completed: form.courses_completed,
+            courses_enrolled: form.courses_enrolled,
+            course_groups: form.course_groups,
+        };
+        let saved =
+            event_config::save(conn, &input, Some(actor.user_id))?.map_err(SaveError::Invalid)?;
+        Ok(Saved::new(saved.id, saved.repr()))
+    }
+}
