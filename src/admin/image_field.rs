@@ -6,10 +6,6 @@ use super::form::{FieldSpec, FormData, ProcessedUpload, ProcessedUploads, Upload
 use super::list::Cell;
 use crate::images::{self, ImageError, Limits, SquareMode};
 
-/// Where the site serves a stored image (`{MEDIA_PREFIX}{hash}.png`) and its thumbnail.
-pub const MEDIA_PREFIX: &str = "/media/badge-images/";
-pub const THUMBNAIL_PREFIX: &str = "/media/badge-images/thumbnails/";
-
 /// The form field that chooses how a non-square upload is made square.
 pub const SQUARE_FIELD: &str = "make_square";
 
@@ -19,7 +15,7 @@ pub fn image_field(name: &'static str, label: &'static str) -> FieldSpec {
         name,
         label,
         Widget::Image {
-            url_prefix: MEDIA_PREFIX,
+            url_prefix: crate::urls::BADGE_IMAGES,
         },
     )
 }
@@ -40,7 +36,7 @@ pub fn square_field() -> FieldSpec {
 /// A changelist cell with a stored image's thumbnail.
 pub fn thumbnail(hash: &str, alt: impl Into<String>) -> Cell {
     Cell::Image {
-        url: format!("{THUMBNAIL_PREFIX}{hash}.png"),
+        url: crate::urls::badge_thumbnail(hash),
         alt: alt.into(),
     }
 }

@@ -18,14 +18,6 @@ pub fn choices(conn: &mut DbConnection) -> QueryResult<Vec<(String, String)>> {
         .collect())
 }
 
-/// The groups among `ids` that exist.
-pub fn existing(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<i64>> {
-    groups::table
-        .filter(groups::id.eq_any(ids))
-        .select(groups::id)
-        .load(conn)
-}
-
 /// A group's name and the ids of its permissions.
 pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<(String, Vec<i64>)>> {
     let Some(name) = groups::table
@@ -117,7 +109,9 @@ pub fn save(
             .get_result(conn),
     });
     let group_id = match written {
-        Err(e) if super::violates_unique(&e, &["groups_name_key"]) => return Ok(Err(duplicate())),
+        Err(e) if crate::db::violates_unique(conn, &e, &["groups_name_key"]) => {
+            return Ok(Err(duplicate()));
+        }
         written => written?,
     };
     if actor.is_superuser {

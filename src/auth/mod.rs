@@ -15,19 +15,8 @@ macro_rules! replace_links {
     }};
 }
 
-/// Whether `error` breaks one of the unique keys `keys` (constraint or index names, as the
-/// migrations name them). PostgreSQL names the key it checked; SQLite names none, so there
-/// any unique violation counts: callers pass every unique key the statement can break.
-fn violates_unique(error: &diesel::result::Error, keys: &[&str]) -> bool {
-    use diesel::result::{DatabaseErrorKind, Error};
-    match error {
-        Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => info
-            .constraint_name()
-            .is_none_or(|name| keys.contains(&name)),
-        _ => false,
-    }
-}
-
+pub mod account;
+pub mod course_roles;
 pub mod groups;
 pub mod password;
 pub mod permissions;
@@ -93,48 +82,6 @@ mod tests {
             assert_eq!(safe_next(Some(hostile)), "/admin/", "{hostile:?}");
         }
         assert_eq!(safe_next(None), "/admin/");
-    }
-
-    #[test]
-    fn unique_violations_are_told_apart_by_the_key_postgresql_names() {
-        use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind, Error};
-        struct Named(Option<&'static str>);
-        impl DatabaseErrorInformation for Named {
-            fn message(&self) -> &str {
-                "duplicate key"
-            }
-            fn details(&self) -> Option<&str> {
-                None
-            }
-            fn hint(&self) -> Option<&str> {
-                None
-            }
-            fn table_name(&self) -> Option<&str> {
-                None
-            }
-            fn column_name(&self) -> Option<&str> {
-                None
-            }
-            fn constraint_name(&self) -> Option<&str> {
-                self.0
-            }
-            fn statement_position(&self) -> Option<i32> {
-                None
-            }
-        }
-        let unique =
-            |name| Error::DatabaseError(DatabaseErrorKind::UniqueViolation, Box::new(Named(name)));
-        let keys = ["users_username_key", "users_username_folded"];
-        assert!(violates_unique(
-            &unique(Some("users_username_folded")),
-            &keys
-        ));
-        assert!(!violates_unique(
-            &unique(Some("user_sessions_key_hash_key")),
-            &keys
-        ));
-        assert!(violates_unique(&unique(None), &keys), "SQLite names no key");
-        assert!(!violates_unique(&Error::NotFound, &keys));
     }
 
     #[test]

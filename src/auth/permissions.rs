@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use diesel::prelude::*;
 
-use super::users::User;
+use super::account::User;
 use crate::db::DbConnection;
 use crate::db::schema::{group_permissions, permissions, user_groups, user_permissions};
 

@@ -4,26 +4,11 @@
 use diesel::prelude::*;
 
 use super::{password, permissions};
-use crate::db::schema::{user_groups, user_permissions, users};
+use crate::db::schema::{groups, user_groups, user_permissions, users};
 use crate::db::{DbConnection, now};
 use crate::validation::FieldErrors;
 
-#[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
-#[diesel(table_name = users)]
-pub struct User {
-    pub id: i64,
-    pub username: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub email: String,
-    pub password: String,
-    pub is_active: bool,
-    pub is_staff: bool,
-    pub is_superuser: bool,
-    pub must_change_password: bool,
-    pub last_login: Option<chrono::NaiveDateTime>,
-    pub date_joined: chrono::NaiveDateTime,
-}
+pub use super::account::User;
 
 /// What creating a user needs; the password is already hashed.
 #[derive(Insertable, Debug)]
@@ -156,7 +141,7 @@ fn unless_taken<T>(
     write: impl FnOnce(&mut DbConnection) -> QueryResult<T>,
 ) -> QueryResult<Result<T, FieldErrors>> {
     match conn.transaction(write) {
-        Err(e) if super::violates_unique(&e, &USERNAME_KEYS) => Ok(Err(taken())),
+        Err(e) if crate::db::violates_unique(conn, &e, &USERNAME_KEYS) => Ok(Err(taken())),
         other => other.map(Ok),
     }
 }
@@ -379,7 +364,7 @@ pub fn update_account(
     let (staff, superuser) = (granted(change.is_staff), granted(change.is_superuser));
     set_status(conn, id, change.is_active, staff, superuser)?;
     if actor.is_superuser {
-        let groups = super::groups::existing(conn, &change.groups)?;
+        let groups = existing_groups(conn, &change.groups)?;
         replace_links!(conn, user_groups, user_id, id, group_id, groups);
         let permissions = permissions::existing(conn, &change.permissions)?;
         replace_links!(
@@ -616,4 +601,12 @@ pub fn any_superuser(conn: &mut DbConnection) -> QueryResult<bool> {
         users::table.filter(users::is_superuser.eq(true)),
     ))
     .get_result(conn)
+}
+
+/// The ids among `ids` that name groups.
+fn existing_groups(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<i64>> {
+    groups::table
+        .filter(groups::id.eq_any(ids))
+        .select(groups::id)
+        .load(conn)
 }

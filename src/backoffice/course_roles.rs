@@ -70,7 +70,10 @@ impl ModelAdmin for CourseRoleAdmin {
         actor: Actor,
         id: &i64,
     ) -> QueryResult<Option<String>> {
-        Ok(roles::change_refusal(conn, actor.user_id, *id)?.map(str::to_string))
+        Ok(
+            crate::auth::course_roles::change_refusal(conn, actor.user_id, *id)?
+                .map(str::to_string),
+        )
     }
 
     fn filters(&self, _conn: &mut DbConnection) -> QueryResult<Vec<FilterSpec>> {
@@ -160,8 +163,8 @@ impl ModelAdmin for CourseRoleAdmin {
             return Err(SaveError::Invalid(errors));
         };
         let new = NewRole { user, course, role };
-        let id =
-            roles::save_role(conn, actor.user_id, id.copied(), new)?.map_err(SaveError::Invalid)?;
+        let id = crate::auth::course_roles::save_role(conn, actor.user_id, id.copied(), new)?
+            .map_err(SaveError::Invalid)?;
         let saved = roles::described(conn, &[id])?.pop().unwrap_or_default();
         Ok(Saved::new(id, saved.repr()))
     }

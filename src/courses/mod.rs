@@ -8,8 +8,7 @@ use serde::{Deserialize, Serialize};
 
 pub use keys::CourseKey;
 pub use roles::{
-    NewRole, Role, TeamRole, TeamRoles, courses_of, grant_refusal, has_any_role, role_on,
-    team_roles,
+    NewRole, Role, TeamRole, TeamRoles, courses_of, has_any_role, role_on, team_roles,
 };
 
 use crate::db::schema::courses;

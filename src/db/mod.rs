@@ -469,6 +469,16 @@ pub fn violated_constraint(
     }
 }
 
+/// Whether `error` is a unique violation of one of `keys` (constraint or index names, as
+/// the migrations give them); a name that cannot be found counts as none of them.
+pub fn violates_unique(
+    conn: &mut DbConnection,
+    error: &diesel::result::Error,
+    keys: &[&str],
+) -> bool {
+    matches!(violated_constraint(conn, error), Ok(Some(name)) if keys.contains(&name.as_str()))
+}
+
 /// The unique index SQLite's "UNIQUE constraint failed: t.a, t.b" refers to.
 fn sqlite_unique_index(conn: &mut SqliteConnection, message: &str) -> QueryResult<Option<String>> {
     use diesel::RunQueryDsl;

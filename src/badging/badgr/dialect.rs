@@ -8,16 +8,7 @@
 use reqwest::blocking::RequestBuilder;
 use serde_json::Value;
 
-use super::ApiVersion;
 use crate::badges::classes::BadgeClass;
-
-/// The dialect of `version`: the one place the version is looked at.
-pub(super) fn of(version: ApiVersion) -> &'static dyn Dialect {
-    match version {
-        ApiVersion::V2 => &super::v2::V2,
-        ApiVersion::V1 => &super::v1::V1,
-    }
-}
 
 /// An assertion to ask Badgr for.
 pub(super) struct Award<'a> {

@@ -46,6 +46,16 @@ pub enum ApiVersion {
     V2,
 }
 
+impl ApiVersion {
+    /// The dialect of this version: the one place the version is looked at.
+    fn dialect(self) -> &'static dyn Dialect {
+        match self {
+            ApiVersion::V2 => &v2::V2,
+            ApiVersion::V1 => &v1::V1,
+        }
+    }
+}
+
 /// How Accolade proves itself to Badgr.
 #[derive(Clone)]
 pub enum Credentials {
@@ -100,7 +110,7 @@ impl Badgr {
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         let key = crate::auth::tokens::derive_key(secret_key, "badgr-tokens");
         Ok(Badgr {
-            dialect: dialect::of(settings.version),
+            dialect: settings.version.dialect(),
             settings,
             http,
             db,
