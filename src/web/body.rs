@@ -25,6 +25,16 @@ impl From<BodyError> for AppError {
     }
 }
 
+/// The request's content type, lower-cased (empty when absent or not text), for
+/// choosing how to read the body.
+pub fn content_type(headers: &actix_web::http::header::HeaderMap) -> String {
+    headers
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+}
+
 /// The whole body, if it is at most `limit` bytes.
 pub async fn read_limited<S>(mut payload: S, limit: usize) -> Result<Bytes, BodyError>
 where

@@ -134,12 +134,7 @@ fn header_token(req: &ServiceRequest) -> Option<String> {
 
 /// Finds the token in the body and puts the body back for the handler.
 async fn body_token(req: &mut ServiceRequest) -> Result<Option<String>, AppError> {
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
+    let content_type = super::body::content_type(req.headers());
     if content_type.starts_with("application/x-www-form-urlencoded") {
         let body = read_limited(req.take_payload(), MAX_FORM_BODY).await?;
         let token = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)

@@ -7,7 +7,6 @@
 
 use actix_multipart::Multipart;
 use actix_web::HttpRequest;
-use actix_web::http::header;
 use actix_web::web;
 use futures_util::StreamExt;
 
@@ -33,12 +32,7 @@ pub async fn read_form(
     payload: web::Payload,
     upload_limit: usize,
 ) -> Result<FormData, AppError> {
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
+    let content_type = crate::web::body::content_type(req.headers());
     if content_type.starts_with("multipart/form-data") {
         read_multipart(req, payload, upload_limit).await
     } else {
