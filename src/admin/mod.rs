@@ -16,7 +16,7 @@ pub use form::{
 pub use legacy::{Legacy, LegacyModelAdmin, ids_as_i64};
 pub use list::{Cell, Column, FilterSpec, ListPage, ListQuery, Row};
 pub use model::{
-    ActionOutcome, ActionSpec, Actor, AdminMeta, DeletedObject, DynModelAdmin, ModelAdmin,
-    ModelInfo, SaveError, Saved,
+    ActionOutcome, ActionSpec, Actor, AdminMeta, DeletedObject, Deletion, DynModelAdmin,
+    ModelAdmin, ModelInfo, SaveError, Saved,
 };
 pub use site::AdminSite;
