@@ -73,6 +73,16 @@ pub struct Row {
     pub cells: Vec<Cell>,
 }
 
+impl Row {
+    /// The row of the object with this id (in the model's own id type).
+    pub fn new(id: impl ToString, cells: Vec<Cell>) -> Row {
+        Row {
+            id: id.to_string(),
+            cells,
+        }
+    }
+}
+
 /// A sidebar filter: the query parameter it sets and the values it offers.
 #[derive(Debug)]
 pub struct FilterSpec {
@@ -470,7 +480,76 @@ macro_rules! page_of {
     }};
 }
 
-pub(crate) use {page_of, search_terms};
+/// A whole changelist page in one call: the counts, the requested page of the filtered
+/// query (ordered as [`page_of!`] does), and its rows.
+///
+/// ```text
+/// list_page!(conn, q, &META,
+///     total: users::table,              // or `total_unfiltered:` (see below)
+///     filtered: || users::table.into_boxed(),   // search and filters applied
+///     pk: users::id,
+///     default: users::username.asc(),   // optional, as in `page_of!`
+///     order: { "username" => users::username },
+///     select: User::as_select(),
+///     row: |u: User| Row::new(u.id, vec![..]),  // or `rows: |conn, page| Ok(vec![..])`
+/// )
+/// ```
+///
+/// `total:` counts the table and the filtered rows on every page; `total_unfiltered:`
+/// counts the table only when nothing is searched or filtered (then that is the count),
+/// and otherwise only the matching rows, for a table too large to count on every search.
+/// `rows:` maps the whole page at once, for rows that need more reads (one query per
+/// page, not per row). The expression is a `QueryResult<ListPage>`.
+macro_rules! list_page {
+    (@count total, $conn:ident, $q:ident, $table:expr, $filtered:ident) => {{
+        let total: i64 = $table.count().get_result($conn)?;
+        let count: i64 = $filtered().count().get_result($conn)?;
+        (count, Some(total))
+    }};
+    (@count total_unfiltered, $conn:ident, $q:ident, $table:expr, $filtered:ident) => {{
+        if $q.terms.is_empty() && $q.filters.is_empty() {
+            let total: i64 = $table.count().get_result($conn)?;
+            (total, Some(total))
+        } else {
+            let count: i64 = $filtered().count().get_result($conn)?;
+            (count, None)
+        }
+    }};
+    (@rows row, $conn:ident, $page:ident, $row:expr) => {
+        $page.into_iter().map($row).collect::<Vec<$crate::admin::Row>>()
+    };
+    (@rows rows, $conn:ident, $page:ident, $rows:expr) => {{
+        let rows: Vec<$crate::admin::Row> = ($rows)(&mut *$conn, $page)?;
+        rows
+    }};
+    ($conn:expr, $q:expr, $meta:expr,
+     $total:ident: $table:expr,
+     filtered: $filtered:expr,
+     pk: $pk:expr,
+     $(default: $default:expr,)?
+     order: { $($key:literal => $col:expr),* $(,)? },
+     select: $select:expr,
+     $map:ident: $mapper:expr $(,)?) => {
+        (|| -> diesel::QueryResult<$crate::admin::ListPage> {
+            use diesel::prelude::*;
+            let conn: &mut $crate::db::DbConnection = $conn;
+            let list_query: &$crate::admin::ListQuery = $q;
+            let meta: &$crate::admin::AdminMeta = $meta;
+            let filtered = $filtered;
+            let (count, total) =
+                $crate::admin::list::list_page!(@count $total, conn, list_query, $table, filtered);
+            let page: Vec<_> = $crate::admin::list::page_of!(
+                filtered(), list_query, meta.columns, $pk, $(default: $default,)? { $($key => $col),* }
+            )
+            .select($select)
+            .load(conn)?;
+            let rows = $crate::admin::list::list_page!(@rows $map, conn, page, $mapper);
+            Ok($crate::admin::ListPage::new(rows, count, total))
+        })()
+    };
+}
+
+pub(crate) use {list_page, page_of, search_terms};
 
 #[cfg(test)]
 mod tests {

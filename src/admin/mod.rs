@@ -15,7 +15,7 @@ pub use form::{
 };
 pub use list::{Cell, Column, FilterSpec, ListPage, ListQuery, ListSource, Row};
 pub use model::{
-    ActionOutcome, ActionSpec, Actor, AdminMeta, DeletedObject, DynModelAdmin, ModelAdmin,
-    ModelInfo, SaveError, Saved,
+    ActionOutcome, ActionSpec, Actor, AdminMeta, DeletedObject, Deletion, DynModelAdmin,
+    ModelAdmin, ModelInfo, SaveError, Saved,
 };
 pub use site::AdminSite;

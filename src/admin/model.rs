@@ -49,6 +49,9 @@ pub struct AdminMeta {
     /// Whether "Save" on the add form goes on to the change form (as Django's user admin
     /// does, since the add form asks only for the essentials).
     pub continue_after_add: bool,
+    /// The (form name, label) of every field of a read-only detail page: what the default
+    /// [`ModelAdmin::fields`] shows, so that a view-only model needs no `fields`.
+    pub view_fields: &'static [(&'static str, &'static str)],
 }
 
 impl AdminMeta {
@@ -62,7 +65,17 @@ impl AdminMeta {
             offers: &[Action::View, Action::Add, Action::Change, Action::Delete],
             preview: false,
             continue_after_add: false,
+            view_fields: &[],
         }
+    }
+
+    /// The fields of a read-only detail page, as (form name, label), in order.
+    pub const fn view_fields(
+        mut self,
+        fields: &'static [(&'static str, &'static str)],
+    ) -> AdminMeta {
+        self.view_fields = fields;
+        self
     }
 
     pub const fn search(mut self, help: &'static str) -> AdminMeta {
@@ -150,6 +163,15 @@ impl ActionOutcome {
         }
     }
 
+    /// Appends " {n} {what}" to the message when `n` is not zero: how many of the
+    /// selection the action left alone, and why ("2 left as they were (…).").
+    pub fn noting(mut self, n: usize, what: &str) -> ActionOutcome {
+        if n > 0 {
+            self.message.push_str(&format!(" {n} {what}"));
+        }
+        self
+    }
+
     /// A message and nothing changed (e.g. the selection does not fit the action).
     pub fn refused(message: impl Into<String>) -> ActionOutcome {
         ActionOutcome {
@@ -230,6 +252,20 @@ impl DeletedObject {
     }
 }
 
+/// How a model deletes, for the common shape where the default
+/// [`ModelAdmin::delete_preview`] and [`ModelAdmin::delete`] need only two domain calls.
+pub struct Deletion<Id> {
+    /// The objects among the ids that exist, each as (id, display string, what goes with
+    /// it), in the order the preview lists them.
+    pub preview: DeletionPreview<Id>,
+    /// Deletes them; returns how many were deleted.
+    pub delete: fn(&mut DbConnection, &[Id]) -> QueryResult<usize>,
+}
+
+/// See [`Deletion::preview`].
+pub type DeletionPreview<Id> =
+    fn(&mut DbConnection, &[Id]) -> QueryResult<Vec<(Id, String, Vec<String>)>>;
+
 /// A model's admin: its declaration ([`ModelAdmin::meta`]) and the few hooks that read or
 /// write its rows, each a call into the domain.
 pub trait ModelAdmin: Send + Sync + 'static {
@@ -282,13 +318,16 @@ pub trait ModelAdmin: Send + Sync + 'static {
     /// One page of rows for the query (search, filters, order, page), with counts.
     fn list(&self, conn: &mut DbConnection, query: &ListQuery) -> QueryResult<ListPage>;
 
-    /// The form's fields; `id` is `None` on the add form.
+    /// The form's fields; `id` is `None` on the add form. By default the read-only
+    /// fields the declaration names ([`AdminMeta::view_fields`]).
     fn fields(
         &self,
-        conn: &mut DbConnection,
-        actor: Actor,
-        id: Option<&Self::Id>,
-    ) -> QueryResult<Vec<FieldSpec>>;
+        _conn: &mut DbConnection,
+        _actor: Actor,
+        _id: Option<&Self::Id>,
+    ) -> QueryResult<Vec<FieldSpec>> {
+        Ok(FieldSpec::read_only_list(self.meta().view_fields))
+    }
 
     /// The object's display string and its current form values.
     fn load(
@@ -310,18 +349,30 @@ pub trait ModelAdmin: Send + Sync + 'static {
         Err(not_offered("saving").into())
     }
 
-    /// What deleting these objects would remove; ids that do not exist are left out.
-    /// Needed only when the model offers [`Action::Delete`].
-    fn delete_preview(
-        &self,
-        _conn: &mut DbConnection,
-        _ids: &[Self::Id],
-    ) -> QueryResult<Vec<(Self::Id, DeletedObject)>> {
-        Err(not_offered("deleting"))
+    /// How the model deletes, when two domain calls say it all (see [`Deletion`]): the
+    /// default `delete_preview` and `delete` call it.
+    fn deletion(&self) -> Option<Deletion<Self::Id>> {
+        None
     }
 
-    fn delete(&self, _conn: &mut DbConnection, _ids: &[Self::Id]) -> QueryResult<usize> {
-        Err(not_offered("deleting"))
+    /// What deleting these objects would remove; ids that do not exist are left out.
+    /// Needed only when the model offers [`Action::Delete`]; by default from
+    /// [`ModelAdmin::deletion`].
+    fn delete_preview(
+        &self,
+        conn: &mut DbConnection,
+        ids: &[Self::Id],
+    ) -> QueryResult<Vec<(Self::Id, DeletedObject)>> {
+        let deletion = self.deletion().ok_or_else(|| not_offered("deleting"))?;
+        let found = (deletion.preview)(conn, ids)?.into_iter();
+        let found = found.map(|(id, repr, related)| (id, DeletedObject::new(repr, related)));
+        Ok(found.collect())
+    }
+
+    /// By default through [`ModelAdmin::deletion`].
+    fn delete(&self, conn: &mut DbConnection, ids: &[Self::Id]) -> QueryResult<usize> {
+        let deletion = self.deletion().ok_or_else(|| not_offered("deleting"))?;
+        (deletion.delete)(conn, ids)
     }
 
     /// Runs a declared bulk action inside a transaction; the generic code logs a history

@@ -60,6 +60,11 @@ pub fn create(conn: &mut DbConnection, name: &str, user_id: i64) -> QueryResult<
 }
 
 impl ServiceToken {
+    /// How the token's secret starts, as shown: "acc_1a2b…".
+    pub fn shown_prefix(&self) -> String {
+        format!("{}…", self.token_prefix)
+    }
+
     /// Whether the token is active, when it was made and when last used, in words.
     pub fn status(&self) -> String {
         use crate::display::format_time;

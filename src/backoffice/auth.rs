@@ -1,10 +1,9 @@
-//! What the model admins of Authentication and Authorization share: the app's names, the
-//! fields that grant rights, and deletes that take memberships with them.
+//! What the model admins of Authentication and Authorization share: the app's names and
+//! the fields that grant rights.
 
 use diesel::QueryResult;
 
-use crate::admin::{Actor, DeletedObject, FieldSpec, ModelInfo, Widget};
-use crate::auth::groups::{self, Members};
+use crate::admin::{Actor, FieldSpec, ModelInfo, Widget};
 use crate::auth::permissions;
 use crate::db::DbConnection;
 
@@ -37,17 +36,6 @@ pub(super) fn rights(
         true => field.help(help),
         false => field.read_only().help("Only superusers may change this."),
     }
-}
-
-/// Users or groups as a delete removes them, each with its memberships.
-pub(super) fn deleted_with_memberships(
-    conn: &mut DbConnection,
-    of: Members,
-    ids: &[i64],
-) -> QueryResult<Vec<(i64, DeletedObject)>> {
-    let found = groups::with_memberships(conn, of, ids)?.into_iter();
-    let found = found.map(|(id, name, links)| (id, DeletedObject::new(name, links)));
-    Ok(found.collect())
 }
 
 /// Every permission as a choice of a multi-select.

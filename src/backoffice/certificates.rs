@@ -5,17 +5,17 @@
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::admin::list::{page_of, search_terms};
+use crate::admin::list::{list_page, search_terms};
 use crate::admin::{
-    ActionOutcome, ActionSpec, Actor, AdminMeta, Cell, Column, FieldSpec, FilterSpec, ListPage,
-    ListQuery, ModelAdmin, ModelInfo, Row,
+    ActionOutcome, ActionSpec, Actor, AdminMeta, Cell, Column, FilterSpec, ListPage, ListQuery,
+    ModelAdmin, ModelInfo, Row,
 };
 use crate::auth::permissions::Action;
 use crate::badging::{award, backfill};
 use crate::db::DbConnection;
 use crate::db::schema::{certificates, learners};
 use crate::display::format_time;
-use crate::learners::certificates::{self as records, Certificate};
+use crate::learners::certificates::{self as records, Certificate, MODES, STATUSES};
 
 static META: AdminMeta = AdminMeta::new(
     ModelInfo {
@@ -35,16 +35,15 @@ static META: AdminMeta = AdminMeta::new(
 )
 .search("Searches learner and course.")
 .actions(&[ActionSpec::new("issue", "Issue badge now")])
-.offers(&[Action::View, Action::Change]);
-
-const STATUSES: [&str; 4] = ["downloadable", "generating", "notpassing", "unavailable"];
-const MODES: [&str; 5] = [
-    "honor",
-    "verified",
-    "professional",
-    "no-id-professional",
-    "audit",
-];
+.offers(&[Action::View, Action::Change])
+.view_fields(&[
+    ("learner", "Learner"),
+    ("course", "Course"),
+    ("mode", "Mode"),
+    ("status", "Status"),
+    ("evidence", "Certificate page"),
+    ("updated", "Reported"),
+]);
 
 pub struct CertificateAdmin {
     /// For the evidence URL of the awards the action queues.
@@ -78,63 +77,39 @@ impl ModelAdmin for CertificateAdmin {
     }
 
     fn list(&self, conn: &mut DbConnection, q: &ListQuery) -> QueryResult<ListPage> {
-        let filtered = || {
-            let mut query = certificates::table.inner_join(learners::table).into_boxed();
-            query = search_terms!(query, &q.terms, learners::username, certificates::course_id);
-            if let Some(status) = q.filter("status__exact") {
-                query = query.filter(certificates::status.eq(status.to_string()));
-            }
-            if let Some(mode) = q.filter("mode__exact") {
-                query = query.filter(certificates::mode.eq(mode.to_string()));
-            }
-            query
-        };
-        let total = certificates::table.count().get_result(conn)?;
-        let count = filtered().count().get_result(conn)?;
-        let page: Vec<(Certificate, String)> =
-            page_of!(filtered(), q, META.columns, certificates::id, {
+        list_page!(conn, q, &META,
+            total: certificates::table,
+            filtered: || {
+                let mut query = certificates::table.inner_join(learners::table).into_boxed();
+                query = search_terms!(query, &q.terms, learners::username, certificates::course_id);
+                if let Some(status) = q.filter("status__exact") {
+                    query = query.filter(certificates::status.eq(status.to_string()));
+                }
+                if let Some(mode) = q.filter("mode__exact") {
+                    query = query.filter(certificates::mode.eq(mode.to_string()));
+                }
+                query
+            },
+            pk: certificates::id,
+            order: {
                 "learner" => learners::username,
                 "course" => certificates::course_id,
                 "mode" => certificates::mode,
                 "status" => certificates::status,
                 "updated" => certificates::updated_at,
-            })
-            .select((Certificate::as_select(), learners::username))
-            .load(conn)?;
-        let rows = page.into_iter().map(|(certificate, learner)| Row {
-            id: certificate.id.to_string(),
-            cells: vec![
+            },
+            select: (Certificate::as_select(), learners::username),
+            row: |(certificate, learner): (Certificate, String)| Row::new(certificate.id, vec![
                 Cell::Text(learner),
                 Cell::Text(certificate.course_id),
                 Cell::Text(certificate.mode),
                 Cell::Text(certificate.status),
                 Cell::Time(Some(certificate.updated_at)),
-            ],
-        });
-        Ok(ListPage::new(rows.collect(), count, Some(total)))
+            ]),
+        )
     }
 
-    fn fields(
-        &self,
-        _conn: &mut DbConnection,
-        _actor: Actor,
-        _id: Option<&i64>,
-    ) -> QueryResult<Vec<FieldSpec>> {
-        Ok(FieldSpec::read_only_list(&[
-            ("learner", "Learner"),
-            ("course", "Course"),
-            ("mode", "Mode"),
-            ("status", "Status"),
-            ("evidence", "Certificate page"),
-            ("updated", "Reported"),
-        ]))
-    }
-
-    fn load(
-        &self,
-        conn: &mut DbConnection,
-        id: &i64,
-    ) -> QueryResult<Option<(String, CertificateView)>> {
+    fn load(&self, conn: &mut DbConnection, id: &i64) -> QueryResult<Option<(String, Self::Form)>> {
         let Some((certificate, learner)) = records::with_learner(conn, *id)? else {
             return Ok(None);
         };
@@ -162,26 +137,13 @@ impl ModelAdmin for CertificateAdmin {
         }
         let issued = backfill::issue_now(conn, ids, &self.lms_url)?;
         let joined = issued.iter().filter(|(_, job)| job.joined).count();
-        let mut message = format!("{} award job(s) queued.", issued.len() - joined);
-        if joined > 0 {
-            message.push_str(&format!(" {joined} already waiting: not queued twice."));
-        }
         let skipped = ids.len() - issued.len();
-        if skipped > 0 {
-            message.push_str(&format!(" {skipped} certificate(s) skipped: not passing."));
-        }
-        let changed = issued.into_iter().map(|(c, job)| {
-            let how = if job.joined { " (already waiting)" } else { "" };
-            let (id, course, mode) = (c.id, c.course_id, c.mode);
-            let repr = format!(
-                "Certificate #{id} ({course}, {mode}): award job #{}{how}",
-                job.id
-            );
-            (id.to_string(), repr)
-        });
-        Ok(ActionOutcome {
-            message,
-            changed: changed.collect(),
-        })
+        let message = format!("{} award job(s) queued.", issued.len() - joined);
+        let changed = issued
+            .iter()
+            .map(|(c, job)| (c.id, backfill::issued_repr(c, job)));
+        Ok(ActionOutcome::new(message, changed.collect::<Vec<_>>())
+            .noting(joined, "already waiting: not queued twice.")
+            .noting(skipped, "certificate(s) skipped: not passing."))
     }
 }

@@ -5,10 +5,10 @@
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::auth::{deleted_with_memberships, info, permission_choices, rights};
-use crate::admin::list::{page_of, search_terms};
+use super::auth::{info, permission_choices, rights};
+use crate::admin::list::{list_page, search_terms};
 use crate::admin::{
-    Actor, AdminMeta, Cell, Column, DeletedObject, FieldSpec, ListPage, ListQuery, ModelAdmin, Row,
+    Actor, AdminMeta, Cell, Column, Deletion, FieldSpec, ListPage, ListQuery, ModelAdmin, Row,
     SaveError, Saved, Widget, ids_as_i64,
 };
 use crate::auth::groups::{self, Members};
@@ -48,19 +48,14 @@ impl ModelAdmin for GroupAdmin {
     }
 
     fn list(&self, conn: &mut DbConnection, q: &ListQuery) -> QueryResult<ListPage> {
-        let filtered = || search_terms!(group_rows::table.into_boxed(), &q.terms, group_rows::name);
-        let total = group_rows::table.count().get_result(conn)?;
-        let count = filtered().count().get_result(conn)?;
-        let page: Vec<(i64, String)> = page_of!(filtered(), q, META.columns, group_rows::id, {
-            "name" => group_rows::name,
-        })
-        .select((group_rows::id, group_rows::name))
-        .load(conn)?;
-        let rows = page.into_iter().map(|(id, name)| Row {
-            id: id.to_string(),
-            cells: vec![Cell::Text(name)],
-        });
-        Ok(ListPage::new(rows.collect(), count, Some(total)))
+        list_page!(conn, q, &META,
+            total: group_rows::table,
+            filtered: || search_terms!(group_rows::table.into_boxed(), &q.terms, group_rows::name),
+            pk: group_rows::id,
+            order: { "name" => group_rows::name },
+            select: (group_rows::id, group_rows::name),
+            row: |(id, name): (i64, String)| Row::new(id, vec![Cell::Text(name)]),
+        )
     }
 
     fn fields(
@@ -100,15 +95,10 @@ impl ModelAdmin for GroupAdmin {
         Ok(Saved::new(id, name))
     }
 
-    fn delete_preview(
-        &self,
-        conn: &mut DbConnection,
-        ids: &[i64],
-    ) -> QueryResult<Vec<(i64, DeletedObject)>> {
-        deleted_with_memberships(conn, Members::OfGroups, ids)
-    }
-
-    fn delete(&self, conn: &mut DbConnection, ids: &[i64]) -> QueryResult<usize> {
-        groups::delete(conn, ids)
+    fn deletion(&self) -> Option<Deletion<i64>> {
+        Some(Deletion {
+            preview: |conn, ids| groups::with_memberships(conn, Members::OfGroups, ids),
+            delete: groups::delete,
+        })
     }
 }

@@ -9,15 +9,13 @@ use std::fmt::Display;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::admin::list::{page_of, search_terms};
-use crate::admin::{
-    Actor, AdminMeta, Cell, Column, FieldSpec, ListPage, ListQuery, ModelAdmin, ModelInfo, Row,
-};
+use crate::admin::list::{list_page, search_terms};
+use crate::admin::{AdminMeta, Cell, Column, ListPage, ListQuery, ModelAdmin, ModelInfo, Row};
 use crate::auth::permissions::Action;
 use crate::badging::{assertions, jobs};
 use crate::db::DbConnection;
 use crate::db::schema::learners as learner_rows;
-use crate::learners::{self, certificates, enrollments};
+use crate::learners::{self, Learner, certificates, enrollments};
 
 static META: AdminMeta = AdminMeta::new(
     ModelInfo {
@@ -37,7 +35,15 @@ static META: AdminMeta = AdminMeta::new(
     ],
 )
 .search("Searches username and e-mail.")
-.offers(&[Action::View]);
+.offers(&[Action::View])
+.view_fields(&[
+    ("username", "Username"),
+    ("email", "E-mail"),
+    ("badges", "Badges"),
+    ("certificates", "Certificates"),
+    ("enrollments", "Enrollments"),
+    ("jobs", "Award jobs"),
+]);
 
 pub struct LearnerAdmin;
 
@@ -74,53 +80,36 @@ impl ModelAdmin for LearnerAdmin {
     }
 
     fn list(&self, conn: &mut DbConnection, q: &ListQuery) -> QueryResult<ListPage> {
-        let filtered = || {
-            let query = learner_rows::table.into_boxed();
-            search_terms!(query, &q.terms, learner_rows::username, learner_rows::email)
-        };
-        let total = learner_rows::table.count().get_result(conn)?;
-        let count_all = filtered().count().get_result(conn)?;
-        let page: Vec<learners::Learner> =
-            page_of!(filtered(), q, META.columns, learner_rows::id, {
+        list_page!(conn, q, &META,
+            total: learner_rows::table,
+            filtered: || {
+                let query = learner_rows::table.into_boxed();
+                search_terms!(query, &q.terms, learner_rows::username, learner_rows::email)
+            },
+            pk: learner_rows::id,
+            order: {
                 "username" => learner_rows::username,
                 "email" => learner_rows::email,
                 "created" => learner_rows::created_at,
-            })
-            .select(learners::Learner::as_select())
-            .load(conn)?;
-        let ids: Vec<i64> = page.iter().map(|learner| learner.id).collect();
-        // Each row's numbers: three grouped queries for the whole page.
-        let badges = assertions::count_held_by(conn, &ids)?;
-        let certificates = certificates::count_by_learner(conn, &ids)?;
-        let jobs = jobs::count_by_learner(conn, &ids)?;
-        let rows = page.into_iter().map(|learner| Row {
-            id: learner.id.to_string(),
-            cells: vec![
-                Cell::Text(learner.username),
-                Cell::Text(learner.email),
-                count(&badges, learner.id),
-                count(&certificates, learner.id),
-                count(&jobs, learner.id),
-                Cell::Time(Some(learner.created_at)),
-            ],
-        });
-        Ok(ListPage::new(rows.collect(), count_all, Some(total)))
-    }
-
-    fn fields(
-        &self,
-        _conn: &mut DbConnection,
-        _actor: Actor,
-        _id: Option<&i64>,
-    ) -> QueryResult<Vec<FieldSpec>> {
-        Ok(FieldSpec::read_only_list(&[
-            ("username", "Username"),
-            ("email", "E-mail"),
-            ("badges", "Badges"),
-            ("certificates", "Certificates"),
-            ("enrollments", "Enrollments"),
-            ("jobs", "Award jobs"),
-        ]))
+            },
+            select: Learner::as_select(),
+            rows: |conn: &mut DbConnection, page: Vec<Learner>| {
+                let ids: Vec<i64> = page.iter().map(|learner| learner.id).collect();
+                // Each row's numbers: three grouped queries for the whole page.
+                let badges = assertions::count_held_by(conn, &ids)?;
+                let certificates = certificates::count_by_learner(conn, &ids)?;
+                let jobs = jobs::count_by_learner(conn, &ids)?;
+                let rows = page.into_iter().map(|learner| Row::new(learner.id, vec![
+                    Cell::Text(learner.username),
+                    Cell::Text(learner.email),
+                    count(&badges, learner.id),
+                    count(&certificates, learner.id),
+                    count(&jobs, learner.id),
+                    Cell::Time(Some(learner.created_at)),
+                ]));
+                Ok::<_, diesel::result::Error>(rows.collect())
+            },
+        )
     }
 
     fn load(

@@ -5,10 +5,10 @@
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::admin::list::{page_of, search_terms};
+use crate::admin::list::{list_page, search_terms};
 use crate::admin::{
-    ActionOutcome, ActionSpec, Actor, AdminMeta, Cell, Column, DeletedObject, FieldSpec,
-    FilterSpec, ListPage, ListQuery, ModelAdmin, Row, SaveError, Saved, Widget,
+    ActionOutcome, ActionSpec, Actor, AdminMeta, Cell, Column, Deletion, FieldSpec, FilterSpec,
+    ListPage, ListQuery, ModelAdmin, Row, SaveError, Saved, Widget,
 };
 use crate::auth::service_tokens::{self, ServiceToken};
 use crate::auth::users;
@@ -64,33 +64,29 @@ impl ModelAdmin for ServiceTokenAdmin {
     }
 
     fn list(&self, conn: &mut DbConnection, q: &ListQuery) -> QueryResult<ListPage> {
-        let filtered = || {
-            let query = service_tokens::matching(q.bool_filter("active__exact"));
-            search_terms!(query, &q.terms, token_rows::name, user_rows::username)
-        };
-        let total = token_rows::table.count().get_result(conn)?;
-        let count = filtered().count().get_result(conn)?;
-        let page: Vec<(ServiceToken, String)> =
-            page_of!(filtered(), q, META.columns, token_rows::id, {
+        list_page!(conn, q, &META,
+            total: token_rows::table,
+            filtered: || {
+                let query = service_tokens::matching(q.bool_filter("active__exact"));
+                search_terms!(query, &q.terms, token_rows::name, user_rows::username)
+            },
+            pk: token_rows::id,
+            order: {
                 "name" => token_rows::name,
                 "user" => user_rows::username,
                 "created" => token_rows::created_at,
                 "last_used" => token_rows::last_used_at,
-            })
-            .select((ServiceToken::as_select(), user_rows::username))
-            .load(conn)?;
-        let rows = page.into_iter().map(|(token, user)| Row {
-            id: token.id.to_string(),
-            cells: vec![
-                Cell::Text(token.name),
+            },
+            select: (ServiceToken::as_select(), user_rows::username),
+            row: |(token, user): (ServiceToken, String)| Row::new(token.id, vec![
+                Cell::Text(token.name.clone()),
                 Cell::Text(user),
-                Cell::Text(format!("{}…", token.token_prefix)),
+                Cell::Text(token.shown_prefix()),
                 Cell::Bool(Some(token.revoked_at.is_none())),
                 Cell::Time(Some(token.created_at)),
                 Cell::Time(token.last_used_at),
-            ],
-        });
-        Ok(ListPage::new(rows.collect(), count, Some(total)))
+            ]),
+        )
     }
 
     fn fields(
@@ -127,7 +123,7 @@ impl ModelAdmin for ServiceTokenAdmin {
         let form = TokenForm {
             name: token.name.clone(),
             user: token.user_id.to_string(),
-            prefix: format!("{}…", token.token_prefix),
+            prefix: token.shown_prefix(),
             status: token.status(),
         };
         Ok(Some((token.name, form)))
@@ -153,18 +149,16 @@ impl ModelAdmin for ServiceTokenAdmin {
         Ok(saved)
     }
 
-    fn delete_preview(
-        &self,
-        conn: &mut DbConnection,
-        ids: &[i64],
-    ) -> QueryResult<Vec<(i64, DeletedObject)>> {
-        let found = service_tokens::names(conn, ids)?.into_iter();
-        let found = found.map(|(id, name)| (id, DeletedObject::new(name, Vec::new())));
-        Ok(found.collect())
-    }
-
-    fn delete(&self, conn: &mut DbConnection, ids: &[i64]) -> QueryResult<usize> {
-        service_tokens::delete(conn, ids)
+    fn deletion(&self) -> Option<Deletion<i64>> {
+        Some(Deletion {
+            preview: |conn, ids| {
+                Ok(service_tokens::names(conn, ids)?
+                    .into_iter()
+                    .map(|(id, name)| (id, name, Vec::new()))
+                    .collect())
+            },
+            delete: service_tokens::delete,
+        })
     }
 
     fn run_action(

@@ -4,11 +4,11 @@
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::auth::{deleted_with_memberships, info, permission_choices, rights};
-use crate::admin::list::{page_of, search_terms};
+use super::auth::{info, permission_choices, rights};
+use crate::admin::list::{list_page, search_terms};
 use crate::admin::{
-    ActionOutcome, ActionSpec, Actor, AdminMeta, Cell, Column, DeletedObject, FieldSpec,
-    FilterSpec, ListPage, ListQuery, ModelAdmin, Row, SaveError, Saved, Widget, ids_as_i64,
+    ActionOutcome, ActionSpec, Actor, AdminMeta, Cell, Column, Deletion, FieldSpec, FilterSpec,
+    ListPage, ListQuery, ModelAdmin, Row, SaveError, Saved, Widget, ids_as_i64,
 };
 use crate::auth::groups::{self, Members};
 use crate::auth::users::{self, AccountChange, User, UserFilter};
@@ -99,26 +99,24 @@ impl ModelAdmin for UserAdmin {
             active: q.bool_filter("is_active__exact"),
             group,
         };
-        let filtered = || {
-            let query = users::matching(filter);
-            search_terms!(query, &q.terms, username, first_name, last_name, email)
-        };
-        let total = user_rows::table.count().get_result(conn)?;
-        let count = filtered().count().get_result(conn)?;
-        let page: Vec<User> = page_of!(filtered(), q, META.columns, user_rows::id, {
-            "username" => username,
-            "email" => email,
-            "first_name" => first_name,
-            "last_name" => last_name,
-            "is_staff" => is_staff,
-            "is_active" => is_active,
-            "last_login" => last_login,
-        })
-        .select(User::as_select())
-        .load(conn)?;
-        let rows = page.into_iter().map(|u| Row {
-            id: u.id.to_string(),
-            cells: vec![
+        list_page!(conn, q, &META,
+            total: user_rows::table,
+            filtered: || {
+                let query = users::matching(filter);
+                search_terms!(query, &q.terms, username, first_name, last_name, email)
+            },
+            pk: user_rows::id,
+            order: {
+                "username" => username,
+                "email" => email,
+                "first_name" => first_name,
+                "last_name" => last_name,
+                "is_staff" => is_staff,
+                "is_active" => is_active,
+                "last_login" => last_login,
+            },
+            select: User::as_select(),
+            row: |u: User| Row::new(u.id, vec![
                 Cell::Text(u.username),
                 Cell::Text(u.email),
                 Cell::Text(u.first_name),
@@ -126,9 +124,8 @@ impl ModelAdmin for UserAdmin {
                 Cell::Bool(Some(u.is_staff)),
                 Cell::Bool(Some(u.is_active)),
                 Cell::Time(u.last_login),
-            ],
-        });
-        Ok(ListPage::new(rows.collect(), count, Some(total)))
+            ]),
+        )
     }
 
     fn fields(
@@ -220,16 +217,11 @@ impl ModelAdmin for UserAdmin {
         Ok(Saved::new(id, username))
     }
 
-    fn delete_preview(
-        &self,
-        conn: &mut DbConnection,
-        ids: &[i64],
-    ) -> QueryResult<Vec<(i64, DeletedObject)>> {
-        deleted_with_memberships(conn, Members::OfUsers, ids)
-    }
-
-    fn delete(&self, conn: &mut DbConnection, ids: &[i64]) -> QueryResult<usize> {
-        users::delete(conn, ids)
+    fn deletion(&self) -> Option<Deletion<i64>> {
+        Some(Deletion {
+            preview: |conn, ids| groups::with_memberships(conn, Members::OfUsers, ids),
+            delete: users::delete,
+        })
     }
 
     fn run_action(

@@ -60,6 +60,58 @@ impl BadgeAssertion {
     }
 }
 
+/// Every badge class as a choice of a filter, by name: "Python 101 (verified)" when the
+/// class is for one mode.
+pub fn class_choices(conn: &mut DbConnection) -> QueryResult<Vec<(String, String)>> {
+    use badge_classes::{display_name, id, mode};
+    let classes: Vec<(i64, String, String)> = badge_classes::table
+        .order((display_name, id))
+        .select((id, display_name, mode))
+        .load(conn)?;
+    let label = |(class, name, kind): (i64, String, String)| match kind.as_str() {
+        "" => (class.to_string(), name),
+        kind => (class.to_string(), format!("{name} ({kind})")),
+    };
+    Ok(classes.into_iter().map(label).collect())
+}
+
+/// An assertion as its record page shows it, every value in words ("-" for none).
+#[derive(serde::Serialize, serde::Deserialize, Default, Debug)]
+pub struct Description {
+    /// "alice <alice@example.com>".
+    pub learner: String,
+    /// The class's name and display string.
+    pub badge_class: String,
+    pub backend: String,
+    pub evidence: String,
+    pub created: String,
+    /// Valid, or revoked with when and why.
+    pub state: String,
+    pub assertion_url: String,
+    pub image_url: String,
+}
+
+/// The assertion with its learner and badge class: its display string ([`repr`]) and its
+/// description; `None` if there is none.
+pub fn describe(conn: &mut DbConnection, id: i64) -> QueryResult<Option<(String, Description)>> {
+    let Some(assertion) = by_id(conn, id)? else {
+        return Ok(None);
+    };
+    let learner = crate::learners::get(conn, assertion.learner_id)?;
+    let class = crate::badges::classes::by_id(conn, assertion.badge_class_id)?;
+    let description = Description {
+        learner: learner.to_string(),
+        badge_class: format!("{} {}", class.display_name, class.repr()),
+        backend: assertion.backend.clone(),
+        evidence: crate::display::or_dash(&assertion.evidence_url),
+        created: format_time(&assertion.created),
+        state: assertion.state(),
+        assertion_url: assertion.assertion_url,
+        image_url: assertion.image_url,
+    };
+    Ok(Some((repr(&learner.username, &class), description)))
+}
+
 /// Upstream's display string, closed (upstream defect D19).
 pub fn repr(username: &str, class: &BadgeClass) -> String {
     format!(
@@ -271,6 +323,52 @@ pub struct Summary {
 
 /// The most assertions one search finds (a course with more gives its first ones).
 pub const MAX_FOUND: i64 = 10_000;
+
+/// Which assertions a list shows; `None` leaves a criterion out.
+#[derive(Clone, Debug, Default)]
+pub struct AssertionFilter {
+    /// Among these (what a [`search`] found).
+    pub ids: Option<Vec<i64>>,
+    pub backend: Option<String>,
+    pub badge_class: Option<i64>,
+    /// Created at or after.
+    pub since: Option<chrono::NaiveDateTime>,
+    pub revoked: Option<bool>,
+}
+
+/// Assertions with their learners and badge classes, as a query to order and page further.
+pub type Listed = diesel::dsl::IntoBoxed<
+    'static,
+    diesel::dsl::InnerJoin<
+        diesel::dsl::InnerJoin<badge_assertions::table, learners::table>,
+        badge_classes::table,
+    >,
+    crate::db::MultiBackend,
+>;
+
+/// The assertions that meet `filter`, with their learners and badge classes.
+pub fn matching(filter: AssertionFilter) -> Listed {
+    let mut query = badge_assertions::table
+        .inner_join(learners::table)
+        .inner_join(badge_classes::table)
+        .into_boxed();
+    if let Some(ids) = filter.ids {
+        query = query.filter(badge_assertions::id.eq_any(ids));
+    }
+    if let Some(backend) = filter.backend {
+        query = query.filter(badge_assertions::backend.eq(backend));
+    }
+    if let Some(class) = filter.badge_class {
+        query = query.filter(badge_assertions::badge_class_id.eq(class));
+    }
+    if let Some(from) = filter.since {
+        query = query.filter(badge_assertions::created.ge(from));
+    }
+    if let Some(revoked) = filter.revoked {
+        query = query.filter(badge_assertions::revoked.eq(revoked));
+    }
+    query
+}
 
 /// The assertions a search finds: each term must be a learner's username or e-mail (in
 /// any case), or a course key, exactly. Looked up in the indexes and answered as ids, so

@@ -108,6 +108,17 @@ pub fn issue_now(
     Ok(issued)
 }
 
+/// What issuing did for one certificate, as its history entry says it:
+/// "Certificate #7 (course-v1:Org+X+2026, verified): award job #12 (already waiting)".
+pub fn issued_repr(certificate: &Certificate, job: &Queued) -> String {
+    let how = if job.joined { " (already waiting)" } else { "" };
+    let (id, course, mode) = (certificate.id, &certificate.course_id, &certificate.mode);
+    format!(
+        "Certificate #{id} ({course}, {mode}): award job #{}{how}",
+        job.id
+    )
+}
+
 /// Learners holding a course-completion badge of the course (any mode).
 fn holders(conn: &mut DbConnection, course_id: &str) -> QueryResult<HashSet<i64>> {
     Ok(badge_assertions::table

@@ -571,6 +571,76 @@ pub fn with_attempt_counts(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<
         .load(conn)
 }
 
+/// A job as its record page shows it, every value in words ("-" for none).
+#[derive(serde::Serialize, serde::Deserialize, Default, Debug)]
+pub struct Description {
+    pub status: String,
+    /// "alice <alice@example.com>".
+    pub learner: String,
+    pub course: String,
+    pub badge: String,
+    pub evidence: String,
+    pub attempts: String,
+    /// When a pending job is tried next.
+    pub next: String,
+    /// The URL of the assertion the job made.
+    pub assertion: String,
+    pub last_error: String,
+    /// Every attempt made, oldest first, joined by " · ".
+    pub history: String,
+}
+
+/// The job with its learner, assertion and attempts, described; `None` if there is none.
+pub fn describe(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Description>> {
+    use crate::display::{format_time, or_dash};
+    let Some(job) = get(conn, id)? else {
+        return Ok(None);
+    };
+    let learner = crate::learners::get(conn, job.learner_id)?;
+    let attempts = attempts_of(conn, id)?.into_iter().map(|a| a.to_string());
+    let assertion = match job.assertion_id {
+        Some(a) => super::assertions::url_of(conn, a).unwrap_or_else(|_| a.to_string()),
+        None => "-".into(),
+    };
+    Ok(Some(Description {
+        learner: learner.to_string(),
+        course: job.course_id.clone(),
+        badge: job.work().to_string(),
+        evidence: or_dash(&job.evidence_url),
+        attempts: job.attempts.to_string(),
+        next: match job.status {
+            JobStatus::Pending => format_time(&job.next_attempt_at),
+            _ => "-".into(),
+        },
+        assertion,
+        last_error: or_dash(&job.last_error),
+        history: attempts.collect::<Vec<_>>().join(" · "),
+        status: job.status.to_string(),
+    }))
+}
+
+/// The job's display string: "Award job #12".
+pub fn repr(id: i64) -> String {
+    format!("Award job #{id}")
+}
+
+/// The jobs among `ids` that exist, as a delete removes them: each with its display
+/// string and its recorded attempts ("3 recorded attempt(s)"), if any.
+pub fn deleted(
+    conn: &mut DbConnection,
+    ids: &[i64],
+) -> QueryResult<Vec<(i64, String, Vec<String>)>> {
+    let found = with_attempt_counts(conn, ids)?.into_iter();
+    let found = found.map(|(id, attempts)| {
+        let related = match attempts {
+            0 => Vec::new(),
+            n => vec![format!("{n} recorded attempt(s)")],
+        };
+        (id, repr(id), related)
+    });
+    Ok(found.collect())
+}
+
 /// Deletes the jobs (their attempts go with them).
 pub fn delete(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<usize> {
     diesel::delete(award_jobs::table.filter(award_jobs::id.eq_any(ids))).execute(conn)

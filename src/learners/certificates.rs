@@ -13,6 +13,18 @@ use crate::db::{DbConnection, now};
 /// Certificate statuses that mean the learner passed (as upstream).
 pub const PASSING: [&str; 2] = ["downloadable", "generating"];
 
+/// Every certificate status the LMS reports.
+pub const STATUSES: [&str; 4] = ["downloadable", "generating", "notpassing", "unavailable"];
+
+/// Every enrollment mode a certificate is reported in.
+pub const MODES: [&str; 5] = [
+    "honor",
+    "verified",
+    "professional",
+    "no-id-professional",
+    "audit",
+];
+
 #[derive(Queryable, Selectable, Clone, Debug)]
 #[diesel(table_name = certificates)]
 pub struct Certificate {

@@ -20,6 +20,13 @@ pub struct Learner {
     pub updated_at: chrono::NaiveDateTime,
 }
 
+/// "alice <alice@example.com>", as the admin's detail pages name a learner.
+impl std::fmt::Display for Learner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} <{}>", self.username, self.email)
+    }
+}
+
 /// Whether a username is one the LMS could have made (see
 /// [`crate::validation::learner_username`]).
 pub fn valid_username(username: &str) -> bool {
