@@ -5,7 +5,7 @@
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::admin::list::page_of;
+use crate::admin::list::list_page;
 use crate::admin::{
     Actor, AdminMeta, Cell, Column, FieldSpec, ListPage, ListQuery, ModelAdmin, ModelInfo, Row,
     SaveError, Saved, Widget,
@@ -68,16 +68,6 @@ impl From<EventBadgesConfig> for EventBadgesForm {
     }
 }
 
-fn summary(config: &EventBadgesConfig) -> String {
-    let rules = config.rules();
-    format!(
-        "{} completion, {} enrollment, {} group badges",
-        rules.completed.len(),
-        rules.enrolled.len(),
-        rules.groups.len()
-    )
-}
-
 impl ModelAdmin for EventBadgesConfigAdmin {
     type Id = i64;
     type Form = EventBadgesForm;
@@ -94,27 +84,22 @@ impl ModelAdmin for EventBadgesConfigAdmin {
     }
 
     fn list(&self, conn: &mut DbConnection, q: &ListQuery) -> QueryResult<ListPage> {
-        let total = configs::table.count().get_result(conn)?;
         let newest = event_config::current(conn)?.map(|c| c.id);
-        let query = configs::table.left_join(users::table).into_boxed();
-        let page: Vec<(EventBadgesConfig, Option<String>)> =
-            page_of!(query, q, META.columns, configs::id, default: (configs::change_date.desc(), configs::id.desc()), {
-                "change_date" => configs::change_date,
-                "enabled" => configs::enabled,
-            })
-            .select((EventBadgesConfig::as_select(), users::username.nullable()))
-            .load(conn)?;
-        let rows = page.into_iter().map(|(config, by)| Row {
-            id: config.id.to_string(),
-            cells: vec![
+        list_page!(conn, q, &META,
+            total: configs::table,
+            filtered: || configs::table.left_join(users::table).into_boxed(),
+            pk: configs::id,
+            default: (configs::change_date.desc(), configs::id.desc()),
+            order: { "change_date" => configs::change_date, "enabled" => configs::enabled },
+            select: (EventBadgesConfig::as_select(), users::username.nullable()),
+            row: |(config, by): (EventBadgesConfig, Option<String>)| Row::new(config.id, vec![
                 Cell::Time(Some(config.change_date)),
                 Cell::Text(by.unwrap_or_else(|| "-".into())),
                 Cell::Bool(Some(config.enabled)),
                 Cell::Bool(Some(Some(config.id) == newest)),
-                Cell::Text(summary(&config)),
-            ],
-        });
-        Ok(ListPage::new(rows.collect(), total, Some(total)))
+                Cell::Text(config.summary()),
+            ]),
+        )
     }
 
     fn fields(

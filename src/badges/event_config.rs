@@ -42,6 +42,17 @@ impl EventBadgesConfig {
 
     /// The parsed rules; text that no longer parses (it was checked when saved) counts as
     /// empty rather than stopping every award.
+    /// How many badges of each kind the version awards, for lists.
+    pub fn summary(&self) -> String {
+        let rules = self.rules();
+        format!(
+            "{} completion, {} enrollment, {} group badges",
+            rules.completed.len(),
+            rules.enrolled.len(),
+            rules.groups.len()
+        )
+    }
+
     pub fn rules(&self) -> EventBadgeRules {
         EventBadgeRules {
             completed: parse_counts(&self.courses_completed).unwrap_or_default(),
