@@ -531,3 +531,27 @@ async fn a_superuser_sets_another_users_password() {
         .await;
     assert!(history.contains("Changed Password."));
 }
+
+#[tokio::test]
+async fn a_user_delete_page_names_everything_that_goes_with_the_user() {
+    let app = spawn_app().await;
+    app.login_superuser().await;
+    let temp = app.create_user("temp", false, false);
+    app.create_token_as_is(temp).await;
+    let key = "course-v1:Org+Temp+2026";
+    accolade::courses::create(
+        &mut app.conn(),
+        &accolade::courses::CourseKey::parse(key).unwrap(),
+        "Temp",
+    )
+    .unwrap();
+    app.give_course_role(temp, app.course_id(key), "staff");
+    let page = app
+        .get_html(&format!("/admin/auth/user/{temp}/delete/"))
+        .await;
+    assert!(page.contains("Service token: LMS"), "{page}");
+    assert!(
+        page.contains(&format!("Course team role: staff on {key}")),
+        "{page}"
+    );
+}

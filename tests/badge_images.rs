@@ -492,6 +492,27 @@ async fn make_default_moves_the_flag_and_needs_one_selection() {
     assert_eq!(defaults(&app), ["verified"]);
     let history = app.get_html(&format!("{LIST}{verified}/history/")).await;
     assert!(history.contains("Make default (bulk action)."));
+
+    // The same row selected twice is one selection.
+    app.post_form(
+        LIST,
+        &[
+            ("action", "make_default"),
+            ("_selected_action", &honor),
+            ("_selected_action", &honor),
+        ],
+    )
+    .await;
+    assert_eq!(defaults(&app), ["honor"]);
+
+    // A configuration deleted since the list was shown leaves the default where it is.
+    app.post_form(
+        LIST,
+        &[("action", "make_default"), ("_selected_action", "999999")],
+    )
+    .await;
+    assert_eq!(defaults(&app), ["honor"], "the default survives");
+    assert!(app.get_html(LIST).await.contains("no longer exists"));
 }
 
 #[tokio::test]

@@ -452,9 +452,14 @@ pub trait DynModelAdmin: Send + Sync {
     ) -> QueryResult<ActionOutcome>;
 }
 
-/// Ids that parse; the others name nothing and are dropped.
+/// Ids that parse, each once, in the order first given; the others name nothing and are
+/// dropped (a form that repeats an id selects it once, as Django's changelist does).
 fn parsed<Id: FromStr>(ids: &[String]) -> Vec<Id> {
-    ids.iter().filter_map(|id| id.parse().ok()).collect()
+    let mut seen = std::collections::HashSet::new();
+    ids.iter()
+        .filter(|id| seen.insert(id.as_str()))
+        .filter_map(|id| id.parse().ok())
+        .collect()
 }
 
 impl<T: ModelAdmin> DynModelAdmin for T {

@@ -287,3 +287,17 @@ pub fn authenticate(
     };
     super::permissions::load(conn, &user).map(Some)
 }
+
+/// The tokens of these users, as (user, "Service token: name"): what deleting the users
+/// deletes with them.
+pub fn of_users(conn: &mut DbConnection, user_ids: &[i64]) -> QueryResult<Vec<(i64, String)>> {
+    let tokens: Vec<(i64, String)> = service_tokens::table
+        .filter(service_tokens::user_id.eq_any(user_ids))
+        .order(service_tokens::name)
+        .select((service_tokens::user_id, service_tokens::name))
+        .load(conn)?;
+    Ok(tokens
+        .into_iter()
+        .map(|(user, name)| (user, format!("Service token: {name}")))
+        .collect())
+}

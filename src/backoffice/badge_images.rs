@@ -237,7 +237,9 @@ impl ModelAdmin for BadgeImageConfigurationAdmin {
             ));
         };
         let Some(mode) = config::make_default(conn, *id)? else {
-            return Ok(ActionOutcome::default());
+            return Ok(ActionOutcome::refused(
+                "The selected configuration no longer exists (perhaps it was deleted). No items have been changed.",
+            ));
         };
         let message = format!("“{mode}” is now the default badge image.");
         let changed = vec![(id.to_string(), mode)];

@@ -219,7 +219,7 @@ impl ModelAdmin for UserAdmin {
 
     fn deletion(&self) -> Option<Deletion<i64>> {
         Some(Deletion {
-            preview: |conn, ids| groups::with_memberships(conn, Members::OfUsers, ids),
+            preview: deleted_with,
             delete: users::delete,
         })
     }
@@ -239,4 +239,22 @@ impl ModelAdmin for UserAdmin {
         let message = format!("Ended {ended} session(s) of {n} user(s): they must log in again.");
         Ok(ActionOutcome::new(message, found))
     }
+}
+
+/// What deleting users removes with them: group memberships, service tokens, course roles.
+fn deleted_with(
+    conn: &mut DbConnection,
+    ids: &[i64],
+) -> QueryResult<Vec<(i64, String, Vec<String>)>> {
+    let mut found = groups::with_memberships(conn, Members::OfUsers, ids)?;
+    let mut also = crate::auth::service_tokens::of_users(conn, ids)?;
+    also.extend(crate::courses::roles::of_users(conn, ids)?);
+    for (id, _, related) in &mut found {
+        related.extend(
+            also.iter()
+                .filter(|(user, _)| user == id)
+                .map(|(_, text)| text.clone()),
+        );
+    }
+    Ok(found)
 }

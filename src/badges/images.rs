@@ -276,6 +276,11 @@ fn write(
 pub fn make_default(conn: &mut DbConnection, id: i64) -> QueryResult<Option<String>> {
     conn.transaction(|conn| {
         crate::db::settings::lock(conn, DEFAULT_LOCK)?;
+        // A configuration deleted meanwhile changes nothing: the default stays where it is.
+        let exists = diesel::select(diesel::dsl::exists(configs::table.find(id)));
+        if !exists.get_result::<bool>(conn)? {
+            return Ok(None);
+        }
         diesel::update(
             configs::table
                 .filter(configs::is_default.eq(true))

@@ -163,3 +163,22 @@ pub fn team_of(conn: &mut DbConnection, course: i64) -> QueryResult<Vec<String>>
 pub fn delete_roles(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<usize> {
     diesel::delete(course_roles::table.filter(course_roles::id.eq_any(ids))).execute(conn)
 }
+
+/// The team roles of these users, as (user, "Course team role: staff on <course key>"):
+/// what deleting the users deletes with them.
+pub fn of_users(conn: &mut DbConnection, user_ids: &[i64]) -> QueryResult<Vec<(i64, String)>> {
+    let roles: Vec<(i64, String, String)> = course_roles::table
+        .inner_join(courses::table)
+        .filter(course_roles::user_id.eq_any(user_ids))
+        .order(courses::course_id)
+        .select((
+            course_roles::user_id,
+            course_roles::role,
+            courses::course_id,
+        ))
+        .load(conn)?;
+    Ok(roles
+        .into_iter()
+        .map(|(user, role, course)| (user, format!("Course team role: {role} on {course}")))
+        .collect())
+}
