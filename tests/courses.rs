@@ -695,3 +695,27 @@ async fn the_report_is_a_list_like_every_other() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn a_second_role_on_the_same_course_breaks_the_named_key_on_both_backends() {
+    use accolade::db::schema::course_roles;
+    let app = spawn_app().await;
+    let user = app.create_user("twice", false, false);
+    let key = CourseKey::parse("course-v1:Org+Twice+2026").unwrap();
+    let course = courses::create(&mut app.conn(), &key, "Twice").unwrap().id;
+    app.give_course_role(user, course, "staff");
+    let mut conn = app.conn();
+    let again = diesel::insert_into(course_roles::table)
+        .values((
+            course_roles::user_id.eq(user),
+            course_roles::course_id.eq(course),
+            course_roles::role.eq("instructor"),
+        ))
+        .execute(&mut *conn)
+        .unwrap_err();
+    assert!(accolade::db::violates_unique(
+        &mut conn,
+        &again,
+        &["course_roles_course_id_user_id_key"]
+    ));
+}

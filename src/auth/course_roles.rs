@@ -11,6 +11,9 @@ use crate::db::schema::{course_roles, courses};
 use crate::validation::FieldErrors;
 
 const INVALID_CHOICE: &str = "Select a valid choice.";
+const ROLE_TAKEN: &str = "This user already has a role on this course.";
+/// The unique key "one role per user and course", by the name the migrations give it.
+const ONE_ROLE_PER_COURSE: &str = "course_roles_course_id_user_id_key";
 
 const ROLE_NOT_HELD: &str = "You may give only a role that you hold yourself on this course (or a lower one): course team roles are rights, and only a superuser grants rights freely.";
 
@@ -83,10 +86,7 @@ pub fn save_role(
         .first(conn)
         .optional()?;
     if clash.is_some() && clash != id {
-        errors.add(
-            FieldErrors::NON_FIELD,
-            "This user already has a role on this course.",
-        );
+        errors.add(FieldErrors::NON_FIELD, ROLE_TAKEN);
     }
     if let Some(user) = user.filter(|_| errors.is_empty()) {
         let actor = users::find(conn, actor)?.ok_or(diesel::result::Error::NotFound)?;
@@ -102,16 +102,24 @@ pub fn save_role(
         course_roles::course_id.eq(new.course),
         course_roles::role.eq(new.role.as_str()),
     );
-    Ok(Ok(match id {
-        Some(id) => {
-            diesel::update(course_roles::table.find(id))
-                .set(values)
-                .execute(conn)?;
-            id
-        }
+    // In a savepoint: a role given meanwhile by another request breaks the unique key,
+    // and on PostgreSQL the surrounding transaction must survive to say so.
+    let written = conn.transaction(|conn| match id {
+        Some(id) => diesel::update(course_roles::table.find(id))
+            .set(values)
+            .execute(conn)
+            .map(|_| id),
         None => diesel::insert_into(course_roles::table)
             .values(values)
             .returning(course_roles::id)
-            .get_result(conn)?,
-    }))
+            .get_result(conn),
+    });
+    match written {
+        Err(e) if crate::db::violates_unique(conn, &e, &[ONE_ROLE_PER_COURSE]) => {
+            let mut errors = FieldErrors::default();
+            errors.add(FieldErrors::NON_FIELD, ROLE_TAKEN);
+            Ok(Err(errors))
+        }
+        written => written.map(Ok),
+    }
 }

@@ -115,7 +115,9 @@ impl Award<'_> {
                 course_completion_class(conn, self.settings, &job.course_id, mode)
             }
             JobWork::EventBadge { slug } => event_badge_class(conn, slug),
-            JobWork::Revocation { .. } => unreachable!("revocations are carried out above"),
+            JobWork::Revocation { .. } => {
+                Err(AwardError::Permanent("a revocation awards no class".into()))
+            }
         })?;
         match lookup {
             ClassLookup::Found(class) => self.issue(*class),
