@@ -226,10 +226,15 @@ impl FormData {
     }
 }
 
-/// The chosen ids of a multi-select, as integers; malformed ones are dropped (they name
-/// nothing).
-pub fn ids_as_i64(ids: &[String]) -> Vec<i64> {
-    ids.iter().filter_map(|id| id.parse().ok()).collect()
+/// Ids from a request (a selection, a multi-select) that parse, each once, in the order
+/// first given; the others name nothing and are dropped (a form that repeats an id
+/// selects it once, as Django's changelist does).
+pub fn parse_ids<Id: std::str::FromStr>(ids: &[String]) -> Vec<Id> {
+    let mut seen = std::collections::HashSet::new();
+    ids.iter()
+        .filter(|id| seen.insert(id.as_str()))
+        .filter_map(|id| id.parse().ok())
+        .collect()
 }
 
 /// Reads a checkbox into a form's `bool`, with `#[serde(default, deserialize_with =

@@ -11,7 +11,7 @@ pub mod site;
 
 pub use form::{
     FieldErrors, FieldSpec, FormChecks, FormData, ProcessedUpload, ProcessedUploads, Upload,
-    Widget, checkbox, ids_as_i64,
+    Widget, checkbox, parse_ids,
 };
 pub use list::{Cell, Column, FilterSpec, ListPage, ListQuery, ListSource, Row};
 pub use model::{

@@ -10,7 +10,7 @@ use diesel::QueryResult;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::form::{FieldErrors, FieldSpec, FormData, ProcessedUploads};
+use super::form::{FieldErrors, FieldSpec, FormData, ProcessedUploads, parse_ids};
 use super::list::{Column, FilterSpec, ListPage, ListQuery};
 use crate::auth::permissions::Action;
 use crate::db::DbConnection;
@@ -452,16 +452,6 @@ pub trait DynModelAdmin: Send + Sync {
     ) -> QueryResult<ActionOutcome>;
 }
 
-/// Ids that parse, each once, in the order first given; the others name nothing and are
-/// dropped (a form that repeats an id selects it once, as Django's changelist does).
-fn parsed<Id: FromStr>(ids: &[String]) -> Vec<Id> {
-    let mut seen = std::collections::HashSet::new();
-    ids.iter()
-        .filter(|id| seen.insert(id.as_str()))
-        .filter_map(|id| id.parse().ok())
-        .collect()
-}
-
 impl<T: ModelAdmin> DynModelAdmin for T {
     fn info(&self) -> &'static ModelInfo {
         &self.meta().info
@@ -564,7 +554,7 @@ impl<T: ModelAdmin> DynModelAdmin for T {
         conn: &mut DbConnection,
         ids: &[String],
     ) -> QueryResult<Vec<(String, DeletedObject)>> {
-        let found = ModelAdmin::delete_preview(self, conn, &parsed::<T::Id>(ids))?;
+        let found = ModelAdmin::delete_preview(self, conn, &parse_ids::<T::Id>(ids))?;
         Ok(found
             .into_iter()
             .map(|(id, object)| (id.to_string(), object))
@@ -572,7 +562,7 @@ impl<T: ModelAdmin> DynModelAdmin for T {
     }
 
     fn delete(&self, conn: &mut DbConnection, ids: &[String]) -> QueryResult<usize> {
-        ModelAdmin::delete(self, conn, &parsed::<T::Id>(ids))
+        ModelAdmin::delete(self, conn, &parse_ids::<T::Id>(ids))
     }
 
     fn run_action(
@@ -582,6 +572,6 @@ impl<T: ModelAdmin> DynModelAdmin for T {
         action: &str,
         ids: &[String],
     ) -> QueryResult<ActionOutcome> {
-        ModelAdmin::run_action(self, conn, actor, action, &parsed::<T::Id>(ids))
+        ModelAdmin::run_action(self, conn, actor, action, &parse_ids::<T::Id>(ids))
     }
 }

@@ -9,7 +9,7 @@ use super::auth::{info, permission_choices, rights};
 use crate::admin::list::{list_page, search_terms};
 use crate::admin::{
     Actor, AdminMeta, Cell, Column, Deletion, FieldSpec, ListPage, ListQuery, ModelAdmin, Row,
-    SaveError, Saved, Widget, ids_as_i64,
+    SaveError, Saved, Widget, parse_ids,
 };
 use crate::auth::groups::{self, Members};
 use crate::db::DbConnection;
@@ -90,7 +90,7 @@ impl ModelAdmin for GroupAdmin {
         id: Option<&i64>,
         form: GroupForm,
     ) -> Result<Saved, SaveError> {
-        let permissions = ids_as_i64(&form.permissions);
+        let permissions = parse_ids(&form.permissions);
         let (id, name) = groups::save(conn, actor.user_id, id.copied(), &form.name, &permissions)??;
         Ok(Saved::new(id, name))
     }

@@ -8,7 +8,7 @@ use super::auth::{info, permission_choices, rights};
 use crate::admin::list::{list_page, search_terms};
 use crate::admin::{
     ActionOutcome, ActionSpec, Actor, AdminMeta, Cell, Column, Deletion, FieldSpec, FilterSpec,
-    ListPage, ListQuery, ModelAdmin, Row, SaveError, Saved, Widget, ids_as_i64,
+    ListPage, ListQuery, ModelAdmin, Row, SaveError, Saved, Widget, parse_ids,
 };
 use crate::auth::groups::{self, Members};
 use crate::auth::users::{self, AccountChange, User, UserFilter};
@@ -203,8 +203,8 @@ impl ModelAdmin for UserAdmin {
             return Ok(Saved::new(id, name));
         };
         let change = AccountChange {
-            groups: ids_as_i64(&form.groups),
-            permissions: ids_as_i64(&form.user_permissions),
+            groups: parse_ids(&form.groups),
+            permissions: parse_ids(&form.user_permissions),
             username: form.username,
             first_name: form.first_name,
             last_name: form.last_name,
