@@ -102,15 +102,8 @@ async fn an_award_is_hosted_baked_and_never_made_twice() {
         openbadges::hash_recipient("alice@example.com", salt)
     );
 
-    let class: serde_json::Value = app
-        .client
-        .get(document["badge"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let class: serde_json::Value =
+        common::json_of(app.client.get(document["badge"].as_str().unwrap())).await;
     assert_eq!(class["name"], "Demo Course");
     assert_eq!(
         class["description"],
@@ -120,15 +113,8 @@ async fn an_award_is_hosted_baked_and_never_made_twice() {
         class["criteria"]["id"],
         format!("https://lms.example/courses/{COURSE}/about")
     );
-    let issuer: serde_json::Value = app
-        .client
-        .get(class["issuer"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let issuer: serde_json::Value =
+        common::json_of(app.client.get(class["issuer"].as_str().unwrap())).await;
     assert_eq!(issuer["email"], "badges@example.org");
     assert_eq!(issuer["id"], class["issuer"]);
     let class_image = app

@@ -64,6 +64,18 @@ fn backend(app: &TestApp, badgr: &MockServer, timeout: Duration) -> Badgr {
     backend_with(app, badgr, timeout, ApiVersion::V2, credentials)
 }
 
+/// An API v1 backend using the key `key`.
+fn v1_backend(app: &TestApp, badgr: &MockServer, key: &str) -> Badgr {
+    let credentials = Credentials::Token(key.into());
+    backend_with(
+        app,
+        badgr,
+        Duration::from_secs(5),
+        ApiVersion::V1,
+        credentials,
+    )
+}
+
 fn backend_with(
     app: &TestApp,
     badgr: &MockServer,
@@ -128,6 +140,12 @@ fn make_due(app: &TestApp, id: i64) {
         .unwrap();
 }
 
+/// Makes job `id` due and runs due jobs.
+async fn retry(app: &TestApp, backend: &Badgr, id: i64) -> usize {
+    make_due(app, id);
+    drain(app, backend).await
+}
+
 /// Lets the unanswered requests settle, as if their settle time had passed.
 fn settle(app: &TestApp) {
     let long_ago = accolade::db::now() - chrono::Duration::hours(1);
@@ -159,6 +177,52 @@ fn assertion(entity: &str) -> serde_json::Value {
     }]})
 }
 
+/// Mounting a mock on a Badgr.
+trait Mounting {
+    async fn on(self, badgr: &MockServer);
+    /// Mounted, and expected to be asked exactly once.
+    async fn once_on(self, badgr: &MockServer);
+}
+
+impl Mounting for Mock {
+    async fn on(self, badgr: &MockServer) {
+        self.mount(badgr).await
+    }
+
+    async fn once_on(self, badgr: &MockServer) {
+        self.expect(1).mount(badgr).await
+    }
+}
+
+/// A Badgr that hands out the token `tok-1` to anyone asking.
+async fn mount_token(badgr: &MockServer) {
+    token_endpoint()
+        .respond_with(token_response("tok-1", "ref-1"))
+        .on(badgr)
+        .await;
+}
+
+/// A mock of the token endpoint.
+fn token_endpoint() -> wiremock::MockBuilder {
+    Mock::given(method("POST")).and(path("/o/token"))
+}
+
+/// [`mount_token`], and the course's class created once.
+async fn mount_token_and_class(badgr: &MockServer) {
+    mount_token(badgr).await;
+    mount_class_creation(badgr).await;
+}
+
+/// A mock of `verb` on the course class's assertions.
+fn assertions_on(verb: &str) -> wiremock::MockBuilder {
+    Mock::given(method(verb)).and(path(format!("/v2/badgeclasses/{CLASS}/assertions")))
+}
+
+/// Badgr's answer to a new assertion `entity`.
+fn created(entity: &str) -> ResponseTemplate {
+    ResponseTemplate::new(201).set_body_json(assertion(entity))
+}
+
 /// Matches a body containing `text`, binary bodies included (multipart with a PNG).
 struct BodyHas(&'static [u8]);
 
@@ -171,30 +235,32 @@ impl wiremock::Match for BodyHas {
 /// A Badgr that makes the assertion "Made" but answers after the client gave up (one POST
 /// expected), and lists it for alice when asked (one look-up expected).
 async fn mount_late_answer(badgr: &MockServer) {
-    Mock::given(method("POST"))
-        .and(path("/o/token"))
-        .respond_with(token_response("tok-1", "ref-1"))
-        .mount(badgr)
-        .await;
-    mount_class_creation(badgr).await;
-    let assertions_path = format!("/v2/badgeclasses/{CLASS}/assertions");
-    Mock::given(method("POST"))
-        .and(path(assertions_path.as_str()))
+    mount_token_and_class(badgr).await;
+    assertions_on("POST")
         .respond_with(
             ResponseTemplate::new(201)
                 .set_body_json(assertion("Made"))
                 .set_delay(Duration::from_secs(3)),
         )
-        .expect(1)
-        .mount(badgr)
+        .once_on(badgr)
         .await;
-    Mock::given(method("GET"))
-        .and(path(assertions_path.as_str()))
+    assertions_on("GET")
         .and(query_param("recipient", "alice@example.com"))
         .respond_with(ResponseTemplate::new(200).set_body_json(assertion("Made")))
-        .expect(1)
-        .mount(badgr)
+        .once_on(badgr)
         .await;
+}
+
+/// Alice's award sent to a Badgr set up by [`mount_late_answer`], the client having given
+/// up waiting: the app, the Badgr, the backend and the award's job.
+async fn sent_without_answer() -> (TestApp, MockServer, Badgr, i64) {
+    let app = spawn_app().await;
+    let badgr = MockServer::start().await;
+    mount_late_answer(&badgr).await;
+    let backend = backend(&app, &badgr, Duration::from_secs(1));
+    let id = queue(&app, "alice");
+    drain(&app, &backend).await;
+    (app, badgr, backend, id)
 }
 
 async fn mount_class_creation(badgr: &MockServer) {
@@ -208,8 +274,7 @@ async fn mount_class_creation(badgr: &MockServer) {
         .respond_with(ResponseTemplate::new(201).set_body_json(json!({
             "status": {"success": true, "description": "ok"}, "result": [{"entityId": CLASS}]
         })))
-        .expect(1)
-        .mount(badgr)
+        .once_on(badgr)
         .await;
 }
 
@@ -217,36 +282,30 @@ async fn mount_class_creation(badgr: &MockServer) {
 async fn an_award_goes_through_badgr_with_upstream_requests() {
     let app = spawn_app().await;
     let badgr = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/o/token"))
+    token_endpoint()
         .and(body_string_contains("grant_type=password"))
         .and(body_string_contains("client_id=public"))
         .and(body_string_contains("scope=rw%3Aissuer"))
         .and(body_string_contains("username=example%40example.com"))
         .and(body_string_contains("password=password"))
         .respond_with(token_response("tok-1", "ref-1"))
-        .expect(1)
-        .mount(&badgr)
+        .once_on(&badgr)
         .await;
     mount_class_creation(&badgr).await;
-    Mock::given(method("POST"))
-        .and(path(format!("/v2/badgeclasses/{CLASS}/assertions")))
+    assertions_on("POST")
         .and(header("authorization", "Bearer tok-1"))
         .and(body_json(json!({
             "recipient": {"identity": "alice@example.com", "type": "email", "hashed": true},
             "evidence": [{"url": "https://example.com/irrefutable_proof"}],
             "notify": false
         })))
-        .respond_with(ResponseTemplate::new(201).set_body_json(assertion("Hn5dR8sPQa6uWc1yTz4oMg")))
-        .expect(1)
-        .mount(&badgr)
+        .respond_with(created("Hn5dR8sPQa6uWc1yTz4oMg"))
+        .once_on(&badgr)
         .await;
-    Mock::given(method("POST"))
-        .and(path(format!("/v2/badgeclasses/{CLASS}/assertions")))
+    assertions_on("POST")
         .and(body_string_contains("bob@example.com"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(assertion("Bob0000000000000000000")))
-        .expect(1)
-        .mount(&badgr)
+        .respond_with(created("Bob0000000000000000000"))
+        .once_on(&badgr)
         .await;
 
     let backend = backend(&app, &badgr, Duration::from_secs(5));
@@ -300,12 +359,7 @@ async fn an_award_goes_through_badgr_with_upstream_requests() {
 async fn links_from_badgr_are_kept_only_on_badgrs_host() {
     let app = spawn_app().await;
     let badgr = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/o/token"))
-        .respond_with(token_response("tok-1", "ref-1"))
-        .mount(&badgr)
-        .await;
-    mount_class_creation(&badgr).await;
+    mount_token_and_class(&badgr).await;
     let answer = |entity: &str, link: String, image: String| {
         let mut answer = assertion(entity);
         answer["result"][0]["openBadgeId"] = json!(link);
@@ -322,11 +376,10 @@ async fn links_from_badgr_are_kept_only_on_badgrs_host() {
         ),
         ("bob", "Own", own.clone(), format!("{own}.png")),
     ] {
-        Mock::given(method("POST"))
-            .and(path(format!("/v2/badgeclasses/{CLASS}/assertions")))
+        assertions_on("POST")
             .and(body_string_contains(format!("{learner}@")))
             .respond_with(ResponseTemplate::new(201).set_body_json(answer(entity, link, image)))
-            .mount(&badgr)
+            .on(&badgr)
             .await;
     }
     let backend = backend(&app, &badgr, Duration::from_secs(5));
@@ -352,32 +405,26 @@ async fn links_from_badgr_are_kept_only_on_badgrs_host() {
 async fn a_401_refreshes_the_token_once_and_retries() {
     let app = spawn_app().await;
     let badgr = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/o/token"))
+    token_endpoint()
         .and(body_string_contains("grant_type=password"))
         .respond_with(token_response("tok-1", "ref-1"))
-        .expect(1)
-        .mount(&badgr)
+        .once_on(&badgr)
         .await;
-    Mock::given(method("POST"))
-        .and(path("/o/token"))
+    token_endpoint()
         .and(body_string_contains("grant_type=refresh_token"))
         .and(body_string_contains("refresh_token=ref-1"))
         .and(body_string_contains("client_id=public"))
         .respond_with(token_response("tok-2", "ref-2"))
-        .expect(1)
-        .mount(&badgr)
+        .once_on(&badgr)
         .await;
     mount_class_creation(&badgr).await;
-    Mock::given(method("POST")).and(path(format!("/v2/badgeclasses/{CLASS}/assertions"))).and(header("authorization", "Bearer tok-1"))
+    assertions_on("POST").and(header("authorization", "Bearer tok-1"))
         .respond_with(ResponseTemplate::new(401).set_body_json(json!({"status": {"success": false, "description": "no valid auth token found"}, "result": []})))
         .expect(1).mount(&badgr).await;
-    Mock::given(method("POST"))
-        .and(path(format!("/v2/badgeclasses/{CLASS}/assertions")))
+    assertions_on("POST")
         .and(header("authorization", "Bearer tok-2"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(assertion("A1")))
-        .expect(1)
-        .mount(&badgr)
+        .respond_with(created("A1"))
+        .once_on(&badgr)
         .await;
     let backend = backend(&app, &badgr, Duration::from_secs(5));
     let id = queue(&app, "alice");
@@ -390,51 +437,36 @@ async fn a_refused_refresh_falls_back_to_the_password_grant() {
     let app = spawn_app().await;
     let badgr = MockServer::start().await;
     // The first token is already within the refresh margin when it arrives.
-    Mock::given(method("POST"))
-        .and(path("/o/token"))
+    token_endpoint()
         .and(body_string_contains("grant_type=password"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "access_token": "tok-1", "expires_in": 1, "refresh_token": "ref-1"
         })))
         .up_to_n_times(1)
-        .expect(1)
-        .mount(&badgr)
+        .once_on(&badgr)
         .await;
-    Mock::given(method("POST"))
-        .and(path("/o/token"))
+    token_endpoint()
         .and(body_string_contains("grant_type=refresh_token"))
         .and(body_string_contains("refresh_token=ref-1"))
         .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": "invalid_grant"})))
-        .expect(1)
-        .mount(&badgr)
+        .once_on(&badgr)
         .await;
-    Mock::given(method("POST"))
-        .and(path("/o/token"))
+    token_endpoint()
         .and(body_string_contains("grant_type=password"))
         .respond_with(token_response("tok-3", "ref-3"))
-        .expect(1)
-        .mount(&badgr)
+        .once_on(&badgr)
         .await;
-    Mock::given(method("GET"))
-        .and(path("/v2/issuers/test-issuer"))
-        .and(header("authorization", "Bearer tok-1"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"status": {"success": true}, "result": [{}]})),
-        )
-        .expect(1)
-        .mount(&badgr)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/v2/issuers/test-issuer"))
-        .and(header("authorization", "Bearer tok-3"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"status": {"success": true}, "result": [{}]})),
-        )
-        .expect(1)
-        .mount(&badgr)
-        .await;
+    for token in ["Bearer tok-1", "Bearer tok-3"] {
+        Mock::given(method("GET"))
+            .and(path("/v2/issuers/test-issuer"))
+            .and(header("authorization", token))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"status": {"success": true}, "result": [{}]})),
+            )
+            .once_on(&badgr)
+            .await;
+    }
     let backend = backend(&app, &badgr, Duration::from_secs(5));
     for _ in 0..2 {
         let b = Arc::clone(&backend);
@@ -450,23 +482,15 @@ async fn a_refused_refresh_falls_back_to_the_password_grant() {
 async fn failures_are_retried_or_failed_as_they_deserve() {
     let app = spawn_app().await;
     let badgr = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/o/token"))
-        .respond_with(token_response("tok-1", "ref-1"))
-        .mount(&badgr)
-        .await;
-    mount_class_creation(&badgr).await;
-    let assertions_path = format!("/v2/badgeclasses/{CLASS}/assertions");
+    mount_token_and_class(&badgr).await;
     // alice: a 500, a 429 with Retry-After, then success.
-    Mock::given(method("POST"))
-        .and(path(assertions_path.as_str()))
+    assertions_on("POST")
         .and(body_string_contains("alice@"))
         .respond_with(ResponseTemplate::new(500).set_body_string("boom"))
         .up_to_n_times(1)
-        .mount(&badgr)
+        .on(&badgr)
         .await;
-    Mock::given(method("POST"))
-        .and(path(assertions_path.as_str()))
+    assertions_on("POST")
         .and(body_string_contains("alice@"))
         .respond_with(
             ResponseTemplate::new(429)
@@ -474,25 +498,23 @@ async fn failures_are_retried_or_failed_as_they_deserve() {
                 .set_body_string("slow down"),
         )
         .up_to_n_times(1)
-        .mount(&badgr)
+        .on(&badgr)
         .await;
-    Mock::given(method("GET"))
-        .and(path(assertions_path.as_str()))
+    assertions_on("GET")
         .and(query_param("recipient", "alice@example.com"))
         .respond_with(
             ResponseTemplate::new(200)
                 .set_body_json(json!({"status": {"success": true}, "result": []})),
         )
-        .mount(&badgr)
+        .on(&badgr)
         .await;
-    Mock::given(method("POST"))
-        .and(path(assertions_path.as_str()))
+    assertions_on("POST")
         .and(body_string_contains("alice@"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(assertion("Alice")))
-        .mount(&badgr)
+        .respond_with(created("Alice"))
+        .on(&badgr)
         .await;
     // bob: a permanent 400.
-    Mock::given(method("POST")).and(path(assertions_path.as_str())).and(body_string_contains("bob@"))
+    assertions_on("POST").and(body_string_contains("bob@"))
         .respond_with(ResponseTemplate::new(400).set_body_json(json!({"status": {"success": false, "description": "bad request"}, "result": [], "fieldErrors": {"recipient": ["This field is required"]}})))
         .expect(1).mount(&badgr).await;
 
@@ -517,8 +539,7 @@ async fn failures_are_retried_or_failed_as_they_deserve() {
     );
     // A 500 may come after the work is done: the next attempt waits for it to settle
     // (uncounted), then looks on Badgr before posting again.
-    make_due(&app, alice);
-    drain(&app, &backend).await;
+    retry(&app, &backend, alice).await;
     let settling = job(&app, alice);
     assert_eq!(
         (settling.status.as_str(), settling.attempts),
@@ -530,8 +551,7 @@ async fn failures_are_retried_or_failed_as_they_deserve() {
         settling.last_error
     );
     settle(&app);
-    make_due(&app, alice);
-    drain(&app, &backend).await;
+    retry(&app, &backend, alice).await;
     let waiting = job(&app, alice);
     assert_eq!(waiting.status, "pending");
     assert!(waiting.last_error.contains("429"));
@@ -539,21 +559,15 @@ async fn failures_are_retried_or_failed_as_they_deserve() {
         waiting.next_attempt_at >= accolade::db::now() + chrono::Duration::seconds(110),
         "Retry-After honoured"
     );
-    make_due(&app, alice);
-    drain(&app, &backend).await;
+    retry(&app, &backend, alice).await;
     let done = job(&app, alice);
     assert_eq!((done.status.as_str(), done.attempts), ("done", 3));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lost_answer_is_found_on_badgr_instead_of_posting_again() {
-    let app = spawn_app().await;
-    let badgr = MockServer::start().await;
     // Badgr makes the assertion but answers too late: the client times out.
-    mount_late_answer(&badgr).await;
-    let backend = backend(&app, &badgr, Duration::from_secs(1));
-    let id = queue(&app, "alice");
-    drain(&app, &backend).await;
+    let (app, _badgr, backend, id) = sent_without_answer().await;
     let timed_out = job(&app, id);
     assert_eq!(timed_out.status, "pending");
     assert!(
@@ -573,12 +587,10 @@ async fn a_lost_answer_is_found_on_badgr_instead_of_posting_again() {
         .await;
     assert!(page.contains("sent, no answer"), "{page}");
     // Not looked up (nor sent again) before it has settled.
-    make_due(&app, id);
-    drain(&app, &backend).await;
+    retry(&app, &backend, id).await;
     assert_eq!(job(&app, id).status, "pending");
     settle(&app);
-    make_due(&app, id);
-    drain(&app, &backend).await;
+    retry(&app, &backend, id).await;
     assert_eq!(job(&app, id).status, "done");
     let public: String = badge_assertions::table
         .select(badge_assertions::public_id)
@@ -594,19 +606,14 @@ async fn a_lost_answer_is_found_on_badgr_instead_of_posting_again() {
 async fn a_class_created_without_an_identifier_is_found_by_its_tag() {
     let app = spawn_app().await;
     let badgr = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/o/token"))
-        .respond_with(token_response("tok-1", "ref-1"))
-        .mount(&badgr)
-        .await;
+    mount_token(&badgr).await;
     Mock::given(method("POST"))
         .and(path("/v2/issuers/test-issuer/badgeclasses"))
         .respond_with(
             ResponseTemplate::new(201)
                 .set_body_json(json!({"status": {"success": true}, "result": [{"entityId": ""}]})),
         )
-        .expect(1)
-        .mount(&badgr)
+        .once_on(&badgr)
         .await;
     let backend = backend(&app, &badgr, Duration::from_secs(5));
     let id = queue(&app, "alice");
@@ -639,20 +646,16 @@ async fn a_class_created_without_an_identifier_is_found_by_its_tag() {
                 {"entityId": CLASS, "tags": [tag]}
             ]
         })))
-        .mount(&badgr)
+        .on(&badgr)
         .await;
-    Mock::given(method("POST"))
-        .and(path(format!("/v2/badgeclasses/{CLASS}/assertions")))
-        .respond_with(ResponseTemplate::new(201).set_body_json(assertion("Alice")))
-        .expect(1)
-        .mount(&badgr)
+    assertions_on("POST")
+        .respond_with(created("Alice"))
+        .once_on(&badgr)
         .await;
-    make_due(&app, id);
-    drain(&app, &backend).await;
+    retry(&app, &backend, id).await;
     assert_eq!(job(&app, id).status, "pending", "not before it settled");
     settle(&app);
-    make_due(&app, id);
-    drain(&app, &backend).await;
+    retry(&app, &backend, id).await;
     assert_eq!(job(&app, id).status, "done");
     let backend_id: String = badge_classes::table
         .select(badge_classes::backend_id)
@@ -679,8 +682,7 @@ async fn api_v1_uses_the_legacy_token_urls_and_form_fields() {
             b"name=\"image\"; filename=\"badge.png\"\r\nContent-Type: image/png",
         ))
         .respond_with(ResponseTemplate::new(201).set_body_json(json!({"slug": "ServerChosenSlug"})))
-        .expect(1)
-        .mount(&badgr)
+        .once_on(&badgr)
         .await;
     Mock::given(method("POST"))
         .and(path(format!("{base}/badges/ServerChosenSlug/assertions")))
@@ -693,16 +695,9 @@ async fn api_v1_uses_the_legacy_token_urls_and_form_fields() {
             "slug": "V1Assertion", "image": "https://badgr.example/assertion.png",
             "json": {"id": "https://badgr.example/public/assertions/V1Assertion?v=1_1"}
         })))
-        .expect(1)
-        .mount(&badgr)
+        .once_on(&badgr)
         .await;
-    let backend = backend_with(
-        &app,
-        &badgr,
-        Duration::from_secs(5),
-        ApiVersion::V1,
-        Credentials::Token("12345".into()),
-    );
+    let backend = v1_backend(&app, &badgr, "12345");
     let id = queue(&app, "alice");
     drain(&app, &backend).await;
     assert_eq!(job(&app, id).status, "done");
@@ -734,8 +729,7 @@ async fn api_v1_uses_the_legacy_token_urls_and_form_fields() {
         )))
         .and(body_json(json!({"revocation_reason": "Issued in error"})))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"revoked": true})))
-        .expect(1)
-        .mount(&badgr)
+        .once_on(&badgr)
         .await;
     let assertion: i64 = badge_assertions::table
         .select(badge_assertions::id)
@@ -761,15 +755,9 @@ async fn a_refused_v1_key_fails_the_award_with_the_reason() {
     let badgr = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(401).set_body_json(json!({"detail": "Invalid token."})))
-        .mount(&badgr)
+        .on(&badgr)
         .await;
-    let backend = backend_with(
-        &app,
-        &badgr,
-        Duration::from_secs(5),
-        ApiVersion::V1,
-        Credentials::Token("wrong".into()),
-    );
+    let backend = v1_backend(&app, &badgr, "wrong");
     let id = queue(&app, "alice");
     drain(&app, &backend).await;
     let failed = job(&app, id);
@@ -784,11 +772,7 @@ async fn a_refused_v1_key_fails_the_award_with_the_reason() {
 #[tokio::test(flavor = "multi_thread")]
 async fn accolade_award_issues_through_badgr_when_configured() {
     let badgr = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/o/token"))
-        .respond_with(token_response("tok-1", "ref-1"))
-        .mount(&badgr)
-        .await;
+    mount_token(&badgr).await;
     // A course first seen by the command has no name yet: its key names the class.
     Mock::given(method("POST"))
         .and(path("/v2/issuers/test-issuer/badgeclasses"))
@@ -798,14 +782,11 @@ async fn accolade_award_issues_through_badgr_when_configured() {
         .respond_with(
             ResponseTemplate::new(201).set_body_json(json!({"result": [{"entityId": CLASS}]})),
         )
-        .expect(1)
-        .mount(&badgr)
+        .once_on(&badgr)
         .await;
-    Mock::given(method("POST"))
-        .and(path(format!("/v2/badgeclasses/{CLASS}/assertions")))
-        .respond_with(ResponseTemplate::new(201).set_body_json(assertion("FromTheCli")))
-        .expect(1)
-        .mount(&badgr)
+    assertions_on("POST")
+        .respond_with(created("FromTheCli"))
+        .once_on(&badgr)
         .await;
     let dir = tempfile::tempdir().unwrap();
     let uri = badgr.uri();
@@ -857,13 +838,8 @@ async fn accolade_award_issues_through_badgr_when_configured() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn retry_now_still_looks_for_an_unanswered_award_first() {
-    let app = spawn_app().await;
-    let badgr = MockServer::start().await;
     // Badgr makes the assertion but answers after the client gave up.
-    mount_late_answer(&badgr).await;
-    let backend = backend(&app, &badgr, Duration::from_secs(1));
-    let id = queue(&app, "alice");
-    drain(&app, &backend).await;
+    let (app, _badgr, backend, id) = sent_without_answer().await;
     assert_eq!(job(&app, id).status, "pending");
     // The operator's "Retry now" resets the attempts; the unknown outcome is kept.
     assert_eq!(jobs::retry_now(&mut app.conn(), &[id]).unwrap(), vec![id]);
@@ -883,10 +859,9 @@ async fn retry_now_still_looks_for_an_unanswered_award_first() {
 async fn a_hanging_token_endpoint_holds_up_no_event() {
     let app = spawn_app().await;
     let badgr = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/o/token"))
+    token_endpoint()
         .respond_with(token_response("tok-1", "ref-1").set_delay(Duration::from_secs(6)))
-        .mount(&badgr)
+        .on(&badgr)
         .await;
     app.login_superuser().await;
     let service = app.create_user("lms", false, false);
@@ -937,20 +912,12 @@ async fn reconciliation_adopts_revokes_duplicates_and_reports_the_rest() {
     use accolade::badging::reconcile::{self, kind};
     let app = spawn_app().await;
     let badgr = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/o/token"))
-        .respond_with(token_response("tok-1", "ref-1"))
-        .mount(&badgr)
-        .await;
-    mount_class_creation(&badgr).await;
-    let assertions_path = format!("/v2/badgeclasses/{CLASS}/assertions");
+    mount_token_and_class(&badgr).await;
     for (who, entity) in [("alice", "A1"), ("carol", "C1"), ("erin", "E1")] {
-        Mock::given(method("POST"))
-            .and(path(assertions_path.as_str()))
+        assertions_on("POST")
             .and(body_string_contains(format!("{who}@")))
-            .respond_with(ResponseTemplate::new(201).set_body_json(assertion(entity)))
-            .expect(1)
-            .mount(&badgr)
+            .respond_with(created(entity))
+            .once_on(&badgr)
             .await;
     }
     let backend = backend(&app, &badgr, Duration::from_secs(5));
@@ -978,10 +945,9 @@ async fn reconciliation_adopts_revokes_duplicates_and_reports_the_rest() {
             "status": {"success": true},
             "result": [{"entityId": CLASS, "tags": []}, {"entityId": "Stray", "name": "Stray", "tags": []}]
         })))
-        .mount(&badgr)
+        .on(&badgr)
         .await;
-    Mock::given(method("GET"))
-        .and(path(assertions_path.as_str()))
+    assertions_on("GET")
         .and(query_param("include_revoked", "true"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "status": {"success": true},
@@ -1000,7 +966,7 @@ async fn reconciliation_adopts_revokes_duplicates_and_reports_the_rest() {
                 listed("E2", "erin@example.com", false)
             ]
         })))
-        .mount(&badgr)
+        .on(&badgr)
         .await;
     for (entity, reason) in [("A2", "Duplicate of"), ("C1", "Issued in error")] {
         Mock::given(method("DELETE"))
@@ -1009,8 +975,7 @@ async fn reconciliation_adopts_revokes_duplicates_and_reports_the_rest() {
             .respond_with(
                 ResponseTemplate::new(200).set_body_json(json!({"status": {"success": true}})),
             )
-            .expect(1)
-            .mount(&badgr)
+            .once_on(&badgr)
             .await;
     }
 
@@ -1077,25 +1042,15 @@ async fn reconciliation_adopts_revokes_duplicates_and_reports_the_rest() {
 async fn a_yes_from_badgr_that_cannot_be_read_is_looked_up_not_posted_again() {
     let app = spawn_app().await;
     let badgr = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/o/token"))
-        .respond_with(token_response("tok-1", "ref-1"))
-        .mount(&badgr)
-        .await;
-    mount_class_creation(&badgr).await;
-    let assertions_path = format!("/v2/badgeclasses/{CLASS}/assertions");
-    Mock::given(method("POST"))
-        .and(path(assertions_path.as_str()))
+    mount_token_and_class(&badgr).await;
+    assertions_on("POST")
         .respond_with(ResponseTemplate::new(201).set_body_string("<html>Maintenance</html>"))
-        .expect(1)
-        .mount(&badgr)
+        .once_on(&badgr)
         .await;
-    Mock::given(method("GET"))
-        .and(path(assertions_path.as_str()))
+    assertions_on("GET")
         .and(query_param("recipient", "alice@example.com"))
         .respond_with(ResponseTemplate::new(200).set_body_json(assertion("Made")))
-        .expect(1)
-        .mount(&badgr)
+        .once_on(&badgr)
         .await;
     let backend = backend(&app, &badgr, Duration::from_secs(5));
     let id = queue(&app, "alice");
@@ -1113,30 +1068,24 @@ async fn a_yes_from_badgr_that_cannot_be_read_is_looked_up_not_posted_again() {
 async fn a_revocation_survives_a_failed_first_attempt() {
     let app = spawn_app().await;
     let badgr = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/o/token"))
-        .respond_with(token_response("tok-1", "ref-1"))
-        .mount(&badgr)
-        .await;
-    mount_class_creation(&badgr).await;
-    Mock::given(method("POST"))
-        .and(path(format!("/v2/badgeclasses/{CLASS}/assertions")))
-        .respond_with(ResponseTemplate::new(201).set_body_json(assertion("Alice")))
-        .mount(&badgr)
+    mount_token_and_class(&badgr).await;
+    assertions_on("POST")
+        .respond_with(created("Alice"))
+        .on(&badgr)
         .await;
     // The first revocation's answer is lost after Badgr revoked; the second finds it so.
     Mock::given(method("DELETE"))
         .and(path("/v2/assertions/Alice"))
         .respond_with(ResponseTemplate::new(502).set_body_string("bad gateway"))
         .up_to_n_times(1)
-        .mount(&badgr)
+        .on(&badgr)
         .await;
     Mock::given(method("DELETE"))
         .and(path("/v2/assertions/Alice"))
         .respond_with(
             ResponseTemplate::new(400).set_body_json(json!(["Assertion is already revoked"])),
         )
-        .mount(&badgr)
+        .on(&badgr)
         .await;
     let backend = backend(&app, &badgr, Duration::from_secs(5));
     queue(&app, "alice");
@@ -1150,8 +1099,7 @@ async fn a_revocation_survives_a_failed_first_attempt() {
             .unwrap();
     drain(&app, &backend).await;
     assert_eq!(job(&app, revocation).status, "pending");
-    make_due(&app, revocation);
-    drain(&app, &backend).await;
+    retry(&app, &backend, revocation).await;
     let done = job(&app, revocation);
     assert_eq!(done.status, "done", "{}", done.last_error);
     let revoked = accolade::badging::assertions::by_public_id(&mut app.conn(), "Alice")
@@ -1162,18 +1110,12 @@ async fn a_revocation_survives_a_failed_first_attempt() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unanswered_award_is_looked_up_where_it_was_sent() {
-    let app = spawn_app().await;
-    let badgr = MockServer::start().await;
-    mount_late_answer(&badgr).await;
-    let backend = backend(&app, &badgr, Duration::from_secs(1));
-    let id = queue(&app, "alice");
-    drain(&app, &backend).await;
+    let (app, _badgr, backend, id) = sent_without_answer().await;
     assert_eq!(job(&app, id).status, "pending");
     // Meanwhile the LMS reports a new address for alice.
     learners::upsert(&mut app.conn(), "alice", "alice.new@example.com").unwrap();
     settle(&app);
-    make_due(&app, id);
-    drain(&app, &backend).await;
+    retry(&app, &backend, id).await;
     let done = job(&app, id);
     assert_eq!(done.status, "done", "{}", done.last_error);
     assert!(done.last_error.is_empty());

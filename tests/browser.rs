@@ -163,15 +163,12 @@ impl Browser {
     /// The console's errors and warnings since the last look (reading the log empties it).
     async fn console_problems(&self) -> Vec<serde_json::Value> {
         let session = self.client.session_id().await.unwrap().unwrap();
-        let logs: serde_json::Value = reqwest::Client::new()
-            .post(format!("{}/session/{session}/se/log", self.driver_url))
-            .json(&serde_json::json!({ "type": "browser" }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let logs: serde_json::Value = common::json_of(
+            reqwest::Client::new()
+                .post(format!("{}/session/{session}/se/log", self.driver_url))
+                .json(&serde_json::json!({ "type": "browser" })),
+        )
+        .await;
         let entries = logs["value"].as_array().expect("browser log entries");
         entries
             .iter()

@@ -1150,27 +1150,14 @@ async fn badgr_token(client: &reqwest::Client, badgr: &FaultBadgr) -> String {
         grant("someone@example.org").send().await.unwrap().status(),
         400
     );
-    let tokens: Value = grant(fault_badgr::USERNAME)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let refreshed: Value = client
-        .post(format!("{}/o/token", badgr.url))
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
-            ("client_id", "public"),
-            ("scope", "rw:issuer"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tokens: Value = common::json_of(grant(fault_badgr::USERNAME)).await;
+    let refreshed: Value = common::json_of(client.post(format!("{}/o/token", badgr.url)).form(&[
+        ("grant_type", "refresh_token"),
+        ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+        ("client_id", "public"),
+        ("scope", "rw:issuer"),
+    ]))
+    .await;
     refreshed["access_token"].as_str().unwrap().to_string()
 }
 
@@ -1207,15 +1194,7 @@ async fn badgr_class(client: &reqwest::Client, badgr: &FaultBadgr, token: &str) 
         made["result"][0]["tags"],
         json!(["accolade:class:1", "accolade:site:test"])
     );
-    let listed: Value = client
-        .get(&url)
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = common::json_of(client.get(&url).bearer_auth(token)).await;
     assert_eq!(listed["result"][0]["tags"], made["result"][0]["tags"]);
     made["result"][0]["entityId"].as_str().unwrap().to_string()
 }

@@ -70,17 +70,14 @@ impl Lms<'_> {
 
     /// The learner's badge slugs, as the profile page would read them.
     async fn badges(&self, user: &str) -> Vec<String> {
-        let answer: Value = new_client()
-            .get(self.app.url(&format!(
-                "/api/badges/v1/assertions/user/{user}/?course_id=*&page_size=100"
-            )))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let answer: Value = common::json_of(
+            new_client()
+                .get(self.app.url(&format!(
+                    "/api/badges/v1/assertions/user/{user}/?course_id=*&page_size=100"
+                )))
+                .bearer_auth(&self.token),
+        )
+        .await;
         let mut slugs: Vec<String> = answer["results"]
             .as_array()
             .unwrap()

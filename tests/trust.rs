@@ -18,6 +18,13 @@ async fn client_of(app: &TestApp, username: &str) -> reqwest::Client {
     client
 }
 
+/// A staff user holding `grants` ("app.codename" each).
+fn staff_with(app: &TestApp, username: &str, grants: &[&str]) -> i64 {
+    let id = app.create_user(username, true, false);
+    grant_all(app, id, grants);
+    id
+}
+
 fn grant_all(app: &TestApp, user: i64, grants: &[&str]) {
     for grant in grants {
         let (label, codename) = grant.split_once('.').unwrap();
@@ -54,17 +61,15 @@ fn is_active(app: &TestApp, id: i64) -> bool {
 async fn staff_cannot_take_over_users_with_more_rights() {
     let app = spawn_app().await;
     let root = app.create_user("root", true, true);
-    let mallory = app.create_user("mallory", true, false);
-    grant_all(
+    staff_with(
         &app,
-        mallory,
+        "mallory",
         &["auth.change_user", "auth.delete_user", "auth.add_token"],
     );
     // Victor holds one permission more than Mallory; Pat holds none.
-    let victor = app.create_user("victor", true, false);
-    grant_all(
+    let victor = staff_with(
         &app,
-        victor,
+        "victor",
         &["auth.change_user", "badges.view_badgeassertion"],
     );
     let pat = app.create_user("pat", true, false);
@@ -657,10 +662,9 @@ async fn may_set_password(app: &TestApp, actor: &reqwest::Client, target: i64) -
 async fn course_team_roles_are_rights_too() {
     let app = spawn_app().await;
     let course = new_course(&app, "course-v1:edX+Trust+2026");
-    let mallory = app.create_user("mallory", true, false);
-    grant_all(
+    let mallory = staff_with(
         &app,
-        mallory,
+        "mallory",
         &[
             "auth.change_user",
             "auth.delete_user",
@@ -922,10 +926,9 @@ async fn token_made_by(app: &TestApp, client: &reqwest::Client, user: i64) -> St
 async fn a_token_reaches_no_more_than_its_creator_may_see() {
     let app = spawn_app().await;
     let (lms_token, _) = learner_with_a_badge(&app).await;
-    let manager = app.create_user("manager", true, false);
-    grant_all(
+    let manager = staff_with(
         &app,
-        manager,
+        "manager",
         &[
             "auth.add_token",
             "auth.view_token",
@@ -1041,15 +1044,12 @@ async fn criteria_are_web_urls_or_text() {
         .set(badge_classes::criteria.eq("javascript:alert(document.cookie)"))
         .execute(&mut *app.conn())
         .unwrap();
-    let body: serde_json::Value = new_client()
-        .get(app.url("/api/badges/v1/assertions/user/alice/"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: serde_json::Value = common::json_of(
+        new_client()
+            .get(app.url("/api/badges/v1/assertions/user/alice/"))
+            .bearer_auth(&token),
+    )
+    .await;
     assert_eq!(body["results"][0]["badge_class"]["criteria"], "");
     // The other URLs an admin enters: a course's about page.
     let course = app.course_id("course-v1:edX+Trust+2026");
@@ -1112,10 +1112,9 @@ fn group_of(app: &TestApp, name: &str, members: &[i64]) -> i64 {
 async fn a_group_whose_members_the_actor_may_not_change_stays() {
     let app = spawn_app().await;
     let root = app.create_user("root", true, true);
-    let mallory = app.create_user("mallory", true, false);
-    grant_all(
+    staff_with(
         &app,
-        mallory,
+        "mallory",
         &["auth.view_group", "auth.change_group", "auth.delete_group"],
     );
     let victor = app.create_user("victor", true, false);
@@ -1227,10 +1226,9 @@ async fn a_course_keeps_its_team_until_each_role_is_removed() {
     let course = new_course(&app, "course-v1:edX+Team+2026");
     let teacher = app.create_user("teacher", false, false);
     app.give_course_role(teacher, course, "instructor");
-    let deleter = app.create_user("deleter", true, false);
-    grant_all(
+    staff_with(
         &app,
-        deleter,
+        "deleter",
         &["courses.delete_course", "courses.view_course"],
     );
     let client = client_of(&app, "deleter").await;
@@ -1263,10 +1261,9 @@ async fn a_token_of_a_user_the_actor_may_not_manage_is_left_alone() {
         .select(accolade::db::schema::service_tokens::id)
         .first(&mut *app.conn())
         .unwrap();
-    let keeper = app.create_user("keeper", true, false);
-    grant_all(
+    staff_with(
         &app,
-        keeper,
+        "keeper",
         &[
             "auth.add_token",
             "auth.change_token",
@@ -1317,8 +1314,7 @@ async fn account_rules_hold_outside_the_admin() {
     use accolade::auth::{groups, service_tokens};
     let app = spawn_app().await;
     let root = app.create_user("root", true, true);
-    let editor = app.create_user("editor", true, false);
-    grant_all(&app, editor, &["auth.change_user", "auth.change_group"]);
+    let editor = staff_with(&app, "editor", &["auth.change_user", "auth.change_group"]);
     let target = app.create_user("target", false, false);
     let conn = &mut *app.conn();
 

@@ -542,3 +542,8 @@ pub fn linked_params(html: &str) -> Vec<String> {
     }
     names
 }
+
+/// Sends a request and reads its answer's JSON body.
+pub async fn json_of(request: reqwest::RequestBuilder) -> serde_json::Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
