@@ -128,13 +128,13 @@ async fn the_index_shows_only_what_the_user_may_reach() {
     let bare = new_client();
     app.create_user("bare", true, false);
     app.login_with(&bare, "bare", common::PASSWORD).await;
-    let html = app.get_with(&bare, "/admin/").await.text().await.unwrap();
+    let html = app.text_with(&bare, "/admin/").await;
     assert!(html.contains("You don’t have permission to view or edit anything."));
 
     let root = new_client();
     app.create_user("root", true, true);
     app.login_with(&root, "root", common::PASSWORD).await;
-    let html = app.get_with(&root, "/admin/").await.text().await.unwrap();
+    let html = app.text_with(&root, "/admin/").await;
     for link in [
         "/admin/auth/user/add/",
         "/admin/auth/group/add/",

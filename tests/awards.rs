@@ -798,7 +798,7 @@ async fn operators_find_assertions_and_revoke_them_with_a_reason() {
     let client = common::new_client();
     app.login_with(&client, "viewer", common::PASSWORD).await;
     assert_eq!(app.get_with(&client, LIST).await.status(), 200);
-    let index = app.get_with(&client, "/admin/").await.text().await.unwrap();
+    let index = app.text_with(&client, "/admin/").await;
     assert!(
         index.contains("badges issued") && !index.contains("waiting"),
         "jobs need their own permission"

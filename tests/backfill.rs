@@ -115,7 +115,7 @@ async fn the_course_page_backfills_and_shows_progress() {
     app.grant(viewer, "courses", "view_course");
     let client = common::new_client();
     app.login_with(&client, "viewer", common::PASSWORD).await;
-    let html = app.get_with(&client, &page).await.text().await.unwrap();
+    let html = app.text_with(&client, &page).await;
     assert!(html.contains("Badges for existing certificates"));
     assert!(
         !html.contains("value=\"backfill\""),

@@ -26,20 +26,21 @@ fn defaults(app: &TestApp) -> Vec<String> {
         .unwrap()
 }
 
-fn id_of(app: &TestApp, mode: &str) -> i64 {
+/// The id and image hash of the configuration for `mode`.
+fn stored(app: &TestApp, mode: &str) -> (i64, String) {
     configs::table
         .filter(configs::mode.eq(mode))
-        .select(configs::id)
+        .select((configs::id, configs::image_hash))
         .first(&mut *app.conn())
         .unwrap()
 }
 
+fn id_of(app: &TestApp, mode: &str) -> i64 {
+    stored(app, mode).0
+}
+
 fn hash_of(app: &TestApp, mode: &str) -> String {
-    configs::table
-        .filter(configs::mode.eq(mode))
-        .select(configs::image_hash)
-        .first(&mut *app.conn())
-        .unwrap()
+    stored(app, mode).1
 }
 
 async fn add(
@@ -55,6 +56,11 @@ async fn add(
     }
     app.post_multipart(ADD, &fields, &[("icon", file.0, file.1)])
         .await
+}
+
+/// [`add`] with a small square image, left as it is.
+async fn add_small(app: &TestApp, mode: &str, default: bool, name: &str) -> reqwest::Response {
+    add(app, mode, "", default, (name, png(&solid(100, 100, RED)))).await
 }
 
 #[tokio::test]
@@ -359,14 +365,7 @@ async fn non_square_images_can_be_padded_or_cropped_and_previewed() {
 async fn an_empty_file_input_on_change_keeps_the_image() {
     let app = spawn_app().await;
     app.login_superuser().await;
-    add(
-        &app,
-        "audit",
-        "",
-        false,
-        ("a.png", png(&solid(100, 100, RED))),
-    )
-    .await;
+    add_small(&app, "audit", false, "a.png").await;
     let (id, hash) = (id_of(&app, "audit"), hash_of(&app, "audit"));
     let response = app
         .post_multipart(
@@ -389,26 +388,8 @@ async fn an_empty_file_input_on_change_keeps_the_image() {
 async fn a_second_default_is_refused_on_the_form() {
     let app = spawn_app().await;
     app.login_superuser().await;
-    assert_eq!(
-        add(
-            &app,
-            "audit",
-            "",
-            true,
-            ("a.png", png(&solid(100, 100, RED)))
-        )
-        .await
-        .status(),
-        302
-    );
-    let second = add(
-        &app,
-        "honor-plus",
-        "",
-        true,
-        ("b.png", png(&solid(100, 100, RED))),
-    )
-    .await;
+    assert_eq!(add_small(&app, "audit", true, "a.png").await.status(), 302);
+    let second = add_small(&app, "honor-plus", true, "b.png").await;
     assert_eq!(second.status(), 200);
     let html = second.text().await.unwrap();
     assert!(html.contains("There can be only one default image."));
@@ -418,14 +399,7 @@ async fn a_second_default_is_refused_on_the_form() {
     );
     assert_eq!(defaults(&app), ["audit"]);
 
-    let duplicate = add(
-        &app,
-        "audit",
-        "",
-        false,
-        ("c.png", png(&solid(100, 100, RED))),
-    )
-    .await;
+    let duplicate = add_small(&app, "audit", false, "c.png").await;
     assert!(
         duplicate
             .text()
@@ -433,14 +407,7 @@ async fn a_second_default_is_refused_on_the_form() {
             .unwrap()
             .contains("Badge image configuration with this Mode already exists.")
     );
-    let bad_mode = add(
-        &app,
-        "Verified Mode",
-        "",
-        false,
-        ("c.png", png(&solid(100, 100, RED))),
-    )
-    .await;
+    let bad_mode = add_small(&app, "Verified Mode", false, "c.png").await;
     assert!(
         bad_mode
             .text()
@@ -627,14 +594,7 @@ async fn the_new_pages_check_csrf_and_permissions() {
     app.login("staff").await;
     assert_eq!(app.get(LIST).await.status(), 200);
     assert_eq!(app.get(ADD).await.status(), 403);
-    let r = add(
-        &app,
-        "audit",
-        "",
-        false,
-        ("a.png", png(&solid(100, 100, RED))),
-    )
-    .await;
+    let r = add_small(&app, "audit", false, "a.png").await;
     assert_eq!(r.status(), 403);
     let honor = id_of(&app, "honor");
     let form = app.get_html(&format!("{LIST}{honor}/change/")).await;

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{location, spawn_app};
+use common::{TestApp, location, spawn_app};
 
 #[tokio::test]
 async fn form_posts_without_a_valid_token_are_refused() {
@@ -51,6 +51,17 @@ async fn form_posts_without_a_valid_token_are_refused() {
     assert_eq!(fresh.status(), 403);
 }
 
+/// Posts a multipart form as it is (no token added): the answer's status and page.
+async fn post_multipart_as_is(
+    app: &TestApp,
+    path: &str,
+    form: reqwest::multipart::Form,
+) -> (reqwest::StatusCode, String) {
+    let response = app.client.post(app.url(path)).multipart(form).send().await;
+    let response = response.unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
 #[tokio::test]
 async fn multipart_posts_need_the_token_as_their_first_part() {
     let app = spawn_app().await;
@@ -63,54 +74,24 @@ async fn multipart_posts_need_the_token_as_their_first_part() {
             reqwest::multipart::Part::bytes(vec![0u8; 1024]).file_name("x.png"),
         )
         .text("name", "editors");
-    let refused = app
-        .client
-        .post(app.url("/admin/auth/group/add/"))
-        .multipart(without)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refused.status(), 403);
-    assert!(
-        refused
-            .text()
-            .await
-            .unwrap()
-            .contains("CSRF token missing.")
-    );
+    let (status, page) = post_multipart_as_is(&app, "/admin/auth/group/add/", without).await;
+    assert_eq!(status, 403);
+    assert!(page.contains("CSRF token missing."));
 
     let forged = reqwest::multipart::Form::new()
         .text("csrf_token", "forged")
         .text("name", "editors");
-    let refused = app
-        .client
-        .post(app.url("/admin/auth/group/add/"))
-        .multipart(forged)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refused.status(), 403);
-    assert!(
-        refused
-            .text()
-            .await
-            .unwrap()
-            .contains("CSRF token incorrect.")
-    );
+    let (status, page) = post_multipart_as_is(&app, "/admin/auth/group/add/", forged).await;
+    assert_eq!(status, 403);
+    assert!(page.contains("CSRF token incorrect."));
 
     // With the token first, the request reaches the handler (logout accepts any body).
     let valid = reqwest::multipart::Form::new()
         .text("csrf_token", token)
         .text("other", "value");
-    let accepted = app
-        .client
-        .post(app.url("/admin/logout/"))
-        .multipart(valid)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(accepted.status(), 200);
-    assert!(accepted.text().await.unwrap().contains("Logged out"));
+    let (status, page) = post_multipart_as_is(&app, "/admin/logout/", valid).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Logged out"));
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ mod common;
 
 use accolade::auth::users;
 use accolade::db::schema::{badge_assertions, badge_classes, learners, user_sessions};
-use common::{PASSWORD, TestApp, location, new_client, spawn_app, spawn_app_with};
+use common::{PASSWORD, TestApp, location, new_client, spawn_app, spawn_app_with, text_of};
 use diesel::prelude::*;
 
 /// A logged-in client of its own.
@@ -53,6 +53,30 @@ async fn assert_delete_refused(app: &TestApp, client: &reqwest::Client, list: &s
     assert_eq!(bulk.status(), 403, "Delete selected on {list}");
 }
 
+/// Posts the changelist action `action` on object `id` of `list` as `client`.
+async fn act_on(
+    app: &TestApp,
+    client: &reqwest::Client,
+    list: &str,
+    action: &str,
+    id: i64,
+) -> reqwest::Response {
+    let fields = [("action", action), ("_selected_action", &id.to_string())];
+    app.post_form_with(client, list, &fields).await
+}
+
+/// The status of a certificate event sent as the LMS would.
+async fn event_status(
+    app: &TestApp,
+    token: &str,
+    event_id: &str,
+    course_id: &str,
+    course_name: &str,
+) -> reqwest::StatusCode {
+    let sent = app.send_certificate(token, event_id, course_id, course_name);
+    sent.await.status()
+}
+
 fn is_active(app: &TestApp, id: i64) -> bool {
     users::find(&mut app.conn(), id).unwrap().unwrap().is_active
 }
@@ -90,12 +114,7 @@ async fn staff_cannot_take_over_users_with_more_rights() {
             .await;
         assert_eq!(set.status(), 403, "no password set for user {target}");
         let change_url = format!("/admin/auth/user/{target}/change/");
-        let form = app
-            .get_with(&client, &change_url)
-            .await
-            .text()
-            .await
-            .unwrap();
+        let form = app.text_with(&client, &change_url).await;
         assert!(form.contains("only a superuser may change"), "{form}");
         assert!(!form.contains("name=\"_save\""), "shown read-only");
         assert!(!form.contains("Set a new password"));
@@ -110,12 +129,7 @@ async fn staff_cannot_take_over_users_with_more_rights() {
         assert_eq!(change.status(), 403);
         assert!(is_active(&app, target));
         let delete_url = format!("/admin/auth/user/{target}/delete/");
-        let page = app
-            .get_with(&client, &delete_url)
-            .await
-            .text()
-            .await
-            .unwrap();
+        let page = app.text_with(&client, &delete_url).await;
         assert!(page.contains("Cannot delete"), "{page}");
         assert!(!page.contains("Yes, I’m sure"));
         assert_delete_refused(&app, &client, "/admin/auth/user/", target).await;
@@ -130,21 +144,9 @@ async fn staff_cannot_take_over_users_with_more_rights() {
     );
 
     // A token that acts as a user with more rights is refused too.
-    let token = app
-        .post_form_with(
-            &client,
-            "/admin/auth/token/add/",
-            &[("name", "x"), ("user", &victor.to_string())],
-        )
-        .await;
+    let token = add_token(&app, &client, "x", victor).await;
     assert_eq!(token.status(), 200);
-    assert!(
-        token
-            .text()
-            .await
-            .unwrap()
-            .contains("Select a valid choice.")
-    );
+    assert!(text_of(token).await.contains("Select a valid choice."));
 
     // Users with no more rights than Mallory's remain hers to manage.
     let renamed = app
@@ -233,25 +235,13 @@ async fn sessions_end_on_the_server() {
     app.create_user("root", true, true);
     let root = client_of(&app, "root").await;
     let page = app
-        .get_with(&root, &format!("/admin/auth/user/{alice}/change/"))
-        .await
-        .text()
-        .await
-        .unwrap();
+        .text_with(&root, &format!("/admin/auth/user/{alice}/change/"))
+        .await;
     assert!(
         page.contains("Log out everywhere") && page.contains("1 session"),
         "{page}"
     );
-    let ended = app
-        .post_form_with(
-            &root,
-            "/admin/auth/user/",
-            &[
-                ("action", "end_sessions"),
-                ("_selected_action", &alice.to_string()),
-            ],
-        )
-        .await;
+    let ended = act_on(&app, &root, "/admin/auth/user/", "end_sessions", alice).await;
     assert_eq!(ended.status(), 302);
     assert_eq!(app.get_with(&elsewhere, "/admin/").await.status(), 302);
     assert_eq!(
@@ -445,10 +435,10 @@ async fn learner_with_a_badge(app: &TestApp) -> (String, i64) {
     app.login_superuser().await;
     let lms = app.create_user("lms", false, false);
     let token = app.create_token(lms).await;
-    let sent = app
-        .send_certificate(&token, "cert-1", "course-v1:edX+Trust+2026", "Trust")
-        .await;
-    assert_eq!(sent.status(), 202);
+    assert_eq!(
+        event_status(app, &token, "cert-1", "course-v1:edX+Trust+2026", "Trust").await,
+        202
+    );
     app.issue_waiting_awards();
     (token, lms)
 }
@@ -480,10 +470,10 @@ async fn service_tokens_act_only_for_active_users_who_are_not_superusers() {
         .execute(&mut *app.conn())
         .unwrap();
     assert_eq!(read(token.clone()).await, 401, "deactivated");
-    let event = app
-        .send_certificate(&token, "cert-2", "course-v1:edX+Trust+2026", "Trust")
-        .await;
-    assert_eq!(event.status(), 401);
+    assert_eq!(
+        event_status(&app, &token, "cert-2", "course-v1:edX+Trust+2026", "Trust").await,
+        401
+    );
 }
 
 #[tokio::test]
@@ -553,33 +543,21 @@ async fn production_sends_hsts_and_origins_are_checked_against_the_site_url() {
     assert!(health.headers().contains_key("strict-transport-security"));
     // A forged Host that matches a forged Origin is not this site.
     let token = app.csrf_token().await;
-    let forged = app
-        .client
-        .post(app.url("/admin/login/"))
-        .header("host", "evil.example")
-        .header("origin", "http://evil.example")
-        .form(&[
+    let forged: &[(&str, &str)] = &[("host", "evil.example"), ("origin", "http://evil.example")];
+    let own: &[(&str, &str)] = &[("origin", "https://badges.example.org")];
+    for (headers, status) in [(forged, 403), (own, 200)] {
+        let mut login = app.client.post(app.url("/admin/login/"));
+        for (name, value) in headers {
+            login = login.header(*name, *value);
+        }
+        let fields = [
             ("csrf_token", token.as_str()),
             ("username", "x"),
             ("password", "y"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(forged.status(), 403);
-    let own = app
-        .client
-        .post(app.url("/admin/login/"))
-        .header("origin", "https://badges.example.org")
-        .form(&[
-            ("csrf_token", token.as_str()),
-            ("username", "x"),
-            ("password", "y"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(own.status(), 200);
+        ];
+        let response = login.form(&fields).send().await.unwrap();
+        assert_eq!(response.status(), status, "{headers:?}");
+    }
 }
 
 #[tokio::test]
@@ -692,12 +670,7 @@ async fn course_team_roles_are_rights_too() {
         .await;
     assert_eq!(set.status(), 403);
     let change_url = format!("/admin/auth/user/{teacher}/change/");
-    let form = app
-        .get_with(&client, &change_url)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let form = app.text_with(&client, &change_url).await;
     assert!(
         form.contains("holds a course team role that you do not hold"),
         "{form}"
@@ -713,12 +686,7 @@ async fn course_team_roles_are_rights_too() {
     assert_eq!(change.status(), 403, "nor renamed or deactivated");
     assert!(is_active(&app, teacher));
     let delete_url = format!("/admin/auth/user/{teacher}/delete/");
-    let page = app
-        .get_with(&client, &delete_url)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = app.text_with(&client, &delete_url).await;
     assert!(page.contains("Cannot delete"), "{page}");
     for (action, status) in [("delete_selected", 403), ("end_sessions", 302)] {
         let bulk = app
@@ -739,20 +707,8 @@ async fn course_team_roles_are_rights_too() {
         200,
         "the teacher's session was left alone"
     );
-    let token = app
-        .post_form_with(
-            &client,
-            "/admin/auth/token/add/",
-            &[("name", "x"), ("user", &teacher.to_string())],
-        )
-        .await;
-    assert!(
-        token
-            .text()
-            .await
-            .unwrap()
-            .contains("Select a valid choice.")
-    );
+    let token = add_token(&app, &client, "x", teacher).await;
+    assert!(text_of(token).await.contains("Select a valid choice."));
 
     // Course roles are given like rights: only a role the giver holds on that course, and
     // only to a user she may manage.
@@ -901,22 +857,23 @@ async fn read_with_token(app: &TestApp, token: &str) -> u16 {
         .as_u16()
 }
 
+/// Posts the admin's token form as `client`: a token named `name` acting as `user`.
+async fn add_token(
+    app: &TestApp,
+    client: &reqwest::Client,
+    name: &str,
+    user: i64,
+) -> reqwest::Response {
+    let fields = [("name", name), ("user", &user.to_string())];
+    app.post_form_with(client, "/admin/auth/token/add/", &fields)
+        .await
+}
+
 /// The secret of a token made through the admin by `client`, for `user`.
 async fn token_made_by(app: &TestApp, client: &reqwest::Client, user: i64) -> String {
-    let made = app
-        .post_form_with(
-            client,
-            "/admin/auth/token/add/",
-            &[("name", "mine"), ("user", &user.to_string())],
-        )
-        .await;
+    let made = add_token(app, client, "mine", user).await;
     assert_eq!(made.status(), 302, "token for user {user}");
-    let page = app
-        .get_with(client, &location(&made))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = app.text_with(client, &location(&made)).await;
     let marker = "The secret of this token is ";
     let start = page.find(marker).expect("shown once") + marker.len();
     page[start..].split(' ').next().unwrap().to_string()
@@ -968,26 +925,21 @@ async fn a_token_reaches_no_more_than_its_creator_may_see() {
     // A user who may read badges is not theirs to make a token for.
     let reader = app.create_user("reader", false, false);
     app.grant(reader, "badges", "view_badgeassertion");
-    let refused = app
-        .post_form_with(
-            &client,
-            "/admin/auth/token/add/",
-            &[("name", "x"), ("user", &reader.to_string())],
-        )
-        .await;
-    assert!(
-        refused
-            .text()
-            .await
-            .unwrap()
-            .contains("Select a valid choice.")
-    );
+    let refused = add_token(&app, &client, "x", reader).await;
+    assert!(text_of(refused).await.contains("Select a valid choice."));
     // The LMS's service user, granted what README says it needs, does both.
     assert_eq!(read_with_token(&app, &lms_token).await, 200);
-    let event = app
-        .send_certificate(&lms_token, "cert-2", "course-v1:edX+Trust+2027", "Trust 2")
-        .await;
-    assert_eq!(event.status(), 202);
+    assert_eq!(
+        event_status(
+            &app,
+            &lms_token,
+            "cert-2",
+            "course-v1:edX+Trust+2027",
+            "Trust 2"
+        )
+        .await,
+        202
+    );
 }
 
 #[tokio::test]
@@ -1125,12 +1077,7 @@ async fn a_group_whose_members_the_actor_may_not_change_stays() {
     let client = client_of(&app, "mallory").await;
 
     let delete_url = format!("/admin/auth/group/{guarded}/delete/");
-    let page = app
-        .get_with(&client, &delete_url)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = app.text_with(&client, &delete_url).await;
     assert!(page.contains("Cannot delete"), "{page}");
     assert!(
         page.contains("root (a superuser)")
@@ -1233,11 +1180,8 @@ async fn a_course_keeps_its_team_until_each_role_is_removed() {
     );
     let client = client_of(&app, "deleter").await;
     let page = app
-        .get_with(&client, &format!("/admin/courses/course/{course}/delete/"))
-        .await
-        .text()
-        .await
-        .unwrap();
+        .text_with(&client, &format!("/admin/courses/course/{course}/delete/"))
+        .await;
     assert!(
         page.contains("Course team role: teacher (instructor)") && page.contains("Cannot delete"),
         "{page}"
@@ -1273,16 +1217,7 @@ async fn a_token_of_a_user_the_actor_may_not_manage_is_left_alone() {
         ],
     );
     let client = client_of(&app, "keeper").await;
-    let revoke = app
-        .post_form_with(
-            &client,
-            "/admin/auth/token/",
-            &[
-                ("action", "revoke"),
-                ("_selected_action", &token.to_string()),
-            ],
-        )
-        .await;
+    let revoke = act_on(&app, &client, "/admin/auth/token/", "revoke", token).await;
     assert!(revoke.status().is_client_error() || revoke.status() == 302);
     let renamed = app
         .post_form_with(
@@ -1294,11 +1229,8 @@ async fn a_token_of_a_user_the_actor_may_not_manage_is_left_alone() {
     assert_eq!(renamed.status(), 403);
     assert_delete_refused(&app, &client, "/admin/auth/token/", token).await;
     let form = app
-        .get_with(&client, &format!("/admin/auth/token/{token}/change/"))
-        .await
-        .text()
-        .await
-        .unwrap();
+        .text_with(&client, &format!("/admin/auth/token/{token}/change/"))
+        .await;
     assert!(form.contains("acts as a user you may not manage"), "{form}");
     assert_eq!(
         read_with_token(&app, &secret).await,

@@ -248,6 +248,11 @@ impl TestApp {
         client.get(self.url(path)).send().await.expect("request")
     }
 
+    /// The body of `client`'s GET of `path`, whatever its status.
+    pub async fn text_with(&self, client: &reqwest::Client, path: &str) -> String {
+        text_of(self.get_with(client, path).await).await
+    }
+
     pub async fn get_html(&self, path: &str) -> String {
         let response = self.get(path).await;
         assert_eq!(response.status(), 200, "GET {path}");
@@ -546,4 +551,9 @@ pub fn linked_params(html: &str) -> Vec<String> {
 /// Sends a request and reads its answer's JSON body.
 pub async fn json_of(request: reqwest::RequestBuilder) -> serde_json::Value {
     request.send().await.unwrap().json().await.unwrap()
+}
+
+/// The body of a response, as text.
+pub async fn text_of(response: reqwest::Response) -> String {
+    response.text().await.unwrap()
 }
