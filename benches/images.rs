@@ -7,7 +7,10 @@ use std::hint::black_box;
 
 use accolade::images::{Limits, SquareMode, process};
 use criterion::{Criterion, criterion_group, criterion_main};
-use image::{ImageEncoder, Rgb, RgbImage};
+use image::{Rgb, RgbImage};
+
+#[path = "../tests/common/images.rs"]
+mod samples;
 
 /// Smooth gradients with fine texture, like a photograph (no solid areas for the encoders
 /// to shortcut, no pure noise that no real upload has).
@@ -28,27 +31,14 @@ fn photo_like(width: u32, height: u32) -> RgbImage {
 
 fn png(image: &RgbImage) -> Vec<u8> {
     let mut out = Vec::new();
-    image::codecs::png::PngEncoder::new(&mut out)
-        .write_image(
-            image.as_raw(),
-            image.width(),
-            image.height(),
-            image::ExtendedColorType::Rgb8,
-        )
-        .unwrap();
+    samples::encode(image::codecs::png::PngEncoder::new(&mut out), image);
     out
 }
 
 fn jpeg(image: &RgbImage) -> Vec<u8> {
     let mut out = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
-        .write_image(
-            image.as_raw(),
-            image.width(),
-            image.height(),
-            image::ExtendedColorType::Rgb8,
-        )
-        .unwrap();
+    let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90);
+    samples::encode(encoder, image);
     out
 }
 

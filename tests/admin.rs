@@ -3,7 +3,7 @@
 mod common;
 
 use accolade::db::schema::{admin_log, groups, users};
-use common::{location, new_client, spawn_app};
+use common::{action_form, location, new_client, spawn_app};
 use diesel::prelude::*;
 
 /// (URL, whether it needs view, add, change or delete on the model it names)
@@ -345,31 +345,34 @@ async fn the_user_changelist_searches_sorts_filters_and_pages() {
     let second = app.get_html("/admin/auth/user/?p=2").await;
     assert_eq!(second.matches("name=\"_selected_action\"").count(), 31);
 
-    // Every word must match some field; quoted phrases stay whole.
-    let search = app.get_html("/admin/auth/user/?q=big+user01").await;
-    assert!(
-        search.contains("1 user (131 total)"),
-        "only user010 has both"
-    );
-    let phrase = app
-        .get_html("/admin/auth/user/?q=%22lovelace+king%22")
-        .await;
-    assert!(phrase.contains("1 user (131 total)"));
-    let split = app
-        .get_html("/admin/auth/user/?q=%22king+lovelace%22")
-        .await;
-    assert!(split.contains("0 users (131 total)"));
-    let wildcard = app.get_html("/admin/auth/user/?q=%25").await;
-    assert!(wildcard.contains("0 users (131 total)"), "% is literal");
-
-    // Filters combine with search; staff filter.
-    let staff = app
-        .get_html("/admin/auth/user/?is_staff__exact=1&q=big")
-        .await;
-    assert!(
-        staff.contains("13 users (131 total)"),
-        "user000..user120 step 10, all even"
-    );
+    // Every word must match some field; quoted phrases stay whole. Filters combine with
+    // search (the staff filter).
+    for (query, shown, why) in [
+        (
+            "q=big+user01",
+            "1 user (131 total)",
+            "only user010 has both",
+        ),
+        (
+            "q=%22lovelace+king%22",
+            "1 user (131 total)",
+            "a quoted phrase",
+        ),
+        (
+            "q=%22king+lovelace%22",
+            "0 users (131 total)",
+            "a phrase stays whole",
+        ),
+        ("q=%25", "0 users (131 total)", "% is literal"),
+        (
+            "is_staff__exact=1&q=big",
+            "13 users (131 total)",
+            "user000..user120 step 10, all even",
+        ),
+    ] {
+        let html = app.get_html(&format!("/admin/auth/user/?{query}")).await;
+        assert!(html.contains(shown), "{query}: {why}");
+    }
 
     // Sorting by username descending, and the header links keep the search.
     let sorted = app.get_html("/admin/auth/user/?o=-1").await;
@@ -436,16 +439,8 @@ async fn delete_selected_asks_first_and_lists_related_objects() {
     ));
 
     let (a_s, b_s) = (a.to_string(), b.to_string());
-    let confirm = app
-        .post_form(
-            "/admin/auth/user/",
-            &[
-                ("action", "delete_selected"),
-                ("_selected_action", &a_s),
-                ("_selected_action", &b_s),
-            ],
-        )
-        .await;
+    let selected = action_form("delete_selected", &[&a_s, &b_s]);
+    let confirm = app.post_form("/admin/auth/user/", &selected).await;
     assert_eq!(confirm.status(), 200);
     let html = confirm.text().await.unwrap();
     assert!(html.contains("Are you sure you want to delete the selected users?"));
@@ -459,17 +454,8 @@ async fn delete_selected_asks_first_and_lists_related_objects() {
         "nothing deleted yet"
     );
 
-    let done = app
-        .post_form(
-            "/admin/auth/user/",
-            &[
-                ("action", "delete_selected"),
-                ("_selected_action", &a_s),
-                ("_selected_action", &b_s),
-                ("post", "yes"),
-            ],
-        )
-        .await;
+    let confirmed = [selected, vec![("post", "yes")]].concat();
+    let done = app.post_form("/admin/auth/user/", &confirmed).await;
     assert_eq!(done.status(), 302);
     assert!(
         app.get_html("/admin/auth/user/")

@@ -845,6 +845,14 @@ fn set_status(app: &TestApp, id: i64, status: &str) {
         .unwrap();
 }
 
+/// A claim held by a job, with no request sent under it yet.
+fn held_afresh() -> accolade::badging::claims::Claim {
+    accolade::badging::claims::Claim::Held {
+        sent_at: None,
+        sent_to: String::new(),
+    }
+}
+
 #[tokio::test]
 async fn one_job_at_a_time_holds_an_award_and_an_unknown_outcome_passes_on() {
     use accolade::badging::claims::{self, Claim};
@@ -864,10 +872,7 @@ async fn one_job_at_a_time_holds_an_award_and_an_unknown_outcome_passes_on() {
     let bob = job(&app, a).learner_id;
     assert_eq!(
         claims::claim_award(&mut conn, a, bob, class).unwrap(),
-        Claim::Held {
-            sent_at: None,
-            sent_to: String::new()
-        }
+        held_afresh()
     );
     assert_eq!(
         claims::claim_award(&mut conn, b, bob, class).unwrap(),
@@ -904,17 +909,11 @@ async fn one_job_at_a_time_holds_an_award_and_an_unknown_outcome_passes_on() {
     claims::release(&mut conn, bob, class).unwrap();
     assert_eq!(
         claims::claim_award(&mut conn, a, bob, class).unwrap(),
-        Claim::Held {
-            sent_at: None,
-            sent_to: String::new()
-        }
+        held_afresh()
     );
     assert_eq!(
         claims::claim_award(&mut conn, a, learner, class).unwrap(),
-        Claim::Held {
-            sent_at: None,
-            sent_to: String::new()
-        }
+        held_afresh()
     );
 }
 
@@ -985,10 +984,9 @@ fn refuse_outcomes(app: &TestApp) {
            BEGIN SELECT RAISE(ABORT, 'disk full'); END",
         ]
     };
+    let mut conn = app.conn();
     for statement in statements {
-        diesel::sql_query(*statement)
-            .execute(&mut *app.conn())
-            .unwrap();
+        diesel::sql_query(*statement).execute(&mut *conn).unwrap();
     }
 }
 

@@ -10,7 +10,7 @@ use accolade::courses::{self, CourseKey};
 use accolade::db::schema::{
     admin_log, badge_classes, badge_image_configurations as configs, courses as courses_table,
 };
-use common::{TestApp, location, new_client, spawn_app, spawn_app_with};
+use common::{TestApp, action_form, location, new_client, spawn_app, spawn_app_with};
 use diesel::prelude::*;
 use samples::*;
 
@@ -150,16 +150,8 @@ async fn bulk_enable_and_disable_write_history() {
     app.login_superuser().await;
     let a = create_course(&app, DEMO, "Demo").to_string();
     let b = create_course(&app, OTHER, "Other").to_string();
-    let r = app
-        .post_form(
-            "/admin/courses/course/",
-            &[
-                ("action", "disable_badges"),
-                ("_selected_action", &a),
-                ("_selected_action", &b),
-            ],
-        )
-        .await;
+    let disable = action_form("disable_badges", &[&a, &b]);
+    let r = app.post_form("/admin/courses/course/", &disable).await;
     assert_eq!(r.status(), 302);
     assert!(!issue_badges(&app, DEMO) && !issue_badges(&app, OTHER));
     assert!(

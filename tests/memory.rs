@@ -32,21 +32,17 @@ async fn start_server(database: &common::TestDatabase) -> (Process, String) {
 
 /// A client with a session, and the session's CSRF token.
 async fn session(address: &str) -> (reqwest::Client, String) {
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let html = client
-        .get(format!("{address}/admin/login/"))
-        .send()
+    let client = common::new_client();
+    let token = csrf_on(&client, &format!("{address}/admin/login/"))
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let token = common::csrf_in(&html).expect("a CSRF token");
+        .expect("a CSRF token");
     (client, token)
+}
+
+/// The CSRF token on the page at `url`, as `client` gets it.
+async fn csrf_on(client: &reqwest::Client, url: &str) -> Option<String> {
+    let page = client.get(url).send().await.unwrap();
+    common::csrf_in(&common::text_of(page).await)
 }
 
 async fn log_in(client: &reqwest::Client, address: &str, token: &str, user: &str) -> u16 {
@@ -97,17 +93,10 @@ async fn bursts_of_uploads_and_failed_logins_keep_memory_bounded() {
     assert_eq!(log_in(&client, &address, &token, "root").await, 302);
     let token = {
         // The token is renewed at login.
-        let html = client
-            .get(format!(
-                "{address}/admin/certificates/badgeimageconfiguration/add/"
-            ))
-            .send()
+        let add = format!("{address}/admin/certificates/badgeimageconfiguration/add/");
+        csrf_on(&client, &add)
             .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        common::csrf_in(&html).expect("a CSRF token after login")
+            .expect("a CSRF token after login")
     };
 
     let start = server.status_kib("VmRSS:");

@@ -7,6 +7,10 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use Action::{Add, Change, Delete, View};
+use Rule::{
+    CourseTeam, LoggedIn, ModelPermission, Permission, Public, ReaderOrService, Service, Staff,
+};
 use accolade::auth::permissions::Action;
 use accolade::web::router::{self, Route};
 use common::fixture::{COURSE, Fixture, OTHER_COURSE, fixture};
@@ -34,125 +38,59 @@ enum Rule {
     Service,
 }
 
+const CHANGE_USERS: Rule = Permission("auth", "user", Change);
+const VIEW_CLASSES: Rule = Permission("badges", "badgeclass", View);
+const VIEW_ASSERTIONS: Rule = Permission("badges", "badgeassertion", View);
+const CHANGE_ASSERTIONS: Rule = Permission("badges", "badgeassertion", Change);
+
 /// The authorization matrix: every route the application registers, and who may use it.
+#[rustfmt::skip]
 const RULES: &[(&str, &str, Rule)] = &[
-    ("GET", "/", Rule::Public),
-    ("GET", "/healthz", Rule::Public),
-    ("GET", "/readyz", Rule::Public),
-    ("GET", "/static/{path:.*}", Rule::Public),
-    ("GET", "/media/badge-images/{name}", Rule::Public),
-    ("GET", "/media/badge-images/thumbnails/{name}", Rule::Public),
-    ("GET", "/public/issuers/accolade", Rule::Public),
-    ("GET", "/public/badges/{id}", Rule::Public),
-    ("GET", "/public/badges/{id}/image", Rule::Public),
-    ("GET", "/public/assertions/{id}", Rule::Public),
-    ("GET", "/public/assertions/{id}/image", Rule::Public),
-    (
-        "GET",
-        "/api/badges/v1/assertions/user/{username}/",
-        Rule::ReaderOrService,
-    ),
-    ("POST", "/api/v1/events/certificate", Rule::Service),
-    ("POST", "/api/v1/events/enrollment", Rule::Service),
-    ("GET", "/studio/", Rule::LoggedIn),
-    ("GET", "/studio/password_change/", Rule::LoggedIn),
-    ("POST", "/studio/password_change/", Rule::LoggedIn),
-    ("GET", "/studio/password_change/done/", Rule::LoggedIn),
-    ("GET", "/studio", Rule::Public),
-    (
-        "GET",
-        "/studio/course/{course_id:.+}/settings/advanced",
-        Rule::CourseTeam,
-    ),
-    (
-        "POST",
-        "/studio/course/{course_id:.+}/settings/advanced",
-        Rule::CourseTeam,
-    ),
-    ("GET", "/admin/login/", Rule::Public),
-    ("POST", "/admin/login/", Rule::Public),
-    ("POST", "/admin/logout/", Rule::Public),
-    ("GET", "/admin/password_change/", Rule::Staff),
-    ("POST", "/admin/password_change/", Rule::Staff),
-    ("GET", "/admin/password_change/done/", Rule::Staff),
-    (
-        "GET",
-        "/admin/auth/user/{id}/password/",
-        Rule::Permission("auth", "user", Action::Change),
-    ),
-    (
-        "POST",
-        "/admin/auth/user/{id}/password/",
-        Rule::Permission("auth", "user", Action::Change),
-    ),
-    ("GET", "/admin/", Rule::Staff),
-    (
-        "GET",
-        "/admin/badges/frozen-images/",
-        Rule::Permission("badges", "badgeclass", Action::View),
-    ),
-    (
-        "GET",
-        "/admin/badges/reconciliation/",
-        Rule::Permission("badges", "badgeassertion", Action::View),
-    ),
-    (
-        "GET",
-        "/admin/badges/badgeassertion/revoke/",
-        Rule::Permission("badges", "badgeassertion", Action::Change),
-    ),
-    (
-        "POST",
-        "/admin/badges/badgeassertion/revoke/",
-        Rule::Permission("badges", "badgeassertion", Action::Change),
-    ),
-    (
-        "GET",
-        "/admin/{app}/{model}/",
-        Rule::ModelPermission(Action::View),
-    ),
-    (
-        "POST",
-        "/admin/{app}/{model}/",
-        Rule::ModelPermission(Action::View),
-    ),
-    (
-        "GET",
-        "/admin/{app}/{model}/add/",
-        Rule::ModelPermission(Action::Add),
-    ),
-    (
-        "POST",
-        "/admin/{app}/{model}/add/",
-        Rule::ModelPermission(Action::Add),
-    ),
-    (
-        "GET",
-        "/admin/{app}/{model}/{id}/change/",
-        Rule::ModelPermission(Action::View),
-    ),
-    (
-        "POST",
-        "/admin/{app}/{model}/{id}/change/",
-        Rule::ModelPermission(Action::Change),
-    ),
-    (
-        "GET",
-        "/admin/{app}/{model}/{id}/delete/",
-        Rule::ModelPermission(Action::Delete),
-    ),
-    (
-        "POST",
-        "/admin/{app}/{model}/{id}/delete/",
-        Rule::ModelPermission(Action::Delete),
-    ),
-    (
-        "GET",
-        "/admin/{app}/{model}/{id}/history/",
-        Rule::ModelPermission(Action::View),
-    ),
-    ("GET", "/admin/{app}/{model}/{id}/", Rule::Staff),
-    ("*", "/admin/{anything}", Rule::Staff),
+    ("GET", "/", Public),
+    ("GET", "/healthz", Public),
+    ("GET", "/readyz", Public),
+    ("GET", "/static/{path:.*}", Public),
+    ("GET", "/media/badge-images/{name}", Public),
+    ("GET", "/media/badge-images/thumbnails/{name}", Public),
+    ("GET", "/public/issuers/accolade", Public),
+    ("GET", "/public/badges/{id}", Public),
+    ("GET", "/public/badges/{id}/image", Public),
+    ("GET", "/public/assertions/{id}", Public),
+    ("GET", "/public/assertions/{id}/image", Public),
+    ("GET", "/api/badges/v1/assertions/user/{username}/", ReaderOrService),
+    ("POST", "/api/v1/events/certificate", Service),
+    ("POST", "/api/v1/events/enrollment", Service),
+    ("GET", "/studio/", LoggedIn),
+    ("GET", "/studio/password_change/", LoggedIn),
+    ("POST", "/studio/password_change/", LoggedIn),
+    ("GET", "/studio/password_change/done/", LoggedIn),
+    ("GET", "/studio", Public),
+    ("GET", "/studio/course/{course_id:.+}/settings/advanced", CourseTeam),
+    ("POST", "/studio/course/{course_id:.+}/settings/advanced", CourseTeam),
+    ("GET", "/admin/login/", Public),
+    ("POST", "/admin/login/", Public),
+    ("POST", "/admin/logout/", Public),
+    ("GET", "/admin/password_change/", Staff),
+    ("POST", "/admin/password_change/", Staff),
+    ("GET", "/admin/password_change/done/", Staff),
+    ("GET", "/admin/auth/user/{id}/password/", CHANGE_USERS),
+    ("POST", "/admin/auth/user/{id}/password/", CHANGE_USERS),
+    ("GET", "/admin/", Staff),
+    ("GET", "/admin/badges/frozen-images/", VIEW_CLASSES),
+    ("GET", "/admin/badges/reconciliation/", VIEW_ASSERTIONS),
+    ("GET", "/admin/badges/badgeassertion/revoke/", CHANGE_ASSERTIONS),
+    ("POST", "/admin/badges/badgeassertion/revoke/", CHANGE_ASSERTIONS),
+    ("GET", "/admin/{app}/{model}/", ModelPermission(View)),
+    ("POST", "/admin/{app}/{model}/", ModelPermission(View)),
+    ("GET", "/admin/{app}/{model}/add/", ModelPermission(Add)),
+    ("POST", "/admin/{app}/{model}/add/", ModelPermission(Add)),
+    ("GET", "/admin/{app}/{model}/{id}/change/", ModelPermission(View)),
+    ("POST", "/admin/{app}/{model}/{id}/change/", ModelPermission(Change)),
+    ("GET", "/admin/{app}/{model}/{id}/delete/", ModelPermission(Delete)),
+    ("POST", "/admin/{app}/{model}/{id}/delete/", ModelPermission(Delete)),
+    ("GET", "/admin/{app}/{model}/{id}/history/", ModelPermission(View)),
+    ("GET", "/admin/{app}/{model}/{id}/", Staff),
+    ("*", "/admin/{anything}", Staff),
 ];
 
 /// Who asks.

@@ -3,7 +3,7 @@
 
 use std::io::{Cursor, Write};
 
-use image::{ImageEncoder, Rgba, RgbaImage};
+use image::{ImageBuffer, ImageEncoder, Pixel, PixelWithColorType, Rgba, RgbaImage};
 
 pub fn solid(width: u32, height: u32, color: [u8; 4]) -> RgbaImage {
     RgbaImage::from_pixel(width, height, Rgba(color))
@@ -30,30 +30,30 @@ pub fn noise(width: u32, height: u32) -> RgbaImage {
     })
 }
 
+/// Writes `image` with `encoder`, in the image's own color type.
+pub fn encode<P>(encoder: impl ImageEncoder, image: &ImageBuffer<P, Vec<u8>>)
+where
+    P: Pixel<Subpixel = u8> + PixelWithColorType,
+{
+    let (width, height) = image.dimensions();
+    encoder
+        .write_image(image.as_raw(), width, height, P::COLOR_TYPE)
+        .unwrap();
+}
+
 pub fn png(image: &RgbaImage) -> Vec<u8> {
     let mut out = Vec::new();
-    image::codecs::png::PngEncoder::new(&mut out)
-        .write_image(
-            image.as_raw(),
-            image.width(),
-            image.height(),
-            image::ExtendedColorType::Rgba8,
-        )
-        .unwrap();
+    encode(image::codecs::png::PngEncoder::new(&mut out), image);
     out
 }
 
 pub fn jpeg(image: &RgbaImage) -> Vec<u8> {
     let rgb = image::DynamicImage::ImageRgba8(image.clone()).into_rgb8();
     let mut out = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 95)
-        .write_image(
-            rgb.as_raw(),
-            rgb.width(),
-            rgb.height(),
-            image::ExtendedColorType::Rgb8,
-        )
-        .unwrap();
+    encode(
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 95),
+        &rgb,
+    );
     out
 }
 
@@ -94,14 +94,10 @@ pub fn gif(first: &RgbaImage, second: &RgbaImage) -> Vec<u8> {
 
 pub fn webp(image: &RgbaImage) -> Vec<u8> {
     let mut out = Vec::new();
-    image::codecs::webp::WebPEncoder::new_lossless(&mut out)
-        .write_image(
-            image.as_raw(),
-            image.width(),
-            image.height(),
-            image::ExtendedColorType::Rgba8,
-        )
-        .unwrap();
+    encode(
+        image::codecs::webp::WebPEncoder::new_lossless(&mut out),
+        image,
+    );
     out
 }
 

@@ -415,6 +415,13 @@ impl TestApp {
     }
 }
 
+/// The fields of the changelist action `action` on the objects `ids`.
+pub fn action_form<'a>(action: &'a str, ids: &[&'a str]) -> Vec<(&'a str, &'a str)> {
+    let mut fields = vec![("action", action)];
+    fields.extend(ids.iter().map(|id| ("_selected_action", *id)));
+    fields
+}
+
 /// Worker settings for tests: badges on, short lease and poll.
 pub fn worker_settings(allow_shipped_images: bool) -> WorkerSettings {
     WorkerSettings {
