@@ -25,6 +25,13 @@ fn staff_with(app: &TestApp, username: &str, grants: &[&str]) -> i64 {
     id
 }
 
+/// A superuser "root" (whose id it returns), then Mallory: staff holding `grants`.
+fn root_and_mallory(app: &TestApp, grants: &[&str]) -> i64 {
+    let root = app.create_user("root", true, true);
+    staff_with(app, "mallory", grants);
+    root
+}
+
 fn grant_all(app: &TestApp, user: i64, grants: &[&str]) {
     for grant in grants {
         let (label, codename) = grant.split_once('.').unwrap();
@@ -84,10 +91,8 @@ fn is_active(app: &TestApp, id: i64) -> bool {
 #[tokio::test]
 async fn staff_cannot_take_over_users_with_more_rights() {
     let app = spawn_app().await;
-    let root = app.create_user("root", true, true);
-    staff_with(
+    let root = root_and_mallory(
         &app,
-        "mallory",
         &["auth.change_user", "auth.delete_user", "auth.add_token"],
     );
     // Victor holds one permission more than Mallory; Pat holds none.
@@ -1063,10 +1068,8 @@ fn group_of(app: &TestApp, name: &str, members: &[i64]) -> i64 {
 #[tokio::test]
 async fn a_group_whose_members_the_actor_may_not_change_stays() {
     let app = spawn_app().await;
-    let root = app.create_user("root", true, true);
-    staff_with(
+    let root = root_and_mallory(
         &app,
-        "mallory",
         &["auth.view_group", "auth.change_group", "auth.delete_group"],
     );
     let victor = app.create_user("victor", true, false);
