@@ -84,6 +84,17 @@ async fn event_status(
     sent.await.status()
 }
 
+/// Saves the change form at `url` as `client` with one field set.
+async fn save_field(
+    app: &TestApp,
+    client: &reqwest::Client,
+    url: &str,
+    field: (&str, &str),
+) -> reqwest::Response {
+    app.post_form_with(client, url, &[field, ("_save", "Save")])
+        .await
+}
+
 fn is_active(app: &TestApp, id: i64) -> bool {
     users::find(&mut app.conn(), id).unwrap().unwrap().is_active
 }
@@ -124,13 +135,7 @@ async fn staff_cannot_take_over_users_with_more_rights() {
         assert!(!form.contains("name=\"_save\""), "shown read-only");
         assert!(!form.contains("Set a new password"));
         // Rename and deactivate (the checkbox left out).
-        let change = app
-            .post_form_with(
-                &client,
-                &change_url,
-                &[("username", "owned"), ("_save", "Save")],
-            )
-            .await;
+        let change = save_field(&app, &client, &change_url, ("username", "owned")).await;
         assert_eq!(change.status(), 403);
         assert!(is_active(&app, target));
         let delete_url = format!("/admin/auth/user/{target}/delete/");
@@ -435,23 +440,23 @@ async fn a_pending_password_change_is_enforced_everywhere() {
     assert_eq!(app.get_with(&client, "/studio/").await.status(), 200);
 }
 
-/// A learner with one badge, and a service token acting as `lms`.
-async fn learner_with_a_badge(app: &TestApp) -> (String, i64) {
+/// The application with a learner holding one badge, and a service token acting as `lms`.
+async fn app_with_a_badge() -> (TestApp, String, i64) {
+    let app = spawn_app().await;
     app.login_superuser().await;
     let lms = app.create_user("lms", false, false);
     let token = app.create_token(lms).await;
     assert_eq!(
-        event_status(app, &token, "cert-1", "course-v1:edX+Trust+2026", "Trust").await,
+        event_status(&app, &token, "cert-1", "course-v1:edX+Trust+2026", "Trust").await,
         202
     );
     app.issue_waiting_awards();
-    (token, lms)
+    (app, token, lms)
 }
 
 #[tokio::test]
 async fn service_tokens_act_only_for_active_users_who_are_not_superusers() {
-    let app = spawn_app().await;
-    let (token, lms) = learner_with_a_badge(&app).await;
+    let (app, token, lms) = app_with_a_badge().await;
     let read = |token: String| {
         let url = app.url("/api/badges/v1/assertions/user/alice/");
         async move {
@@ -483,8 +488,7 @@ async fn service_tokens_act_only_for_active_users_who_are_not_superusers() {
 
 #[tokio::test]
 async fn accounts_never_read_a_learners_badges_by_their_name() {
-    let app = spawn_app().await;
-    learner_with_a_badge(&app).await;
+    let (app, _, _) = app_with_a_badge().await;
     let url = "/api/badges/v1/assertions/user/alice/";
     // An account named like the learner, in another case, and staff without the right.
     for (name, staff) in [("ALICE", false), ("alice.staff", true)] {
@@ -584,25 +588,29 @@ async fn verification_ids_are_checked_at_the_intake() {
         .await
         .unwrap();
     assert_eq!(response.status(), 400);
-    assert!(response.text().await.unwrap().contains("verify_uuid"));
+    assert!(text_of(response).await.contains("verify_uuid"));
 }
 
-#[tokio::test]
-async fn issued_badges_are_never_deleted_with_their_class_or_learner() {
-    let app = spawn_app().await;
-    learner_with_a_badge(&app).await;
-    let class: i64 = badge_classes::table
-        .select(badge_classes::id)
-        .first(&mut *app.conn())
-        .unwrap();
-    let url = format!("/admin/badges/badgeclass/{class}/delete/");
-    let page = app.get_html(&url).await;
+/// The delete page at `url` refuses, names alice's badge and points to revocation.
+async fn assert_badge_blocks_deletion(app: &TestApp, url: &str) {
+    let page = app.get_html(url).await;
     assert!(page.contains("Cannot delete"), "{page}");
     assert!(
         page.contains("Badge assertion: alice"),
         "the page names the badge"
     );
     assert!(page.contains("revoke"), "and points to revocation");
+}
+
+#[tokio::test]
+async fn issued_badges_are_never_deleted_with_their_class_or_learner() {
+    let (app, _, _) = app_with_a_badge().await;
+    let class: i64 = badge_classes::table
+        .select(badge_classes::id)
+        .first(&mut *app.conn())
+        .unwrap();
+    let url = format!("/admin/badges/badgeclass/{class}/delete/");
+    assert_badge_blocks_deletion(&app, &url).await;
     let refused = app.post_form(&url, &[("post", "yes")]).await;
     assert_eq!(refused.status(), 403);
     // Whatever deletes the rows, the database refuses.
@@ -681,13 +689,7 @@ async fn course_team_roles_are_rights_too() {
         "{form}"
     );
     assert!(!form.contains("name=\"_save\""), "shown read-only");
-    let change = app
-        .post_form_with(
-            &client,
-            &change_url,
-            &[("username", "owned"), ("_save", "Save")],
-        )
-        .await;
+    let change = save_field(&app, &client, &change_url, ("username", "owned")).await;
     assert_eq!(change.status(), 403, "nor renamed or deactivated");
     assert!(is_active(&app, teacher));
     let delete_url = format!("/admin/auth/user/{teacher}/delete/");
@@ -886,8 +888,7 @@ async fn token_made_by(app: &TestApp, client: &reqwest::Client, user: i64) -> St
 
 #[tokio::test]
 async fn a_token_reaches_no_more_than_its_creator_may_see() {
-    let app = spawn_app().await;
-    let (lms_token, _) = learner_with_a_badge(&app).await;
+    let (app, lms_token, _) = app_with_a_badge().await;
     let manager = staff_with(
         &app,
         "manager",
@@ -969,8 +970,7 @@ async fn one_time_messages_never_outgrow_the_cookie() {
 
 #[tokio::test]
 async fn criteria_are_web_urls_or_text() {
-    let app = spawn_app().await;
-    let (token, _) = learner_with_a_badge(&app).await;
+    let (app, token, _) = app_with_a_badge().await;
     for criteria in [
         "javascript:alert(document.cookie)",
         " \u{1}JavaScript:alert(1)",
@@ -1020,22 +1020,15 @@ async fn criteria_are_web_urls_or_text() {
         )
         .await;
     assert_eq!(about.status(), 200);
-    assert!(about.text().await.unwrap().contains("Enter a valid URL"));
+    assert!(text_of(about).await.contains("Enter a valid URL"));
 }
 
 #[tokio::test]
 async fn a_course_with_issued_badges_is_never_deleted() {
-    let app = spawn_app().await;
-    learner_with_a_badge(&app).await;
+    let (app, _, _) = app_with_a_badge().await;
     let course = app.course_id("course-v1:edX+Trust+2026");
     let url = format!("/admin/courses/course/{course}/delete/");
-    let page = app.get_html(&url).await;
-    assert!(page.contains("Cannot delete"), "{page}");
-    assert!(
-        page.contains("Badge assertion: alice"),
-        "the page names the badge"
-    );
-    assert!(page.contains("revoke"), "and points to revocation");
+    assert_badge_blocks_deletion(&app, &url).await;
     assert_delete_refused(&app, &app.client, "/admin/courses/course/", course).await;
     assert!(
         accolade::courses::find_by_key(&mut app.conn(), "course-v1:edX+Trust+2026")
@@ -1089,13 +1082,13 @@ async fn a_group_whose_members_the_actor_may_not_change_stays() {
         "the members she may not change, with why: {page}"
     );
     assert_delete_refused(&app, &client, "/admin/auth/group/", guarded).await;
-    let change = app
-        .post_form_with(
-            &client,
-            &format!("/admin/auth/group/{guarded}/change/"),
-            &[("name", "renamed"), ("_save", "Save")],
-        )
-        .await;
+    let change = save_field(
+        &app,
+        &client,
+        &format!("/admin/auth/group/{guarded}/change/"),
+        ("name", "renamed"),
+    )
+    .await;
     assert_eq!(change.status(), 403);
     // A group of members she may manage is hers to delete.
     let delete = app
@@ -1222,13 +1215,13 @@ async fn a_token_of_a_user_the_actor_may_not_manage_is_left_alone() {
     let client = client_of(&app, "keeper").await;
     let revoke = act_on(&app, &client, "/admin/auth/token/", "revoke", token).await;
     assert!(revoke.status().is_client_error() || revoke.status() == 302);
-    let renamed = app
-        .post_form_with(
-            &client,
-            &format!("/admin/auth/token/{token}/change/"),
-            &[("name", "mine now"), ("_save", "Save")],
-        )
-        .await;
+    let renamed = save_field(
+        &app,
+        &client,
+        &format!("/admin/auth/token/{token}/change/"),
+        ("name", "mine now"),
+    )
+    .await;
     assert_eq!(renamed.status(), 403);
     assert_delete_refused(&app, &client, "/admin/auth/token/", token).await;
     let form = app
