@@ -46,9 +46,7 @@ async fn the_permission_matrix_holds_on_every_admin_url() {
         let client = new_client();
         if let Some(name) = who {
             assert_eq!(
-                app.login_with(&client, name, common::PASSWORD)
-                    .await
-                    .status(),
+                app.login_status(&client, name).await,
                 200,
                 "non-staff refused"
             );
@@ -73,12 +71,7 @@ async fn the_permission_matrix_holds_on_every_admin_url() {
     };
     for user in ["bare", "some", "root"] {
         let client = new_client();
-        assert_eq!(
-            app.login_with(&client, user, common::PASSWORD)
-                .await
-                .status(),
-            302
-        );
+        assert_eq!(app.login_status(&client, user).await, 302);
         assert_eq!(app.get_with(&client, "/admin/").await.status(), 200);
         for (url, model, need) in &urls {
             let status = app.get_with(&client, url).await.status();
@@ -255,10 +248,8 @@ async fn invalid_forms_show_errors_beside_fields_and_save_nothing() {
         )
         .await;
     assert!(
-        duplicate
-            .text()
+        common::text_of(duplicate)
             .await
-            .unwrap()
             .contains("A user with that username already exists.")
     );
 

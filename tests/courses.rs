@@ -112,10 +112,8 @@ async fn courses_are_added_with_validated_keys() {
         .post_form("/admin/courses/course/add/", &[("course_id", DEMO)])
         .await;
     assert!(
-        duplicate
-            .text()
+        common::text_of(duplicate)
             .await
-            .unwrap()
             .contains("Course with this Course key already exists.")
     );
     let case = app
@@ -136,10 +134,8 @@ async fn courses_are_added_with_validated_keys() {
         )
         .await;
     assert!(
-        dates
-            .text()
+        common::text_of(dates)
             .await
-            .unwrap()
             .contains("The end date must not be before the start date.")
     );
 }
@@ -206,13 +202,7 @@ async fn the_advanced_settings_page_obeys_the_role_matrix() {
         ("admin_without", false),
     ] {
         let client = new_client();
-        assert_eq!(
-            app.login_with(&client, user, common::PASSWORD)
-                .await
-                .status(),
-            302,
-            "{user} logs in"
-        );
+        assert_eq!(app.login_status(&client, user).await, 302, "{user} logs in");
         let page = app.get_with(&client, &url).await;
         assert_eq!(page.status(), if allowed { 200 } else { 403 }, "{user} GET");
         let token = app.csrf_token_for(&client).await;

@@ -326,6 +326,15 @@ impl TestApp {
         .await
     }
 
+    /// The status of `client`'s login as `username` with [`PASSWORD`].
+    pub async fn login_status(
+        &self,
+        client: &reqwest::Client,
+        username: &str,
+    ) -> reqwest::StatusCode {
+        self.login_with(client, username, PASSWORD).await.status()
+    }
+
     /// Logs the default client in; panics unless the login succeeds.
     pub async fn login(&self, username: &str) {
         let response = self.login_with(&self.client, username, PASSWORD).await;
