@@ -140,9 +140,10 @@ impl ResponseError for AppError {
         let mut response = HttpResponse::build(self.status_code());
         if matches!(self, AppError::Unavailable(_)) {
             response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS.to_string()));
-            if client_wants_json() {
-                return response.json(serde_json::json!({ "error": message }));
-            }
+        }
+        // An API client (or one that asks for JSON) reads the error, not a page.
+        if client_wants_json() {
+            return response.json(serde_json::json!({ "error": message }));
         }
         let page = ErrorPage {
             title,

@@ -9,6 +9,9 @@ pub struct FieldErrors(BTreeMap<String, Vec<String>>);
 
 impl FieldErrors {
     pub const NON_FIELD: &'static str = "__all__";
+    /// Django's words for a select's value that is not among its choices.
+    pub const INVALID_CHOICE: &'static str =
+        "Select a valid choice. That choice is not one of the available choices.";
 
     pub fn add(&mut self, field: &str, message: impl Into<String>) {
         self.0

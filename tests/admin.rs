@@ -532,3 +532,34 @@ async fn a_user_delete_page_names_everything_that_goes_with_the_user() {
         "{page}"
     );
 }
+
+#[tokio::test]
+async fn an_object_that_is_not_there_sends_back_to_the_index_with_a_warning() {
+    let app = spawn_app().await;
+    app.login_superuser().await;
+    let gone = app.create_user("gone", false, false);
+    diesel::delete(users::table.find(gone))
+        .execute(&mut *app.conn())
+        .unwrap();
+    for page in ["change", "delete", "history"] {
+        let response = app.get(&format!("/admin/auth/user/{gone}/{page}/")).await;
+        assert_eq!(response.status(), 302, "{page}");
+        assert_eq!(location(&response), "/admin/", "{page}");
+        let index = app.get_html("/admin/").await;
+        let warning = format!("User with ID “{gone}” doesn’t exist. Perhaps it was deleted?");
+        assert!(index.contains(&warning), "{page}: {index}");
+    }
+    // A change posted for it meanwhile saves nothing and says the same.
+    let posted = app
+        .post_form(
+            &format!("/admin/auth/user/{gone}/change/"),
+            &[("username", "gone")],
+        )
+        .await;
+    assert_eq!(location(&posted), "/admin/");
+    assert!(
+        app.get_html("/admin/")
+            .await
+            .contains("Perhaps it was deleted?")
+    );
+}

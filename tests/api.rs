@@ -182,6 +182,19 @@ async fn the_learners_api_answers_as_upstream() {
     );
     assert!(paged["previous"].as_str().unwrap().contains("page=1"));
     assert!(paged["next"].is_null());
+    // NUL in a filter is refused, not dropped into "no filter"; in the username, it names
+    // no learner, answered as JSON like any other error of the API.
+    for nul in [
+        "course_id=%00",
+        "slug=a%00b",
+        "course_id=course-v1:a+b+c&issuing_component=%00",
+    ] {
+        let refused = get(format!("/api/badges/v1/assertions/user/alice/?{nul}")).await;
+        assert_eq!(refused.status(), 400, "{nul}");
+    }
+    let nul_user = get("/api/badges/v1/assertions/user/al%00ice/".into()).await;
+    assert_eq!(nul_user.status(), 404);
+    assert!(nul_user.json::<serde_json::Value>().await.unwrap()["error"].is_string());
     let out_of_range = get("/api/badges/v1/assertions/user/alice/?page=9".into()).await;
     assert_eq!(out_of_range.status(), 404);
     assert_eq!(
@@ -412,6 +425,8 @@ async fn bad_events_are_refused_naming_the_field() {
     let mut bad_email = certificate("e", "downloadable");
     bad_email["email"] = serde_json::json!("nobody");
     cases.push((bad_email, "email"));
+    // A status Open edX never reports (a typo of "downloadable") is no certificate state.
+    cases.push((certificate("f", "downloadabel"), "status"));
     for (body, field) in cases {
         let response = post_event(&app, "certificate", Some(&token), &body).await;
         assert_eq!(response.status(), 400, "{field}");
@@ -599,7 +614,7 @@ async fn operators_issue_a_badge_for_a_passing_certificate() {
     assert_eq!(joined.status(), 302);
     let page = app.get_html(&location(&joined)).await;
     assert!(
-        page.contains("0 award job(s) queued. 1 already waiting: not queued twice. 1 certificate(s) skipped: not passing."),
+        page.contains("0 award job(s) queued. 1 already waiting: not queued twice. 1 certificate(s) skipped: not passing, or no longer there."),
         "{page}"
     );
     assert_eq!(jobs_now(), 1, "the waiting job joined");
@@ -611,7 +626,9 @@ async fn operators_issue_a_badge_for_a_passing_certificate() {
     assert_eq!(issued.status(), 302);
     let page = app.get_html(&location(&issued)).await;
     assert!(
-        page.contains("1 award job(s) queued. 1 certificate(s) skipped: not passing."),
+        page.contains(
+            "1 award job(s) queued. 1 certificate(s) skipped: not passing, or no longer there."
+        ),
         "{page}"
     );
     assert_eq!(jobs_now(), 2, "only the passing certificate");

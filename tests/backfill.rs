@@ -13,7 +13,7 @@ use serde_json::json;
 const COURSE: &str = "course-v1:Late+Badges+2026";
 
 /// The course, with "Issue Open Badges" as given; returns its admin id.
-fn course(app: &TestApp, issue_badges: bool) -> i64 {
+fn course(app: &TestApp, issue_badges: bool) -> courses::CourseId {
     let mut conn = app.conn();
     let course = match courses::find_by_key(&mut conn, COURSE).unwrap() {
         Some(course) => course,
@@ -52,7 +52,7 @@ fn badges(app: &TestApp) -> i64 {
 
 /// One learner awarded while badges were on; three passing and one failing certificate
 /// while they were off (their awards skipped); then badges on again.
-fn late_course(app: &TestApp) -> i64 {
+fn late_course(app: &TestApp) -> courses::CourseId {
     course(app, true);
     certificate(app, "early", "downloadable");
     drain(app);

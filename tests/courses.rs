@@ -17,7 +17,7 @@ use samples::*;
 const DEMO: &str = "course-v1:edX+DemoX+Demo_Course";
 const OTHER: &str = "course-v1:edX+Other+2026";
 
-fn create_course(app: &TestApp, key: &str, name: &str) -> i64 {
+fn create_course(app: &TestApp, key: &str, name: &str) -> courses::CourseId {
     courses::create(&mut app.conn(), &CourseKey::parse(key).unwrap(), name)
         .unwrap()
         .id
@@ -286,10 +286,15 @@ async fn saving_the_setting_records_history_and_explains_what_stays() {
         .unwrap();
     assert!(message.contains("Issue Open Badges"));
 
-    let bad = app
-        .post_form(&settings_url(DEMO), &[("issue_badges", "maybe")])
-        .await;
-    assert_eq!(bad.status(), 400);
+    for refused in [&[("issue_badges", "maybe")][..], &[]] {
+        let bad = app.post_form(&settings_url(DEMO), refused).await;
+        assert_eq!(bad.status(), 400, "{refused:?}");
+        let page = bad.text().await.unwrap();
+        assert!(
+            page.contains("must be true or false"),
+            "{refused:?}: {page}"
+        );
+    }
     // CSRF: a post without the token is refused.
     let forged = app
         .client
@@ -653,11 +658,13 @@ async fn the_report_is_a_list_like_every_other() {
     // Read-only: no Add button, no bulk actions.
     assert!(!sorted.contains("addlink") && !sorted.contains("name=\"action\""));
     assert!(sorted.contains("Export CSV"));
-    // Past the last page, the last page; an undeclared parameter goes back to the report.
+    // Past the last page, the last page, saying so; an undeclared parameter goes back to
+    // the report.
+    let past = app.get_html("/admin/badges/frozen-images/?p=99").await;
+    assert!(past.contains("2 of 2 frozen course badge images"), "{past}");
     assert!(
-        app.get_html("/admin/badges/frozen-images/?p=99")
-            .await
-            .contains("2 of 2 frozen course badge images")
+        past.contains("There is no page 99: this is the last page, 1."),
+        "{past}"
     );
     let unknown = app
         .get("/admin/badges/frozen-images/?password__startswith=a")

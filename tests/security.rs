@@ -195,16 +195,18 @@ async fn error_pages_and_login_first_for_any_admin_url() {
     }
     app.login_superuser().await;
     assert_eq!(app.get("/admin/auth/nope/").await.status(), 404);
-    assert_eq!(
-        app.get("/admin/auth/user/999999/change/").await.status(),
-        404
-    );
-    assert_eq!(
-        app.get("/admin/auth/user/not-a-number/change/")
-            .await
-            .status(),
-        404
-    );
+    // An object that is not there, or an id that names none: back to the index with
+    // Django's warning, not a bare 404.
+    for id in ["999999", "not-a-number"] {
+        let response = app.get(&format!("/admin/auth/user/{id}/change/")).await;
+        assert_eq!(response.status(), 302, "{id}");
+        assert_eq!(location(&response), "/admin/", "{id}");
+        let index = app.get_html("/admin/").await;
+        assert!(
+            index.contains(&format!("User with ID “{id}” doesn’t exist.")),
+            "{id}"
+        );
+    }
 }
 
 #[tokio::test]

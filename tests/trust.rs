@@ -41,7 +41,12 @@ fn grant_all(app: &TestApp, user: i64, grants: &[&str]) {
 
 /// Neither the delete page nor "Delete selected" on the changelist (`list`) deletes
 /// object `id`: both answer 403.
-async fn assert_delete_refused(app: &TestApp, client: &reqwest::Client, list: &str, id: i64) {
+async fn assert_delete_refused(
+    app: &TestApp,
+    client: &reqwest::Client,
+    list: &str,
+    id: impl std::fmt::Display,
+) {
     let single = app
         .post_form_with(client, &format!("{list}{id}/delete/"), &[("post", "yes")])
         .await;
@@ -600,6 +605,9 @@ async fn assert_badge_blocks_deletion(app: &TestApp, url: &str) {
         "the page names the badge"
     );
     assert!(page.contains("revoke"), "and points to revocation");
+    // Why, for what stands in the way: the badges, and no word of course team roles.
+    assert!(page.contains("Issued badges are never deleted"), "{page}");
+    assert!(!page.contains("team roles"), "{page}");
 }
 
 #[tokio::test]
@@ -629,7 +637,7 @@ async fn issued_badges_are_never_deleted_with_their_class_or_learner() {
 }
 
 /// A course of its own for a test.
-fn new_course(app: &TestApp, key: &str) -> i64 {
+fn new_course(app: &TestApp, key: &str) -> accolade::courses::CourseId {
     accolade::courses::create(
         &mut app.conn(),
         &accolade::courses::CourseKey::parse(key).unwrap(),
@@ -719,7 +727,7 @@ async fn course_team_roles_are_rights_too() {
 
     // Course roles are given like rights: only a role the giver holds on that course, and
     // only to a user she may manage.
-    let give = |user: i64, course: i64, role: &'static str| {
+    let give = |user: i64, course: accolade::courses::CourseId, role: &'static str| {
         let (user, course) = (user.to_string(), course.to_string());
         let (app, client) = (&app, &client);
         async move {
@@ -1182,6 +1190,7 @@ async fn a_course_keeps_its_team_until_each_role_is_removed() {
         page.contains("Course team role: teacher (instructor)") && page.contains("Cannot delete"),
         "{page}"
     );
+    assert!(page.contains("team roles are removed first"), "{page}");
     assert_delete_refused(&app, &client, "/admin/courses/course/", course).await;
     let team: i64 = accolade::db::schema::course_roles::table
         .count()
@@ -1333,7 +1342,10 @@ async fn account_rules_hold_outside_the_admin() {
     // Tokens: only users the creator may manage; the secret once.
     for refused in [root.to_string(), "x".into()] {
         let none = service_tokens::create_by(conn, editor, "LMS", &refused).unwrap();
-        assert_eq!(none.unwrap_err().get("user"), ["Select a valid choice."]);
+        assert_eq!(
+            none.unwrap_err().get("user"),
+            ["Select a valid choice. That choice is not one of the available choices."]
+        );
     }
     let missing = service_tokens::create_by(conn, editor, " ", "").unwrap();
     let errors = missing.unwrap_err();

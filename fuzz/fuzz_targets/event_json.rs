@@ -10,10 +10,10 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if let Ok(event) = parse_certificate(&body) {
-        assert!(!event.event_id.is_empty() && !event.username.is_empty());
-        assert!(event.email.contains('@'));
+        assert!(!event.head.event_id.is_empty() && !event.head.username.is_empty());
+        assert!(event.head.email.contains('@'));
     }
     if let Ok(event) = parse_enrollment(&body) {
-        assert!(!event.event_id.is_empty() && !event.mode.is_empty());
+        assert!(!event.head.event_id.is_empty() && !event.head.mode.is_empty());
     }
 });

@@ -8,6 +8,15 @@ use crate::db::DbConnection;
 use crate::images::{self, ProcessedImage};
 pub use crate::validation::FieldErrors;
 
+/// The (value, label) choices of a select or a filter.
+pub type Choices = Vec<(String, String)>;
+
+/// Choices known in the code, as a select or a filter offers them.
+pub fn choices_of(pairs: &[(&str, &str)]) -> Choices {
+    let owned = pairs.iter().map(|(v, l)| (v.to_string(), l.to_string()));
+    owned.collect()
+}
+
 /// How a field is shown and read.
 #[derive(Debug, Clone)]
 pub enum Widget {
@@ -17,8 +26,8 @@ pub enum Widget {
     Email,
     Password,
     Checkbox,
-    Select(Vec<(String, String)>),
-    MultiSelect(Vec<(String, String)>),
+    Select(Choices),
+    MultiSelect(Choices),
     Textarea,
     /// A calendar date, `YYYY-MM-DD`.
     Date,
@@ -212,15 +221,38 @@ impl FormData {
 
     /// The submitted values as a typed form. Names the form does not declare (the CSRF
     /// token, the pressed button) are ignored; a value the form cannot hold (text for a
-    /// number, two values for one) refuses the form as a whole.
+    /// number, two values for one) refuses the form as a whole, naming the field sent
+    /// twice.
     pub fn to_form<F: DeserializeOwned>(&self) -> Result<F, FieldErrors> {
-        let encoded = serde_html_form::to_string(&self.0).expect("pairs serialise");
-        serde_html_form::from_str(&encoded).map_err(|_| {
+        let read = |pairs: &[(String, String)]| {
+            let encoded = serde_html_form::to_string(pairs).expect("pairs serialise");
+            serde_html_form::from_str::<F>(&encoded)
+        };
+        read(&self.0).map_err(|_| {
             let mut errors = FieldErrors::default();
-            errors.add(
-                FieldErrors::NON_FIELD,
-                "The form could not be read: a value is not of the kind its field takes.",
-            );
+            // A field that takes one value, sent more than once: the form reads without
+            // its repeats.
+            let repeated =
+                self.0.iter().enumerate().filter(|(i, (name, _))| {
+                    self.0[..*i].iter().any(|(earlier, _)| earlier == name)
+                });
+            let mut names: Vec<&str> = repeated.map(|(_, (name, _))| name.as_str()).collect();
+            names.dedup();
+            let once = |name: &str| -> Vec<(String, String)> {
+                let mut seen = false;
+                let keep =
+                    |(n, _): &&(String, String)| n != name || !std::mem::replace(&mut seen, true);
+                self.0.iter().filter(keep).cloned().collect()
+            };
+            let message = match names.into_iter().find(|name| read(&once(name)).is_ok()) {
+                Some(name) => {
+                    format!("The field “{name}” was sent more than once; it takes one value.")
+                }
+                None => {
+                    "The form could not be read: a value is not of the kind its field takes.".into()
+                }
+            };
+            errors.add(FieldErrors::NON_FIELD, message);
             errors
         })
     }
@@ -378,5 +410,35 @@ mod tests {
             &FormData::new(vec![("name".into(), "abcd".into())]),
         );
         assert!(errors.get("name")[0].contains("at most 3"));
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    struct NameAndTags {
+        name: String,
+        #[serde(default)]
+        tags: Vec<String>,
+    }
+
+    #[test]
+    fn a_single_value_field_sent_twice_is_named() {
+        let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+        let tags = FormData::new(vec![
+            pair("name", "a"),
+            pair("tags", "1"),
+            pair("tags", "2"),
+        ]);
+        let form: NameAndTags = tags.to_form().unwrap();
+        assert_eq!((form.name.as_str(), form.tags.len()), ("a", 2));
+        let twice = FormData::new(vec![
+            pair("tags", "1"),
+            pair("name", "a"),
+            pair("tags", "2"),
+            pair("name", "b"),
+        ]);
+        let errors = twice.to_form::<NameAndTags>().unwrap_err();
+        assert_eq!(
+            errors.get(FieldErrors::NON_FIELD),
+            ["The field “name” was sent more than once; it takes one value."]
+        );
     }
 }

@@ -2,7 +2,9 @@
 //! hash (see [`Widget::Image`]), with the "If the image is not square" choice beside it.
 //! Any model form with an image uses these; the model says only which field it is.
 
-use super::form::{FieldSpec, FormData, ProcessedUpload, ProcessedUploads, Upload, Widget};
+use super::form::{
+    FieldErrors, FieldSpec, FormData, ProcessedUpload, ProcessedUploads, Upload, Widget,
+};
 use super::list::Cell;
 use crate::images::{self, ImageError, Limits, SquareMode};
 
@@ -47,7 +49,9 @@ pub fn thumbnail(hash: &str, alt: impl Into<String>) -> Cell {
 pub fn process_upload(data: &FormData, field: &str, limits: &Limits) -> ProcessedUploads {
     let mut processed = ProcessedUploads::default();
     let Some(square) = SquareMode::parse(&data.text(SQUARE_FIELD)) else {
-        processed.errors.add(SQUARE_FIELD, "Select a valid choice.");
+        processed
+            .errors
+            .add(SQUARE_FIELD, FieldErrors::INVALID_CHOICE);
         return processed;
     };
     match data.file(field) {
@@ -90,7 +94,7 @@ mod tests {
         let processed = process_upload(&data, "icon", &Limits::default());
         assert_eq!(
             processed.errors.get(SQUARE_FIELD),
-            ["Select a valid choice."]
+            [FieldErrors::INVALID_CHOICE]
         );
         assert!(processed.images.is_empty());
     }

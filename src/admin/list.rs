@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use diesel::QueryResult;
 
+use super::form::{Choices, choices_of};
 use crate::db::DbConnection;
 
 pub const PER_PAGE: i64 = 100;
@@ -83,55 +84,101 @@ impl Row {
     }
 }
 
-/// A sidebar filter: the query parameter it sets and the values it offers.
+/// A sidebar filter as a model declares it (Django's `list_filter`): the query parameter
+/// it sets, its title, and where its choices come from.
 #[derive(Debug)]
-pub struct FilterSpec {
+pub struct Filter {
     pub param: &'static str,
     pub title: &'static str,
-    pub choices: Vec<(String, String)>,
+    pub choices: FilterChoices,
 }
 
-impl FilterSpec {
-    /// A filter offering the given (value, label) choices.
-    pub fn new(
-        param: &'static str,
-        title: &'static str,
-        choices: Vec<(String, String)>,
-    ) -> FilterSpec {
-        FilterSpec {
+#[derive(Debug)]
+pub enum FilterChoices {
+    /// (value, label) pairs known in the code.
+    Fixed(&'static [(&'static str, &'static str)]),
+    /// One choice per value, each shown as it is stored.
+    Values(&'static [&'static str]),
+    /// Choices that depend on the data, given by the model admin when the list is shown.
+    FromData,
+}
+
+const YES_NO: [(&str, &str); 2] = [("1", "Yes"), ("0", "No")];
+
+/// The choices of a date filter, as Django's: how far back each reaches.
+const DATE_CHOICES: [(&str, &str); 4] = [
+    ("today", "Today"),
+    ("week", "Past 7 days"),
+    ("month", "This month"),
+    ("year", "This year"),
+];
+
+impl Filter {
+    const fn new(param: &'static str, title: &'static str, choices: FilterChoices) -> Filter {
+        Filter {
             param,
             title,
             choices,
         }
     }
 
-    /// Yes / No, as `param=1` / `param=0`.
-    pub fn boolean(param: &'static str, title: &'static str) -> FilterSpec {
-        FilterSpec {
-            param,
-            title,
-            choices: vec![("1".into(), "Yes".into()), ("0".into(), "No".into())],
-        }
+    /// Yes / No, as `param=1` / `param=0`; read back with [`ListQuery::bool_filter`].
+    pub const fn boolean(param: &'static str, title: &'static str) -> Filter {
+        Filter::new(param, title, FilterChoices::Fixed(&YES_NO))
     }
 
-    /// One choice per value, each shown as it is stored.
-    pub fn values(param: &'static str, title: &'static str, values: &[&str]) -> FilterSpec {
-        FilterSpec {
-            param,
-            title,
-            choices: values
+    pub const fn values(
+        param: &'static str,
+        title: &'static str,
+        values: &'static [&'static str],
+    ) -> Filter {
+        Filter::new(param, title, FilterChoices::Values(values))
+    }
+
+    pub const fn choices(
+        param: &'static str,
+        title: &'static str,
+        choices: &'static [(&'static str, &'static str)],
+    ) -> Filter {
+        Filter::new(param, title, FilterChoices::Fixed(choices))
+    }
+
+    /// On a time column, as Django's: today, the past 7 days, this month, this year; read
+    /// back with [`ListQuery::since`].
+    pub const fn dates(param: &'static str, title: &'static str) -> Filter {
+        Filter::new(param, title, FilterChoices::Fixed(&DATE_CHOICES))
+    }
+
+    /// Choices from the data (e.g. the groups there are).
+    pub const fn from_data(param: &'static str, title: &'static str) -> Filter {
+        Filter::new(param, title, FilterChoices::FromData)
+    }
+
+    /// The filter as shown, with `from_data` choices for a [`FilterChoices::FromData`] one.
+    pub fn spec(&self, from_data: Choices) -> FilterSpec {
+        let choices = match self.choices {
+            FilterChoices::Fixed(pairs) => choices_of(pairs),
+            FilterChoices::Values(values) => values
                 .iter()
                 .map(|v| (v.to_string(), v.to_string()))
                 .collect(),
-        }
+            FilterChoices::FromData => from_data,
+        };
+        FilterSpec::new(self.param, self.title, choices)
     }
+}
 
-    /// Choices as (value, label).
-    pub fn choices(
-        param: &'static str,
-        title: &'static str,
-        choices: Vec<(String, String)>,
-    ) -> FilterSpec {
+/// A sidebar filter as shown: the query parameter it sets and the values it offers.
+#[derive(Debug)]
+pub struct FilterSpec {
+    pub param: &'static str,
+    pub title: &'static str,
+    pub choices: Choices,
+}
+
+impl FilterSpec {
+    /// A filter offering the given (value, label) choices.
+    pub fn new(param: &'static str, title: &'static str, choices: Choices) -> FilterSpec {
         FilterSpec {
             param,
             title,
@@ -385,31 +432,8 @@ pub fn contains_pattern(term: &str) -> String {
     pattern
 }
 
-/// The choices of a date filter, as Django's: how far back each reaches.
-const DATE_CHOICES: [(&str, &str); 4] = [
-    ("today", "Today"),
-    ("week", "Past 7 days"),
-    ("month", "This month"),
-    ("year", "This year"),
-];
-
-impl FilterSpec {
-    /// A date filter on a time column, as Django's: today, the past 7 days, this month,
-    /// this year. The model reads the choice back with [`ListQuery::since`].
-    pub fn dates(param: &'static str, title: &'static str) -> FilterSpec {
-        FilterSpec {
-            param,
-            title,
-            choices: DATE_CHOICES
-                .iter()
-                .map(|&(value, label)| (value.to_string(), label.to_string()))
-                .collect(),
-        }
-    }
-}
-
 impl ListQuery {
-    /// Where the period a [`FilterSpec::dates`] filter picked begins, at `now` (UTC):
+    /// Where the period a [`Filter::dates`] filter picked begins, at `now` (UTC):
     /// `None` when the filter is not set.
     pub fn since(&self, param: &str, now: chrono::NaiveDateTime) -> Option<chrono::NaiveDateTime> {
         use chrono::Datelike;
@@ -519,8 +543,8 @@ macro_rules! list_page {
         $page.into_iter().map($row).collect::<Vec<$crate::admin::Row>>()
     };
     (@rows rows, $conn:ident, $page:ident, $rows:expr) => {{
-        let rows: Vec<$crate::admin::Row> = ($rows)(&mut *$conn, $page)?;
-        rows
+        let rows: diesel::QueryResult<Vec<$crate::admin::Row>> = ($rows)(&mut *$conn, $page);
+        rows?
     }};
     ($conn:expr, $q:expr, $meta:expr,
      $total:ident: $table:expr,
@@ -600,7 +624,7 @@ mod tests {
 
     #[test]
     fn unknown_parameters_are_refused() {
-        let filters = [FilterSpec::boolean("is_staff", "staff")];
+        let filters = [Filter::boolean("is_staff", "staff").spec(Vec::new())];
         let pairs = |k: &str| vec![(k.to_string(), "1".to_string())];
         assert!(ListQuery::parse(&pairs("is_staff"), COLUMNS, &filters).is_ok());
         assert_eq!(
@@ -661,7 +685,7 @@ mod tests {
 
     #[test]
     fn date_filters_reach_back_to_the_start_of_their_period() {
-        let filters = [FilterSpec::dates("created", "date")];
+        let filters = [Filter::dates("created", "date").spec(Vec::new())];
         let at = |value: &str| {
             let pairs = vec![("created".to_string(), value.to_string())];
             let query = ListQuery::parse(&pairs, COLUMNS, &filters).unwrap();

@@ -10,12 +10,12 @@ pub mod model;
 pub mod site;
 
 pub use form::{
-    FieldErrors, FieldSpec, FormChecks, FormData, ProcessedUpload, ProcessedUploads, Upload,
-    Widget, checkbox, parse_ids,
+    Choices, FieldErrors, FieldSpec, FormChecks, FormData, ProcessedUpload, ProcessedUploads,
+    Upload, Widget, checkbox, choices_of, parse_ids,
 };
-pub use list::{Cell, Column, FilterSpec, ListPage, ListQuery, ListSource, Row};
+pub use list::{Cell, Column, Filter, FilterSpec, ListPage, ListQuery, ListSource, Row};
 pub use model::{
-    ActionOutcome, ActionSpec, Actor, AdminMeta, DeletedObject, Deletion, DynModelAdmin,
-    ModelAdmin, ModelInfo, SaveError, Saved,
+    ActionOutcome, ActionSpec, Actor, AdminMeta, DeletedObject, Deletion, DynModelAdmin, Loaded,
+    ModelAdmin, ModelInfo, Request, SaveError, SaveResult, Saved,
 };
 pub use site::AdminSite;

@@ -10,8 +10,8 @@ use diesel::QueryResult;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::form::{FieldErrors, FieldSpec, FormData, ProcessedUploads, parse_ids};
-use super::list::{Column, FilterSpec, ListPage, ListQuery};
+use super::form::{Choices, FieldErrors, FieldSpec, FormData, ProcessedUploads, parse_ids};
+use super::list::{Column, Filter, FilterChoices, FilterSpec, ListPage, ListQuery};
 use crate::auth::permissions::Action;
 use crate::db::DbConnection;
 
@@ -38,6 +38,8 @@ pub struct AdminMeta {
     pub columns: &'static [Column],
     /// Whether the changelist shows a search box, and what it searches.
     pub search_help: Option<&'static str>,
+    /// The sidebar's filters, in order.
+    pub filters: &'static [Filter],
     pub actions: &'static [ActionSpec],
     /// Actions (by name) also offered as buttons on an object's change page.
     pub object_actions: &'static [&'static str],
@@ -60,6 +62,7 @@ impl AdminMeta {
             info,
             columns,
             search_help: None,
+            filters: &[],
             actions: &[],
             object_actions: &[],
             offers: &[Action::View, Action::Add, Action::Change, Action::Delete],
@@ -80,6 +83,11 @@ impl AdminMeta {
 
     pub const fn search(mut self, help: &'static str) -> AdminMeta {
         self.search_help = Some(help);
+        self
+    }
+
+    pub const fn filters(mut self, filters: &'static [Filter]) -> AdminMeta {
+        self.filters = filters;
         self
     }
 
@@ -109,12 +117,39 @@ impl AdminMeta {
     }
 }
 
+impl ModelInfo {
+    pub const fn new(
+        (app_label, app_name): (&'static str, &'static str),
+        model: &'static str,
+        verbose_name: &'static str,
+        verbose_name_plural: &'static str,
+    ) -> ModelInfo {
+        ModelInfo {
+            app_label,
+            app_name,
+            model,
+            verbose_name,
+            verbose_name_plural,
+        }
+    }
+}
+
 /// Who is acting, for models whose fields depend on it (e.g. only superusers grant rights).
 #[derive(Clone, Copy, Debug)]
 pub struct Actor {
     pub user_id: i64,
     pub is_superuser: bool,
 }
+
+/// What a hook that depends on who acts receives (as Django's hooks receive `request`):
+/// the connection, and the acting user.
+pub struct Request<'a> {
+    pub conn: &'a mut DbConnection,
+    pub actor: Actor,
+}
+
+/// What [`ModelAdmin::load`] finds: the object's display string and its form values.
+pub type Loaded<Form> = Option<(String, Form)>;
 
 /// A bulk action besides "Delete selected".
 #[derive(Debug)]
@@ -200,6 +235,8 @@ impl Saved {
     }
 }
 
+pub type SaveResult = Result<Saved, SaveError>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum SaveError {
     #[error("invalid form")]
@@ -226,6 +263,8 @@ pub struct DeletedObject {
     /// one (issued badges): while there are any, the delete is refused (Django's protected
     /// objects).
     pub protected: Vec<String>,
+    /// Why they are protected, and what to do instead.
+    pub protected_because: Vec<&'static str>,
     /// Why the acting user may not delete this object (see [`ModelAdmin::refusal`]).
     pub refusal: Option<String>,
 }
@@ -236,13 +275,18 @@ impl DeletedObject {
             repr: repr.into(),
             related,
             protected: Vec::new(),
+            protected_because: Vec::new(),
             refusal: None,
         }
     }
 
-    /// Names the protected objects that keep this one from being deleted.
-    pub fn protected_by(mut self, protected: Vec<String>) -> DeletedObject {
-        self.protected = protected;
+    /// Names protected objects that keep this one from being deleted, and `because`: why
+    /// they are protected and what to do instead. Nothing, when there are none.
+    pub fn protected_by(mut self, protected: Vec<String>, because: &'static str) -> DeletedObject {
+        if !protected.is_empty() {
+            self.protected.extend(protected);
+            self.protected_because.push(because);
+        }
         self
     }
 
@@ -262,6 +306,15 @@ pub struct Deletion<Id> {
     pub delete: fn(&mut DbConnection, &[Id]) -> QueryResult<usize>,
 }
 
+impl<Id> Deletion<Id> {
+    pub const fn new(
+        preview: DeletionPreview<Id>,
+        delete: fn(&mut DbConnection, &[Id]) -> QueryResult<usize>,
+    ) -> Deletion<Id> {
+        Deletion { preview, delete }
+    }
+}
+
 /// See [`Deletion::preview`].
 pub type DeletionPreview<Id> =
     fn(&mut DbConnection, &[Id]) -> QueryResult<Vec<(Id, String, Vec<String>)>>;
@@ -276,7 +329,14 @@ pub trait ModelAdmin: Send + Sync + 'static {
     /// through [`super::form::checkbox`]) and written back for display.
     type Form: Serialize + DeserializeOwned + Default;
 
-    fn meta(&self) -> &'static AdminMeta;
+    /// The model's declaration.
+    const META: &'static AdminMeta;
+
+    /// The declaration in force: [`ModelAdmin::META`], unless it depends on the site's
+    /// configuration (e.g. badge actions only while badging is on).
+    fn meta(&self) -> &'static AdminMeta {
+        Self::META
+    }
 
     /// The add form's initial values (e.g. a checkbox that defaults to on, or the values
     /// in force for a versioned configuration).
@@ -284,8 +344,14 @@ pub trait ModelAdmin: Send + Sync + 'static {
         Ok(Self::Form::default())
     }
 
-    fn filters(&self, _conn: &mut DbConnection) -> QueryResult<Vec<FilterSpec>> {
-        Ok(Vec::new())
+    /// The choices of a filter declared [`Filter::from_data`], or `None` to leave the
+    /// filter out.
+    fn filter_choices(
+        &self,
+        _conn: &mut DbConnection,
+        _param: &str,
+    ) -> QueryResult<Option<Choices>> {
+        Ok(None)
     }
 
     /// Turns the form's uploads into what will be stored (e.g. decodes and scales an
@@ -306,12 +372,7 @@ pub trait ModelAdmin: Send + Sync + 'static {
     /// permissions (e.g. a user with more rights than the actor's), or `None`. The change
     /// form then shows the object read-only with the reason, a change is refused, and so
     /// is a delete.
-    fn refusal(
-        &self,
-        _conn: &mut DbConnection,
-        _actor: Actor,
-        _id: &Self::Id,
-    ) -> QueryResult<Option<String>> {
+    fn refusal(&self, _req: &mut Request, _id: &Self::Id) -> QueryResult<Option<String>> {
         Ok(None)
     }
 
@@ -320,67 +381,50 @@ pub trait ModelAdmin: Send + Sync + 'static {
 
     /// The form's fields; `id` is `None` on the add form. By default the read-only
     /// fields the declaration names ([`AdminMeta::view_fields`]).
-    fn fields(
-        &self,
-        _conn: &mut DbConnection,
-        _actor: Actor,
-        _id: Option<&Self::Id>,
-    ) -> QueryResult<Vec<FieldSpec>> {
+    fn fields(&self, _req: &mut Request, _id: Option<&Self::Id>) -> QueryResult<Vec<FieldSpec>> {
         Ok(FieldSpec::read_only_list(self.meta().view_fields))
     }
 
     /// The object's display string and its current form values.
-    fn load(
-        &self,
-        conn: &mut DbConnection,
-        id: &Self::Id,
-    ) -> QueryResult<Option<(String, Self::Form)>>;
+    fn load(&self, conn: &mut DbConnection, id: &Self::Id) -> QueryResult<Loaded<Self::Form>>;
 
     /// Validates and saves; runs inside a transaction with the history entry. Models
     /// whose fields are all display-only are never saved (the form has no Save button and
     /// a POST is refused), so they need not implement it.
-    fn save(
-        &self,
-        _conn: &mut DbConnection,
-        _actor: Actor,
-        _id: Option<&Self::Id>,
-        _form: Self::Form,
-    ) -> Result<Saved, SaveError> {
+    fn save(&self, _req: &mut Request, _id: Option<&Self::Id>, _form: Self::Form) -> SaveResult {
         Err(not_offered("saving").into())
     }
 
     /// How the model deletes, when two domain calls say it all (see [`Deletion`]): the
     /// default `delete_preview` and `delete` call it.
-    fn deletion(&self) -> Option<Deletion<Self::Id>> {
-        None
-    }
+    const DELETION: Option<Deletion<Self::Id>> = None;
 
     /// What deleting these objects would remove; ids that do not exist are left out.
     /// Needed only when the model offers [`Action::Delete`]; by default from
-    /// [`ModelAdmin::deletion`].
+    /// [`ModelAdmin::DELETION`].
     fn delete_preview(
         &self,
         conn: &mut DbConnection,
         ids: &[Self::Id],
     ) -> QueryResult<Vec<(Self::Id, DeletedObject)>> {
-        let deletion = self.deletion().ok_or_else(|| not_offered("deleting"))?;
+        let deletion = Self::DELETION.ok_or_else(|| not_offered("deleting"))?;
         let found = (deletion.preview)(conn, ids)?.into_iter();
         let found = found.map(|(id, repr, related)| (id, DeletedObject::new(repr, related)));
         Ok(found.collect())
     }
 
-    /// By default through [`ModelAdmin::deletion`].
+    /// By default through [`ModelAdmin::DELETION`].
     fn delete(&self, conn: &mut DbConnection, ids: &[Self::Id]) -> QueryResult<usize> {
-        let deletion = self.deletion().ok_or_else(|| not_offered("deleting"))?;
+        let deletion = Self::DELETION.ok_or_else(|| not_offered("deleting"))?;
         (deletion.delete)(conn, ids)
     }
 
-    /// Runs a declared bulk action inside a transaction; the generic code logs a history
+    /// Runs a declared bulk action inside a transaction (the generic code refuses any
+    /// other, so a model with one action need not look at its name) and logs a history
     /// entry for every object the outcome names.
     fn run_action(
         &self,
-        _conn: &mut DbConnection,
-        _actor: Actor,
+        _req: &mut Request,
         _action: &str,
         _ids: &[Self::Id],
     ) -> QueryResult<ActionOutcome> {
@@ -490,7 +534,18 @@ impl<T: ModelAdmin> DynModelAdmin for T {
     }
 
     fn filters(&self, conn: &mut DbConnection) -> QueryResult<Vec<FilterSpec>> {
-        ModelAdmin::filters(self, conn)
+        let mut shown = Vec::new();
+        for filter in self.meta().filters {
+            let from_data = match filter.choices {
+                FilterChoices::FromData => match self.filter_choices(conn, filter.param)? {
+                    Some(choices) => choices,
+                    None => continue,
+                },
+                _ => Vec::new(),
+            };
+            shown.push(filter.spec(from_data));
+        }
+        Ok(shown)
     }
 
     fn process_uploads(&self, data: &FormData) -> ProcessedUploads {
@@ -508,7 +563,7 @@ impl<T: ModelAdmin> DynModelAdmin for T {
         id: &str,
     ) -> QueryResult<Option<String>> {
         match id.parse() {
-            Ok(id) => ModelAdmin::refusal(self, conn, actor, &id),
+            Ok(id) => ModelAdmin::refusal(self, &mut Request { conn, actor }, &id),
             Err(_) => Ok(None),
         }
     }
@@ -524,7 +579,7 @@ impl<T: ModelAdmin> DynModelAdmin for T {
         id: Option<&str>,
     ) -> QueryResult<Vec<FieldSpec>> {
         let id = id.and_then(|id| id.parse().ok());
-        ModelAdmin::fields(self, conn, actor, id.as_ref())
+        ModelAdmin::fields(self, &mut Request { conn, actor }, id.as_ref())
     }
 
     fn load(&self, conn: &mut DbConnection, id: &str) -> QueryResult<Option<(String, FormData)>> {
@@ -546,7 +601,7 @@ impl<T: ModelAdmin> DynModelAdmin for T {
             None => None,
         };
         let form = data.to_form().map_err(SaveError::Invalid)?;
-        ModelAdmin::save(self, conn, actor, id.as_ref(), form)
+        ModelAdmin::save(self, &mut Request { conn, actor }, id.as_ref(), form)
     }
 
     fn delete_preview(
@@ -572,6 +627,7 @@ impl<T: ModelAdmin> DynModelAdmin for T {
         action: &str,
         ids: &[String],
     ) -> QueryResult<ActionOutcome> {
-        ModelAdmin::run_action(self, conn, actor, action, &parse_ids::<T::Id>(ids))
+        let ids = parse_ids::<T::Id>(ids);
+        ModelAdmin::run_action(self, &mut Request { conn, actor }, action, &ids)
     }
 }

@@ -5,12 +5,12 @@
 use diesel::prelude::*;
 
 use super::users::{self, User};
+use crate::courses::CourseId;
 use crate::courses::roles::{NewRole, Role, team_roles};
 use crate::db::DbConnection;
 use crate::db::schema::{course_roles, courses};
 use crate::validation::FieldErrors;
 
-const INVALID_CHOICE: &str = "Select a valid choice.";
 const ROLE_TAKEN: &str = "This user already has a role on this course.";
 /// The unique key "one role per user and course", by the name the migrations give it.
 const ONE_ROLE_PER_COURSE: &str = "course_roles_course_id_user_id_key";
@@ -24,7 +24,7 @@ pub fn grant_refusal(
     conn: &mut DbConnection,
     actor: &User,
     target: &User,
-    course: i64,
+    course: CourseId,
     role: Role,
 ) -> QueryResult<Option<&'static str>> {
     if actor.is_superuser {
@@ -72,12 +72,12 @@ pub fn save_role(
     let mut errors = FieldErrors::default();
     let user = users::find(conn, new.user)?;
     if user.is_none() {
-        errors.add("user", INVALID_CHOICE);
+        errors.add("user", FieldErrors::INVALID_CHOICE);
     }
     let course_exists: bool =
         diesel::select(diesel::dsl::exists(courses::table.find(new.course))).get_result(conn)?;
     if !course_exists {
-        errors.add("course", INVALID_CHOICE);
+        errors.add("course", FieldErrors::INVALID_CHOICE);
     }
     let clash: Option<i64> = course_roles::table
         .filter(course_roles::user_id.eq(new.user))

@@ -170,7 +170,7 @@ pub fn create_by(
     };
     match chosen {
         None if user.is_empty() => errors.add("user", "This field is required."),
-        None => errors.add("user", "Select a valid choice."),
+        None => errors.add("user", FieldErrors::INVALID_CHOICE),
         Some(_) => {}
     }
     match chosen {
@@ -240,12 +240,20 @@ pub fn revoke(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<(i64, Str
 }
 
 /// The tokens among `ids` that exist, as (id, name), by id.
-pub fn names(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<(i64, String)>> {
-    service_tokens::table
+/// The tokens among `ids` that exist, as (id, name, what is deleted with it: nothing).
+pub fn deleted(
+    conn: &mut DbConnection,
+    ids: &[i64],
+) -> QueryResult<Vec<(i64, String, Vec<String>)>> {
+    let found: Vec<(i64, String)> = service_tokens::table
         .filter(service_tokens::id.eq_any(ids))
         .order(service_tokens::id)
         .select((service_tokens::id, service_tokens::name))
-        .load(conn)
+        .load(conn)?;
+    Ok(found
+        .into_iter()
+        .map(|(id, name)| (id, name, Vec::new()))
+        .collect())
 }
 
 pub fn delete(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<usize> {

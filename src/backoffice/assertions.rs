@@ -7,8 +7,8 @@ use diesel::prelude::*;
 
 use crate::admin::list::list_page;
 use crate::admin::{
-    ActionSpec, Actor, AdminMeta, Cell, Column, FieldSpec, FilterSpec, ListPage, ListQuery,
-    ModelAdmin, ModelInfo, Row, Widget,
+    ActionSpec, AdminMeta, Cell, Choices, Column, FieldSpec, Filter, ListPage, ListQuery, Loaded,
+    ModelAdmin, ModelInfo, Request, Row, Widget,
 };
 use crate::auth::permissions::Action;
 use crate::badging::assertions::{self, AssertionFilter};
@@ -17,13 +17,12 @@ use crate::db::DbConnection;
 use crate::db::schema::{badge_assertions, badge_classes, learners};
 
 static META: AdminMeta = AdminMeta::new(
-    ModelInfo {
-        app_label: "badges",
-        app_name: "Badges",
-        model: "badgeassertion",
-        verbose_name: "badge assertion",
-        verbose_name_plural: "badge assertions",
-    },
+    ModelInfo::new(
+        super::BADGES,
+        "badgeassertion",
+        "badge assertion",
+        "badge assertions",
+    ),
     &[
         Column::sorted("learner", "Learner"),
         Column::sorted("badge", "Badge"),
@@ -34,6 +33,13 @@ static META: AdminMeta = AdminMeta::new(
     ],
 )
 .search("Finds a learner's assertions by exact username or e-mail, or a course's by its exact course key (at most 10,000).")
+.filters(&[
+    // The names in the code, not a DISTINCT over every assertion.
+    Filter::values("backend__exact", "backend", &backend::NAMES),
+    Filter::from_data("badge_class__id__exact", "badge class"),
+    Filter::dates("created", "date"),
+    Filter::boolean("revoked__exact", "revoked"),
+])
 .actions(&[ActionSpec::new("revoke", "Revoke selected badge assertions").on_page("revoke")])
 .offers(&[Action::View, Action::Change])
 .view_fields(&[
@@ -51,22 +57,11 @@ impl ModelAdmin for BadgeAssertionAdmin {
     type Id = i64;
     type Form = assertions::Description;
 
-    fn meta(&self) -> &'static AdminMeta {
-        &META
-    }
+    const META: &'static AdminMeta = &META;
 
-    fn filters(&self, conn: &mut DbConnection) -> QueryResult<Vec<FilterSpec>> {
-        Ok(vec![
-            // The names in the code, not a DISTINCT over every assertion.
-            FilterSpec::values("backend__exact", "backend", &backend::NAMES),
-            FilterSpec::new(
-                "badge_class__id__exact",
-                "badge class",
-                assertions::class_choices(conn)?,
-            ),
-            FilterSpec::dates("created", "date"),
-            FilterSpec::boolean("revoked__exact", "revoked"),
-        ])
+    /// The badge classes there are.
+    fn filter_choices(&self, conn: &mut DbConnection, _: &str) -> QueryResult<Option<Choices>> {
+        Ok(Some(assertions::class_choices(conn)?))
     }
 
     fn list(&self, conn: &mut DbConnection, q: &ListQuery) -> QueryResult<ListPage> {
@@ -109,14 +104,9 @@ impl ModelAdmin for BadgeAssertionAdmin {
         )
     }
 
-    fn fields(
-        &self,
-        conn: &mut DbConnection,
-        _actor: Actor,
-        id: Option<&i64>,
-    ) -> QueryResult<Vec<FieldSpec>> {
+    fn fields(&self, req: &mut Request, id: Option<&i64>) -> QueryResult<Vec<FieldSpec>> {
         let found = match id {
-            Some(id) => assertions::by_id(conn, *id)?,
+            Some(id) => assertions::by_id(req.conn, *id)?,
             None => None,
         };
         let (assertion_url, image_url) = found
@@ -130,7 +120,7 @@ impl ModelAdmin for BadgeAssertionAdmin {
         Ok(fields)
     }
 
-    fn load(&self, conn: &mut DbConnection, id: &i64) -> QueryResult<Option<(String, Self::Form)>> {
+    fn load(&self, conn: &mut DbConnection, id: &i64) -> QueryResult<Loaded<Self::Form>> {
         assertions::describe(conn, *id)
     }
 }

@@ -1,26 +1,11 @@
-//! What the model admins of Authentication and Authorization share: the app's names and
-//! the fields that grant rights.
+//! What the model admins of Authentication and Authorization share: the fields that grant
+//! rights.
 
 use diesel::QueryResult;
 
-use crate::admin::{Actor, FieldSpec, ModelInfo, Widget};
+use crate::admin::{Actor, FieldSpec, Widget};
 use crate::auth::permissions;
 use crate::db::DbConnection;
-
-/// The names of a model of this app.
-pub(super) const fn info(
-    model: &'static str,
-    verbose_name: &'static str,
-    verbose_name_plural: &'static str,
-) -> ModelInfo {
-    ModelInfo {
-        app_label: "auth",
-        app_name: "Authentication and Authorization",
-        model,
-        verbose_name,
-        verbose_name_plural,
-    }
-}
 
 /// A field that grants rights (a status, groups, permissions): only a superuser changes
 /// it, anyone else sees it read-only.

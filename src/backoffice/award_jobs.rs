@@ -6,8 +6,8 @@ use diesel::prelude::*;
 
 use crate::admin::list::{list_page, search_terms};
 use crate::admin::{
-    ActionOutcome, ActionSpec, Actor, AdminMeta, Cell, Column, Deletion, FilterSpec, ListPage,
-    ListQuery, ModelAdmin, ModelInfo, Row,
+    ActionOutcome, ActionSpec, AdminMeta, Cell, Column, Deletion, Filter, ListPage, ListQuery,
+    Loaded, ModelAdmin, ModelInfo, Request, Row,
 };
 use crate::auth::permissions::Action;
 use crate::badging::jobs::{self, AwardJob, JobStatus};
@@ -15,13 +15,7 @@ use crate::db::DbConnection;
 use crate::db::schema::{award_jobs, learners as learner_rows};
 
 static META: AdminMeta = AdminMeta::new(
-    ModelInfo {
-        app_label: "badges",
-        app_name: "Badges",
-        model: "awardjob",
-        verbose_name: "award job",
-        verbose_name_plural: "award jobs",
-    },
+    ModelInfo::new(super::BADGES, "awardjob", "award job", "award jobs"),
     &[
         Column::sorted("id", "Job"),
         Column::sorted("status", "State"),
@@ -34,6 +28,7 @@ static META: AdminMeta = AdminMeta::new(
     ],
 )
 .search("Searches learner and course.")
+.filters(&[Filter::values("status__exact", "state", JobStatus::NAMES)])
 .actions(&[
     ActionSpec::new("retry", "Retry now"),
     ActionSpec::new("cancel", "Cancel"),
@@ -58,14 +53,8 @@ impl ModelAdmin for AwardJobAdmin {
     type Id = i64;
     type Form = jobs::Description;
 
-    fn meta(&self) -> &'static AdminMeta {
-        &META
-    }
-
-    fn filters(&self, _conn: &mut DbConnection) -> QueryResult<Vec<FilterSpec>> {
-        let states: Vec<&str> = JobStatus::ALL.iter().map(|s| s.as_str()).collect();
-        Ok(vec![FilterSpec::values("status__exact", "state", &states)])
-    }
+    const META: &'static AdminMeta = &META;
+    const DELETION: Option<Deletion<i64>> = Some(Deletion::new(jobs::deleted, jobs::delete));
 
     fn list(&self, conn: &mut DbConnection, q: &ListQuery) -> QueryResult<ListPage> {
         list_page!(conn, q, &META,
@@ -102,27 +91,14 @@ impl ModelAdmin for AwardJobAdmin {
         )
     }
 
-    fn load(&self, conn: &mut DbConnection, id: &i64) -> QueryResult<Option<(String, Self::Form)>> {
+    fn load(&self, conn: &mut DbConnection, id: &i64) -> QueryResult<Loaded<jobs::Description>> {
         Ok(jobs::describe(conn, *id)?.map(|job| (jobs::repr(*id), job)))
     }
 
-    fn deletion(&self) -> Option<Deletion<i64>> {
-        Some(Deletion {
-            preview: jobs::deleted,
-            delete: jobs::delete,
-        })
-    }
-
-    fn run_action(
-        &self,
-        conn: &mut DbConnection,
-        _actor: Actor,
-        action: &str,
-        ids: &[i64],
-    ) -> QueryResult<ActionOutcome> {
-        let (chosen, done) = match action {
-            "retry" => (jobs::retry_now(conn, ids)?, "queued again"),
-            "cancel" => (jobs::cancel(conn, ids)?, "cancelled"),
+    fn run_action(&self, req: &mut Request, name: &str, ids: &[i64]) -> QueryResult<ActionOutcome> {
+        let (chosen, done) = match name {
+            "retry" => (jobs::retry_now(req.conn, ids)?, "queued again"),
+            "cancel" => (jobs::cancel(req.conn, ids)?, "cancelled"),
             _ => return Ok(ActionOutcome::default()),
         };
         let skipped = ids.len() - chosen.len();

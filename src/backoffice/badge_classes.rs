@@ -5,25 +5,21 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::admin::image_field::{self, image_field, square_field, thumbnail};
-use crate::admin::list::{page_of, search_terms};
+use crate::admin::list::{list_page, search_terms};
 use crate::admin::{
-    Actor, AdminMeta, Cell, Column, DeletedObject, FieldSpec, FilterSpec, FormData, ListPage,
-    ListQuery, ModelAdmin, ModelInfo, ProcessedUploads, Row, SaveError, Saved, Widget,
+    AdminMeta, Cell, Choices, Column, DeletedObject, FieldSpec, Filter, FormData, ListPage,
+    ListQuery, Loaded, ModelAdmin, ModelInfo, ProcessedUploads, Request, Row, SaveResult, Saved,
+    Widget,
 };
 use crate::badges::classes::{self, BadgeClass, ClassInput};
+use crate::badging::assertions;
 use crate::db::DbConnection;
 use crate::db::schema::badge_classes;
 use crate::display::{format_time, or_dash};
 use crate::images::Limits;
 
 static META: AdminMeta = AdminMeta::new(
-    ModelInfo {
-        app_label: "badges",
-        app_name: "Badges",
-        model: "badgeclass",
-        verbose_name: "badge class",
-        verbose_name_plural: "badge classes",
-    },
+    ModelInfo::new(super::BADGES, "badgeclass", "badge class", "badge classes"),
     &[
         Column::sorted("display_name", "Display name"),
         Column::new("image", "Image"),
@@ -35,6 +31,10 @@ static META: AdminMeta = AdminMeta::new(
     ],
 )
 .search("Searches display name, slug and course.")
+.filters(&[
+    Filter::from_data("issuing_component__exact", "issuing component"),
+    Filter::boolean("frozen__exact", "frozen"),
+])
 .preview();
 
 /// The fields the backend holds once the class is created there.
@@ -67,24 +67,16 @@ impl ModelAdmin for BadgeClassAdmin {
     type Id = i64;
     type Form = BadgeClassForm;
 
-    fn meta(&self) -> &'static AdminMeta {
-        &META
-    }
+    const META: &'static AdminMeta = &META;
 
-    fn filters(&self, conn: &mut DbConnection) -> QueryResult<Vec<FilterSpec>> {
+    /// The issuing components there are.
+    fn filter_choices(&self, conn: &mut DbConnection, _: &str) -> QueryResult<Option<Choices>> {
         let components = classes::issuing_components(conn)?.into_iter();
         let choices = components.map(|c| match c.as_str() {
             "" => (c, "(course completion)".to_string()),
             _ => (c.clone(), c),
         });
-        Ok(vec![
-            FilterSpec::choices(
-                "issuing_component__exact",
-                "issuing component",
-                choices.collect(),
-            ),
-            FilterSpec::boolean("frozen__exact", "frozen"),
-        ])
+        Ok(Some(choices.collect()))
     }
 
     fn list(&self, conn: &mut DbConnection, q: &ListQuery) -> QueryResult<ListPage> {
@@ -102,42 +94,32 @@ impl ModelAdmin for BadgeClassAdmin {
             }
             query
         };
-        let total = badge_classes::table.count().get_result(conn)?;
-        let count = filtered().count().get_result(conn)?;
-        let page: Vec<BadgeClass> = page_of!(filtered(), q, META.columns, c::id, {
-            "display_name" => c::display_name,
-            "slug" => c::slug,
-            "issuing_component" => c::issuing_component,
-            "course_id" => c::course_id,
-            "mode" => c::mode,
-            "frozen" => c::frozen_at,
-        })
-        .select(BadgeClass::as_select())
-        .load(conn)?;
-        let rows = page.into_iter().map(|class| Row {
-            id: class.id.to_string(),
-            cells: vec![
+        list_page!(conn, q, &META,
+            total: badge_classes::table,
+            filtered: filtered,
+            pk: c::id,
+            order: {
+                "display_name" => c::display_name,
+                "slug" => c::slug,
+                "issuing_component" => c::issuing_component,
+                "course_id" => c::course_id,
+                "mode" => c::mode,
+                "frozen" => c::frozen_at,
+            },
+            select: BadgeClass::as_select(),
+            row: |class: BadgeClass| Row::new(class.id, vec![
                 Cell::Text(class.display_name.clone()),
-                thumbnail(
-                    &class.image_hash,
-                    format!("Image of {}", class.display_name),
-                ),
+                thumbnail(&class.image_hash, format!("Image of {}", class.display_name)),
                 Cell::Text(class.slug.clone()),
                 Cell::Text(class.issuing_component.clone()),
                 Cell::Text(class.course_id.clone()),
                 Cell::Text(class.mode.clone()),
                 Cell::Bool(Some(class.is_frozen())),
-            ],
-        });
-        Ok(ListPage::new(rows.collect(), count, Some(total)))
+            ]),
+        )
     }
 
-    fn fields(
-        &self,
-        conn: &mut DbConnection,
-        _actor: Actor,
-        id: Option<&i64>,
-    ) -> QueryResult<Vec<FieldSpec>> {
+    fn fields(&self, req: &mut Request, id: Option<&i64>) -> QueryResult<Vec<FieldSpec>> {
         let text = |name, label, n| FieldSpec::new(name, label, Widget::Text { max_length: n });
         let mut fields = vec![
             text("slug", "Slug", 255).required().help("Lowercase letters, digits, _ and -."),
@@ -158,9 +140,8 @@ impl ModelAdmin for BadgeClassAdmin {
             ("backend_id", "Backend identifier"),
             ("frozen_at", "Frozen"),
         ]));
-        let frozen = classes::by_id(conn, *id)
-            .optional()?
-            .and_then(|c| c.frozen_at);
+        let frozen = classes::by_id(req.conn, *id).optional()?;
+        let frozen = frozen.and_then(|c| c.frozen_at);
         let Some(frozen_at) = frozen else {
             return Ok(fields);
         };
@@ -177,11 +158,7 @@ impl ModelAdmin for BadgeClassAdmin {
         Ok(fields)
     }
 
-    fn load(
-        &self,
-        conn: &mut DbConnection,
-        id: &i64,
-    ) -> QueryResult<Option<(String, BadgeClassForm)>> {
+    fn load(&self, conn: &mut DbConnection, id: &i64) -> QueryResult<Loaded<BadgeClassForm>> {
         let Some(c) = classes::by_id(conn, *id).optional()? else {
             return Ok(None);
         };
@@ -201,15 +178,9 @@ impl ModelAdmin for BadgeClassAdmin {
         image_field::process_upload(data, "image", &self.limits)
     }
 
-    fn save(
-        &self,
-        conn: &mut DbConnection,
-        _actor: Actor,
-        id: Option<&i64>,
-        form: BadgeClassForm,
-    ) -> Result<Saved, SaveError> {
+    fn save(&self, req: &mut Request, id: Option<&i64>, form: BadgeClassForm) -> SaveResult {
         let spec = form.class.spec(&form.image_stored);
-        let class = classes::save(conn, id.copied(), &spec)?.map_err(SaveError::Invalid)?;
+        let class = classes::save(req.conn, id.copied(), &spec)??;
         Ok(Saved::new(class.id, class.repr()))
     }
 
@@ -225,9 +196,9 @@ impl ModelAdmin for BadgeClassAdmin {
                 c.backend_id
             );
             let stays = (c.is_frozen() && !c.backend_id.is_empty()).then_some(stays);
-            let issued = crate::badging::assertions::issued_of_class(conn, c.id)?;
+            let issued = assertions::issued_of_class(conn, c.id)?;
             let object = DeletedObject::new(c.repr(), Vec::from_iter(stays));
-            Ok((c.id, object.protected_by(issued)))
+            Ok((c.id, object.protected_by(issued, assertions::NEVER_DELETED)))
         });
         found.collect()
     }

@@ -5,30 +5,28 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::admin::image_field::{self, image_field, square_field};
-use crate::admin::list::{page_of, search_terms};
+use crate::admin::list::{list_page, search_terms};
 use crate::admin::{
-    ActionOutcome, ActionSpec, Actor, AdminMeta, Cell, Column, DeletedObject, FieldSpec,
-    FilterSpec, FormData, ListPage, ListQuery, ModelAdmin, ModelInfo, ProcessedUploads, Row,
-    SaveError, Saved, Widget,
+    ActionOutcome, ActionSpec, AdminMeta, Cell, Column, Deletion, FieldSpec, Filter, FormData,
+    ListPage, ListQuery, Loaded, ModelAdmin, ModelInfo, ProcessedUploads, Request, Row, SaveResult,
+    Saved, Widget,
 };
 use crate::badges::frozen::{FrozenClasses, courses_frozen_for};
 use crate::badges::images::{self as config, BadgeImageConfiguration, NewConfiguration};
 use crate::db::DbConnection;
 use crate::db::schema::{badge_image_configurations as configs, stored_images};
-use crate::display::count_of;
 use crate::images::Limits;
 use crate::images::store::{self, Size};
 
 const MAKE_DEFAULT: &str = "make_default";
 
 static META: AdminMeta = AdminMeta::new(
-    ModelInfo {
-        app_label: "certificates",
-        app_name: "Certificates",
-        model: "badgeimageconfiguration",
-        verbose_name: "badge image configuration",
-        verbose_name_plural: "badge image configurations",
-    },
+    ModelInfo::new(
+        super::CERTIFICATES,
+        "badgeimageconfiguration",
+        "badge image configuration",
+        "badge image configurations",
+    ),
     &[
         Column::sorted("mode", "Mode"),
         Column::new("image", "Image"),
@@ -39,6 +37,10 @@ static META: AdminMeta = AdminMeta::new(
     ],
 )
 .search("Searches mode.")
+.filters(&[
+    Filter::boolean("default__exact", "default"),
+    Filter::boolean("shipped__exact", "shipped image"),
+])
 .actions(&[ActionSpec::new(MAKE_DEFAULT, "Make default")])
 .preview();
 
@@ -63,22 +65,14 @@ impl ModelAdmin for BadgeImageConfigurationAdmin {
     type Id = i64;
     type Form = ConfigurationForm;
 
-    fn meta(&self) -> &'static AdminMeta {
-        &META
-    }
+    const META: &'static AdminMeta = &META;
+    const DELETION: Option<Deletion<i64>> = Some(Deletion::new(config::deleted, config::delete));
 
     fn site_notices(&self, conn: &mut DbConnection) -> QueryResult<Vec<String>> {
         let shipped = config::shipped_modes(conn)?;
         let (replace, modes) = (config::REPLACE_SHIPPED, shipped.join(", "));
         let notice = format!("{replace} Shipped images are still in place for: {modes}.");
         Ok(Vec::from_iter((!shipped.is_empty()).then_some(notice)))
-    }
-
-    fn filters(&self, _conn: &mut DbConnection) -> QueryResult<Vec<FilterSpec>> {
-        Ok(vec![
-            FilterSpec::boolean("default__exact", "default"),
-            FilterSpec::boolean("shipped__exact", "shipped image"),
-        ])
     }
 
     fn list(&self, conn: &mut DbConnection, q: &ListQuery) -> QueryResult<ListPage> {
@@ -93,37 +87,31 @@ impl ModelAdmin for BadgeImageConfigurationAdmin {
             }
             query
         };
-        let total = configs::table.count().get_result(conn)?;
-        let count = filtered().count().get_result(conn)?;
-        let page: Vec<(BadgeImageConfiguration, Size)> =
-            page_of!(filtered(), q, META.columns, configs::id, {
+        list_page!(conn, q, &META,
+            total: configs::table,
+            filtered: filtered,
+            pk: configs::id,
+            order: {
                 "mode" => configs::mode,
                 "default" => configs::is_default,
                 "updated" => configs::updated_at,
-            })
-            .select((BadgeImageConfiguration::as_select(), Size::as_select()))
-            .load(conn)?;
-        let frozen = FrozenClasses::load(conn)?;
-        let rows = page.into_iter().map(|(c, size)| Row {
-            id: c.id.to_string(),
-            cells: vec![
-                Cell::Text(c.mode.clone()),
-                image_field::thumbnail(&c.image_hash, format!("Badge image for {}", c.mode)),
-                Cell::Bool(Some(c.is_default)),
-                Cell::Text(size.to_string()),
-                Cell::Text(frozen.courses_for(&c.mode, c.is_default).len().to_string()),
-                Cell::Time(Some(c.updated_at)),
-            ],
-        });
-        Ok(ListPage::new(rows.collect(), count, Some(total)))
+            },
+            select: (BadgeImageConfiguration::as_select(), Size::as_select()),
+            rows: |conn: &mut DbConnection, page: Vec<(BadgeImageConfiguration, Size)>| {
+                let frozen = FrozenClasses::load(conn)?;
+                Ok(page.into_iter().map(|(c, size)| Row::new(c.id, vec![
+                    Cell::Text(c.mode.clone()),
+                    image_field::thumbnail(&c.image_hash, format!("Badge image for {}", c.mode)),
+                    Cell::Bool(Some(c.is_default)),
+                    Cell::Text(size.to_string()),
+                    Cell::Text(frozen.courses_for(&c.mode, c.is_default).len().to_string()),
+                    Cell::Time(Some(c.updated_at)),
+                ])).collect())
+            },
+        )
     }
 
-    fn fields(
-        &self,
-        _conn: &mut DbConnection,
-        _actor: Actor,
-        id: Option<&i64>,
-    ) -> QueryResult<Vec<FieldSpec>> {
+    fn fields(&self, _: &mut Request, id: Option<&i64>) -> QueryResult<Vec<FieldSpec>> {
         let mut fields = vec![
             FieldSpec::new("mode", "Mode", Widget::Text { max_length: 125 })
                 .required()
@@ -151,11 +139,7 @@ impl ModelAdmin for BadgeImageConfigurationAdmin {
         Ok(fields)
     }
 
-    fn load(
-        &self,
-        conn: &mut DbConnection,
-        id: &i64,
-    ) -> QueryResult<Option<(String, ConfigurationForm)>> {
+    fn load(&self, conn: &mut DbConnection, id: &i64) -> QueryResult<Loaded<ConfigurationForm>> {
         let Some(c) = config::by_id(conn, *id)? else {
             return Ok(None);
         };
@@ -181,13 +165,7 @@ impl ModelAdmin for BadgeImageConfigurationAdmin {
         image_field::process_upload(data, "icon", &self.limits)
     }
 
-    fn save(
-        &self,
-        conn: &mut DbConnection,
-        actor: Actor,
-        id: Option<&i64>,
-        form: ConfigurationForm,
-    ) -> Result<Saved, SaveError> {
+    fn save(&self, req: &mut Request, id: Option<&i64>, form: ConfigurationForm) -> SaveResult {
         let new = NewConfiguration {
             mode: form.mode.trim().to_string(),
             image_hash: form.icon_stored.trim().to_string(),
@@ -195,54 +173,25 @@ impl ModelAdmin for BadgeImageConfigurationAdmin {
             original_filename: form.icon_stored_filename.trim().to_string(),
         };
         let mode = new.mode.clone();
-        let saved = config::save_configuration(conn, id.copied(), new, actor.user_id)?
-            .map_err(SaveError::Invalid)?;
+        let saved = config::save_configuration(req.conn, id.copied(), new, req.actor.user_id)??;
         let mut result = Saved::new(saved.id, mode);
-        let n = saved.frozen_courses.len();
-        let images = if n == 1 { "image is" } else { "images are" };
-        let courses = count_of(n, "course");
-        let warning =
-            format!("This change will not affect {courses} whose badge {images} already frozen.");
-        result.warnings.extend((n > 0).then_some(warning));
+        result.warnings.extend(saved.frozen_warning());
         Ok(result)
     }
 
-    fn delete_preview(
-        &self,
-        conn: &mut DbConnection,
-        ids: &[i64],
-    ) -> QueryResult<Vec<(i64, DeletedObject)>> {
-        let found = config::by_ids(conn, ids)?.into_iter().map(|c| {
-            let repr = format!("{}{}", c.mode, if c.is_default { " (default)" } else { "" });
-            (c.id, DeletedObject::new(repr, Vec::new()))
-        });
-        Ok(found.collect())
-    }
-
-    fn delete(&self, conn: &mut DbConnection, ids: &[i64]) -> QueryResult<usize> {
-        config::delete(conn, ids)
-    }
-
-    fn run_action(
-        &self,
-        conn: &mut DbConnection,
-        _actor: Actor,
-        _action: &str,
-        ids: &[i64],
-    ) -> QueryResult<ActionOutcome> {
+    fn run_action(&self, req: &mut Request, _: &str, ids: &[i64]) -> QueryResult<ActionOutcome> {
         // The one action, for one configuration.
         let [id] = ids else {
             return Ok(ActionOutcome::refused(
                 "Select exactly one configuration to make it the default. No items have been changed.",
             ));
         };
-        let Some(mode) = config::make_default(conn, *id)? else {
+        let Some(mode) = config::make_default(req.conn, *id)? else {
             return Ok(ActionOutcome::refused(
                 "The selected configuration no longer exists (perhaps it was deleted). No items have been changed.",
             ));
         };
         let message = format!("“{mode}” is now the default badge image.");
-        let changed = vec![(id.to_string(), mode)];
-        Ok(ActionOutcome { message, changed })
+        Ok(ActionOutcome::new(message, [(id, mode)]))
     }
 }

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::admin::list::{list_page, search_terms};
 use crate::admin::{
-    ActionOutcome, ActionSpec, Actor, AdminMeta, Cell, Column, FilterSpec, ListPage, ListQuery,
-    ModelAdmin, ModelInfo, Row,
+    ActionOutcome, ActionSpec, AdminMeta, Cell, Column, Filter, ListPage, ListQuery, Loaded,
+    ModelAdmin, ModelInfo, Request, Row,
 };
 use crate::auth::permissions::Action;
 use crate::badging::{award, backfill};
@@ -18,13 +18,12 @@ use crate::display::format_time;
 use crate::learners::certificates::{self as records, Certificate, MODES, STATUSES};
 
 static META: AdminMeta = AdminMeta::new(
-    ModelInfo {
-        app_label: "certificates",
-        app_name: "Certificates",
-        model: "generatedcertificate",
-        verbose_name: "generated certificate",
-        verbose_name_plural: "generated certificates",
-    },
+    ModelInfo::new(
+        super::CERTIFICATES,
+        "generatedcertificate",
+        "generated certificate",
+        "generated certificates",
+    ),
     &[
         Column::sorted("learner", "Learner"),
         Column::sorted("course", "Course"),
@@ -34,6 +33,10 @@ static META: AdminMeta = AdminMeta::new(
     ],
 )
 .search("Searches learner and course.")
+.filters(&[
+    Filter::values("status__exact", "status", &STATUSES),
+    Filter::values("mode__exact", "mode", &MODES),
+])
 .actions(&[ActionSpec::new("issue", "Issue badge now")])
 .offers(&[Action::View, Action::Change])
 .view_fields(&[
@@ -65,16 +68,7 @@ impl ModelAdmin for CertificateAdmin {
     type Id = i64;
     type Form = CertificateView;
 
-    fn meta(&self) -> &'static AdminMeta {
-        &META
-    }
-
-    fn filters(&self, _conn: &mut DbConnection) -> QueryResult<Vec<FilterSpec>> {
-        Ok(vec![
-            FilterSpec::values("status__exact", "status", &STATUSES),
-            FilterSpec::values("mode__exact", "mode", &MODES),
-        ])
-    }
+    const META: &'static AdminMeta = &META;
 
     fn list(&self, conn: &mut DbConnection, q: &ListQuery) -> QueryResult<ListPage> {
         list_page!(conn, q, &META,
@@ -109,7 +103,7 @@ impl ModelAdmin for CertificateAdmin {
         )
     }
 
-    fn load(&self, conn: &mut DbConnection, id: &i64) -> QueryResult<Option<(String, Self::Form)>> {
+    fn load(&self, conn: &mut DbConnection, id: &i64) -> QueryResult<Loaded<CertificateView>> {
         let Some((certificate, learner)) = records::with_learner(conn, *id)? else {
             return Ok(None);
         };
@@ -125,17 +119,8 @@ impl ModelAdmin for CertificateAdmin {
         Ok(Some((repr, view)))
     }
 
-    fn run_action(
-        &self,
-        conn: &mut DbConnection,
-        _actor: Actor,
-        action: &str,
-        ids: &[i64],
-    ) -> QueryResult<ActionOutcome> {
-        if action != "issue" {
-            return Ok(ActionOutcome::default());
-        }
-        let issued = backfill::issue_now(conn, ids, &self.lms_url)?;
+    fn run_action(&self, req: &mut Request, _: &str, ids: &[i64]) -> QueryResult<ActionOutcome> {
+        let issued = backfill::issue_now(req.conn, ids, &self.lms_url)?;
         let joined = issued.iter().filter(|(_, job)| job.joined).count();
         let skipped = ids.len() - issued.len();
         let message = format!("{} award job(s) queued.", issued.len() - joined);
@@ -144,6 +129,9 @@ impl ModelAdmin for CertificateAdmin {
             .map(|(c, job)| (c.id, backfill::issued_repr(c, job)));
         Ok(ActionOutcome::new(message, changed.collect::<Vec<_>>())
             .noting(joined, "already waiting: not queued twice.")
-            .noting(skipped, "certificate(s) skipped: not passing."))
+            .noting(
+                skipped,
+                "certificate(s) skipped: not passing, or no longer there.",
+            ))
     }
 }

@@ -4,30 +4,33 @@
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::admin::list::{page_of, search_terms};
+use crate::admin::list::{list_page, search_terms};
 use crate::admin::{
-    Actor, AdminMeta, Cell, Column, DeletedObject, FieldErrors, FieldSpec, FilterSpec, ListPage,
-    ListQuery, ModelAdmin, ModelInfo, Row, SaveError, Saved, Widget,
+    AdminMeta, Cell, Column, Deletion, FieldErrors, FieldSpec, Filter, ListPage, ListQuery, Loaded,
+    ModelAdmin, ModelInfo, Request, Row, SaveError, SaveResult, Saved, Widget, choices_of,
 };
+use crate::auth::course_roles::{change_refusal, save_role};
 use crate::courses::{self, NewRole, Role, roles};
 use crate::db::DbConnection;
 use crate::db::schema::{course_roles, courses as course_rows, users};
 
 static META: AdminMeta = AdminMeta::new(
-    ModelInfo {
-        app_label: "courses",
-        app_name: "Courses",
-        model: "courserole",
-        verbose_name: "course team role",
-        verbose_name_plural: "course team roles",
-    },
+    ModelInfo::new(
+        super::COURSES,
+        "courserole",
+        "course team role",
+        "course team roles",
+    ),
     &[
         Column::sorted("user", "User"),
         Column::sorted("course", "Course"),
         Column::sorted("role", "Role"),
     ],
 )
-.search("Searches username and course key.");
+.search("Searches username and course key.")
+.filters(&[Filter::choices("role__exact", "role", &Role::CHOICES)]);
+
+const ROLE_HELP: &str = "Both roles may change the course's advanced settings in Studio; an instructor holds all that staff hold. Unless you are a superuser, you may give only a role you hold yourself on the course, to a user whose rights you hold.";
 
 pub struct CourseRoleAdmin;
 
@@ -39,19 +42,12 @@ pub struct RoleForm {
     role: String,
 }
 
-fn role_choices() -> Vec<(String, String)> {
-    let choices = Role::CHOICES.iter();
-    choices
-        .map(|(v, l)| (v.to_string(), l.to_string()))
-        .collect()
-}
-
 /// A select's value: required, and one of its choices.
 fn chosen<T>(errors: &mut FieldErrors, field: &str, value: Option<T>, text: &str) -> Option<T> {
     if text.trim().is_empty() {
         errors.add(field, "This field is required.");
     } else if value.is_none() {
-        errors.add(field, "Select a valid choice.");
+        errors.add(field, FieldErrors::INVALID_CHOICE);
     }
     value
 }
@@ -60,82 +56,51 @@ impl ModelAdmin for CourseRoleAdmin {
     type Id = i64;
     type Form = RoleForm;
 
-    fn meta(&self) -> &'static AdminMeta {
-        &META
-    }
+    const META: &'static AdminMeta = &META;
+    const DELETION: Option<Deletion<i64>> =
+        Some(Deletion::new(roles::deleted, roles::delete_roles));
 
-    fn refusal(
-        &self,
-        conn: &mut DbConnection,
-        actor: Actor,
-        id: &i64,
-    ) -> QueryResult<Option<String>> {
-        Ok(
-            crate::auth::course_roles::change_refusal(conn, actor.user_id, *id)?
-                .map(str::to_string),
-        )
-    }
-
-    fn filters(&self, _conn: &mut DbConnection) -> QueryResult<Vec<FilterSpec>> {
-        Ok(vec![FilterSpec::choices(
-            "role__exact",
-            "role",
-            role_choices(),
-        )])
+    fn refusal(&self, req: &mut Request, id: &i64) -> QueryResult<Option<String>> {
+        Ok(change_refusal(req.conn, req.actor.user_id, *id)?.map(str::to_string))
     }
 
     fn list(&self, conn: &mut DbConnection, q: &ListQuery) -> QueryResult<ListPage> {
-        let filtered = || {
-            let mut query = course_roles::table
-                .inner_join(users::table)
-                .inner_join(course_rows::table)
-                .into_boxed();
-            query = search_terms!(query, &q.terms, users::username, course_rows::course_id);
-            if let Some(role) = q.filter("role__exact") {
-                query = query.filter(course_roles::role.eq(role.to_string()));
-            }
-            query
-        };
-        let total = course_roles::table.count().get_result(conn)?;
-        let count = filtered().count().get_result(conn)?;
-        let page: Vec<(i64, String, String, String)> =
-            page_of!(filtered(), q, META.columns, course_roles::id, {
+        list_page!(conn, q, &META,
+            total: course_roles::table,
+            filtered: || {
+                let query = course_roles::table.inner_join(users::table).inner_join(course_rows::table);
+                let mut query = search_terms!(query.into_boxed(), &q.terms, users::username, course_rows::course_id);
+                if let Some(role) = q.filter("role__exact") {
+                    query = query.filter(course_roles::role.eq(role.to_string()));
+                }
+                query
+            },
+            pk: course_roles::id,
+            order: {
                 "user" => users::username,
                 "course" => course_rows::course_id,
                 "role" => course_roles::role,
-            })
-            .select((
-                course_roles::id,
-                users::username,
-                course_rows::course_id,
-                course_roles::role,
-            ))
-            .load(conn)?;
-        let rows = page.into_iter().map(|(id, user, course, role)| Row {
-            id: id.to_string(),
-            cells: vec![Cell::Text(user), Cell::Text(course), Cell::Text(role)],
-        });
-        Ok(ListPage::new(rows.collect(), count, Some(total)))
+            },
+            select: (course_roles::id, users::username, course_rows::course_id, course_roles::role),
+            row: |(id, user, course, role): (i64, String, String, String)| {
+                Row::new(id, vec![Cell::Text(user), Cell::Text(course), Cell::Text(role)])
+            },
+        )
     }
 
-    fn fields(
-        &self,
-        conn: &mut DbConnection,
-        _actor: Actor,
-        _id: Option<&i64>,
-    ) -> QueryResult<Vec<FieldSpec>> {
-        let users = crate::auth::users::choices(conn)?;
-        let courses = courses::choices(conn)?;
+    fn fields(&self, req: &mut Request, _: Option<&i64>) -> QueryResult<Vec<FieldSpec>> {
+        let users = crate::auth::users::choices(req.conn)?;
+        let courses = courses::choices(req.conn)?;
         Ok(vec![
             FieldSpec::new("user", "User", Widget::Select(users)).required(),
             FieldSpec::new("course", "Course", Widget::Select(courses)).required(),
-            FieldSpec::new("role", "Role", Widget::Select(role_choices()))
+            FieldSpec::new("role", "Role", Widget::Select(choices_of(&Role::CHOICES)))
                 .required()
-                .help("Both roles may change the course's advanced settings in Studio; an instructor holds all that staff hold. Unless you are a superuser, you may give only a role you hold yourself on the course, to a user whose rights you hold."),
+                .help(ROLE_HELP),
         ])
     }
 
-    fn load(&self, conn: &mut DbConnection, id: &i64) -> QueryResult<Option<(String, RoleForm)>> {
+    fn load(&self, conn: &mut DbConnection, id: &i64) -> QueryResult<Loaded<RoleForm>> {
         let Some(role) = roles::described(conn, &[*id])?.pop() else {
             return Ok(None);
         };
@@ -147,13 +112,7 @@ impl ModelAdmin for CourseRoleAdmin {
         Ok(Some((role.repr(), form)))
     }
 
-    fn save(
-        &self,
-        conn: &mut DbConnection,
-        actor: Actor,
-        id: Option<&i64>,
-        form: RoleForm,
-    ) -> Result<Saved, SaveError> {
+    fn save(&self, req: &mut Request, id: Option<&i64>, form: RoleForm) -> SaveResult {
         let mut errors = FieldErrors::default();
         let (user, course, role) = (form.user.trim(), form.course.trim(), form.role.trim());
         let user = chosen(&mut errors, "user", user.parse().ok(), user);
@@ -163,24 +122,8 @@ impl ModelAdmin for CourseRoleAdmin {
             return Err(SaveError::Invalid(errors));
         };
         let new = NewRole { user, course, role };
-        let id = crate::auth::course_roles::save_role(conn, actor.user_id, id.copied(), new)?
-            .map_err(SaveError::Invalid)?;
-        let saved = roles::described(conn, &[id])?.pop().unwrap_or_default();
+        let id = save_role(req.conn, req.actor.user_id, id.copied(), new)??;
+        let saved = roles::described(req.conn, &[id])?.pop().unwrap_or_default();
         Ok(Saved::new(id, saved.repr()))
-    }
-
-    fn delete_preview(
-        &self,
-        conn: &mut DbConnection,
-        ids: &[i64],
-    ) -> QueryResult<Vec<(i64, DeletedObject)>> {
-        let found = roles::described(conn, ids)?.into_iter();
-        Ok(found
-            .map(|role| (role.id, DeletedObject::new(role.repr(), Vec::new())))
-            .collect())
-    }
-
-    fn delete(&self, conn: &mut DbConnection, ids: &[i64]) -> QueryResult<usize> {
-        roles::delete_roles(conn, ids)
     }
 }

@@ -4,14 +4,16 @@
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::admin::list::{page_of, search_terms};
+use crate::admin::list::{list_page, search_terms};
 use crate::admin::{
-    ActionOutcome, ActionSpec, Actor, AdminMeta, Cell, Column, DeletedObject, FieldSpec,
-    FilterSpec, ListPage, ListQuery, ModelAdmin, ModelInfo, Row, SaveError, Saved, Widget,
+    ActionOutcome, ActionSpec, AdminMeta, Cell, Choices, Column, DeletedObject, FieldSpec, Filter,
+    ListPage, ListQuery, Loaded, ModelAdmin, ModelInfo, Request, Row, SaveResult, Saved, Widget,
 };
 use crate::badges::frozen;
 use crate::badging::{assertions, backfill};
-use crate::courses::{self, Course, CourseInput, ISSUE_BADGES_HELP, ISSUE_BADGES_LABEL, roles};
+use crate::courses::{
+    self, Course, CourseId, CourseInput, ISSUE_BADGES_HELP, ISSUE_BADGES_LABEL, roles,
+};
 use crate::db::DbConnection;
 use crate::display::{count_of, joined_or};
 
@@ -19,13 +21,7 @@ const ENABLE: &str = "enable_badges";
 const DISABLE: &str = "disable_badges";
 const BACKFILL: &str = "backfill";
 
-const INFO: ModelInfo = ModelInfo {
-    app_label: "courses",
-    app_name: "Courses",
-    model: "course",
-    verbose_name: "course",
-    verbose_name_plural: "courses",
-};
+const INFO: ModelInfo = ModelInfo::new(super::COURSES, "course", "course", "courses");
 const COLUMNS: &[Column] = &[
     Column::sorted("course_id", "Course key"),
     Column::sorted("display_name", "Display name"),
@@ -35,8 +31,15 @@ const COLUMNS: &[Column] = &[
     Column::sorted("start", "Start"),
 ];
 const SEARCH: &str = "Searches course key and display name.";
+const ORG: Filter = Filter::from_data("org__exact", "org");
+const FROZEN: Filter = Filter::boolean("frozen__exact", "has frozen badge images");
 static WITH_BADGES: AdminMeta = AdminMeta::new(INFO, COLUMNS)
     .search(SEARCH)
+    .filters(&[
+        ORG,
+        Filter::boolean("issue_badges__exact", ISSUE_BADGES_LABEL),
+        FROZEN,
+    ])
     .actions(&[
         ActionSpec::new(ENABLE, "Enable badges"),
         ActionSpec::new(DISABLE, "Disable badges"),
@@ -44,7 +47,9 @@ static WITH_BADGES: AdminMeta = AdminMeta::new(INFO, COLUMNS)
     ])
     .object_actions(&[BACKFILL]);
 /// While badging is off for the site: no badge actions.
-static WITHOUT_BADGES: AdminMeta = AdminMeta::new(INFO, COLUMNS).search(SEARCH);
+static WITHOUT_BADGES: AdminMeta = AdminMeta::new(INFO, COLUMNS)
+    .search(SEARCH)
+    .filters(&[ORG, FROZEN]);
 
 /// With `ENABLE_OPENBADGES` (off: the per-course setting is hidden) and `ACCOLADE_LMS_URL`.
 pub struct CourseAdmin {
@@ -66,8 +71,10 @@ pub struct CourseForm {
 }
 
 impl ModelAdmin for CourseAdmin {
-    type Id = i64;
+    type Id = CourseId;
     type Form = CourseForm;
+
+    const META: &'static AdminMeta = &WITH_BADGES;
 
     fn meta(&self) -> &'static AdminMeta {
         match self.badges_enabled {
@@ -90,15 +97,10 @@ impl ModelAdmin for CourseAdmin {
         Ok(off.into_iter().collect())
     }
 
-    fn filters(&self, conn: &mut DbConnection) -> QueryResult<Vec<FilterSpec>> {
-        let orgs = courses::orgs(conn)?;
-        let orgs: Vec<&str> = orgs.iter().map(String::as_str).collect();
-        let orgs = FilterSpec::values("org__exact", "org", &orgs);
-        let issue = FilterSpec::boolean("issue_badges__exact", ISSUE_BADGES_LABEL);
-        let frozen = FilterSpec::boolean("frozen__exact", "has frozen badge images");
-        let issue = self.badges_enabled.then_some(issue);
-        let all = [Some(orgs), issue, Some(frozen)];
-        Ok(all.into_iter().flatten().collect())
+    /// The orgs there are.
+    fn filter_choices(&self, conn: &mut DbConnection, _: &str) -> QueryResult<Option<Choices>> {
+        let orgs = courses::orgs(conn)?.into_iter();
+        Ok(Some(orgs.map(|org| (org.clone(), org)).collect()))
     }
 
     fn list(&self, conn: &mut DbConnection, q: &ListQuery) -> QueryResult<ListPage> {
@@ -118,38 +120,33 @@ impl ModelAdmin for CourseAdmin {
                 None => query,
             }
         };
-        let total = c::courses.count().get_result(conn)?;
-        let count = filtered().count().get_result(conn)?;
-        let page: Vec<Course> = page_of!(filtered(), q, COLUMNS, c::id, {
-            "course_id" => c::course_id,
-            "display_name" => c::display_name,
-            "org" => c::org,
-            "issue_badges" => c::issue_badges,
-            "start" => c::start_date,
-        })
-        .select(Course::as_select())
-        .load(conn)?;
-        let frozen = frozen::modes_by_course(conn, &page)?;
-        let rows = page.into_iter().map(|course| Row {
-            id: course.id.to_string(),
-            cells: vec![
-                Cell::Text(course.course_id.clone()),
-                Cell::Text(course.display_name),
-                Cell::Text(course.org),
-                Cell::Bool(Some(course.issue_badges)),
-                Cell::Text(frozen.get(&course.course_id).cloned().unwrap_or_default()),
-                Cell::Text(course.start_date.map(|d| d.to_string()).unwrap_or_default()),
-            ],
-        });
-        Ok(ListPage::new(rows.collect(), count, Some(total)))
+        list_page!(conn, q, self.meta(),
+            total: c::courses,
+            filtered: filtered,
+            pk: c::id,
+            order: {
+                "course_id" => c::course_id,
+                "display_name" => c::display_name,
+                "org" => c::org,
+                "issue_badges" => c::issue_badges,
+                "start" => c::start_date,
+            },
+            select: Course::as_select(),
+            rows: |conn: &mut DbConnection, page: Vec<Course>| {
+                let frozen = frozen::modes_by_course(conn, &page)?;
+                Ok(page.into_iter().map(|course| Row::new(course.id, vec![
+                    Cell::Text(course.course_id.clone()),
+                    Cell::Text(course.display_name),
+                    Cell::Text(course.org),
+                    Cell::Bool(Some(course.issue_badges)),
+                    Cell::Text(frozen.get(&course.course_id).cloned().unwrap_or_default()),
+                    Cell::Text(course.start_date.map(|d| d.to_string()).unwrap_or_default()),
+                ])).collect())
+            },
+        )
     }
 
-    fn fields(
-        &self,
-        _conn: &mut DbConnection,
-        _actor: Actor,
-        id: Option<&i64>,
-    ) -> QueryResult<Vec<FieldSpec>> {
+    fn fields(&self, _: &mut Request, id: Option<&CourseId>) -> QueryResult<Vec<FieldSpec>> {
         let text = |name, label, n| FieldSpec::new(name, label, Widget::Text { max_length: n });
         let shown = |name, label| FieldSpec::new(name, label, Widget::ReadOnly);
         let change = id.is_some();
@@ -170,7 +167,7 @@ impl ModelAdmin for CourseAdmin {
         Ok(fields.into_iter().flatten().collect())
     }
 
-    fn load(&self, conn: &mut DbConnection, id: &i64) -> QueryResult<Option<(String, CourseForm)>> {
+    fn load(&self, conn: &mut DbConnection, id: &CourseId) -> QueryResult<Loaded<CourseForm>> {
         let Some(course) = courses::by_id(conn, *id)? else {
             return Ok(None);
         };
@@ -185,65 +182,59 @@ impl ModelAdmin for CourseAdmin {
         Ok(Some((course.course_id, form)))
     }
 
-    fn save(
-        &self,
-        conn: &mut DbConnection,
-        _actor: Actor,
-        id: Option<&i64>,
-        form: CourseForm,
-    ) -> Result<Saved, SaveError> {
+    fn save(&self, req: &mut Request, id: Option<&CourseId>, form: CourseForm) -> SaveResult {
         let issue_badges = self.badges_enabled.then_some(form.issue_badges);
-        let course = courses::save(conn, id.copied(), &form.course, issue_badges)?;
-        let course = course.map_err(SaveError::Invalid)?;
+        let course = courses::save(req.conn, id.copied(), &form.course, issue_badges)??;
         Ok(Saved::new(course.id, course.course_id))
     }
 
     fn delete_preview(
         &self,
         conn: &mut DbConnection,
-        ids: &[i64],
-    ) -> QueryResult<Vec<(i64, DeletedObject)>> {
+        ids: &[CourseId],
+    ) -> QueryResult<Vec<(CourseId, DeletedObject)>> {
         let mut preview = Vec::new();
         for course in courses::by_ids(conn, ids)? {
-            // Team roles are rights: removed one by one in the team admin, never with the course.
             let team = roles::team_of(conn, course.id)?.into_iter();
-            let team = team.map(|member| format!("Course team role: {member}"));
+            let team = team
+                .map(|member| format!("Course team role: {member}"))
+                .collect();
             let issued = assertions::issued_of_course(conn, &course.course_id)?;
-            let object = DeletedObject::new(course.course_id, Vec::new());
-            preview.push((course.id, object.protected_by(team.chain(issued).collect())));
+            let object = DeletedObject::new(course.course_id, Vec::new())
+                .protected_by(team, roles::REMOVED_ONE_BY_ONE)
+                .protected_by(issued, assertions::NEVER_DELETED);
+            preview.push((course.id, object));
         }
         Ok(preview)
     }
 
-    fn delete(&self, conn: &mut DbConnection, ids: &[i64]) -> QueryResult<usize> {
+    fn delete(&self, conn: &mut DbConnection, ids: &[CourseId]) -> QueryResult<usize> {
         courses::delete(conn, ids)
     }
 
     fn run_action(
         &self,
-        conn: &mut DbConnection,
-        actor: Actor,
-        action: &str,
-        ids: &[i64],
+        req: &mut Request,
+        name: &str,
+        ids: &[CourseId],
     ) -> QueryResult<ActionOutcome> {
-        let (changed, message) = match action {
+        let conn = &mut *req.conn;
+        let (changed, message) = match name {
             ENABLE | DISABLE => {
-                let on = action == ENABLE;
+                let on = name == ENABLE;
                 let changed = courses::set_issue_badges_of(conn, ids, on)?;
                 let verb = if on { "enabled" } else { "disabled" };
                 let courses = count_of(changed.len(), "course");
                 (changed, format!("Badges {verb} for {courses}."))
             }
             BACKFILL => {
-                let by = crate::auth::users::find(conn, actor.user_id)?;
+                let by = crate::auth::users::find(conn, req.actor.user_id)?;
                 let by = by.ok_or(diesel::result::Error::NotFound)?.username;
                 let run = backfill::start_courses(conn, ids, &by, &self.lms_url)?;
                 (run.started.clone(), run.describe())
             }
             _ => return Ok(ActionOutcome::default()),
         };
-        let changed = changed.into_iter().map(|(id, key)| (id.to_string(), key));
-        let changed = changed.collect();
-        Ok(ActionOutcome { message, changed })
+        Ok(ActionOutcome::new(message, changed))
     }
 }

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::admin::list::list_page;
 use crate::admin::{
-    Actor, AdminMeta, Cell, Column, FieldSpec, ListPage, ListQuery, ModelAdmin, ModelInfo, Row,
-    SaveError, Saved, Widget,
+    AdminMeta, Cell, Column, FieldSpec, ListPage, ListQuery, Loaded, ModelAdmin, ModelInfo,
+    Request, Row, SaveResult, Saved, Widget,
 };
 use crate::auth::permissions::Action;
 use crate::badges::event_config::{self, EVENT_COMPONENT, EventBadgesConfig, EventBadgesInput};
@@ -17,13 +17,12 @@ use crate::db::schema::{course_event_badge_configurations as configs, users};
 use crate::display::format_time;
 
 static META: AdminMeta = AdminMeta::new(
-    ModelInfo {
-        app_label: "badges",
-        app_name: "Badges",
-        model: "courseeventbadgesconfiguration",
-        verbose_name: "course event badges configuration",
-        verbose_name_plural: "course event badges configurations",
-    },
+    ModelInfo::new(
+        super::BADGES,
+        "courseeventbadgesconfiguration",
+        "course event badges configuration",
+        "course event badges configurations",
+    ),
     &[
         Column::sorted("change_date", "Change date"),
         Column::new("changed_by", "Changed by"),
@@ -72,9 +71,7 @@ impl ModelAdmin for EventBadgesConfigAdmin {
     type Id = i64;
     type Form = EventBadgesForm;
 
-    fn meta(&self) -> &'static AdminMeta {
-        &META
-    }
+    const META: &'static AdminMeta = &META;
 
     /// A new version starts from the one in force.
     fn initial(&self, conn: &mut DbConnection) -> QueryResult<EventBadgesForm> {
@@ -102,12 +99,7 @@ impl ModelAdmin for EventBadgesConfigAdmin {
         )
     }
 
-    fn fields(
-        &self,
-        _conn: &mut DbConnection,
-        _actor: Actor,
-        id: Option<&i64>,
-    ) -> QueryResult<Vec<FieldSpec>> {
+    fn fields(&self, _req: &mut Request, id: Option<&i64>) -> QueryResult<Vec<FieldSpec>> {
         let version = FieldSpec::new("version", "Version", Widget::ReadOnly).help(
             "Saving this form adds a new version with these values; this one stays in the history.",
         );
@@ -124,11 +116,7 @@ impl ModelAdmin for EventBadgesConfigAdmin {
         Ok(id.map(|_| version).into_iter().chain(fields).collect())
     }
 
-    fn load(
-        &self,
-        conn: &mut DbConnection,
-        id: &i64,
-    ) -> QueryResult<Option<(String, EventBadgesForm)>> {
+    fn load(&self, conn: &mut DbConnection, id: &i64) -> QueryResult<Loaded<EventBadgesForm>> {
         let Some(config) = event_config::by_id(conn, *id)? else {
             return Ok(None);
         };
@@ -144,21 +132,14 @@ impl ModelAdmin for EventBadgesConfigAdmin {
         Ok(Some((repr, form)))
     }
 
-    fn save(
-        &self,
-        conn: &mut DbConnection,
-        actor: Actor,
-        _id: Option<&i64>,
-        form: EventBadgesForm,
-    ) -> Result<Saved, SaveError> {
+    fn save(&self, req: &mut Request, _: Option<&i64>, form: EventBadgesForm) -> SaveResult {
         let input = EventBadgesInput {
             enabled: form.enabled,
             courses_completed: form.courses_completed,
             courses_enrolled: form.courses_enrolled,
             course_groups: form.course_groups,
         };
-        let saved =
-            event_config::save(conn, &input, Some(actor.user_id))?.map_err(SaveError::Invalid)?;
+        let saved = event_config::save(req.conn, &input, Some(req.actor.user_id))??;
         Ok(Saved::new(saved.id, saved.repr()))
     }
 }

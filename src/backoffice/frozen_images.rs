@@ -7,7 +7,7 @@ use diesel::QueryResult;
 
 use crate::admin::image_field::thumbnail;
 use crate::admin::list::sort_in_memory;
-use crate::admin::{Cell, Column, FilterSpec, ListPage, ListQuery, ListSource, Row};
+use crate::admin::{Cell, Column, Filter, FilterSpec, ListPage, ListQuery, ListSource, Row};
 use crate::badges::frozen::{self, FrozenRow, ReportFilter};
 use crate::db::DbConnection;
 
@@ -99,15 +99,18 @@ impl ListSource for FrozenImages {
     fn filters(&self, conn: &mut DbConnection) -> QueryResult<Vec<FilterSpec>> {
         let everything = frozen::report(conn, &ReportFilter::default())?;
         let distinct = |value: fn(&FrozenRow) -> &str| {
-            let mut values: Vec<&str> = everything.iter().map(value).collect();
+            let mut values: Vec<(String, String)> = everything
+                .iter()
+                .map(|row| (value(row).to_string(), value(row).to_string()))
+                .collect();
             values.sort_unstable();
             values.dedup();
             values
         };
         Ok(vec![
-            FilterSpec::values("mode", "mode", &distinct(|r| &r.mode)),
-            FilterSpec::values("org", "org", &distinct(|r| &r.org)),
-            FilterSpec::boolean("differs", "differs from the current configuration"),
+            Filter::from_data("mode", "mode").spec(distinct(|r| &r.mode)),
+            Filter::from_data("org", "org").spec(distinct(|r| &r.org)),
+            Filter::boolean("differs", "differs from the current configuration").spec(Vec::new()),
         ])
     }
 

@@ -5,18 +5,18 @@
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::auth::{info, permission_choices, rights};
+use super::auth::{permission_choices, rights};
 use crate::admin::list::{list_page, search_terms};
 use crate::admin::{
-    Actor, AdminMeta, Cell, Column, Deletion, FieldSpec, ListPage, ListQuery, ModelAdmin, Row,
-    SaveError, Saved, Widget, parse_ids,
+    AdminMeta, Cell, Column, Deletion, FieldSpec, ListPage, ListQuery, Loaded, ModelAdmin,
+    ModelInfo, Request, Row, SaveResult, Saved, Widget, parse_ids,
 };
 use crate::auth::groups::{self, Members};
 use crate::db::DbConnection;
 use crate::db::schema::groups as group_rows;
 
 static META: AdminMeta = AdminMeta::new(
-    info("group", "group", "groups"),
+    ModelInfo::new(super::AUTH, "group", "group", "groups"),
     &[Column::sorted("name", "Name")],
 )
 .search("Searches group names.");
@@ -34,17 +34,11 @@ impl ModelAdmin for GroupAdmin {
     type Id = i64;
     type Form = GroupForm;
 
-    fn meta(&self) -> &'static AdminMeta {
-        &META
-    }
+    const META: &'static AdminMeta = &META;
+    const DELETION: Option<Deletion<i64>> = Some(Deletion::new(members, groups::delete));
 
-    fn refusal(
-        &self,
-        conn: &mut DbConnection,
-        actor: Actor,
-        id: &i64,
-    ) -> QueryResult<Option<String>> {
-        groups::refusal(conn, actor.user_id, *id)
+    fn refusal(&self, req: &mut Request, id: &i64) -> QueryResult<Option<String>> {
+        groups::refusal(req.conn, req.actor.user_id, *id)
     }
 
     fn list(&self, conn: &mut DbConnection, q: &ListQuery) -> QueryResult<ListPage> {
@@ -58,21 +52,16 @@ impl ModelAdmin for GroupAdmin {
         )
     }
 
-    fn fields(
-        &self,
-        conn: &mut DbConnection,
-        actor: Actor,
-        _id: Option<&i64>,
-    ) -> QueryResult<Vec<FieldSpec>> {
-        let permissions = Widget::MultiSelect(permission_choices(conn)?);
+    fn fields(&self, req: &mut Request, _: Option<&i64>) -> QueryResult<Vec<FieldSpec>> {
+        let permissions = Widget::MultiSelect(permission_choices(req.conn)?);
         let help = "Members of this group get these permissions.";
         Ok(vec![
             FieldSpec::new("name", "Name", Widget::Text { max_length: 150 }).required(),
-            rights(actor, "permissions", "Permissions", permissions, help),
+            rights(req.actor, "permissions", "Permissions", permissions, help),
         ])
     }
 
-    fn load(&self, conn: &mut DbConnection, id: &i64) -> QueryResult<Option<(String, GroupForm)>> {
+    fn load(&self, conn: &mut DbConnection, id: &i64) -> QueryResult<Loaded<GroupForm>> {
         let Some((name, permissions)) = groups::find(conn, *id)? else {
             return Ok(None);
         };
@@ -83,22 +72,14 @@ impl ModelAdmin for GroupAdmin {
         Ok(Some((name, form)))
     }
 
-    fn save(
-        &self,
-        conn: &mut DbConnection,
-        actor: Actor,
-        id: Option<&i64>,
-        form: GroupForm,
-    ) -> Result<Saved, SaveError> {
-        let permissions = parse_ids(&form.permissions);
-        let (id, name) = groups::save(conn, actor.user_id, id.copied(), &form.name, &permissions)??;
+    fn save(&self, req: &mut Request, id: Option<&i64>, form: GroupForm) -> SaveResult {
+        let (actor, permissions) = (req.actor.user_id, parse_ids(&form.permissions));
+        let (id, name) = groups::save(req.conn, actor, id.copied(), &form.name, &permissions)??;
         Ok(Saved::new(id, name))
     }
+}
 
-    fn deletion(&self) -> Option<Deletion<i64>> {
-        Some(Deletion {
-            preview: |conn, ids| groups::with_memberships(conn, Members::OfGroups, ids),
-            delete: groups::delete,
-        })
-    }
+/// What deleting groups removes with them: their memberships.
+fn members(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<(i64, String, Vec<String>)>> {
+    groups::with_memberships(conn, Members::OfGroups, ids)
 }

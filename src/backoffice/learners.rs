@@ -10,7 +10,9 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::admin::list::{list_page, search_terms};
-use crate::admin::{AdminMeta, Cell, Column, ListPage, ListQuery, ModelAdmin, ModelInfo, Row};
+use crate::admin::{
+    AdminMeta, Cell, Column, ListPage, ListQuery, Loaded, ModelAdmin, ModelInfo, Row,
+};
 use crate::auth::permissions::Action;
 use crate::badging::{assertions, jobs};
 use crate::db::DbConnection;
@@ -18,13 +20,7 @@ use crate::db::schema::learners as learner_rows;
 use crate::learners::{self, Learner, certificates, enrollments};
 
 static META: AdminMeta = AdminMeta::new(
-    ModelInfo {
-        app_label: "learners",
-        app_name: "Learners",
-        model: "learner",
-        verbose_name: "learner",
-        verbose_name_plural: "learners",
-    },
+    ModelInfo::new(super::LEARNERS, "learner", "learner", "learners"),
     &[
         Column::sorted("username", "Username"),
         Column::sorted("email", "E-mail"),
@@ -75,9 +71,7 @@ impl ModelAdmin for LearnerAdmin {
     type Id = i64;
     type Form = LearnerView;
 
-    fn meta(&self) -> &'static AdminMeta {
-        &META
-    }
+    const META: &'static AdminMeta = &META;
 
     fn list(&self, conn: &mut DbConnection, q: &ListQuery) -> QueryResult<ListPage> {
         list_page!(conn, q, &META,
@@ -112,11 +106,7 @@ impl ModelAdmin for LearnerAdmin {
         )
     }
 
-    fn load(
-        &self,
-        conn: &mut DbConnection,
-        id: &i64,
-    ) -> QueryResult<Option<(String, LearnerView)>> {
+    fn load(&self, conn: &mut DbConnection, id: &i64) -> QueryResult<Loaded<LearnerView>> {
         let Some(learner) = learners::get(conn, *id).optional()? else {
             return Ok(None);
         };

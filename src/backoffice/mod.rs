@@ -21,6 +21,14 @@ use crate::admin::AdminSite;
 use crate::admin::site::ExtraPage;
 use crate::config::Config;
 
+/// The apps models are grouped in on the index, as (URL segment, heading).
+type App = (&'static str, &'static str);
+const AUTH: App = ("auth", "Authentication and Authorization");
+const BADGES: App = ("badges", "Badges");
+const CERTIFICATES: App = ("certificates", "Certificates");
+const COURSES: App = ("courses", "Courses");
+const LEARNERS: App = ("learners", "Learners");
+
 /// Every model the admin shows.
 pub fn site(config: &Config) -> AdminSite {
     let mut site = AdminSite::default();

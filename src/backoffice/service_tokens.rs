@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::admin::list::{list_page, search_terms};
 use crate::admin::{
-    ActionOutcome, ActionSpec, Actor, AdminMeta, Cell, Column, Deletion, FieldSpec, FilterSpec,
-    ListPage, ListQuery, ModelAdmin, Row, SaveError, Saved, Widget,
+    ActionOutcome, ActionSpec, AdminMeta, Cell, Column, Deletion, FieldSpec, Filter, ListPage,
+    ListQuery, Loaded, ModelAdmin, ModelInfo, Request, Row, SaveResult, Saved, Widget,
 };
 use crate::auth::service_tokens::{self, ServiceToken};
 use crate::auth::users;
@@ -16,7 +16,7 @@ use crate::db::DbConnection;
 use crate::db::schema::{service_tokens as token_rows, users as user_rows};
 
 static META: AdminMeta = AdminMeta::new(
-    super::auth::info("token", "service token", "service tokens"),
+    ModelInfo::new(super::AUTH, "token", "service token", "service tokens"),
     &[
         Column::sorted("name", "Name"),
         Column::sorted("user", "Acts as"),
@@ -27,6 +27,7 @@ static META: AdminMeta = AdminMeta::new(
     ],
 )
 .search("Searches name and user.")
+.filters(&[Filter::boolean("active__exact", "active")])
 .actions(&[ActionSpec::new("revoke", "Revoke selected service tokens")]);
 
 pub struct ServiceTokenAdmin;
@@ -46,21 +47,14 @@ impl ModelAdmin for ServiceTokenAdmin {
     type Id = i64;
     type Form = TokenForm;
 
-    fn meta(&self) -> &'static AdminMeta {
-        &META
-    }
+    const META: &'static AdminMeta = &META;
+    const DELETION: Option<Deletion<i64>> = Some(Deletion::new(
+        service_tokens::deleted,
+        service_tokens::delete,
+    ));
 
-    fn refusal(
-        &self,
-        conn: &mut DbConnection,
-        actor: Actor,
-        id: &i64,
-    ) -> QueryResult<Option<String>> {
-        service_tokens::refusal(conn, actor.user_id, *id)
-    }
-
-    fn filters(&self, _conn: &mut DbConnection) -> QueryResult<Vec<FilterSpec>> {
-        Ok(vec![FilterSpec::boolean("active__exact", "active")])
+    fn refusal(&self, req: &mut Request, id: &i64) -> QueryResult<Option<String>> {
+        service_tokens::refusal(req.conn, req.actor.user_id, *id)
     }
 
     fn list(&self, conn: &mut DbConnection, q: &ListQuery) -> QueryResult<ListPage> {
@@ -89,18 +83,13 @@ impl ModelAdmin for ServiceTokenAdmin {
         )
     }
 
-    fn fields(
-        &self,
-        conn: &mut DbConnection,
-        actor: Actor,
-        id: Option<&i64>,
-    ) -> QueryResult<Vec<FieldSpec>> {
+    fn fields(&self, req: &mut Request, id: Option<&i64>) -> QueryResult<Vec<FieldSpec>> {
         let name = FieldSpec::new("name", "Name", Widget::Text { max_length: 150 })
             .required()
             .help("What uses this token, e.g. “LMS production”.");
         let choices = match id {
-            None => service_tokens::acting_user_choices(conn, actor.user_id)?,
-            Some(_) => users::choices(conn)?,
+            None => service_tokens::acting_user_choices(req.conn, req.actor.user_id)?,
+            Some(_) => users::choices(req.conn)?,
         };
         let user = FieldSpec::new("user", "Acts as", Widget::Select(choices));
         let user = user.required().help(USER_HELP);
@@ -116,7 +105,7 @@ impl ModelAdmin for ServiceTokenAdmin {
         ])
     }
 
-    fn load(&self, conn: &mut DbConnection, id: &i64) -> QueryResult<Option<(String, TokenForm)>> {
+    fn load(&self, conn: &mut DbConnection, id: &i64) -> QueryResult<Loaded<TokenForm>> {
         let Some((token, _)) = service_tokens::find(conn, *id)? else {
             return Ok(None);
         };
@@ -129,18 +118,13 @@ impl ModelAdmin for ServiceTokenAdmin {
         Ok(Some((token.name, form)))
     }
 
-    fn save(
-        &self,
-        conn: &mut DbConnection,
-        actor: Actor,
-        id: Option<&i64>,
-        form: TokenForm,
-    ) -> Result<Saved, SaveError> {
+    fn save(&self, req: &mut Request, id: Option<&i64>, form: TokenForm) -> SaveResult {
+        let (conn, actor) = (&mut *req.conn, req.actor.user_id);
         if let Some(&id) = id {
-            let name = service_tokens::rename(conn, actor.user_id, id, &form.name)??;
+            let name = service_tokens::rename(conn, actor, id, &form.name)??;
             return Ok(Saved::new(id, name));
         }
-        let created = service_tokens::create_by(conn, actor.user_id, &form.name, &form.user);
+        let created = service_tokens::create_by(conn, actor, &form.name, &form.user);
         let (id, secret) = created??;
         let mut saved = Saved::new(id, form.name.trim());
         saved.warnings.push(format!(
@@ -149,29 +133,8 @@ impl ModelAdmin for ServiceTokenAdmin {
         Ok(saved)
     }
 
-    fn deletion(&self) -> Option<Deletion<i64>> {
-        Some(Deletion {
-            preview: |conn, ids| {
-                Ok(service_tokens::names(conn, ids)?
-                    .into_iter()
-                    .map(|(id, name)| (id, name, Vec::new()))
-                    .collect())
-            },
-            delete: service_tokens::delete,
-        })
-    }
-
-    fn run_action(
-        &self,
-        conn: &mut DbConnection,
-        _actor: Actor,
-        action: &str,
-        ids: &[i64],
-    ) -> QueryResult<ActionOutcome> {
-        if action != "revoke" {
-            return Ok(ActionOutcome::default());
-        }
-        let revoked = service_tokens::revoke(conn, ids)?;
+    fn run_action(&self, req: &mut Request, _: &str, ids: &[i64]) -> QueryResult<ActionOutcome> {
+        let revoked = service_tokens::revoke(req.conn, ids)?;
         let message = format!("Revoked {} service token(s).", revoked.len());
         Ok(ActionOutcome::new(message, revoked))
     }

@@ -4,11 +4,12 @@
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::auth::{info, permission_choices, rights};
+use super::auth::{permission_choices, rights};
 use crate::admin::list::{list_page, search_terms};
 use crate::admin::{
-    ActionOutcome, ActionSpec, Actor, AdminMeta, Cell, Column, Deletion, FieldSpec, FilterSpec,
-    ListPage, ListQuery, ModelAdmin, Row, SaveError, Saved, Widget, parse_ids,
+    ActionOutcome, ActionSpec, AdminMeta, Cell, Choices, Column, Deletion, FieldSpec, Filter,
+    ListPage, ListQuery, Loaded, ModelAdmin, ModelInfo, Request, Row, SaveResult, Saved, Widget,
+    parse_ids,
 };
 use crate::auth::groups::{self, Members};
 use crate::auth::users::{self, AccountChange, User, UserFilter};
@@ -22,7 +23,7 @@ const GROUP: &str = "groups__id__exact";
 const LOG_OUT_EVERYWHERE: &str = "Log out everywhere (end every session of the selected users)";
 
 static META: AdminMeta = AdminMeta::new(
-    info("user", "user", "users"),
+    ModelInfo::new(super::AUTH, "user", "user", "users"),
     &[
         Column::sorted("username", "Username"),
         Column::sorted("email", "Email address"),
@@ -34,6 +35,12 @@ static META: AdminMeta = AdminMeta::new(
     ],
 )
 .search("Searches username, first and last name, and email address.")
+.filters(&[
+    Filter::boolean("is_staff__exact", "staff status"),
+    Filter::boolean("is_superuser__exact", "superuser status"),
+    Filter::boolean("is_active__exact", "active"),
+    Filter::from_data(GROUP, "groups"),
+])
 .actions(&[ActionSpec::new(END_SESSIONS, LOG_OUT_EVERYWHERE)])
 .object_actions(&[END_SESSIONS])
 .continue_after_add();
@@ -68,26 +75,17 @@ impl ModelAdmin for UserAdmin {
     type Id = i64;
     type Form = UserForm;
 
-    fn meta(&self) -> &'static AdminMeta {
-        &META
+    const META: &'static AdminMeta = &META;
+    const DELETION: Option<Deletion<i64>> = Some(Deletion::new(deleted_with, users::delete));
+
+    fn refusal(&self, req: &mut Request, id: &i64) -> QueryResult<Option<String>> {
+        let refusal = users::refusal_for(req.conn, req.actor.user_id, *id)?;
+        Ok(refusal.map(|r| r.message().into()))
     }
 
-    fn refusal(
-        &self,
-        conn: &mut DbConnection,
-        actor: Actor,
-        id: &i64,
-    ) -> QueryResult<Option<String>> {
-        Ok(users::refusal_for(conn, actor.user_id, *id)?.map(|r| r.message().into()))
-    }
-
-    fn filters(&self, conn: &mut DbConnection) -> QueryResult<Vec<FilterSpec>> {
-        Ok(vec![
-            FilterSpec::boolean("is_staff__exact", "staff status"),
-            FilterSpec::boolean("is_superuser__exact", "superuser status"),
-            FilterSpec::boolean("is_active__exact", "active"),
-            FilterSpec::new(GROUP, "groups", groups::choices(conn)?),
-        ])
+    /// The groups there are.
+    fn filter_choices(&self, conn: &mut DbConnection, _: &str) -> QueryResult<Option<Choices>> {
+        Ok(Some(groups::choices(conn)?))
     }
 
     fn list(&self, conn: &mut DbConnection, q: &ListQuery) -> QueryResult<ListPage> {
@@ -128,12 +126,7 @@ impl ModelAdmin for UserAdmin {
         )
     }
 
-    fn fields(
-        &self,
-        conn: &mut DbConnection,
-        actor: Actor,
-        id: Option<&i64>,
-    ) -> QueryResult<Vec<FieldSpec>> {
+    fn fields(&self, req: &mut Request, id: Option<&i64>) -> QueryResult<Vec<FieldSpec>> {
         let text = Widget::Text { max_length: 150 };
         let name = FieldSpec::new("username", "Username", text.clone())
             .required()
@@ -148,7 +141,8 @@ impl ModelAdmin for UserAdmin {
                     .help("Enter the same password as before, for verification."),
             ]);
         };
-        let (groups, permissions) = (groups::choices(conn)?, permission_choices(conn)?);
+        let (groups, permissions) = (groups::choices(req.conn)?, permission_choices(req.conn)?);
+        let actor = req.actor;
         Ok(vec![
             name,
             FieldSpec::new("password", "Password", Widget::ReadOnly).help("Raw passwords are not stored, so there is no way to see this user’s password.").link(format!("/admin/auth/user/{id}/password/"), "Set a new password"),
@@ -166,7 +160,7 @@ impl ModelAdmin for UserAdmin {
         ])
     }
 
-    fn load(&self, conn: &mut DbConnection, id: &i64) -> QueryResult<Option<(String, UserForm)>> {
+    fn load(&self, conn: &mut DbConnection, id: &i64) -> QueryResult<Loaded<UserForm>> {
         let Some(user) = users::find(conn, *id)? else {
             return Ok(None);
         };
@@ -190,16 +184,11 @@ impl ModelAdmin for UserAdmin {
         Ok(Some((user.username, form)))
     }
 
-    fn save(
-        &self,
-        conn: &mut DbConnection,
-        actor: Actor,
-        id: Option<&i64>,
-        form: UserForm,
-    ) -> Result<Saved, SaveError> {
+    fn save(&self, req: &mut Request, id: Option<&i64>, form: UserForm) -> SaveResult {
         let Some(&id) = id else {
             let passwords = [form.password1.as_str(), &form.password2];
-            let (id, name) = users::create_account(conn, &form.username, &form.email, passwords)??;
+            let created = users::create_account(req.conn, &form.username, &form.email, passwords);
+            let (id, name) = created??;
             return Ok(Saved::new(id, name));
         };
         let change = AccountChange {
@@ -213,28 +202,12 @@ impl ModelAdmin for UserAdmin {
             is_staff: form.is_staff,
             is_superuser: form.is_superuser,
         };
-        let username = users::update_account(conn, actor.user_id, id, &change)??;
+        let username = users::update_account(req.conn, req.actor.user_id, id, &change)??;
         Ok(Saved::new(id, username))
     }
 
-    fn deletion(&self) -> Option<Deletion<i64>> {
-        Some(Deletion {
-            preview: deleted_with,
-            delete: users::delete,
-        })
-    }
-
-    fn run_action(
-        &self,
-        conn: &mut DbConnection,
-        _actor: Actor,
-        action: &str,
-        ids: &[i64],
-    ) -> QueryResult<ActionOutcome> {
-        if action != END_SESSIONS {
-            return Ok(ActionOutcome::default());
-        }
-        let (ended, found) = users::end_sessions(conn, ids)?;
+    fn run_action(&self, req: &mut Request, _: &str, ids: &[i64]) -> QueryResult<ActionOutcome> {
+        let (ended, found) = users::end_sessions(req.conn, ids)?;
         let n = found.len();
         let message = format!("Ended {ended} session(s) of {n} user(s): they must log in again.");
         Ok(ActionOutcome::new(message, found))

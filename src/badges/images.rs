@@ -8,6 +8,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::{badge_image_configurations as configs, users};
 use crate::db::{DbConnection, now};
+use crate::display::count_of;
 use crate::images::{self, ImageError, Limits, SquareMode};
 use crate::validation::FieldErrors;
 
@@ -118,6 +119,18 @@ pub struct SavedConfiguration {
     pub frozen_courses: Vec<String>,
 }
 
+impl SavedConfiguration {
+    /// What the save does not reach, when it leaves frozen images alone.
+    pub fn frozen_warning(&self) -> Option<String> {
+        let n = self.frozen_courses.len();
+        let images = if n == 1 { "image is" } else { "images are" };
+        let courses = count_of(n, "course");
+        let warning =
+            format!("This change will not affect {courses} whose badge {images} already frozen.");
+        (n > 0).then_some(warning)
+    }
+}
+
 pub fn by_id(conn: &mut DbConnection, id: i64) -> QueryResult<Option<BadgeImageConfiguration>> {
     configs::table
         .find(id)
@@ -126,13 +139,22 @@ pub fn by_id(conn: &mut DbConnection, id: i64) -> QueryResult<Option<BadgeImageC
         .optional()
 }
 
-/// The configurations of these ids that exist, by mode.
-pub fn by_ids(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<BadgeImageConfiguration>> {
-    configs::table
+/// The configurations among `ids` that exist, by mode, as (id, "mode (default)", what goes
+/// with it: nothing — frozen images stay where they are).
+pub fn deleted(
+    conn: &mut DbConnection,
+    ids: &[i64],
+) -> QueryResult<Vec<(i64, String, Vec<String>)>> {
+    let found: Vec<(i64, String, bool)> = configs::table
         .filter(configs::id.eq_any(ids))
         .order(configs::mode)
-        .select(BadgeImageConfiguration::as_select())
-        .load(conn)
+        .select((configs::id, configs::mode, configs::is_default))
+        .load(conn)?;
+    let found = found.into_iter().map(|(id, mode, is_default)| {
+        let default = if is_default { " (default)" } else { "" };
+        (id, format!("{mode}{default}"), Vec::new())
+    });
+    Ok(found.collect())
 }
 
 pub fn delete(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<usize> {

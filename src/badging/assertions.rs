@@ -223,6 +223,10 @@ const NAMED_ISSUED: i64 = 20;
 /// The issued badges of a badge class, worded for a refused delete ("Badge assertion:
 /// alice, issued 2026-11-30"): issued badges are never deleted through the admin, so they
 /// keep their class from being deleted.
+/// Why issued badges stand in the way of deleting what they were issued for.
+pub const NEVER_DELETED: &str =
+    "Issued badges are never deleted: revoke them instead, and the learners’ badges then say so.";
+
 pub fn issued_of_class(conn: &mut DbConnection, class: i64) -> QueryResult<Vec<String>> {
     issued_of_classes(conn, &[class])
 }

@@ -59,6 +59,9 @@ pub struct RemoteClass {
     pub tags: Vec<String>,
 }
 
+/// What an award made, or why it failed.
+pub type Awarded = Result<IssuedAssertion, AwardError>;
+
 /// Where badges are made. No method is called inside a database transaction or while the
 /// caller holds a pool connection: a backend that needs the database takes a connection of
 /// its own, briefly, and never across a network call.
@@ -78,12 +81,7 @@ pub trait BadgeBackend: Send + Sync {
     fn find_badge_class(&self, tag: &str) -> Result<Option<String>, AwardError>;
 
     /// Makes an assertion of `class` for `learner`.
-    fn award(
-        &self,
-        class: &BadgeClass,
-        learner: &Learner,
-        evidence_url: Option<&str>,
-    ) -> Result<IssuedAssertion, AwardError>;
+    fn award(&self, class: &BadgeClass, learner: &Learner, evidence_url: Option<&str>) -> Awarded;
 
     /// The live assertion of `class` an earlier, unanswered attempt made for the address
     /// `email` (the one it was sent to: a learner's address may change meanwhile).

@@ -184,7 +184,7 @@ pub struct CoursesBackfill {
     /// Awards queued in all.
     pub queued: usize,
     /// The courses backfilled, as (id, course key), by course key.
-    pub started: Vec<(i64, String)>,
+    pub started: Vec<(crate::courses::CourseId, String)>,
     /// The courses left alone because "Issue Open Badges" is off for them.
     pub skipped: Vec<String>,
 }
@@ -212,7 +212,7 @@ impl CoursesBackfill {
 /// caller's transaction.
 pub fn start_courses(
     conn: &mut DbConnection,
-    ids: &[i64],
+    ids: &[crate::courses::CourseId],
     requested_by: &str,
     lms_url: &str,
 ) -> QueryResult<CoursesBackfill> {

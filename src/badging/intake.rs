@@ -24,13 +24,22 @@ fn refuse(field: &str, message: impl Into<String>) -> FieldError {
     }
 }
 
+/// What every event carries: its id, and the learner, course and mode it is about.
 #[derive(Debug, Clone)]
-pub struct CertificateEvent {
+pub struct EventHead {
     pub event_id: String,
     pub username: String,
     pub email: String,
     pub course: CourseKey,
     pub mode: String,
+}
+
+const HEAD_FIELDS: [&str; 5] = ["event_id", "username", "email", "course_id", "mode"];
+
+#[derive(Debug, Clone)]
+pub struct CertificateEvent {
+    pub head: EventHead,
+    /// One of [`certificates::STATUSES`].
     pub status: String,
     pub verify_uuid: String,
     pub course_name: Option<String>,
@@ -38,11 +47,7 @@ pub struct CertificateEvent {
 
 #[derive(Debug, Clone)]
 pub struct EnrollmentEvent {
-    pub event_id: String,
-    pub username: String,
-    pub email: String,
-    pub course: CourseKey,
-    pub mode: String,
+    pub head: EventHead,
     pub is_active: bool,
 }
 
@@ -50,14 +55,34 @@ pub struct EnrollmentEvent {
 struct Fields<'a>(&'a Map<String, Value>);
 
 impl<'a> Fields<'a> {
-    fn new(body: &'a Value, known: &[&str]) -> Result<Fields<'a>, FieldError> {
+    /// The event's fields: those of its head and its own `more`.
+    fn new(body: &'a Value, more: &[&str]) -> Result<Fields<'a>, FieldError> {
         let object = body
             .as_object()
             .ok_or_else(|| refuse("(body)", "expected a JSON object"))?;
-        if let Some(unknown) = object.keys().find(|k| !known.contains(&k.as_str())) {
+        let known = |key: &str| HEAD_FIELDS.contains(&key) || more.contains(&key);
+        if let Some(unknown) = object.keys().find(|k| !known(k)) {
             return Err(refuse(unknown, "unknown field"));
         }
         Ok(Fields(object))
+    }
+
+    fn head(&self) -> Result<EventHead, FieldError> {
+        Ok(EventHead {
+            event_id: self.text("event_id", 100)?,
+            username: self.username()?,
+            email: self.email()?,
+            course: self.course()?,
+            mode: self.mode()?,
+        })
+    }
+
+    fn status(&self) -> Result<String, FieldError> {
+        let status = self.text("status", 50)?;
+        match certificates::STATUSES.contains(&status.as_str()) {
+            true => Ok(status),
+            false => Err(refuse("status", "not a certificate status of Open edX")),
+        }
     }
 
     fn text(&self, name: &str, max: usize) -> Result<String, FieldError> {
@@ -131,49 +156,19 @@ impl<'a> Fields<'a> {
 }
 
 pub fn parse_certificate(body: &Value) -> Result<CertificateEvent, FieldError> {
-    let fields = Fields::new(
-        body,
-        &[
-            "event_id",
-            "username",
-            "email",
-            "course_id",
-            "mode",
-            "status",
-            "verify_uuid",
-            "course_name",
-        ],
-    )?;
+    let fields = Fields::new(body, &["status", "verify_uuid", "course_name"])?;
     Ok(CertificateEvent {
-        event_id: fields.text("event_id", 100)?,
-        username: fields.username()?,
-        email: fields.email()?,
-        course: fields.course()?,
-        mode: fields.mode()?,
-        status: fields.text("status", 50)?,
+        head: fields.head()?,
+        status: fields.status()?,
         verify_uuid: fields.verify_uuid()?,
         course_name: fields.optional_text("course_name", 255)?,
     })
 }
 
 pub fn parse_enrollment(body: &Value) -> Result<EnrollmentEvent, FieldError> {
-    let fields = Fields::new(
-        body,
-        &[
-            "event_id",
-            "username",
-            "email",
-            "course_id",
-            "mode",
-            "is_active",
-        ],
-    )?;
+    let fields = Fields::new(body, &["is_active"])?;
     Ok(EnrollmentEvent {
-        event_id: fields.text("event_id", 100)?,
-        username: fields.username()?,
-        email: fields.email()?,
-        course: fields.course()?,
-        mode: fields.mode()?,
+        head: fields.head()?,
         is_active: fields.flag("is_active")?,
     })
 }
@@ -263,15 +258,17 @@ fn record_in_transaction(
     })
 }
 
-fn course_for(
+/// The event's learner and course, each made when first seen (a new course named `name`).
+fn learner_and_course(
     conn: &mut DbConnection,
-    key: &CourseKey,
+    head: &EventHead,
     name: Option<&str>,
-) -> QueryResult<courses::Course> {
-    match courses::find_by_key(conn, &key.to_string())? {
-        Some(course) => Ok(course),
-        None => courses::create(conn, key, name.unwrap_or_default()),
-    }
+) -> QueryResult<(learners::Learner, courses::Course)> {
+    let course = match courses::find_by_key(conn, &head.course.to_string())? {
+        Some(course) => course,
+        None => courses::create(conn, &head.course, name.unwrap_or_default())?,
+    };
+    Ok((learners::upsert(conn, &head.username, &head.email)?, course))
 }
 
 /// A certificate event: the learner, enrollment mode and certificate are recorded, and a
@@ -282,15 +279,15 @@ pub fn certificate(
     payload: &Value,
     lms_url: &str,
 ) -> QueryResult<Recorded> {
-    record_once(conn, &event.event_id, "certificate", payload, |conn| {
-        let course = course_for(conn, &event.course, event.course_name.as_deref())?;
-        let learner = learners::upsert(conn, &event.username, &event.email)?;
-        enrollments::upsert(conn, learner.id, &course.course_id, &event.mode, true)?;
+    let head = &event.head;
+    record_once(conn, &head.event_id, "certificate", payload, |conn| {
+        let (learner, course) = learner_and_course(conn, head, event.course_name.as_deref())?;
+        enrollments::upsert(conn, learner.id, &course.course_id, &head.mode, true)?;
         certificates::record(
             conn,
             learner.id,
             &course.course_id,
-            &event.mode,
+            &head.mode,
             &event.status,
             &event.verify_uuid,
         )?;
@@ -303,7 +300,7 @@ pub fn certificate(
                 conn,
                 learner.id,
                 &course.course_id,
-                &event.mode,
+                &head.mode,
                 &evidence,
             )?
             .id,
@@ -326,16 +323,11 @@ pub fn enrollment(
     event: &EnrollmentEvent,
     payload: &Value,
 ) -> QueryResult<Recorded> {
-    record_once(conn, &event.event_id, "enrollment", payload, |conn| {
-        let course = course_for(conn, &event.course, None)?;
-        let learner = learners::upsert(conn, &event.username, &event.email)?;
-        enrollments::upsert(
-            conn,
-            learner.id,
-            &course.course_id,
-            &event.mode,
-            event.is_active,
-        )?;
+    let head = &event.head;
+    record_once(conn, &head.event_id, "enrollment", payload, |conn| {
+        let (learner, course) = learner_and_course(conn, head, None)?;
+        let mode = &head.mode;
+        enrollments::upsert(conn, learner.id, &course.course_id, mode, event.is_active)?;
         let due = event_badges::due_after_enrollment(conn, learner.id)?;
         event_badges::enqueue(conn, learner.id, &course.course_id, &due)
     })

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::assertions::IssuedAssertion;
-use super::backend::{AwardError, BadgeBackend, RemoteAward, RemoteClass};
+use super::backend::{AwardError, Awarded, BadgeBackend, RemoteAward, RemoteClass};
 use super::openbadges::{
     self, AssertionFacts, IssuerProfile, Urls, assertion_document, hash_recipient, new_salt,
 };
@@ -39,12 +39,7 @@ impl BadgeBackend for LocalIssuer {
         Ok(None)
     }
 
-    fn award(
-        &self,
-        class: &BadgeClass,
-        learner: &Learner,
-        evidence_url: Option<&str>,
-    ) -> Result<IssuedAssertion, AwardError> {
+    fn award(&self, class: &BadgeClass, learner: &Learner, evidence_url: Option<&str>) -> Awarded {
         let public_id = uuid::Uuid::new_v4().simple().to_string();
         let salt = new_salt();
         let identity = hash_recipient(&learner.email, &salt);

@@ -23,10 +23,15 @@ const DUPLICATE_KEY: &str = "Course with this Course key already exists.";
 /// gives it.
 const KEY_INDEX: &str = "courses_course_id_key";
 
+crate::db::row_id::row_id! {
+    /// A course's row id: not its key ([`CourseKey`], which Open edX calls `course_id`).
+    pub struct CourseId;
+}
+
 #[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
 #[diesel(table_name = courses)]
 pub struct Course {
-    pub id: i64,
+    pub id: CourseId,
     pub course_id: String,
     pub display_name: String,
     pub org: String,
@@ -80,13 +85,16 @@ pub fn validate_mode(mode: &str) -> Option<String> {
     }
 }
 
-/// `honor, verified` → `["honor", "verified"]`.
+/// `honor, verified, honor` → `["honor", "verified"]`: each mode once, in the order first
+/// given.
 pub fn split_modes(modes: &str) -> Vec<&str> {
-    modes
-        .split([',', ' ', '\n'])
-        .map(str::trim)
-        .filter(|m| !m.is_empty())
-        .collect()
+    let mut split: Vec<&str> = Vec::new();
+    for mode in modes.split([',', ' ', '\n']).map(str::trim) {
+        if !mode.is_empty() && !split.contains(&mode) {
+            split.push(mode);
+        }
+    }
+    split
 }
 
 pub fn find_by_key(conn: &mut DbConnection, course_id: &str) -> QueryResult<Option<Course>> {
@@ -114,7 +122,7 @@ pub fn create(conn: &mut DbConnection, key: &CourseKey, display_name: &str) -> Q
         .first(conn)
 }
 
-pub fn set_issue_badges(conn: &mut DbConnection, id: i64, on: bool) -> QueryResult<usize> {
+pub fn set_issue_badges(conn: &mut DbConnection, id: CourseId, on: bool) -> QueryResult<usize> {
     diesel::update(courses::table.find(id))
         .set((courses::issue_badges.eq(on), courses::updated_at.eq(now())))
         .execute(conn)
@@ -124,10 +132,10 @@ pub fn set_issue_badges(conn: &mut DbConnection, id: i64, on: bool) -> QueryResu
 /// (id, course key) of those it changed, by id.
 pub fn set_issue_badges_of(
     conn: &mut DbConnection,
-    ids: &[i64],
+    ids: &[CourseId],
     on: bool,
-) -> QueryResult<Vec<(i64, String)>> {
-    let changed: Vec<(i64, String)> = courses::table
+) -> QueryResult<Vec<(CourseId, String)>> {
+    let changed: Vec<(CourseId, String)> = courses::table
         .filter(courses::id.eq_any(ids))
         .filter(courses::issue_badges.ne(on))
         .order(courses::id)
@@ -139,7 +147,7 @@ pub fn set_issue_badges_of(
     Ok(changed)
 }
 
-pub fn by_id(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Course>> {
+pub fn by_id(conn: &mut DbConnection, id: CourseId) -> QueryResult<Option<Course>> {
     courses::table
         .find(id)
         .select(Course::as_select())
@@ -148,7 +156,7 @@ pub fn by_id(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Course>> {
 }
 
 /// The courses of these ids that exist, by course key.
-pub fn by_ids(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<Course>> {
+pub fn by_ids(conn: &mut DbConnection, ids: &[CourseId]) -> QueryResult<Vec<Course>> {
     courses::table
         .filter(courses::id.eq_any(ids))
         .order(courses::course_id)
@@ -156,7 +164,7 @@ pub fn by_ids(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<Course>> 
         .load(conn)
 }
 
-pub fn delete(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<usize> {
+pub fn delete(conn: &mut DbConnection, ids: &[CourseId]) -> QueryResult<usize> {
     diesel::delete(courses::table.filter(courses::id.eq_any(ids))).execute(conn)
 }
 
@@ -215,7 +223,7 @@ impl CourseInput {
 /// `issue_badges` `None` leaves "Issue Open Badges" as it is (on, for a new course).
 pub fn save(
     conn: &mut DbConnection,
-    id: Option<i64>,
+    id: Option<CourseId>,
     input: &CourseInput,
     issue_badges: Option<bool>,
 ) -> QueryResult<Result<Course, FieldErrors>> {
@@ -283,7 +291,7 @@ type Validated = (
 /// dates, parsed.
 fn validate(
     conn: &mut DbConnection,
-    own_id: Option<i64>,
+    own_id: Option<CourseId>,
     input: &CourseInput,
 ) -> QueryResult<Validated> {
     let mut errors = FieldErrors::default();
@@ -349,5 +357,14 @@ fn parse_date(text: &str, field: &str, errors: &mut FieldErrors) -> Option<chron
             errors.add(field, "Enter a valid date (YYYY-MM-DD).");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn modes_are_split_each_once_in_the_order_given() {
+        let modes = super::split_modes("verified, audit\nverified  honor,,audit");
+        assert_eq!(modes, ["verified", "audit", "honor"]);
     }
 }

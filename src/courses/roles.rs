@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 
-use super::Course;
+use super::{Course, CourseId};
 use crate::db::DbConnection;
 use crate::db::schema::{course_roles, courses, users as user_rows};
 
@@ -46,7 +46,7 @@ impl Role {
 /// A user's course team roles, by course id. They are rights like permissions (a team
 /// member changes the course in Studio), so they count wherever rights are compared.
 #[derive(Clone, Debug, Default)]
-pub struct TeamRoles(std::collections::HashMap<i64, Role>);
+pub struct TeamRoles(std::collections::HashMap<CourseId, Role>);
 
 impl TeamRoles {
     /// True when, on every course where `other` holds a role, these roles hold the same or
@@ -58,13 +58,13 @@ impl TeamRoles {
             .all(|(course, role)| self.on(*course).is_some_and(|own| own.includes(*role)))
     }
 
-    pub fn on(&self, course: i64) -> Option<Role> {
+    pub fn on(&self, course: CourseId) -> Option<Role> {
         self.0.get(&course).copied()
     }
 }
 
 pub fn team_roles(conn: &mut DbConnection, user_id: i64) -> QueryResult<TeamRoles> {
-    let rows: Vec<(i64, String)> = course_roles::table
+    let rows: Vec<(CourseId, String)> = course_roles::table
         .filter(course_roles::user_id.eq(user_id))
         .select((course_roles::course_id, course_roles::role))
         .load(conn)?;
@@ -86,7 +86,11 @@ pub fn courses_of(conn: &mut DbConnection, user_id: i64) -> QueryResult<Vec<(Cou
         .load(conn)
 }
 
-pub fn role_on(conn: &mut DbConnection, user_id: i64, course: i64) -> QueryResult<Option<Role>> {
+pub fn role_on(
+    conn: &mut DbConnection,
+    user_id: i64,
+    course: CourseId,
+) -> QueryResult<Option<Role>> {
     let role: Option<String> = course_roles::table
         .filter(course_roles::user_id.eq(user_id))
         .filter(course_roles::course_id.eq(course))
@@ -107,7 +111,7 @@ pub fn has_any_role(conn: &mut DbConnection, user_id: i64) -> QueryResult<bool> 
 #[derive(Clone, Copy, Debug)]
 pub struct NewRole {
     pub user: i64,
-    pub course: i64,
+    pub course: CourseId,
     pub role: Role,
 }
 
@@ -116,7 +120,7 @@ pub struct NewRole {
 pub struct TeamRole {
     pub id: i64,
     pub user_id: i64,
-    pub course_id: i64,
+    pub course_id: CourseId,
     pub username: String,
     pub role: String,
     pub course_key: String,
@@ -147,7 +151,7 @@ pub fn described(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<TeamRo
 }
 
 /// A course's team, each member as "username (role)", by username.
-pub fn team_of(conn: &mut DbConnection, course: i64) -> QueryResult<Vec<String>> {
+pub fn team_of(conn: &mut DbConnection, course: CourseId) -> QueryResult<Vec<String>> {
     let team: Vec<(String, String)> = course_roles::table
         .inner_join(user_rows::table)
         .filter(course_roles::course_id.eq(course))
@@ -159,6 +163,20 @@ pub fn team_of(conn: &mut DbConnection, course: i64) -> QueryResult<Vec<String>>
         .map(|(user, role)| format!("{user} ({role})"))
         .collect())
 }
+
+/// The roles among `ids` that exist, as (id, display string, what goes with it: nothing).
+pub fn deleted(
+    conn: &mut DbConnection,
+    ids: &[i64],
+) -> QueryResult<Vec<(i64, String, Vec<String>)>> {
+    let found = described(conn, ids)?.into_iter();
+    Ok(found
+        .map(|role| (role.id, role.repr(), Vec::new()))
+        .collect())
+}
+
+/// Why a course's team roles stand in the way of deleting it: they are rights.
+pub const REMOVED_ONE_BY_ONE: &str = "A course’s team roles are removed first, one by one, in the course team roles list (where each removal asks whether you may manage that member).";
 
 pub fn delete_roles(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<usize> {
     diesel::delete(course_roles::table.filter(course_roles::id.eq_any(ids))).execute(conn)

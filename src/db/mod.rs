@@ -7,6 +7,7 @@
 //! This layer speaks no HTTP: it fails with a [`DbError`] (the database cannot be reached,
 //! no connection came free, a query failed), and the web layer maps that once.
 
+pub mod row_id;
 pub mod schema;
 pub mod settings;
 pub mod text_enum;

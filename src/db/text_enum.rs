@@ -2,7 +2,7 @@
 //! by its declaration, and a row holding any other text fails to load rather than being
 //! read as something else.
 
-/// Declares a `Copy` enum with `as_str`, `FromStr`, `Display`, `ALL`, and the diesel
+/// Declares a `Copy` enum with `as_str`, `FromStr`, `Display`, `ALL`, `NAMES`, and the diesel
 /// conversions to and from `Text`:
 ///
 /// `text_enum! { pub enum JobStatus { Pending = "pending", Done = "done" } }`
@@ -22,6 +22,8 @@ macro_rules! text_enum {
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            /// The stored text of every variant, in declaration order.
+            pub const NAMES: &'static [&'static str] = &[$($text),+];
 
             pub fn as_str(self) -> &'static str {
                 match self {

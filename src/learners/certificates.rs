@@ -13,8 +13,25 @@ use crate::db::{DbConnection, now};
 /// Certificate statuses that mean the learner passed (as upstream).
 pub const PASSING: [&str; 2] = ["downloadable", "generating"];
 
-/// Every certificate status the LMS reports.
-pub const STATUSES: [&str; 4] = ["downloadable", "generating", "notpassing", "unavailable"];
+/// Every certificate status of Open edX (`CertificateStatuses`); an event with any other
+/// is refused.
+pub const STATUSES: [&str; 15] = [
+    "downloadable",
+    "generating",
+    "notpassing",
+    "unavailable",
+    "audit_passing",
+    "audit_notpassing",
+    "honor_passing",
+    "auditing",
+    "deleted",
+    "deleting",
+    "error",
+    "invalidated",
+    "requesting",
+    "restricted",
+    "unverified",
+];
 
 /// Every enrollment mode a certificate is reported in.
 pub const MODES: [&str; 5] = [

@@ -20,7 +20,7 @@ use crate::badging::assertions::{self, HeldFilter};
 use crate::badging::{POST_EVENTS, READ_LEARNERS_BADGES, intake};
 use crate::courses::CourseKey;
 use crate::error::AppError;
-use crate::web::query::{QueryString, pairs};
+use crate::web::query::QueryString;
 
 pub fn routes(routes: &mut Router) {
     routes
@@ -68,6 +68,10 @@ async fn may_read_badges(state: &AppState, req: &HttpRequest) -> Result<Option<b
 
 /// The filter, or the 400 detail.
 fn parse_filter(query: &QueryString) -> Result<HeldFilter, &'static str> {
+    // No key, slug or component holds one (and PostgreSQL refuses it in text).
+    if query.pairs().iter().any(|(_, value)| value.contains('\0')) {
+        return Err("Null characters are not allowed.");
+    }
     let course = match query.get("course_id") {
         Some("*") => None,
         Some(text) if !text.is_empty() => match CourseKey::parse(text) {
@@ -113,7 +117,9 @@ async fn user_assertions(
         Some(false) => return Ok(not_found()),
         Some(true) => {}
     }
-    let query = QueryString::new(pairs(req.query_string()));
+    // As sent: NUL is refused, not dropped (which would turn a filter into none).
+    let sent = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let query = QueryString::new(sent);
     let filter = match parse_filter(&query) {
         Ok(filter) => filter,
         Err(detail) => {

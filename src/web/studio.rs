@@ -258,10 +258,11 @@ async fn save_advanced_settings(
     let url = settings_url(&course.course_id);
     let wanted = match (state.config.badges_enabled, form.issue_badges.as_deref()) {
         // The setting is hidden while badging is off for the site: nothing to save.
-        (false, _) | (true, None) => None,
+        (false, _) => None,
         (true, Some("true")) => Some(true),
         (true, Some("false")) => Some(false),
-        (true, Some(_)) => {
+        // Left out or anything else: not saved, and not said to be.
+        (true, _) => {
             let page = settings_page(
                 &state,
                 &user,

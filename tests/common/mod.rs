@@ -17,6 +17,7 @@ use accolade::badging::backend::BadgeBackend;
 use accolade::badging::openbadges;
 use accolade::badging::worker::WorkerSettings;
 use accolade::config::Config;
+use accolade::courses::CourseId;
 use accolade::db::{Database, DbConnection};
 use diesel::prelude::*;
 
@@ -365,12 +366,12 @@ impl TestApp {
     }
 
     /// Puts a user on a course's team.
-    pub fn give_course_role(&self, user: i64, course: i64, role: &str) {
+    pub fn give_course_role(&self, user: i64, course: CourseId, role: &str) {
         give_course_role(&mut self.conn(), user, course, role);
     }
 
     /// The id of a course that exists.
-    pub fn course_id(&self, key: &str) -> i64 {
+    pub fn course_id(&self, key: &str) -> CourseId {
         accolade::courses::find_by_key(&mut self.conn(), key)
             .unwrap()
             .expect("the course exists")
@@ -462,7 +463,7 @@ pub fn local_issuer(app: &TestApp) -> Arc<dyn BadgeBackend> {
 }
 
 /// Puts a user on a course's team (for a database the test reaches without a `TestApp`).
-pub fn give_course_role(conn: &mut DbConnection, user: i64, course: i64, role: &str) {
+pub fn give_course_role(conn: &mut DbConnection, user: i64, course: CourseId, role: &str) {
     use accolade::db::schema::course_roles;
     diesel::insert_into(course_roles::table)
         .values((

@@ -28,7 +28,7 @@ use reqwest::blocking::{Client, RequestBuilder};
 use serde_json::{Value, json};
 
 use super::assertions::IssuedAssertion;
-use super::backend::{AwardError, BadgeBackend, RemoteAward, RemoteClass};
+use super::backend::{AwardError, Awarded, BadgeBackend, RemoteAward, RemoteClass};
 use crate::badges::classes::BadgeClass;
 use crate::db::Database;
 use crate::learners::Learner;
@@ -379,12 +379,7 @@ impl BadgeBackend for Badgr {
             .map(|class| class.backend_id))
     }
 
-    fn award(
-        &self,
-        class: &BadgeClass,
-        learner: &Learner,
-        evidence_url: Option<&str>,
-    ) -> Result<IssuedAssertion, AwardError> {
+    fn award(&self, class: &BadgeClass, learner: &Learner, evidence_url: Option<&str>) -> Awarded {
         let email = learner.email.to_lowercase();
         let url = self.assertions_url(class);
         let award = dialect::Award {

@@ -14,7 +14,7 @@ use crate::admin::list::{ORDER_PARAM, PAGE_PARAM, SEARCH_PARAM, last_page};
 use crate::admin::history::{self, ChangeMessage};
 use crate::admin::{Column, DynModelAdmin, FilterSpec, ListPage, ListQuery, ListSource};
 use crate::auth::permissions::Action;
-use crate::auth::session::Level;
+use crate::auth::session::{Level, Message};
 use crate::db::DbConnection;
 use crate::error::{AppError, redirect};
 use crate::web::AppState;
@@ -188,15 +188,15 @@ pub async fn respond(
                 let filters = source.filters(conn)?;
                 match ListQuery::parse(&params, source.columns(), &filters) {
                     Ok(query) => {
-                        let (query, page) = list_page(source.as_ref(), conn, query)?;
-                        Ok::<_, AppError>(Ok((filters, query, page)))
+                        let listed = list_page(source.as_ref(), conn, query)?;
+                        Ok::<_, AppError>(Ok((filters, listed)))
                     }
                     Err(unknown) => Ok(Err(unknown)),
                 }
             })
             .await?
     };
-    let Ok((filters, query, list)) = listed else {
+    let Ok((filters, (query, list, past_end))) = listed else {
         // A fixed sentence: the parameter's name is the requester's text (a link may put
         // any sentence there), and the message travels in the session cookie.
         staff
@@ -216,6 +216,14 @@ pub async fn respond(
     );
     if query.search_shortened {
         super::search_shortened(&mut page.page);
+    }
+    if let Some(asked) = past_end {
+        let last = query.page;
+        let text = format!("There is no page {asked}: this is the last page, {last}.");
+        page.page.messages.push(Message {
+            level: Level::Warning,
+            text,
+        });
     }
     Ok(page.render().map(|body| {
         HttpResponse::Ok()
@@ -241,20 +249,20 @@ fn applied(current: QueryString, query: &ListQuery) -> QueryString {
 }
 
 /// The requested page of the list; past the end, the last page (as Django's
-/// `Paginator.get_page`).
+/// `Paginator.get_page`), with the page that was asked for.
 fn list_page(
     source: &dyn ListSource,
     conn: &mut DbConnection,
     mut query: ListQuery,
-) -> Result<(ListQuery, ListPage), AppError> {
+) -> Result<(ListQuery, ListPage, Option<i64>), AppError> {
     let list = source.list(conn, &query)?;
     let last = last_page(list.count);
     if query.page <= last {
-        return Ok((query, list));
+        return Ok((query, list, None));
     }
-    query.page = last;
+    let asked = std::mem::replace(&mut query.page, last);
     let list = source.list(conn, &query)?;
-    Ok((query, list))
+    Ok((query, list, Some(asked)))
 }
 
 fn render(

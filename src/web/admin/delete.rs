@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
 
-use super::{capfirst, object_url, permitted_model, preserved};
+use super::{capfirst, missing_object, object_url, permitted_model, preserved};
 use crate::admin::history::{self, ChangeMessage};
 use crate::admin::{Actor, DeletedObject, DynModelAdmin};
 use crate::auth::permissions::Action;
@@ -71,7 +71,8 @@ pub async fn confirm(
     let (app, model_name, id) = path.into_inner();
     let model = permitted_model(&state, &staff, &app, &model_name, Action::Delete)?;
     let found = preview(&state, &staff, model.clone(), vec![id.clone()]).await?;
-    let (_, object) = found.into_iter().next().ok_or(AppError::NotFound)?;
+    let found = found.into_iter().next();
+    let (_, object) = found.ok_or_else(|| missing_object(&staff, model.as_ref(), &id))?;
     let info = model.info();
     let preserved = preserved::from_request(&req);
     Ok(DeletePage {
@@ -111,9 +112,9 @@ pub async fn delete(
     let (app, model_name, id) = path.into_inner();
     let model = permitted_model(&state, &staff, &app, &model_name, Action::Delete)?;
     let form = super::upload::urlencoded_form(&body)?;
-    let deleted = remove(&state, &staff, model.clone(), vec![id]).await?;
+    let deleted = remove(&state, &staff, model.clone(), vec![id.clone()]).await?;
     let Some(repr) = deleted.into_iter().next() else {
-        return Err(AppError::NotFound);
+        return Err(missing_object(&staff, model.as_ref(), &id));
     };
     let info = model.info();
     staff.session.add_message(

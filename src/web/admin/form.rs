@@ -8,7 +8,8 @@ use askama_web::WebTemplate;
 
 use super::upload;
 use super::views::{FieldView, field_views};
-use super::{capfirst, changelist_url, object_url, permitted_model, preserved};
+use super::{capfirst, changelist_url, missing_object, object_url, or_missing};
+use super::{permitted_model, preserved};
 use crate::admin::form::changed_fields;
 use crate::admin::history::{self, ChangeMessage};
 use crate::admin::{
@@ -200,7 +201,7 @@ pub async fn change_form(
             })
             .await?
     };
-    let (repr, data) = loaded.ok_or(AppError::NotFound)?;
+    let (repr, data) = loaded.ok_or_else(|| missing_object(&staff, model.as_ref(), &id))?;
     let context = FormContext {
         staff: &staff,
         model: model.as_ref(),
@@ -249,7 +250,8 @@ pub async fn change(
     let (app, model_name, id) = path.into_inner();
     let model = permitted_model(&state, &staff, &app, &model_name, Action::Change)?;
     let data = upload::read_form(&req, payload, state.config.images.max_upload_bytes).await?;
-    submit(&state, &staff, model, Some(id), data).await
+    let submitted = submit(&state, &staff, model.clone(), Some(id.clone()), data).await;
+    submitted.map_err(|e| or_missing(&staff, model.as_ref(), &id, e))
 }
 
 enum Submitted {

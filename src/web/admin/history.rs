@@ -4,7 +4,7 @@ use actix_web::web;
 use askama::Template;
 use askama_web::WebTemplate;
 
-use super::{capfirst, changelist_url, object_url, permitted_model};
+use super::{capfirst, changelist_url, missing_object, object_url, permitted_model};
 use crate::admin::history;
 use crate::auth::permissions::Action;
 use crate::display::format_time;
@@ -48,7 +48,7 @@ pub async fn show(
     let repr = match (&loaded, entries.last()) {
         (Some((repr, _)), _) => repr.clone(),
         (None, Some(entry)) => entry.object_repr.clone(),
-        (None, None) => return Err(AppError::NotFound),
+        (None, None) => return Err(missing_object(&staff, model.as_ref(), &id)),
     };
     let info = model.info();
     let mut crumbs = vec![

@@ -22,6 +22,7 @@ use super::router::{Router, endpoint};
 use super::staff::Staff;
 use crate::admin::DynModelAdmin;
 use crate::auth::permissions::Action;
+use crate::auth::session::Level;
 use crate::error::{AppError, redirect};
 
 pub fn routes(routes: &mut Router) {
@@ -83,6 +84,24 @@ fn permitted_model(
     let model = state.admin.get(app, model).ok_or(AppError::NotFound)?;
     staff.require(model.as_ref(), action)?;
     Ok(model)
+}
+
+/// Django's answer to an object id that names nothing (a stale link, an object deleted
+/// meanwhile): back to the admin's index, with a warning that says so.
+fn missing_object(staff: &Staff, model: &dyn DynModelAdmin, id: &str) -> AppError {
+    let id: String = id.chars().take(50).collect();
+    let name = capfirst(model.info().verbose_name);
+    let message = format!("{name} with ID “{id}” doesn’t exist. Perhaps it was deleted?");
+    staff.session.add_message(Level::Warning, message);
+    AppError::Redirect(crate::urls::ADMIN.into())
+}
+
+/// [`missing_object`] for a page whose object was not found.
+fn or_missing(staff: &Staff, model: &dyn DynModelAdmin, id: &str, error: AppError) -> AppError {
+    match error {
+        AppError::NotFound => missing_object(staff, model, id),
+        other => other,
+    }
 }
 
 pub fn changelist_url(model: &dyn DynModelAdmin) -> String {
