@@ -314,12 +314,17 @@ async fn non_square_images_can_be_padded_or_cropped_and_previewed() {
         .unwrap()
         .to_string();
     assert!(accolade::images::is_hash(&stored));
-    let shown = app
-        .get(&format!("/media/badge-images/{stored}.png"))
-        .await
-        .bytes()
+    // Not saved yet: the staff member sees it, nobody else does, and nothing caches it.
+    let preview_url = format!("/media/badge-images/{stored}.png");
+    let anonymous = common::new_client()
+        .get(app.url(&preview_url))
+        .send()
         .await
         .unwrap();
+    assert_eq!(anonymous.status(), 404, "an unsaved upload is not public");
+    let staff_view = app.get(&preview_url).await;
+    assert_eq!(staff_view.headers()["cache-control"], "private, no-store");
+    let shown = staff_view.bytes().await.unwrap();
     let padded = decode(&shown);
     assert_eq!(padded.dimensions(), (400, 400));
     assert_eq!(
@@ -344,6 +349,12 @@ async fn non_square_images_can_be_padded_or_cropped_and_previewed() {
         .await;
     assert_eq!(save.status(), 302);
     assert_eq!(hash_of(&app, "audit"), stored);
+    let published = common::new_client()
+        .get(app.url(&preview_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(published.status(), 200, "saved, the image is public");
 
     let cropped = add(&app, "honor-crop", "crop", false, ("wide.jpg", wide)).await;
     assert_eq!(cropped.status(), 302);

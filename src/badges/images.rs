@@ -319,6 +319,16 @@ pub fn make_default(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Stri
 }
 
 /// The modes whose shipped image is still in place.
+/// Whether a stored image is in use: the image of a configuration or of a badge class.
+/// Anything else in the store is an upload not (yet) saved, e.g. a Preview's.
+pub fn is_in_use(conn: &mut DbConnection, hash: &str) -> QueryResult<bool> {
+    use crate::db::schema::badge_classes;
+    let configured = configs::table.filter(configs::image_hash.eq(hash));
+    let classes = badge_classes::table.filter(badge_classes::image_hash.eq(hash));
+    diesel::select(diesel::dsl::exists(configured).or(diesel::dsl::exists(classes)))
+        .get_result(conn)
+}
+
 pub fn shipped_modes(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
     configs::table
         .filter(configs::is_shipped.eq(true))
