@@ -312,16 +312,36 @@ impl ProcessedUploads {
 /// The form-level checks every model form gets, on the errors of a submitted form.
 pub trait FormChecks {
     fn check_required(&mut self, fields: &[FieldSpec], data: &FormData);
+    fn check_choices(&mut self, fields: &[FieldSpec], data: &FormData);
     fn check_null_characters(&mut self, fields: &[FieldSpec], data: &FormData);
     fn check_lengths(&mut self, fields: &[FieldSpec], data: &FormData);
 }
 
 impl FormChecks for FieldErrors {
-    /// Requires a value for every required, editable field.
+    /// Requires a value for every required, editable field (but an image, whose value is
+    /// the upload or the image kept from an earlier one).
     fn check_required(&mut self, fields: &[FieldSpec], data: &FormData) {
-        for field in fields.iter().filter(|f| f.required && f.is_editable()) {
+        let checked = |f: &&FieldSpec| {
+            f.required && f.is_editable() && !matches!(f.widget, Widget::Image { .. })
+        };
+        for field in fields.iter().filter(checked) {
             if data.raw(field.name).trim().is_empty() && self.get(field.name).is_empty() {
                 self.add(field.name, "This field is required.");
+            }
+        }
+    }
+
+    /// Refuses a select's value that is not one of its choices (as Django's `ChoiceField`).
+    fn check_choices(&mut self, fields: &[FieldSpec], data: &FormData) {
+        for field in fields.iter().filter(|f| f.is_editable()) {
+            let (Widget::Select(choices) | Widget::MultiSelect(choices)) = &field.widget else {
+                continue;
+            };
+            let offered = |value: &str| choices.iter().any(|(choice, _)| choice == value);
+            let sent = data.all(field.name);
+            let stray = sent.iter().any(|v| !v.is_empty() && !offered(v));
+            if stray && self.get(field.name).is_empty() {
+                self.add(field.name, FieldErrors::INVALID_CHOICE);
             }
         }
     }
@@ -440,5 +460,29 @@ mod tests {
             errors.get(FieldErrors::NON_FIELD),
             ["The field “name” was sent more than once; it takes one value."]
         );
+    }
+
+    #[test]
+    fn a_select_takes_only_its_choices() {
+        let choices = vec![("1".to_string(), "One".to_string())];
+        let fields = vec![
+            FieldSpec::new("one", "One", Widget::Select(choices.clone())).required(),
+            FieldSpec::new("many", "Many", Widget::MultiSelect(choices)),
+        ];
+        let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+        let mut errors = FieldErrors::default();
+        errors.check_choices(
+            &fields,
+            &FormData::new(vec![pair("one", "1"), pair("many", "1")]),
+        );
+        assert!(errors.is_empty());
+        let stray = FormData::new(vec![pair("one", "2"), pair("many", "1"), pair("many", "9")]);
+        errors.check_choices(&fields, &stray);
+        assert_eq!(errors.get("one"), [FieldErrors::INVALID_CHOICE]);
+        assert_eq!(errors.get("many"), [FieldErrors::INVALID_CHOICE]);
+        let mut errors = FieldErrors::default();
+        errors.check_required(&fields, &FormData::default());
+        assert_eq!(errors.get("one"), ["This field is required."]);
+        assert!(errors.get("many").is_empty());
     }
 }

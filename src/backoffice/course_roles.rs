@@ -42,16 +42,6 @@ pub struct RoleForm {
     role: String,
 }
 
-/// A select's value: required, and one of its choices.
-fn chosen<T>(errors: &mut FieldErrors, field: &str, value: Option<T>, text: &str) -> Option<T> {
-    if text.trim().is_empty() {
-        errors.add(field, "This field is required.");
-    } else if value.is_none() {
-        errors.add(field, FieldErrors::INVALID_CHOICE);
-    }
-    value
-}
-
 impl ModelAdmin for CourseRoleAdmin {
     type Id = i64;
     type Form = RoleForm;
@@ -113,13 +103,11 @@ impl ModelAdmin for CourseRoleAdmin {
     }
 
     fn save(&self, req: &mut Request, id: Option<&i64>, form: RoleForm) -> SaveResult {
-        let mut errors = FieldErrors::default();
         let (user, course, role) = (form.user.trim(), form.course.trim(), form.role.trim());
-        let user = chosen(&mut errors, "user", user.parse().ok(), user);
-        let course = chosen(&mut errors, "course", course.parse().ok(), course);
-        let role = chosen(&mut errors, "role", Role::parse(role), role);
-        let (Some(user), Some(course), Some(role)) = (user, course, role) else {
-            return Err(SaveError::Invalid(errors));
+        let (Ok(user), Ok(course), Some(role)) = (user.parse(), course.parse(), Role::parse(role))
+        else {
+            // The generic form checks have named the field: required, or no valid choice.
+            return Err(SaveError::Invalid(FieldErrors::default()));
         };
         let new = NewRole { user, course, role };
         let id = save_role(req.conn, req.actor.user_id, id.copied(), new)??;

@@ -344,6 +344,8 @@ async fn submit(
                     return Ok((shown, data));
                 }
                 let mut errors = processed.store(conn, &mut data)?;
+                errors.check_required(&fields, &data);
+                errors.check_choices(&fields, &data);
                 let keep = errors.is_empty() && !preview;
                 let result = crate::db::write_transaction(conn, |conn| {
                     let saved = model.save(conn, actor, id.as_deref(), &data)?;
