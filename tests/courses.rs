@@ -705,3 +705,21 @@ async fn a_second_role_on_the_same_course_breaks_the_named_key_on_both_backends(
         &["course_roles_course_id_user_id_key"]
     ));
 }
+
+#[tokio::test]
+async fn a_course_is_deleted_only_while_nothing_protects_it_whoever_deletes() {
+    use accolade::badging::course_deletion::{delete_unprotected, protections};
+    let app = spawn_app().await;
+    let kept = create_course(&app, "course-v1:Org+Team+2026", "Team");
+    let gone = create_course(&app, "course-v1:Org+Bare+2026", "Bare");
+    let member = app.create_user("member", false, false);
+    app.give_course_role(member, kept, "staff");
+    let mut conn = app.conn();
+    let found = protections(&mut conn, &[kept, gone]).unwrap();
+    let team: Vec<_> = found.iter().map(|(c, p)| (c.id, p.team.len())).collect();
+    assert_eq!(team, [(gone, 0), (kept, 1)], "by key: Bare, then Team");
+    // The domain's delete keeps the protected course even when asked for both.
+    assert_eq!(delete_unprotected(&mut conn, &[kept, gone]).unwrap(), 1);
+    assert!(courses::by_id(&mut conn, kept).unwrap().is_some());
+    assert!(courses::by_id(&mut conn, gone).unwrap().is_none());
+}

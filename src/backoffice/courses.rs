@@ -10,7 +10,7 @@ use crate::admin::{
     ListPage, ListQuery, Loaded, ModelAdmin, ModelInfo, Request, Row, SaveResult, Saved, Widget,
 };
 use crate::badges::frozen;
-use crate::badging::{assertions, backfill};
+use crate::badging::{assertions, backfill, course_deletion};
 use crate::courses::{
     self, Course, CourseId, CourseInput, ISSUE_BADGES_HELP, ISSUE_BADGES_LABEL, roles,
 };
@@ -193,23 +193,18 @@ impl ModelAdmin for CourseAdmin {
         conn: &mut DbConnection,
         ids: &[CourseId],
     ) -> QueryResult<Vec<(CourseId, DeletedObject)>> {
-        let mut preview = Vec::new();
-        for course in courses::by_ids(conn, ids)? {
-            let team = roles::team_of(conn, course.id)?.into_iter();
-            let team = team
-                .map(|member| format!("Course team role: {member}"))
-                .collect();
-            let issued = assertions::issued_of_course(conn, &course.course_id)?;
+        let found = course_deletion::protections(conn, ids)?.into_iter();
+        let preview = found.map(|(course, protection)| {
             let object = DeletedObject::new(course.course_id, Vec::new())
-                .protected_by(team, roles::REMOVED_ONE_BY_ONE)
-                .protected_by(issued, assertions::NEVER_DELETED);
-            preview.push((course.id, object));
-        }
-        Ok(preview)
+                .protected_by(protection.team, roles::REMOVED_ONE_BY_ONE)
+                .protected_by(protection.issued, assertions::NEVER_DELETED);
+            (course.id, object)
+        });
+        Ok(preview.collect())
     }
 
     fn delete(&self, conn: &mut DbConnection, ids: &[CourseId]) -> QueryResult<usize> {
-        courses::delete(conn, ids)
+        course_deletion::delete_unprotected(conn, ids)
     }
 
     fn run_action(

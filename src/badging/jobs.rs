@@ -656,25 +656,46 @@ pub fn unfinished(conn: &mut DbConnection, limit: i64) -> QueryResult<Vec<AwardJ
         .load(conn)
 }
 
-/// Queues the revocation of each picked assertion not revoked yet (nor being revoked), for
-/// `reason`; part of the caller's transaction. Returns the ones queued, with their
-/// display strings.
+/// The longest revocation reason (it is published with the revoked assertion).
+pub const MAX_REVOCATION_REASON: usize = 1000;
+
+/// Why `reason` (trimmed) cannot be published as a revocation reason, or `None`.
+pub fn revocation_reason_problem(reason: &str) -> Option<String> {
+    if reason.is_empty() {
+        return Some("A reason is required: it is published with the revoked assertion.".into());
+    }
+    if reason.contains('\0') {
+        return Some("Null characters are not allowed.".into());
+    }
+    crate::validation::max_chars(reason, MAX_REVOCATION_REASON).err()
+}
+
+/// Queues the revocation, for `reason`, of each of these assertions that is not revoked
+/// (nor being revoked); part of the caller's transaction. Returns the ones queued with
+/// their display strings, or why the reason cannot be published.
 pub fn queue_revocations(
     conn: &mut DbConnection,
-    picked: &[super::assertions::Selected],
+    ids: &[i64],
     reason: &str,
-) -> QueryResult<Vec<(i64, String)>> {
+) -> QueryResult<Result<Vec<(i64, String)>, String>> {
+    let reason = reason.trim();
+    if let Some(problem) = revocation_reason_problem(reason) {
+        return Ok(Err(problem));
+    }
     let mut queued = Vec::new();
-    for one in picked.iter().filter(|s| !s.revoked) {
-        let Some(assertion) = super::assertions::by_id(conn, one.id)? else {
+    for picked in super::assertions::selected(conn, ids)? {
+        let Some(assertion) = super::assertions::by_id(conn, picked.id)? else {
             continue;
         };
+        if assertion.revoked {
+            continue;
+        }
         let class = crate::badges::classes::by_id(conn, assertion.badge_class_id)?;
         if enqueue_revocation(conn, &assertion, &class.course_id, reason)?.is_some() {
-            queued.push((one.id, one.repr.clone()));
+            queued.push((picked.id, picked.repr));
         }
     }
-    Ok(queued)
+    Ok(Ok(queued))
 }
 
 /// A learner's job, as the learner's page lists it: "#12 course-v1:Org+X+2026 done

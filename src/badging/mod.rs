@@ -8,6 +8,7 @@ pub mod backend;
 pub mod backfill;
 pub mod badgr;
 pub mod claims;
+pub mod course_deletion;
 pub mod event_badges;
 pub mod intake;
 pub mod job_types;

@@ -164,10 +164,6 @@ pub fn by_ids(conn: &mut DbConnection, ids: &[CourseId]) -> QueryResult<Vec<Cour
         .load(conn)
 }
 
-pub fn delete(conn: &mut DbConnection, ids: &[CourseId]) -> QueryResult<usize> {
-    diesel::delete(courses::table.filter(courses::id.eq_any(ids))).execute(conn)
-}
-
 /// Every course as a choice: (id, course key), by course key.
 pub fn choices(conn: &mut DbConnection) -> QueryResult<Vec<(String, String)>> {
     Ok(courses::table

@@ -249,7 +249,6 @@ diesel::table! {
         job_id -> Nullable<BigInt>,
         revoked -> Bool,
         revocation_reason -> Text,
-        backfill_id -> Nullable<BigInt>,
         created -> Timestamp,
         modified -> Timestamp,
     }

@@ -208,7 +208,13 @@ async fn remove(
                     ));
                 }
                 let found_ids: Vec<String> = found.iter().map(|(id, _)| id.clone()).collect();
-                model.delete(conn, &found_ids)?;
+                // Fewer: something that protects an object came meanwhile (a delete
+                // keeps what is protected at the moment it runs). All or nothing.
+                if model.delete(conn, &found_ids)? < found_ids.len() {
+                    return Err(AppError::Forbidden(
+                        "Something that keeps this from being deleted was added meanwhile; nothing was deleted. Open its delete page to see why.".into(),
+                    ));
+                }
                 for (id, object) in &found {
                     history::log(
                         conn,

@@ -8,7 +8,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 
 use crate::admin::history::{self, ChangeMessage};
-use crate::admin::{DynModelAdmin, FormData};
+use crate::admin::{DynModelAdmin, FormData, parse_ids};
 use crate::auth::permissions::Action;
 use crate::auth::session::Level;
 use crate::badging::assertions::{self, Selected};
@@ -21,7 +21,6 @@ use crate::web::query::pairs;
 use crate::web::staff::Staff;
 
 pub const PATH: &str = "/badges/badgeassertion/revoke/";
-const MAX_REASON: usize = 1000;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "admin/revoke_confirmation.html")]
@@ -40,8 +39,7 @@ fn model(state: &AppState, staff: &Staff) -> Result<Arc<dyn DynModelAdmin>, AppE
 }
 
 async fn load(state: &AppState, ids: Vec<String>) -> Result<Vec<Selected>, AppError> {
-    // Ids that do not parse name no assertion.
-    let ids: Vec<i64> = ids.iter().filter_map(|id| id.parse().ok()).collect();
+    let ids: Vec<i64> = parse_ids(&ids);
     let found = state
         .db
         .run(move |conn| assertions::selected(conn, &ids))
@@ -72,7 +70,7 @@ fn page(
         objects,
         reason,
         error,
-        max_reason: MAX_REASON,
+        max_reason: jobs::MAX_REVOCATION_REASON,
         action_url: format!("/admin{PATH}"),
         cancel_url: changelist_url(model),
     }
@@ -103,39 +101,39 @@ pub async fn revoke(
     let form = crate::web::admin::upload::urlencoded_form(&body)?;
     let reason = form.text("reason");
     let objects = load(&state, picked(&form)).await?;
-    let problem = if reason.is_empty() {
-        Some("A reason is required: it is published with the revoked assertion.".to_string())
-    } else if reason.contains('\0') {
-        Some("Null characters are not allowed.".to_string())
-    } else if reason.chars().count() > MAX_REASON {
-        Some(format!(
-            "Ensure the reason has at most {MAX_REASON} characters."
-        ))
-    } else {
-        None
-    };
-    if let Some(message) = problem {
-        let page = page(&staff, model.as_ref(), objects, reason, Some(message));
-        return Ok(HttpResponse::Ok()
-            .content_type("text/html; charset=utf-8")
-            .body(page.render()?));
-    }
     let author = staff.author();
     let info = model.info();
     let picked = objects.len();
-    let queued = state
-        .db
-        .run(move |conn| {
-            crate::db::write_transaction(conn, |conn| {
-                let queued = jobs::queue_revocations(conn, &objects, &reason)?;
-                let note = ChangeMessage::Note(format!("Revocation requested: {reason}"));
-                for (id, repr) in &queued {
-                    history::log(conn, &author, info, &id.to_string(), repr, &note)?;
-                }
-                Ok::<_, diesel::result::Error>(queued.len())
+    let ids: Vec<i64> = objects.iter().map(|o| o.id).collect();
+    let queued = {
+        let reason = reason.clone();
+        state
+            .db
+            .run(move |conn| {
+                crate::db::write_transaction(conn, |conn| {
+                    let queued = match jobs::queue_revocations(conn, &ids, &reason)? {
+                        Ok(queued) => queued,
+                        Err(problem) => return Ok(Err(problem)),
+                    };
+                    let note =
+                        ChangeMessage::Note(format!("Revocation requested: {}", reason.trim()));
+                    for (id, repr) in &queued {
+                        history::log(conn, &author, info, &id.to_string(), repr, &note)?;
+                    }
+                    Ok::<_, diesel::result::Error>(Ok(queued.len()))
+                })
             })
-        })
-        .await?;
+            .await?
+    };
+    let queued = match queued {
+        Ok(queued) => queued,
+        Err(problem) => {
+            let page = page(&staff, model.as_ref(), objects, reason, Some(problem));
+            return Ok(HttpResponse::Ok()
+                .content_type("text/html; charset=utf-8")
+                .body(page.render()?));
+        }
+    };
     staff.session.add_message(
         Level::Success,
         format!(
