@@ -37,18 +37,6 @@ static META: AdminMeta = AdminMeta::new(
 ])
 .preview();
 
-/// The fields the backend holds once the class is created there.
-const HELD_BY_BACKEND: &[&str] = &[
-    "slug",
-    "issuing_component",
-    "display_name",
-    "course_id",
-    "description",
-    "criteria",
-    "image",
-    "make_square",
-];
-
 pub struct BadgeClassAdmin {
     pub limits: Limits,
 }
@@ -150,7 +138,10 @@ impl ModelAdmin for BadgeClassAdmin {
             "Frozen on {at}: the badge backend holds this class's image and text, so they can no longer change here."
         );
         for field in &mut fields {
-            field.read_only |= HELD_BY_BACKEND.contains(&field.name);
+            // How the image was squared goes with the image.
+            let held =
+                classes::HELD_BY_BACKEND.contains(&field.name) || field.name == "make_square";
+            field.read_only |= held;
             if field.name == "image" {
                 field.help = note.clone();
             }

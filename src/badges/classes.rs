@@ -13,7 +13,7 @@ use super::images::{BadgeImageError, image_for_mode};
 use crate::courses;
 use crate::db::schema::badge_classes;
 use crate::db::{DbConnection, now};
-use crate::validation::FieldErrors;
+use crate::validation::{FieldErrors, max_chars};
 
 pub const LOWERCASE: &str = "This value must be all lowercase.";
 pub const BADGES_DISABLED: &str = "This course does not have badges enabled.";
@@ -225,6 +225,18 @@ impl<'a> NewBadgeClass<'a> {
     }
 }
 
+/// What the badge backend holds of a class once it is created there (frozen): everything
+/// but its mode, which only Accolade reads.
+pub const HELD_BY_BACKEND: [&str; 7] = [
+    "slug",
+    "issuing_component",
+    "display_name",
+    "course_id",
+    "description",
+    "criteria",
+    "image",
+];
+
 /// Adds a class (`id` `None`) or changes one, after validation. A frozen class changes
 /// only in what the backend does not hold: its mode. Runs in the caller's transaction.
 pub fn save(
@@ -235,9 +247,15 @@ pub fn save(
     if let Some(id) = id {
         let existing = by_id(conn, id)?;
         if existing.is_frozen() {
-            diesel::update(badge_classes::table.find(id))
-                .set(badge_classes::mode.eq(&spec.mode))
-                .execute(conn)?;
+            let kept = BadgeClassSpec {
+                mode: spec.mode.clone(),
+                ..ClassInput::of(&existing).spec(&existing.image_hash)
+            };
+            let errors = validate(conn, &kept, &existing.image_hash);
+            if !errors.is_empty() {
+                return Ok(Err(errors));
+            }
+            NewBadgeClass::of(&kept, &existing.image_hash).update(conn, id)?;
             return Ok(Ok(by_id(conn, id)?));
         }
     }
@@ -351,21 +369,13 @@ pub fn validate(conn: &mut DbConnection, spec: &BadgeClassSpec, image_hash: &str
     for (field, value, max) in [
         ("display_name", &spec.display_name, Some(255)),
         ("description", &spec.description, None),
-        ("criteria", &spec.criteria, None),
+        ("criteria", &spec.criteria, Some(2000)),
         ("mode", &spec.mode, Some(100)),
     ] {
         if value.trim().is_empty() && field != "mode" {
             errors.add(field, "This field is required.");
-        } else if let Some(max) = max
-            && value.chars().count() > max
-        {
-            errors.add(
-                field,
-                format!(
-                    "Ensure this value has at most {max} characters (it has {}).",
-                    value.chars().count()
-                ),
-            );
+        } else if let Some(Err(too_long)) = max.map(|max| max_chars(value, max)) {
+            errors.add(field, too_long);
         }
     }
     if errors.get("criteria").is_empty()
