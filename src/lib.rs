@@ -224,10 +224,19 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(csrf_policy.clone())
-                .app_data(aweb::FormConfig::default().limit(256 * 1024))
+                .app_data(
+                    aweb::FormConfig::default()
+                        .limit(256 * 1024)
+                        // A site page (or JSON), not the framework's plain text.
+                        .error_handler(|error, _| {
+                            let problem = format!("The form could not be read ({error}).");
+                            AppError::BadRequest(problem).into()
+                        }),
+                )
                 .app_data(aweb::PayloadConfig::new(256 * 1024))
                 .wrap(from_fn(web::middleware::keep_routed_request))
                 .wrap(from_fn(web::middleware::refuse_nul_in_path))
+                .wrap(from_fn(web::middleware::head_as_get))
                 .wrap(from_fn(csrf::protect))
                 .wrap(sessions)
                 .wrap(from_fn(web::middleware::request_context))

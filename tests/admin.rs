@@ -563,3 +563,30 @@ async fn an_object_that_is_not_there_sends_back_to_the_index_with_a_warning() {
             .contains("Perhaps it was deleted?")
     );
 }
+
+#[tokio::test]
+async fn an_admin_may_delete_their_own_account() {
+    let app = spawn_app().await;
+    let me = app.login_superuser().await;
+    let deleted = app
+        .post_form(
+            &format!("/admin/auth/user/{me}/delete/"),
+            &[("post", "yes")],
+        )
+        .await;
+    assert_eq!(deleted.status(), 302);
+    let mut conn = app.conn();
+    let left: i64 = users::table
+        .filter(users::id.eq(me))
+        .count()
+        .get_result(&mut *conn)
+        .unwrap();
+    assert_eq!(left, 0);
+    // The entry outlives its author (whose id the database then forgets).
+    let logged: i64 = admin_log::table
+        .filter(admin_log::action_flag.eq(3))
+        .count()
+        .get_result(&mut *conn)
+        .unwrap();
+    assert_eq!(logged, 1);
+}

@@ -652,6 +652,7 @@ async fn operators_see_award_jobs_and_retry_or_cancel_them() {
     assert!(detail.contains(&format!("Award job #{failed}")), "{detail}");
     assert!(detail.contains("Badgr answered 500 &#60;again&#62;"));
     assert!(!detail.contains("name=\"_save\""), "nothing to save");
+    assert!(detail.contains("<title>View award job"), "a record, viewed");
     let posted = app
         .post_form(&format!("/admin/badges/awardjob/{failed}/change/"), &[])
         .await;

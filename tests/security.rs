@@ -276,3 +276,51 @@ async fn healthz_reports_the_database() {
     };
     assert_eq!(body["backend"], expected);
 }
+
+#[tokio::test]
+async fn head_is_answered_wherever_get_is_with_headers_only() {
+    let app = spawn_app().await;
+    for path in ["/healthz", "/admin/login/", "/static/admin/admin.css"] {
+        let get = app.get(path).await;
+        let head = app.client.head(app.url(path)).send().await.unwrap();
+        assert_eq!(head.status(), get.status(), "{path}");
+        assert_eq!(
+            head.headers().get("content-type"),
+            get.headers().get("content-type"),
+            "{path}"
+        );
+        assert!(head.bytes().await.unwrap().is_empty(), "{path}: no body");
+    }
+    // Not a way around a method a route does not take.
+    let head = app
+        .client
+        .head(app.url("/admin/logout/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 405);
+}
+
+#[tokio::test]
+async fn a_form_the_framework_cannot_read_gets_a_page_naming_the_field() {
+    let app = spawn_app().await;
+    let token = app.csrf_token().await;
+    let response = app
+        .client
+        .post(app.url("/admin/login/"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "csrf_token={token}&username=a&username=b&password=x"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(response.text().await.unwrap().contains("username"));
+}

@@ -258,14 +258,14 @@ impl FormData {
     }
 }
 
-/// Ids from a request (a selection, a multi-select) that parse, each once, in the order
-/// first given; the others name nothing and are dropped (a form that repeats an id
-/// selects it once, as Django's changelist does).
-pub fn parse_ids<Id: std::str::FromStr>(ids: &[String]) -> Vec<Id> {
+/// Ids from a request (a selection, a multi-select) that parse, each once (`1` and `01`
+/// are one id), in the order first given; the others name nothing and are dropped (a form
+/// that repeats an id selects it once, as Django's changelist does).
+pub fn parse_ids<Id: std::str::FromStr + std::fmt::Display>(ids: &[String]) -> Vec<Id> {
     let mut seen = std::collections::HashSet::new();
     ids.iter()
-        .filter(|id| seen.insert(id.as_str()))
-        .filter_map(|id| id.parse().ok())
+        .filter_map(|id| id.parse::<Id>().ok())
+        .filter(|id| seen.insert(id.to_string()))
         .collect()
 }
 

@@ -47,6 +47,18 @@ pub async fn refuse_nul_in_path(
     Ok(next.call(req).await?.map_into_boxed_body())
 }
 
+/// HEAD is answered wherever GET is, with the headers only (as Django and most servers
+/// do): the route runs as a GET, and the HTTP layer, which read a HEAD, sends no body.
+pub async fn head_as_get(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    if req.method() == actix_web::http::Method::HEAD {
+        req.head_mut().method = actix_web::http::Method::GET;
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
 /// Where the innermost layer leaves the request once it is routed, so that the request-id
 /// layer can still answer when a layer between them fails after the handler answered (the
 /// session layer, when it cannot write its cookie). The request cannot be kept before it is

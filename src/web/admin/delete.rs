@@ -207,6 +207,12 @@ async fn remove(
                         "This cannot be deleted: open its delete page to see why.".into(),
                     ));
                 }
+                // Logged first, as Django does: an admin deleting their own account is the
+                // author of the entry, and must still exist when it is written.
+                for (id, object) in &found {
+                    let deleted = ChangeMessage::Deleted;
+                    history::log(conn, &author, model.info(), id, &object.repr, &deleted)?;
+                }
                 let found_ids: Vec<String> = found.iter().map(|(id, _)| id.clone()).collect();
                 // Fewer: something that protects an object came meanwhile (a delete
                 // keeps what is protected at the moment it runs). All or nothing.
@@ -214,16 +220,6 @@ async fn remove(
                     return Err(AppError::Forbidden(
                         "Something that keeps this from being deleted was added meanwhile; nothing was deleted. Open its delete page to see why.".into(),
                     ));
-                }
-                for (id, object) in &found {
-                    history::log(
-                        conn,
-                        &author,
-                        model.info(),
-                        id,
-                        &object.repr,
-                        &ChangeMessage::Deleted,
-                    )?;
                 }
                 Ok::<_, AppError>(found.into_iter().map(|(_, o)| o.repr).collect())
             })

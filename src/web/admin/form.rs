@@ -85,7 +85,9 @@ impl FormContext<'_> {
         errors: &FieldErrors,
     ) -> ChangeFormPage {
         let info = self.model.info();
-        let can_change = self.staff.can(self.model, Action::Change);
+        // A change form with nothing editable (a record the system keeps) is a view.
+        let editable = fields.iter().any(crate::admin::FieldSpec::is_editable);
+        let can_change = self.staff.can(self.model, Action::Change) && editable;
         let (heading, crumb, object_repr, id) = match target {
             Target::Add => (
                 format!("Add {}", info.verbose_name),
@@ -103,9 +105,7 @@ impl FormContext<'_> {
                 )
             }
         };
-        // A change form with nothing editable (a record the system keeps) is a view.
-        let editable = fields.iter().any(crate::admin::FieldSpec::is_editable);
-        let read_only = id.is_some() && !(can_change && editable);
+        let read_only = id.is_some() && !can_change;
         let list_url = preserved::changelist(self.model, &self.preserved_filters);
         let multipart = fields
             .iter()
