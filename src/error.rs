@@ -18,9 +18,10 @@ pub const RETRY_AFTER_SECONDS: u32 = 5;
 tokio::task_local! {
     /// The id of the request being served, set by the request-id middleware.
     pub static REQUEST_ID: String;
-    /// Whether the request's client reads JSON rather than HTML, set by the same
-    /// middleware: an error any route may meet (503) answers it in kind.
-    pub static WANTS_JSON: bool;
+    /// The key a JSON client reads an error under (`error`; `detail` on the learners' API,
+    /// as upstream's answers it), or `None` for a client that reads HTML; set by the same
+    /// middleware, so that an error any route may meet answers in kind.
+    pub static JSON_ERROR_KEY: Option<&'static str>;
 }
 
 /// The current request's id, or "-" outside a request.
@@ -30,8 +31,8 @@ pub fn current_request_id() -> String {
         .unwrap_or_else(|_| "-".into())
 }
 
-fn client_wants_json() -> bool {
-    WANTS_JSON.try_with(|json| *json).unwrap_or(false)
+fn json_error_key() -> Option<&'static str> {
+    JSON_ERROR_KEY.try_with(|key| *key).ok().flatten()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -142,8 +143,10 @@ impl ResponseError for AppError {
             response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS.to_string()));
         }
         // An API client (or one that asks for JSON) reads the error, not a page.
-        if client_wants_json() {
-            return response.json(serde_json::json!({ "error": message }));
+        if let Some(key) = json_error_key() {
+            let mut body = serde_json::Map::new();
+            body.insert(key.into(), message.into());
+            return response.json(body);
         }
         let page = ErrorPage {
             title,
@@ -283,7 +286,7 @@ mod tests {
             "{html}"
         );
 
-        let json = WANTS_JSON.sync_scope(true, || error.error_response());
+        let json = JSON_ERROR_KEY.sync_scope(Some("error"), || error.error_response());
         assert_eq!(json.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(json.headers().get(header::RETRY_AFTER).unwrap(), "5");
         assert_eq!(

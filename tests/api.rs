@@ -194,7 +194,7 @@ async fn the_learners_api_answers_as_upstream() {
     }
     let nul_user = get("/api/badges/v1/assertions/user/al%00ice/".into()).await;
     assert_eq!(nul_user.status(), 404);
-    assert!(nul_user.json::<serde_json::Value>().await.unwrap()["error"].is_string());
+    assert!(nul_user.json::<serde_json::Value>().await.unwrap()["detail"].is_string());
     let out_of_range = get("/api/badges/v1/assertions/user/alice/?page=9".into()).await;
     assert_eq!(out_of_range.status(), 404);
     assert_eq!(

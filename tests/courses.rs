@@ -496,6 +496,12 @@ async fn a_frozen_class_keeps_its_image_and_text() {
         "held by the backend"
     );
     assert_eq!(after.2, "verified-plus", "the mode is Accolade's own");
+    // Moved, not cleared: its learners' badge would have no mode to be found by.
+    let cleared = app
+        .post_multipart(&url, &[("mode", ""), ("make_square", "")], &[])
+        .await;
+    assert_eq!(cleared.status(), 200);
+    assert!(cleared.text().await.unwrap().contains("cannot be cleared"));
 }
 
 #[tokio::test]

@@ -315,7 +315,8 @@ async fn a_postgresql_outage_is_answered_at_once_and_service_resumes() {
     assert_eq!(content_type, "application/json");
     let error: Value = serde_json::from_str(&body).unwrap();
     assert!(
-        error["error"].as_str().unwrap().contains("try again"),
+        // Under the key the learners' API answers every error with, as upstream's.
+        error["detail"].as_str().unwrap().contains("try again"),
         "{body}"
     );
 

@@ -247,6 +247,15 @@ pub fn save(
     if let Some(id) = id {
         let existing = by_id(conn, id)?;
         if existing.is_frozen() {
+            // Learners of that mode are awarded this class: it may move, not vanish.
+            if spec.mode.trim().is_empty() && !existing.mode.is_empty() {
+                let mut errors = FieldErrors::default();
+                errors.add(
+                    "mode",
+                    "The mode of a class created on the badge backend cannot be cleared.",
+                );
+                return Ok(Err(errors));
+            }
             let kept = BadgeClassSpec {
                 mode: spec.mode.clone(),
                 ..ClassInput::of(&existing).spec(&existing.image_hash)

@@ -10,7 +10,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{DefaultHeaders, Next};
 use actix_web::{Error, HttpMessage, HttpRequest, ResponseError};
 
-use crate::error::{REQUEST_ID, WANTS_JSON};
+use crate::error::{JSON_ERROR_KEY, REQUEST_ID};
 
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
      img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
@@ -119,9 +119,9 @@ pub async fn request_context(
     let started = Instant::now();
     let method = req.method().to_string();
     let path = req.path().to_string();
-    let json = wants_json(&req);
+    let json = json_error_key(&req);
     let mut response = REQUEST_ID
-        .scope(id.clone(), WANTS_JSON.scope(json, answered(req, next)))
+        .scope(id.clone(), JSON_ERROR_KEY.scope(json, answered(req, next)))
         .await?;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response
@@ -134,18 +134,20 @@ pub async fn request_context(
     Ok(response)
 }
 
-/// Whether a request's client reads JSON rather than HTML: the API's clients, and any
-/// client whose `Accept` names JSON and not HTML (browsers name HTML).
-fn wants_json(req: &ServiceRequest) -> bool {
-    if req.path().starts_with("/api/") {
-        return true;
+/// Whether a request's client reads JSON rather than HTML (the API's clients, and any
+/// client whose `Accept` names JSON and not HTML: browsers name HTML), and the key it
+/// reads an error under: `detail` on the learners' API, as upstream's, else `error`.
+fn json_error_key(req: &ServiceRequest) -> Option<&'static str> {
+    if req.path().starts_with("/api/badges/") {
+        return Some("detail");
     }
     let accept = req
         .headers()
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    accept.contains("json") && !accept.contains("text/html")
+    let wants_json = accept.contains("json") && !accept.contains("text/html");
+    (req.path().starts_with("/api/") || wants_json).then_some("error")
 }
 
 #[cfg(test)]
