@@ -7,15 +7,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::admin::list::{list_page, search_terms};
 use crate::admin::{
-    ActionOutcome, ActionSpec, AdminMeta, Cell, Column, Filter, ListPage, ListQuery, Loaded,
-    ModelAdmin, ModelInfo, Request, Row,
+    ActionOutcome, ActionSpec, AdminMeta, Cell, Choices, Column, Filter, ListPage, ListQuery,
+    Loaded, ModelAdmin, ModelInfo, Request, Row,
 };
 use crate::auth::permissions::Action;
 use crate::badging::{award, backfill};
 use crate::db::DbConnection;
 use crate::db::schema::{certificates, learners};
 use crate::display::format_time;
-use crate::learners::certificates::{self as records, Certificate, MODES, STATUSES};
+use crate::learners::certificates::{self as records, Certificate, STATUSES};
 
 static META: AdminMeta = AdminMeta::new(
     ModelInfo::new(
@@ -35,7 +35,8 @@ static META: AdminMeta = AdminMeta::new(
 .search("Searches learner and course.")
 .filters(&[
     Filter::values("status__exact", "status", &STATUSES),
-    Filter::values("mode__exact", "mode", &MODES),
+    // Any mode the LMS reports (upstream has more than its five best known).
+    Filter::from_data("mode__exact", "mode"),
 ])
 .actions(&[ActionSpec::new("issue", "Issue badge now")])
 .offers(&[Action::View, Action::Change])
@@ -69,6 +70,11 @@ impl ModelAdmin for CertificateAdmin {
     type Form = CertificateView;
 
     const META: &'static AdminMeta = &META;
+
+    fn filter_choices(&self, conn: &mut DbConnection, _: &str) -> QueryResult<Option<Choices>> {
+        let modes = records::modes(conn)?.into_iter();
+        Ok(Some(modes.map(|mode| (mode.clone(), mode)).collect()))
+    }
 
     fn list(&self, conn: &mut DbConnection, q: &ListQuery) -> QueryResult<ListPage> {
         list_page!(conn, q, &META,

@@ -33,15 +33,6 @@ pub const STATUSES: [&str; 15] = [
     "unverified",
 ];
 
-/// Every enrollment mode a certificate is reported in.
-pub const MODES: [&str; 5] = [
-    "honor",
-    "verified",
-    "professional",
-    "no-id-professional",
-    "audit",
-];
-
 #[derive(Queryable, Selectable, Clone, Debug)]
 #[diesel(table_name = certificates)]
 pub struct Certificate {
@@ -123,6 +114,15 @@ pub fn passing_among(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<Ce
         .filter(certificates::status.eq_any(PASSING))
         .order(certificates::id)
         .select(Certificate::as_select())
+        .load(conn)
+}
+
+/// The modes certificates were reported in, in order.
+pub fn modes(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
+    certificates::table
+        .select(certificates::mode)
+        .distinct()
+        .order(certificates::mode)
         .load(conn)
 }
 
