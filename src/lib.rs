@@ -226,14 +226,14 @@ impl Application {
                 .app_data(csrf_policy.clone())
                 .app_data(
                     aweb::FormConfig::default()
-                        .limit(256 * 1024)
+                        .limit(web::body::MAX_FORM_BYTES)
                         // A site page (or JSON), not the framework's plain text.
                         .error_handler(|error, _| {
                             let problem = format!("The form could not be read ({error}).");
                             AppError::BadRequest(problem).into()
                         }),
                 )
-                .app_data(aweb::PayloadConfig::new(256 * 1024))
+                .app_data(aweb::PayloadConfig::new(web::body::MAX_FORM_BYTES))
                 .wrap(from_fn(web::middleware::keep_routed_request))
                 .wrap(from_fn(web::middleware::refuse_nul_in_path))
                 .wrap(from_fn(web::middleware::head_as_get))

@@ -5,6 +5,8 @@
 pub const ADMIN: &str = "/admin/";
 pub const LOGIN: &str = "/admin/login/";
 pub const ADMIN_PASSWORD_CHANGE: &str = "/admin/password_change/";
+pub const ADMIN_PASSWORD_DONE: &str = "/admin/password_change/done/";
+pub const LOGOUT: &str = "/admin/logout/";
 pub const FROZEN_IMAGES: &str = "/admin/badges/frozen-images/";
 pub const RECONCILIATION: &str = "/admin/badges/reconciliation/";
 pub const STUDIO: &str = "/studio/";
@@ -25,6 +27,11 @@ pub fn changelist(app_label: &str, model: &str) -> String {
 /// segment (percent-encoded).
 pub fn object(app_label: &str, model: &str, id: &str, page: &str) -> String {
     format!("{}{id}/{page}/", changelist(app_label, model))
+}
+
+/// Where an admin sets a user's password.
+pub fn set_password(user_id: i64) -> String {
+    object("auth", "user", &user_id.to_string(), "password")
 }
 
 /// The processed badge image stored under `hash`.

@@ -9,6 +9,8 @@ pub struct FieldErrors(BTreeMap<String, Vec<String>>);
 
 impl FieldErrors {
     pub const NON_FIELD: &'static str = "__all__";
+    /// Django's words for a required field left empty.
+    pub const REQUIRED: &'static str = "This field is required.";
     /// Django's words for a select's value that is not among its choices.
     pub const INVALID_CHOICE: &'static str =
         "Select a valid choice. That choice is not one of the available choices.";

@@ -326,7 +326,7 @@ impl FormChecks for FieldErrors {
         };
         for field in fields.iter().filter(checked) {
             if data.raw(field.name).trim().is_empty() && self.get(field.name).is_empty() {
-                self.add(field.name, "This field is required.");
+                self.add(field.name, FieldErrors::REQUIRED);
             }
         }
     }
@@ -363,14 +363,11 @@ impl FormChecks for FieldErrors {
     /// Refuses text longer than a text field allows.
     fn check_lengths(&mut self, fields: &[FieldSpec], data: &FormData) {
         for field in fields {
-            if let Widget::Text { max_length } = field.widget {
-                let length = data.text(field.name).chars().count();
-                if length > max_length {
-                    self.add(
-                        field.name,
-                        format!("Ensure this value has at most {max_length} characters (it has {length})."),
-                    );
-                }
+            if let Widget::Text { max_length } = field.widget
+                && let Err(too_long) =
+                    crate::validation::max_chars(&data.text(field.name), max_length)
+            {
+                self.add(field.name, too_long);
             }
         }
     }
@@ -423,7 +420,7 @@ mod tests {
             vec![FieldSpec::new("name", "Name", Widget::Text { max_length: 3 }).required()];
         let mut errors = FieldErrors::default();
         errors.check_required(&fields, &FormData::default());
-        assert_eq!(errors.get("name"), ["This field is required."]);
+        assert_eq!(errors.get("name"), [FieldErrors::REQUIRED]);
         let mut errors = FieldErrors::default();
         errors.check_lengths(
             &fields,
@@ -482,7 +479,7 @@ mod tests {
         assert_eq!(errors.get("many"), [FieldErrors::INVALID_CHOICE]);
         let mut errors = FieldErrors::default();
         errors.check_required(&fields, &FormData::default());
-        assert_eq!(errors.get("one"), ["This field is required."]);
+        assert_eq!(errors.get("one"), [FieldErrors::REQUIRED]);
         assert!(errors.get("many").is_empty());
     }
 }

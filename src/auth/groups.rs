@@ -73,7 +73,7 @@ pub fn save(
         return Ok(Err(errors));
     }
     if name.is_empty() {
-        errors.add("name", "This field is required.");
+        errors.add("name", FieldErrors::REQUIRED);
     } else if let Err(problem) = crate::validation::max_chars(name, 150) {
         errors.add("name", problem);
     } else {

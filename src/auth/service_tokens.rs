@@ -143,7 +143,7 @@ pub fn acting_user_choices(
 /// A token's name: required, at most 150 characters.
 fn check_name(name: &str, errors: &mut FieldErrors) {
     if name.is_empty() {
-        errors.add("name", "This field is required.");
+        errors.add("name", FieldErrors::REQUIRED);
     } else if let Err(problem) = crate::validation::max_chars(name, 150) {
         errors.add("name", problem);
     }
@@ -169,7 +169,7 @@ pub fn create_by(
             .and_then(|(id, _)| id.parse().ok()),
     };
     match chosen {
-        None if user.is_empty() => errors.add("user", "This field is required."),
+        None if user.is_empty() => errors.add("user", FieldErrors::REQUIRED),
         None => errors.add("user", FieldErrors::INVALID_CHOICE),
         Some(_) => {}
     }

@@ -94,7 +94,7 @@ pub fn find_clash(conn: &mut DbConnection, username: &str) -> QueryResult<Option
 /// The rules Django applies to usernames: 1–150 characters of letters, digits and @.+-_
 pub fn validate_username(username: &str) -> Option<&'static str> {
     if username.is_empty() {
-        Some("This field is required.")
+        Some(FieldErrors::REQUIRED)
     } else if username.chars().count() > 150
         || !username
             .chars()
@@ -285,7 +285,7 @@ pub fn create_account(
     let [first, second] = passwords;
     for (field, value) in [("password1", first), ("password2", second)] {
         if value.trim().is_empty() {
-            errors.add(field, "This field is required.");
+            errors.add(field, FieldErrors::REQUIRED);
         }
     }
     if !first.is_empty() && !second.is_empty() && first != second {

@@ -133,7 +133,7 @@ impl ModelAdmin for BadgeImageConfigurationAdmin {
                 FieldSpec::new("uploaded", "Uploaded", Widget::ReadOnly),
                 FieldSpec::new("frozen_courses", "Already frozen for", Widget::ReadOnly)
                     .help("Courses whose badge image for this mode was frozen when their first badge was issued: a new image here does not reach them.")
-                    .link(super::frozen_images::PATH, "See the frozen images report"),
+                    .link(crate::urls::FROZEN_IMAGES, "See the frozen images report"),
             ]);
         }
         Ok(fields)

@@ -96,7 +96,7 @@ impl ModelAdmin for CourseRoleAdmin {
         };
         let form = RoleForm {
             user: role.user_id.to_string(),
-            course: role.course_id.to_string(),
+            course: role.course.to_string(),
             role: role.role.clone(),
         };
         Ok(Some((role.repr(), form)))

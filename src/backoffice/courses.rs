@@ -160,8 +160,8 @@ impl ModelAdmin for CourseAdmin {
             Some(text("modes", "Modes", 500).help("The enrollment modes the course offers, separated by commas: for example “audit, verified”.")),
             Some(text("about_url", "About page URL", 500).help(format!("The badge criteria. Leave empty for {}/courses/<course key>/about.", self.lms_url.trim_end_matches('/')))),
             change.then(|| shown("org", "Org")),
-            change.then(|| shown("frozen", "Frozen badge images").help("Modes whose badge image was frozen when the course's first badge of that mode was issued; later image changes do not reach them.").link(super::frozen_images::PATH, "See the frozen images report")),
-            change.then(|| shown("team", "Course team").link("/admin/courses/courserole/", "Manage course teams")),
+            change.then(|| shown("frozen", "Frozen badge images").help("Modes whose badge image was frozen when the course's first badge of that mode was issued; later image changes do not reach them.").link(crate::urls::FROZEN_IMAGES, "See the frozen images report")),
+            change.then(|| shown("team", "Course team").link(crate::urls::changelist("courses", "courserole"), "Manage course teams")),
             (change && self.badges_enabled).then(|| shown("backfill", "Badges for existing certificates").help("“Issue badges for existing passing certificates” (above) queues the course-completion badge of every learner with a passing certificate who has not got it yet: for a course that turned badges on late.")),
         ];
         Ok(fields.into_iter().flatten().collect())

@@ -11,7 +11,6 @@ use crate::admin::{Cell, Column, Filter, FilterSpec, ListPage, ListQuery, ListSo
 use crate::badges::frozen::{self, FrozenRow, ReportFilter};
 use crate::db::DbConnection;
 
-pub const PATH: &str = "/admin/badges/frozen-images/";
 pub const TITLE: &str = "Frozen badge images";
 pub const NOUN: &str = "frozen course badge images";
 pub const DESCRIPTION: &str = "When a course's first badge of a mode is issued, its badge image is frozen on the badge backend: later changes to the badge image configuration do not reach that course. This report compares each frozen image with the image the configuration gives the mode today.";

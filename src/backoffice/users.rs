@@ -145,7 +145,7 @@ impl ModelAdmin for UserAdmin {
         let actor = req.actor;
         Ok(vec![
             name,
-            FieldSpec::new("password", "Password", Widget::ReadOnly).help("Raw passwords are not stored, so there is no way to see this user’s password.").link(format!("/admin/auth/user/{id}/password/"), "Set a new password"),
+            FieldSpec::new("password", "Password", Widget::ReadOnly).help("Raw passwords are not stored, so there is no way to see this user’s password.").link(crate::urls::set_password(*id), "Set a new password"),
             FieldSpec::new("first_name", "First name", text.clone()),
             FieldSpec::new("last_name", "Last name", text),
             FieldSpec::new("email", "Email address", Widget::Email),

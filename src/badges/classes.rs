@@ -382,7 +382,7 @@ pub fn validate(conn: &mut DbConnection, spec: &BadgeClassSpec, image_hash: &str
         ("mode", &spec.mode, Some(100)),
     ] {
         if value.trim().is_empty() && field != "mode" {
-            errors.add(field, "This field is required.");
+            errors.add(field, FieldErrors::REQUIRED);
         } else if let Some(Err(too_long)) = max.map(|max| max_chars(value, max)) {
             errors.add(field, too_long);
         }
@@ -408,7 +408,7 @@ pub fn validate(conn: &mut DbConnection, spec: &BadgeClassSpec, image_hash: &str
                 );
             }
         }
-        Ok(None) => errors.add("image", "This field is required."),
+        Ok(None) => errors.add("image", FieldErrors::REQUIRED),
         Err(e) => errors.add("image", format!("The image could not be read: {e}")),
     }
     errors
@@ -419,7 +419,7 @@ pub fn validate(conn: &mut DbConnection, spec: &BadgeClassSpec, image_hash: &str
 fn check_slug(errors: &mut FieldErrors, field: &str, value: &str, max: usize, required: bool) {
     if value.is_empty() {
         if required {
-            errors.add(field, "This field is required.");
+            errors.add(field, FieldErrors::REQUIRED);
         }
     } else if value.chars().any(char::is_uppercase) {
         errors.add(field, LOWERCASE);
@@ -431,14 +431,8 @@ fn check_slug(errors: &mut FieldErrors, field: &str, value: &str, max: usize, re
             field,
             "Enter a valid “slug” consisting of letters, numbers, underscores or hyphens.",
         );
-    } else if value.chars().count() > max {
-        errors.add(
-            field,
-            format!(
-                "Ensure this value has at most {max} characters (it has {}).",
-                value.chars().count()
-            ),
-        );
+    } else if let Err(too_long) = max_chars(value, max) {
+        errors.add(field, too_long);
     }
 }
 

@@ -244,7 +244,7 @@ fn validate(
         }
     }
     if new.image_hash.is_empty() {
-        errors.add("icon", "This field is required.");
+        errors.add("icon", FieldErrors::REQUIRED);
     } else if !images::is_hash(&new.image_hash) || !images::store::exists(conn, &new.image_hash)? {
         errors.add("icon", ImageError::NotAnImage.to_string());
     }

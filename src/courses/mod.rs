@@ -13,7 +13,7 @@ pub use roles::{
 
 use crate::db::schema::courses;
 use crate::db::{DbConnection, now};
-use crate::validation::FieldErrors;
+use crate::validation::{FieldErrors, max_chars};
 
 pub const ISSUE_BADGES_LABEL: &str = "Issue Open Badges";
 pub const ISSUE_BADGES_HELP: &str =
@@ -66,12 +66,9 @@ impl Course {
 /// A course mode is a lowercase slug such as `verified` or `no-id-professional`.
 pub fn validate_mode(mode: &str) -> Option<String> {
     if mode.is_empty() {
-        Some("This field is required.".into())
-    } else if mode.chars().count() > 125 {
-        Some(format!(
-            "Ensure this value has at most 125 characters (it has {}).",
-            mode.chars().count()
-        ))
+        Some(FieldErrors::REQUIRED.into())
+    } else if let Err(too_long) = max_chars(mode, 125) {
+        Some(too_long)
     } else if !mode
         .chars()
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
@@ -303,7 +300,7 @@ fn validate(
                 Some(key)
             }
             Err(_) if key_text.is_empty() => {
-                errors.add("course_id", "This field is required.");
+                errors.add("course_id", FieldErrors::REQUIRED);
                 None
             }
             Err(_) => {
@@ -312,11 +309,12 @@ fn validate(
             }
         },
     };
-    if input.display_name.trim().chars().count() > 255 {
-        errors.add(
-            "display_name",
-            "Ensure this value has at most 255 characters.",
-        );
+    if let Err(too_long) = max_chars(input.display_name.trim(), 255) {
+        errors.add("display_name", too_long);
+    }
+    // The whole list, as the form's field takes it.
+    if let Err(too_long) = max_chars(input.modes.trim(), 500) {
+        errors.add("modes", too_long);
     }
     let start = parse_date(&input.start_date, "start_date", &mut errors);
     let end = parse_date(&input.end_date, "end_date", &mut errors);

@@ -120,7 +120,8 @@ pub struct NewRole {
 pub struct TeamRole {
     pub id: i64,
     pub user_id: i64,
-    pub course_id: CourseId,
+    /// The course's row id; its key is `course_key` (`course_id` in Open edX's words).
+    pub course: CourseId,
     pub username: String,
     pub role: String,
     pub course_key: String,

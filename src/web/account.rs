@@ -291,10 +291,10 @@ async fn password_change_form(staff: Staff) -> PasswordChangePage {
 fn check_new_password(form: &PasswordChangeForm, user: &users::User) -> crate::admin::FieldErrors {
     let mut errors = crate::admin::FieldErrors::default();
     if form.new_password1.is_empty() {
-        errors.add("new_password1", "This field is required.");
+        errors.add("new_password1", crate::validation::FieldErrors::REQUIRED);
     }
     if form.new_password2.is_empty() {
-        errors.add("new_password2", "This field is required.");
+        errors.add("new_password2", crate::validation::FieldErrors::REQUIRED);
     } else if form.new_password1 != form.new_password2 {
         errors.add("new_password2", "The two password fields didn’t match.");
     } else if user.must_change_password && form.new_password1 == form.old_password {
@@ -388,7 +388,7 @@ async fn password_change(
     let errors =
         change_own_password(&state, &req, &staff.user, &staff.session, form.into_inner()).await?;
     if errors.is_empty() {
-        return Ok(redirect("/admin/password_change/done/"));
+        return Ok(redirect(crate::urls::ADMIN_PASSWORD_DONE));
     }
     Ok(respond(
         own_password_page(&staff, errors),
@@ -443,10 +443,10 @@ fn set_password_page(
             format!("Change password: {}", target.username),
             vec![
                 Crumb::link("Authentication and Authorization", crate::urls::ADMIN),
-                Crumb::link("Users", "/admin/auth/user/"),
+                Crumb::link("Users", crate::urls::changelist("auth", "user")),
                 Crumb::link(
                     target.username.clone(),
-                    format!("/admin/auth/user/{}/change/", target.id),
+                    crate::urls::object("auth", "user", &target.id.to_string(), "change"),
                 ),
                 Crumb::here("Change password"),
             ],
@@ -513,5 +513,10 @@ async fn set_password(
         "Password changed successfully. The user must choose a new password of their own at their next login."
     };
     staff.session.add_message(Level::Success, message);
-    Ok(redirect(&format!("/admin/auth/user/{target_id}/change/")))
+    Ok(redirect(&crate::urls::object(
+        "auth",
+        "user",
+        &target_id.to_string(),
+        "change",
+    )))
 }

@@ -8,6 +8,10 @@ use futures_util::{Stream, StreamExt};
 
 use crate::error::AppError;
 
+/// The largest body of a form without files (and of a text field in one with files): what
+/// the CSRF check buffers, what forms and the framework's extractors read.
+pub const MAX_FORM_BYTES: usize = 256 * 1024;
+
 /// Why a body was not read.
 #[derive(Debug)]
 pub enum BodyError {

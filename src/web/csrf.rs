@@ -29,7 +29,7 @@ use crate::error::AppError;
 pub const FIELD: &str = "csrf_token";
 pub const HEADER: &str = "x-csrftoken";
 /// Largest urlencoded body buffered to find the token (forms without files are small).
-const MAX_FORM_BODY: usize = 256 * 1024;
+const MAX_FORM_BODY: usize = super::body::MAX_FORM_BYTES;
 /// Largest multipart prefix read while looking for the first part.
 const MAX_MULTIPART_PREFIX: usize = 16 * 1024;
 

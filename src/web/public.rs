@@ -8,6 +8,7 @@ use super::AppState;
 use super::router::{Router, endpoint};
 use crate::badges::classes::BadgeClass;
 use crate::badging::assertions;
+use crate::badging::backend::LOCAL;
 use crate::badging::openbadges::{self, JSON_LD, Urls};
 use crate::db::schema::badge_classes;
 use crate::error::AppError;
@@ -20,9 +21,6 @@ pub fn routes(routes: &mut Router) {
         .add(endpoint("/public/assertions/{id}").get(assertion))
         .add(endpoint("/public/assertions/{id}/image").get(assertion_image));
 }
-
-/// The backend name of assertions this issuer hosts.
-const LOCAL: &str = "local";
 
 fn urls(state: &AppState) -> Urls {
     Urls {

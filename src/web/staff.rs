@@ -17,9 +17,9 @@ use crate::error::AppError;
 
 /// Pages a user who must change their password may still open.
 const ALLOWED_BEFORE_PASSWORD_CHANGE: &[&str] = &[
-    "/admin/password_change/",
-    "/admin/password_change/done/",
-    "/admin/logout/",
+    crate::urls::ADMIN_PASSWORD_CHANGE,
+    crate::urls::ADMIN_PASSWORD_DONE,
+    crate::urls::LOGOUT,
 ];
 
 /// An active staff user whose session is still valid. Anyone else is sent to the login

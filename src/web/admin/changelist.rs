@@ -123,7 +123,7 @@ impl Frame {
             base: changelist_url(model.as_ref()),
             title: format!("Select {} to change", info.verbose_name),
             crumbs: vec![
-                Crumb::link(info.app_name, "/admin/"),
+                Crumb::link(info.app_name, crate::urls::ADMIN),
                 Crumb::here(capfirst(info.verbose_name_plural)),
             ],
             description: None,

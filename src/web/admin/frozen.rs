@@ -10,10 +10,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::changelist::{self, Frame};
 use crate::admin::{ListQuery, ListSource};
 use crate::auth::permissions::Action;
-use crate::backoffice::frozen_images::{self as report, FrozenImages, PATH};
+use crate::backoffice::frozen_images::{self as report, FrozenImages};
 use crate::badges::frozen::FrozenRow;
 use crate::display::format_time;
 use crate::error::{AppError, redirect};
+use crate::urls::FROZEN_IMAGES as PATH;
 use crate::web::AppState;
 use crate::web::page::Crumb;
 use crate::web::query::{QueryString, pairs};
@@ -46,7 +47,10 @@ pub async fn show(
         source: Arc::new(FrozenImages),
         base: PATH.to_string(),
         title: report::TITLE.to_string(),
-        crumbs: vec![Crumb::link("Badges", "/admin/"), Crumb::here(report::TITLE)],
+        crumbs: vec![
+            Crumb::link("Badges", crate::urls::ADMIN),
+            Crumb::here(report::TITLE),
+        ],
         description: Some(report::DESCRIPTION),
         tools: vec![("Export CSV", format!("{PATH}{csv_url}"))],
         empty: report::EMPTY,

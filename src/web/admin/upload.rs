@@ -15,7 +15,7 @@ use crate::error::AppError;
 use crate::web::body::read_limited;
 
 /// Largest text field, and the largest urlencoded body.
-const MAX_TEXT: usize = 256 * 1024;
+const MAX_TEXT: usize = crate::web::body::MAX_FORM_BYTES;
 /// How far past the upload limit a request may go (other fields, multipart framing) before
 /// it is cut off with 413.
 const MARGIN: usize = 1024 * 1024;
