@@ -25,6 +25,7 @@ pub mod session;
 pub mod sessions;
 pub mod throttle;
 pub mod tokens;
+pub mod user_deletion;
 pub mod users;
 
 pub const LOGIN_PATH: &str = crate::urls::LOGIN;

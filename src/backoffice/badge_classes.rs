@@ -37,6 +37,14 @@ static META: AdminMeta = AdminMeta::new(
 ])
 .preview();
 
+const SLUG_HELP: &str = "Lowercase letters, digits, _ and -.";
+const COMPONENT_HELP: &str =
+    "Lowercase; empty for course-completion badges, openedx__course for course-event badges.";
+const COURSE_HELP: &str = "A course key, or empty for a badge that belongs to no course.";
+const CRITERIA_HELP: &str = "A URL (the course's about page for course badges), or text.";
+const MODE_HELP: &str = "The enrollment mode of a course-completion badge.";
+const IMAGE_HELP: &str = "The class's own copy of its image: it stays even if the mode's image configuration changes or is deleted.";
+
 pub struct BadgeClassAdmin {
     pub limits: Limits,
 }
@@ -110,17 +118,16 @@ impl ModelAdmin for BadgeClassAdmin {
     fn fields(&self, req: &mut Request, id: Option<&i64>) -> QueryResult<Vec<FieldSpec>> {
         let text = |name, label, n| FieldSpec::new(name, label, Widget::Text { max_length: n });
         let mut fields = vec![
-            text("slug", "Slug", 255).required().help("Lowercase letters, digits, _ and -."),
-            text("issuing_component", "Issuing component", 50)
-                .help("Lowercase; empty for course-completion badges, openedx__course for course-event badges."),
+            text("slug", "Slug", 255).required().help(SLUG_HELP),
+            text("issuing_component", "Issuing component", 50).help(COMPONENT_HELP),
             text("display_name", "Display name", 255).required(),
-            text("course_id", "Course", 255).help("A course key, or empty for a badge that belongs to no course."),
+            text("course_id", "Course", 255).help(COURSE_HELP),
             FieldSpec::new("description", "Description", Widget::Textarea).required(),
-            text("criteria", "Criteria", 2000).required().help("A URL (the course's about page for course badges), or text."),
-            text("mode", "Mode", 100).help("The enrollment mode of a course-completion badge."),
-            image_field("image", "Image").required().help(
-                "The class's own copy of its image: it stays even if the mode's image configuration changes or is deleted.",
-            ),
+            text("criteria", "Criteria", 2000)
+                .required()
+                .help(CRITERIA_HELP),
+            text("mode", "Mode", 100).help(MODE_HELP),
+            image_field("image", "Image").required().help(IMAGE_HELP),
             square_field(),
         ];
         let Some(id) = id else { return Ok(fields) };

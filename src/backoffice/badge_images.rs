@@ -19,6 +19,13 @@ use crate::images::Limits;
 use crate::images::store::{self, Size};
 
 const MAKE_DEFAULT: &str = "make_default";
+const MODE_HELP: &str = "The course mode for this badge image, in lowercase. For example, \"verified\" or \"honor\". Adding a mode that still has its shipped image replaces that image.";
+const FROZEN_ON_FIRST_BADGE: &str = "Once a course's first badge is issued, its image is frozen: later changes here do not reach that course.";
+const DEFAULT_HELP: &str = "Use this image for modes that have no image of their own. There can be only one default image.";
+const FROZEN_HELP: &str = "Courses whose badge image for this mode was frozen when their first badge was issued: a new image here does not reach them.";
+const NOT_ONE: &str =
+    "Select exactly one configuration to make it the default. No items have been changed.";
+const GONE: &str = "The selected configuration no longer exists (perhaps it was deleted). No items have been changed.";
 
 static META: AdminMeta = AdminMeta::new(
     ModelInfo::new(
@@ -112,28 +119,27 @@ impl ModelAdmin for BadgeImageConfigurationAdmin {
     }
 
     fn fields(&self, _: &mut Request, id: Option<&i64>) -> QueryResult<Vec<FieldSpec>> {
+        let shown = |name, label| FieldSpec::new(name, label, Widget::ReadOnly);
+        let (limits, mode) = (&self.limits, Widget::Text { max_length: 125 });
+        let (min, size) = (limits.min_size, limits.canonical_size);
+        let kib = limits.max_upload_bytes / 1024;
+        let icon = format!(
+            "PNG, JPEG, GIF or WebP, square, at least {min}×{min} pixels, at most {kib} KiB. It is issued as a {size}×{size} PNG. {FROZEN_ON_FIRST_BADGE}"
+        );
         let mut fields = vec![
-            FieldSpec::new("mode", "Mode", Widget::Text { max_length: 125 })
+            FieldSpec::new("mode", "Mode", mode)
                 .required()
-                .help("The course mode for this badge image, in lowercase. For example, \"verified\" or \"honor\". Adding a mode that still has its shipped image replaces that image."),
-            image_field("icon", "Icon").required().help(format!(
-                "PNG, JPEG, GIF or WebP, square, at least {min}×{min} pixels, at most {} KiB. It is issued as a {size}×{size} PNG. Once a course's first badge is issued, its image is frozen: later changes here do not reach that course.",
-                self.limits.max_upload_bytes / 1024,
-                min = self.limits.min_size,
-                size = self.limits.canonical_size,
-            )),
+                .help(MODE_HELP),
+            image_field("icon", "Icon").required().help(icon),
             square_field(),
-            FieldSpec::new("default", "Default", Widget::Checkbox).help(
-                "Use this image for modes that have no image of their own. There can be only one default image.",
-            ),
+            FieldSpec::new("default", "Default", Widget::Checkbox).help(DEFAULT_HELP),
         ];
         if id.is_some() {
+            let frozen = shown("frozen_courses", "Already frozen for").help(FROZEN_HELP);
             fields.extend([
-                FieldSpec::new("image_details", "Image", Widget::ReadOnly),
-                FieldSpec::new("uploaded", "Uploaded", Widget::ReadOnly),
-                FieldSpec::new("frozen_courses", "Already frozen for", Widget::ReadOnly)
-                    .help("Courses whose badge image for this mode was frozen when their first badge was issued: a new image here does not reach them.")
-                    .link(crate::urls::FROZEN_IMAGES, "See the frozen images report"),
+                shown("image_details", "Image"),
+                shown("uploaded", "Uploaded"),
+                frozen.link(crate::urls::FROZEN_IMAGES, "See the frozen images report"),
             ]);
         }
         Ok(fields)
@@ -182,14 +188,10 @@ impl ModelAdmin for BadgeImageConfigurationAdmin {
     fn run_action(&self, req: &mut Request, _: &str, ids: &[i64]) -> QueryResult<ActionOutcome> {
         // The one action, for one configuration.
         let [id] = ids else {
-            return Ok(ActionOutcome::refused(
-                "Select exactly one configuration to make it the default. No items have been changed.",
-            ));
+            return Ok(ActionOutcome::refused(NOT_ONE));
         };
         let Some(mode) = config::make_default(req.conn, *id)? else {
-            return Ok(ActionOutcome::refused(
-                "The selected configuration no longer exists (perhaps it was deleted). No items have been changed.",
-            ));
+            return Ok(ActionOutcome::refused(GONE));
         };
         let message = format!("“{mode}” is now the default badge image.");
         Ok(ActionOutcome::new(message, [(id, mode)]))

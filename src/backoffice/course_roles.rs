@@ -28,7 +28,9 @@ static META: AdminMeta = AdminMeta::new(
     ],
 )
 .search("Searches username and course key.")
-.filters(&[Filter::choices("role__exact", "role", &Role::CHOICES)]);
+.filters(&[ROLE]);
+
+const ROLE: Filter = Filter::choices("role__exact", "role", &Role::CHOICES);
 
 const ROLE_HELP: &str = "Both roles may change the course's advanced settings in Studio; an instructor holds all that staff hold. Unless you are a superuser, you may give only a role you hold yourself on the course, to a user whose rights you hold.";
 
@@ -58,9 +60,11 @@ impl ModelAdmin for CourseRoleAdmin {
         list_page!(conn, q, &META,
             total: course_roles::table,
             filtered: || {
-                let query = course_roles::table.inner_join(users::table).inner_join(course_rows::table);
-                let mut query = search_terms!(query.into_boxed(), &q.terms, users::username, course_rows::course_id);
-                if let Some(role) = q.filter("role__exact") {
+                let query = course_roles::table.inner_join(users::table);
+                let query = query.inner_join(course_rows::table).into_boxed();
+                let (user, course) = (users::username, course_rows::course_id);
+                let mut query = search_terms!(query, &q.terms, user, course);
+                if let Some(role) = q.filter(ROLE.param) {
                     query = query.filter(course_roles::role.eq(role.to_string()));
                 }
                 query

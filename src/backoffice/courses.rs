@@ -12,10 +12,19 @@ use crate::admin::{
 use crate::badges::frozen;
 use crate::badging::{assertions, backfill, course_deletion};
 use crate::courses::{
-    self, Course, CourseId, CourseInput, ISSUE_BADGES_HELP, ISSUE_BADGES_LABEL, roles,
+    self, Course, CourseFilter, CourseId, CourseInput, ISSUE_BADGES_HELP, ISSUE_BADGES_LABEL, roles,
 };
 use crate::db::DbConnection;
 use crate::display::{count_of, joined_or};
+
+const BADGING_OFF: &str = "Badging is off for this site (ENABLE_OPENBADGES=false): no badge is issued, and the courses' “Issue Open Badges” setting is hidden.";
+const KEY_HELP: &str = "An Open edX course key: course-v1:ORG+NUMBER+RUN, or the old ORG/NUMBER/RUN. Case-sensitive; it cannot change later.";
+const DATE_HELP: &str = "Shown in badge descriptions.";
+const MODES_HELP: &str =
+    "The enrollment modes the course offers, separated by commas: for example “audit, verified”.";
+const FROZEN_HELP: &str = "Modes whose badge image was frozen when the course's first badge of that mode was issued; later image changes do not reach them.";
+const BACKFILL_LABEL: &str = "Badges for existing certificates";
+const BACKFILL_HELP: &str = "“Issue badges for existing passing certificates” (above) queues the course-completion badge of every learner with a passing certificate who has not got it yet: for a course that turned badges on late.";
 
 const ENABLE: &str = "enable_badges";
 const DISABLE: &str = "disable_badges";
@@ -33,13 +42,10 @@ const COLUMNS: &[Column] = &[
 const SEARCH: &str = "Searches course key and display name.";
 const ORG: Filter = Filter::from_data("org__exact", "org");
 const FROZEN: Filter = Filter::boolean("frozen__exact", "has frozen badge images");
+const ISSUE: Filter = Filter::boolean("issue_badges__exact", ISSUE_BADGES_LABEL);
 static WITH_BADGES: AdminMeta = AdminMeta::new(INFO, COLUMNS)
     .search(SEARCH)
-    .filters(&[
-        ORG,
-        Filter::boolean("issue_badges__exact", ISSUE_BADGES_LABEL),
-        FROZEN,
-    ])
+    .filters(&[ORG, ISSUE, FROZEN])
     .actions(&[
         ActionSpec::new(ENABLE, "Enable badges"),
         ActionSpec::new(DISABLE, "Disable badges"),
@@ -87,14 +93,14 @@ impl ModelAdmin for CourseAdmin {
         let issue_badges = true;
         Ok(CourseForm {
             issue_badges,
-            ..CourseForm::default()
+            ..Default::default()
         })
     }
 
     fn site_notices(&self, _conn: &mut DbConnection) -> QueryResult<Vec<String>> {
-        let off = "Badging is off for this site (ENABLE_OPENBADGES=false): no badge is issued, and the courses' “Issue Open Badges” setting is hidden.";
-        let off = (!self.badges_enabled).then(|| off.to_string());
-        Ok(off.into_iter().collect())
+        Ok(Vec::from_iter(
+            (!self.badges_enabled).then(|| BADGING_OFF.to_string()),
+        ))
     }
 
     /// The orgs there are.
@@ -105,16 +111,14 @@ impl ModelAdmin for CourseAdmin {
 
     fn list(&self, conn: &mut DbConnection, q: &ListQuery) -> QueryResult<ListPage> {
         use crate::db::schema::courses::dsl as c;
+        let filter = CourseFilter {
+            org: q.filter(ORG.param).map(str::to_string),
+            issue_badges: q.bool_filter(ISSUE.param),
+        };
         let filtered = || {
-            let mut query = c::courses.into_boxed();
-            query = search_terms!(query, &q.terms, c::course_id, c::display_name);
-            if let Some(org) = q.filter("org__exact") {
-                query = query.filter(c::org.eq(org.to_string()));
-            }
-            if let Some(v) = q.bool_filter("issue_badges__exact") {
-                query = query.filter(c::issue_badges.eq(v));
-            }
-            match q.bool_filter("frozen__exact") {
+            let query = courses::matching(filter.clone());
+            let query = search_terms!(query, &q.terms, c::course_id, c::display_name);
+            match q.bool_filter(FROZEN.param) {
                 Some(true) => query.filter(c::course_id.eq_any(frozen::frozen_course_keys())),
                 Some(false) => query.filter(c::course_id.ne_all(frozen::frozen_course_keys())),
                 None => query,
@@ -149,20 +153,29 @@ impl ModelAdmin for CourseAdmin {
     fn fields(&self, _: &mut Request, id: Option<&CourseId>) -> QueryResult<Vec<FieldSpec>> {
         let text = |name, label, n| FieldSpec::new(name, label, Widget::Text { max_length: n });
         let shown = |name, label| FieldSpec::new(name, label, Widget::ReadOnly);
-        let change = id.is_some();
-        let key = text("course_id", "Course key", 255).required().help("An Open edX course key: course-v1:ORG+NUMBER+RUN, or the old ORG/NUMBER/RUN. Case-sensitive; it cannot change later.");
+        let date = |name, label| FieldSpec::new(name, label, Widget::Date).help(DATE_HELP);
+        let (change, badges) = (id.is_some(), self.badges_enabled);
+        let key = text("course_id", "Course key", 255)
+            .required()
+            .help(KEY_HELP);
+        let issue = FieldSpec::new("issue_badges", ISSUE_BADGES_LABEL, Widget::Checkbox);
+        let lms = self.lms_url.trim_end_matches('/');
+        let about =
+            format!("The badge criteria. Leave empty for {lms}/courses/<course key>/about.");
+        let frozen = shown("frozen", "Frozen badge images").help(FROZEN_HELP);
+        let teams = crate::urls::changelist("courses", "courserole");
         let fields = [
             Some(if change { key.read_only() } else { key }),
             Some(text("display_name", "Display name", 255)),
-            Some(FieldSpec::new("start_date", "Start date", Widget::Date).help("Shown in badge descriptions.")),
-            Some(FieldSpec::new("end_date", "End date", Widget::Date).help("Shown in badge descriptions.")),
-            self.badges_enabled.then(|| FieldSpec::new("issue_badges", ISSUE_BADGES_LABEL, Widget::Checkbox).help(ISSUE_BADGES_HELP)),
-            Some(text("modes", "Modes", 500).help("The enrollment modes the course offers, separated by commas: for example “audit, verified”.")),
-            Some(text("about_url", "About page URL", 500).help(format!("The badge criteria. Leave empty for {}/courses/<course key>/about.", self.lms_url.trim_end_matches('/')))),
+            Some(date("start_date", "Start date")),
+            Some(date("end_date", "End date")),
+            badges.then(|| issue.help(ISSUE_BADGES_HELP)),
+            Some(text("modes", "Modes", 500).help(MODES_HELP)),
+            Some(text("about_url", "About page URL", 500).help(about)),
             change.then(|| shown("org", "Org")),
-            change.then(|| shown("frozen", "Frozen badge images").help("Modes whose badge image was frozen when the course's first badge of that mode was issued; later image changes do not reach them.").link(crate::urls::FROZEN_IMAGES, "See the frozen images report")),
-            change.then(|| shown("team", "Course team").link(crate::urls::changelist("courses", "courserole"), "Manage course teams")),
-            (change && self.badges_enabled).then(|| shown("backfill", "Badges for existing certificates").help("“Issue badges for existing passing certificates” (above) queues the course-completion badge of every learner with a passing certificate who has not got it yet: for a course that turned badges on late.")),
+            change.then(|| frozen.link(crate::urls::FROZEN_IMAGES, "See the frozen images report")),
+            change.then(|| shown("team", "Course team").link(teams, "Manage course teams")),
+            (change && badges).then(|| shown("backfill", BACKFILL_LABEL).help(BACKFILL_HELP)),
         ];
         Ok(fields.into_iter().flatten().collect())
     }

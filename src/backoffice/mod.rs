@@ -53,19 +53,28 @@ pub fn site(config: &Config) -> AdminSite {
     site.register(certificates::CertificateAdmin {
         lms_url: config.lms_url.clone(),
     });
-    site.add_page(ExtraPage {
-        app_name: "Badges",
-        label: "Frozen badge images",
-        url: crate::urls::FROZEN_IMAGES,
-        app_label: "badges",
-        model: "badgeclass",
-    });
-    site.add_page(ExtraPage {
-        app_name: "Badges",
-        label: "Reconciliation with Badgr",
-        url: crate::urls::RECONCILIATION,
-        app_label: "badges",
-        model: "badgeassertion",
-    });
+    // Reports of the Badges app, each shown to whoever may view its model.
+    let (app_label, app_name) = BADGES;
+    for (label, url, model) in [
+        (
+            frozen_images::TITLE,
+            crate::urls::FROZEN_IMAGES,
+            "badgeclass",
+        ),
+        (
+            "Reconciliation with Badgr",
+            crate::urls::RECONCILIATION,
+            "badgeassertion",
+        ),
+    ] {
+        let page = ExtraPage {
+            app_name,
+            label,
+            url,
+            app_label,
+            model,
+        };
+        site.add_page(page);
+    }
     site
 }

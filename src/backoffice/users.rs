@@ -11,9 +11,9 @@ use crate::admin::{
     ListPage, ListQuery, Loaded, ModelAdmin, ModelInfo, Request, Row, SaveResult, Saved, Widget,
     parse_ids,
 };
-use crate::auth::groups::{self, Members};
+use crate::auth::groups;
 use crate::auth::users::{self, AccountChange, User, UserFilter};
-use crate::auth::{password, sessions};
+use crate::auth::{password, sessions, user_deletion};
 use crate::db::DbConnection;
 use crate::db::schema::users as user_rows;
 use crate::display::format_time;
@@ -21,6 +21,16 @@ use crate::display::format_time;
 const END_SESSIONS: &str = "end_sessions";
 const GROUP: &str = "groups__id__exact";
 const LOG_OUT_EVERYWHERE: &str = "Log out everywhere (end every session of the selected users)";
+
+const PASSWORD_HELP: &str =
+    "Raw passwords are not stored, so there is no way to see this user’s password.";
+const ACTIVE_HELP: &str = "Designates whether this user should be treated as active. Unselect this instead of deleting accounts.";
+const STAFF_HELP: &str = "Designates whether the user can log into this admin site.";
+const SUPERUSER_HELP: &str =
+    "Designates that this user has all permissions without explicitly assigning them.";
+const GROUPS_HELP: &str = "The groups this user belongs to. A user will get all permissions granted to each of their groups.";
+const RIGHTS_HELP: &str = "Specific permissions for this user.";
+const SESSIONS_HELP: &str = "Where this user is logged in. “Log out everywhere” ends every session; so does setting a new password.";
 
 static META: AdminMeta = AdminMeta::new(
     ModelInfo::new(super::AUTH, "user", "user", "users"),
@@ -76,7 +86,8 @@ impl ModelAdmin for UserAdmin {
     type Form = UserForm;
 
     const META: &'static AdminMeta = &META;
-    const DELETION: Option<Deletion<i64>> = Some(Deletion::new(deleted_with, users::delete));
+    const DELETION: Option<Deletion<i64>> =
+        Some(Deletion::new(user_deletion::deleted, users::delete));
 
     fn refusal(&self, req: &mut Request, id: &i64) -> QueryResult<Option<String>> {
         let refusal = users::refusal_for(req.conn, req.actor.user_id, *id)?;
@@ -143,20 +154,36 @@ impl ModelAdmin for UserAdmin {
         };
         let (groups, permissions) = (groups::choices(req.conn)?, permission_choices(req.conn)?);
         let actor = req.actor;
+        let shown = |name, label| FieldSpec::new(name, label, Widget::ReadOnly);
+        let flag = |name, label| FieldSpec::new(name, label, Widget::Checkbox);
+        let password = shown("password", "Password").help(PASSWORD_HELP);
+        let (check, select) = (|| Widget::Checkbox, Widget::MultiSelect);
         Ok(vec![
             name,
-            FieldSpec::new("password", "Password", Widget::ReadOnly).help("Raw passwords are not stored, so there is no way to see this user’s password.").link(crate::urls::set_password(*id), "Set a new password"),
+            password.link(crate::urls::set_password(*id), "Set a new password"),
             FieldSpec::new("first_name", "First name", text.clone()),
             FieldSpec::new("last_name", "Last name", text),
             FieldSpec::new("email", "Email address", Widget::Email),
-            FieldSpec::new("is_active", "Active", Widget::Checkbox).help("Designates whether this user should be treated as active. Unselect this instead of deleting accounts."),
-            rights(actor, "is_staff", "Staff status", Widget::Checkbox, "Designates whether the user can log into this admin site."),
-            rights(actor, "is_superuser", "Superuser status", Widget::Checkbox, "Designates that this user has all permissions without explicitly assigning them."),
-            rights(actor, "groups", "Groups", Widget::MultiSelect(groups), "The groups this user belongs to. A user will get all permissions granted to each of their groups."),
-            rights(actor, "user_permissions", "User permissions", Widget::MultiSelect(permissions), "Specific permissions for this user."),
-            FieldSpec::new("last_login", "Last login", Widget::ReadOnly),
-            FieldSpec::new("date_joined", "Date joined", Widget::ReadOnly),
-            FieldSpec::new("sessions", "Sessions", Widget::ReadOnly).help("Where this user is logged in. “Log out everywhere” ends every session; so does setting a new password."),
+            flag("is_active", "Active").help(ACTIVE_HELP),
+            rights(actor, "is_staff", "Staff status", check(), STAFF_HELP),
+            rights(
+                actor,
+                "is_superuser",
+                "Superuser status",
+                check(),
+                SUPERUSER_HELP,
+            ),
+            rights(actor, "groups", "Groups", select(groups), GROUPS_HELP),
+            rights(
+                actor,
+                "user_permissions",
+                "User permissions",
+                select(permissions),
+                RIGHTS_HELP,
+            ),
+            shown("last_login", "Last login"),
+            shown("date_joined", "Date joined"),
+            shown("sessions", "Sessions").help(SESSIONS_HELP),
         ])
     }
 
@@ -212,22 +239,4 @@ impl ModelAdmin for UserAdmin {
         let message = format!("Ended {ended} session(s) of {n} user(s): they must log in again.");
         Ok(ActionOutcome::new(message, found))
     }
-}
-
-/// What deleting users removes with them: group memberships, service tokens, course roles.
-fn deleted_with(
-    conn: &mut DbConnection,
-    ids: &[i64],
-) -> QueryResult<Vec<(i64, String, Vec<String>)>> {
-    let mut found = groups::with_memberships(conn, Members::OfUsers, ids)?;
-    let mut also = crate::auth::service_tokens::of_users(conn, ids)?;
-    also.extend(crate::courses::roles::of_users(conn, ids)?);
-    for (id, _, related) in &mut found {
-        related.extend(
-            also.iter()
-                .filter(|(user, _)| user == id)
-                .map(|(_, text)| text.clone()),
-        );
-    }
-    Ok(found)
 }

@@ -173,6 +173,25 @@ pub fn choices(conn: &mut DbConnection) -> QueryResult<Vec<(String, String)>> {
 }
 
 /// The organizations that have courses, in order.
+/// What the courses list filters by.
+#[derive(Clone, Debug, Default)]
+pub struct CourseFilter {
+    pub org: Option<String>,
+    pub issue_badges: Option<bool>,
+}
+
+/// The courses that meet `filter`, as a query to search, order and page further.
+pub fn matching(filter: CourseFilter) -> courses::BoxedQuery<'static, crate::db::MultiBackend> {
+    let mut query = courses::table.into_boxed();
+    if let Some(org) = filter.org {
+        query = query.filter(courses::org.eq(org));
+    }
+    if let Some(on) = filter.issue_badges {
+        query = query.filter(courses::issue_badges.eq(on));
+    }
+    query
+}
+
 pub fn orgs(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
     courses::table
         .select(courses::org)
