@@ -190,6 +190,50 @@ async fn revoked_assertions_answer_410_and_lose_their_image() {
     );
 }
 
+/// A revocation job whose row lost its assertion (`assertion_id` NULL) revokes nothing, and
+/// fails for good at once, saying why; the lists of jobs name it.
+#[tokio::test]
+async fn a_revocation_job_naming_no_assertion_fails_and_revokes_nothing() {
+    let app = spawn_app().await;
+    let award = queue(&app, "alice", "verified");
+    worker::drain(&app.db, local(&app).as_ref(), &settings(true), "test").unwrap();
+    let assertion = job(&app, award).assertion_id.unwrap();
+    let held = accolade::badging::assertions::by_id(&mut app.conn(), assertion)
+        .unwrap()
+        .unwrap();
+    let revocation = jobs::enqueue_revocation(&mut app.conn(), &held, COURSE, "Issued in error")
+        .unwrap()
+        .expect("queued");
+    diesel::update(award_jobs::table.find(revocation))
+        .set(award_jobs::assertion_id.eq(None::<i64>))
+        .execute(&mut *app.conn())
+        .unwrap();
+
+    worker::drain(&app.db, local(&app).as_ref(), &settings(true), "test").unwrap();
+    let failed = job(&app, revocation);
+    assert_eq!(failed.status, "failed");
+    assert_eq!(failed.attempts, 1, "a permanent failure is not retried");
+    assert_eq!(
+        failed.last_error,
+        format!(
+            "revocation job #{revocation} names no assertion (its assertion_id is NULL); \
+             nothing was revoked"
+        )
+    );
+    let revoked: i64 = badge_assertions::table
+        .filter(badge_assertions::revoked.eq(true))
+        .count()
+        .get_result(&mut *app.conn())
+        .unwrap();
+    assert_eq!(revoked, 0, "no assertion revoked, assertion 0 or any other");
+    let url = accolade::badging::assertions::url_of(&mut app.conn(), assertion).unwrap();
+    assert_eq!(app.client.get(&url).send().await.unwrap().status(), 200);
+    let described = jobs::describe(&mut app.conn(), revocation)
+        .unwrap()
+        .unwrap();
+    assert_eq!(described.badge, "revocation (no assertion)");
+}
+
 #[tokio::test]
 async fn awards_that_cannot_happen_say_why() {
     let app = spawn_app().await;

@@ -16,7 +16,7 @@ pub use super::award_class::AwardSettings;
 use super::award_class::{ClassLookup, course_completion_class, event_badge_class};
 use super::backend::{AwardError, BadgeBackend};
 use super::claims::{self, Claim, Creation};
-use super::jobs::{self, Attempt, AwardJob, JobWork, Outcome};
+use super::jobs::{Attempt, AwardJob, JobWork, Outcome};
 use crate::badges::classes::{self, BadgeClass};
 use crate::db::{Database, DbConnection, now};
 use crate::learners::{self, Learner};
@@ -101,16 +101,25 @@ impl Award<'_> {
 
     fn run(&self) -> Result<Outcome, AwardError> {
         let job = self.job;
-        if job.kind == jobs::JobKind::Revocation {
+        // A corrupt row (a revocation naming no assertion) fails for good, saying so.
+        let work = job
+            .work()
+            .checked()
+            .map_err(|e| AwardError::Permanent(e.to_string()))?;
+        if let JobWork::Revocation {
+            assertion_id,
+            reason,
+        } = work
+        {
             // An operator's explicit request: carried out even with badging off.
-            return self.revoke();
+            return self.revoke(assertion_id, reason);
         }
         if !self.settings.badges_enabled {
             return Ok(Outcome::Skipped {
                 reason: "Badging is off for this site (ENABLE_OPENBADGES=false).".into(),
             });
         }
-        let lookup = self.with_conn(|conn| match job.work() {
+        let lookup = self.with_conn(|conn| match work {
             JobWork::CourseCompletion { mode, .. } => {
                 course_completion_class(conn, self.settings, &job.course_id, mode)
             }
@@ -125,12 +134,8 @@ impl Award<'_> {
         }
     }
 
-    /// Revokes the job's assertion on its backend, then in Accolade's record.
-    fn revoke(&self) -> Result<Outcome, AwardError> {
-        let id = self
-            .job
-            .assertion_id
-            .ok_or_else(|| AwardError::Permanent("the job names no assertion".into()))?;
+    /// Revokes the job's assertion `id` on its backend, then in Accolade's record.
+    fn revoke(&self, id: i64, reason: &str) -> Result<Outcome, AwardError> {
         let found = self.with_conn(|conn| {
             let Some(assertion) = assertions::by_id(conn, id)? else {
                 return Ok(None);
@@ -149,7 +154,6 @@ impl Award<'_> {
                 reason: "already revoked".into(),
             });
         }
-        let reason = &self.job.revocation_reason;
         self.backend.revoke(&class, &assertion.public_id, reason)?;
         self.with_conn(|conn| Ok(assertions::revoke(conn, id, reason)?))?;
         tracing::info!(assertion = id, class = %class.slug, "assertion revoked");

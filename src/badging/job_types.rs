@@ -81,6 +81,41 @@ impl std::fmt::Display for JobWork<'_> {
     }
 }
 
+/// A revocation job whose row names no assertion (`assertion_id` NULL): a corrupt row, which
+/// no one may carry out (there is no assertion to revoke, and no default one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("revocation job #{job} names no assertion (its assertion_id is NULL); nothing was revoked")]
+pub struct MissingAssertion {
+    pub job: i64,
+}
+
+/// A job's payload as its row holds it: its work, or why a corrupt row has none. Carried
+/// out only through [`JobPayload::checked`], which makes the defect the caller's error;
+/// shown either way, so that the lists of jobs still show (and name) a corrupt one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobPayload<'a>(Result<JobWork<'a>, MissingAssertion>);
+
+impl<'a> JobPayload<'a> {
+    pub fn new(read: Result<JobWork<'a>, MissingAssertion>) -> JobPayload<'a> {
+        JobPayload(read)
+    }
+
+    /// The work to carry out, or the defect that forbids it.
+    pub fn checked(self) -> Result<JobWork<'a>, MissingAssertion> {
+        self.0
+    }
+}
+
+/// The work as [`JobWork`] shows it; a revocation naming no assertion says so.
+impl std::fmt::Display for JobPayload<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Ok(work) => work.fmt(f),
+            Err(MissingAssertion { .. }) => f.write_str("revocation (no assertion)"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

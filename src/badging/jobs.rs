@@ -11,7 +11,9 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text, Timestamp};
 use rand::Rng;
 
-pub use super::job_types::{AttemptOutcome, JobKind, JobStatus, JobWork};
+pub use super::job_types::{
+    AttemptOutcome, JobKind, JobPayload, JobStatus, JobWork, MissingAssertion,
+};
 use crate::db::schema::{award_attempts, award_jobs};
 use crate::db::{DbConnection, now};
 
@@ -42,22 +44,26 @@ pub struct AwardJob {
 }
 
 impl AwardJob {
-    /// The job's payload, as its kind reads it.
-    pub fn work(&self) -> JobWork<'_> {
-        match self.kind {
-            JobKind::CourseCompletion => JobWork::CourseCompletion {
+    /// The job's payload, as its kind reads it; a revocation job whose row names no
+    /// assertion has none ([`JobPayload::checked`] is then [`MissingAssertion`]).
+    pub fn work(&self) -> JobPayload<'_> {
+        JobPayload::new(match self.kind {
+            JobKind::CourseCompletion => Ok(JobWork::CourseCompletion {
                 mode: &self.mode,
                 evidence_url: &self.evidence_url,
                 backfill: self.backfill_id,
-            },
-            JobKind::EventBadge => JobWork::EventBadge {
+            }),
+            JobKind::EventBadge => Ok(JobWork::EventBadge {
                 slug: &self.badge_slug,
+            }),
+            JobKind::Revocation => match self.assertion_id {
+                Some(assertion_id) => Ok(JobWork::Revocation {
+                    assertion_id,
+                    reason: &self.revocation_reason,
+                }),
+                None => Err(MissingAssertion { job: self.id }),
             },
-            JobKind::Revocation => JobWork::Revocation {
-                assertion_id: self.assertion_id.unwrap_or_default(),
-                reason: &self.revocation_reason,
-            },
-        }
+        })
     }
 }
 
@@ -755,5 +761,54 @@ mod tests {
         let fourth = backoff(4).as_secs_f64();
         assert!((12.0..=20.0).contains(&fourth), "{fourth}");
         assert!(backoff(40).as_secs_f64() <= 750.0);
+    }
+
+    fn revocation_job(assertion_id: Option<i64>) -> AwardJob {
+        let time = now();
+        AwardJob {
+            id: 12,
+            kind: JobKind::Revocation,
+            learner_id: 3,
+            course_id: "course-v1:edX+DemoX+Demo_Course".into(),
+            mode: String::new(),
+            evidence_url: String::new(),
+            status: JobStatus::Pending,
+            attempts: 0,
+            next_attempt_at: time,
+            locked_by: String::new(),
+            locked_until: None,
+            last_error: String::new(),
+            assertion_id,
+            created_at: time,
+            updated_at: time,
+            badge_slug: String::new(),
+            revocation_reason: "Issued in error".into(),
+            backfill_id: None,
+        }
+    }
+
+    #[test]
+    fn a_revocation_naming_no_assertion_has_no_work_and_says_so() {
+        let corrupt = revocation_job(None);
+        assert_eq!(
+            corrupt.work().checked(),
+            Err(MissingAssertion { job: 12 }),
+            "no assertion 0 made up"
+        );
+        assert_eq!(
+            MissingAssertion { job: 12 }.to_string(),
+            "revocation job #12 names no assertion (its assertion_id is NULL); nothing was revoked"
+        );
+        assert_eq!(corrupt.work().to_string(), "revocation (no assertion)");
+
+        let sound = revocation_job(Some(5));
+        assert_eq!(
+            sound.work().checked(),
+            Ok(JobWork::Revocation {
+                assertion_id: 5,
+                reason: "Issued in error"
+            })
+        );
+        assert_eq!(sound.work().to_string(), "revocation");
     }
 }

@@ -44,7 +44,8 @@ impl BadgeBackend for LocalIssuer {
         let salt = new_salt();
         let identity = hash_recipient(&learner.email, &salt);
         let issued_on = now();
-        let document = assertion_document(
+        // Recorded as JSON (for Badgr, the record is Badgr's answer as is); baked as its text.
+        let document = serde_json::to_value(assertion_document(
             &self.urls,
             &AssertionFacts {
                 public_id: &public_id,
@@ -54,7 +55,8 @@ impl BadgeBackend for LocalIssuer {
                 issued_on: &issued_on,
                 evidence_url,
             },
-        );
+        ))
+        .map_err(|e| AwardError::Permanent(format!("the assertion document: {e}")))?;
         let image = class_image(&self.db, class)?;
         let baked = openbadges::bake_png(&image, &document.to_string())
             .map_err(|e| AwardError::Permanent(format!("baking the badge image: {e}")))?;

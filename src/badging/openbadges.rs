@@ -1,6 +1,6 @@
 //! Open Badges 2.0 documents for hosted verification, recipient hashing, and PNG baking.
 
-use serde_json::{Value, json};
+use serde::{Serialize, Serializer};
 
 pub const CONTEXT: &str = "https://w3id.org/openbadges/v2";
 pub const JSON_LD: &str = "application/ld+json";
@@ -32,34 +32,99 @@ pub fn timestamp(time: &chrono::NaiveDateTime) -> String {
     time.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-pub fn issuer_document(urls: &Urls, profile: &IssuerProfile) -> Value {
-    json!({
-        "@context": CONTEXT,
-        "type": "Issuer",
-        "id": urls.issuer(),
-        "name": profile.name,
-        "url": profile.url,
-        "email": profile.email,
-    })
+/// The `@context` of every document: always [`CONTEXT`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Context;
+
+impl Serialize for Context {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(CONTEXT)
+    }
+}
+
+/// The `type` of a document.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum DocumentType {
+    Issuer,
+    BadgeClass,
+    Assertion,
+}
+
+// The fields of each document are declared in the order of their keys (byte order, as a
+// `serde_json::Value` map writes them), so that the JSON is the same, byte for byte, as
+// the documents already hosted and baked.
+
+/// The issuer's profile.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct IssuerDocument<'a> {
+    #[serde(rename = "@context")]
+    pub context: Context,
+    pub email: &'a str,
+    pub id: String,
+    pub name: &'a str,
+    #[serde(rename = "type")]
+    pub kind: DocumentType,
+    pub url: &'a str,
+}
+
+pub fn issuer_document<'a>(urls: &Urls, profile: &'a IssuerProfile) -> IssuerDocument<'a> {
+    IssuerDocument {
+        context: Context,
+        email: &profile.email,
+        id: urls.issuer(),
+        name: &profile.name,
+        kind: DocumentType::Issuer,
+        url: &profile.url,
+    }
+}
+
+/// A BadgeClass.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BadgeClassDocument<'a> {
+    #[serde(rename = "@context")]
+    pub context: Context,
+    pub criteria: Criteria<'a>,
+    pub description: &'a str,
+    pub id: String,
+    pub image: String,
+    pub issuer: String,
+    pub name: &'a str,
+    #[serde(rename = "type")]
+    pub kind: DocumentType,
+}
+
+/// A class's criteria: a page (`{"id": url}`) or the text itself (`{"narrative": text}`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Criteria<'a> {
+    Page { id: &'a str },
+    Narrative { narrative: &'a str },
 }
 
 /// A BadgeClass; criteria is `{id}` when it is a URL, else `{narrative}`.
-pub fn badge_class_document(urls: &Urls, class: &crate::badges::classes::BadgeClass) -> Value {
+pub fn badge_class_document<'a>(
+    urls: &Urls,
+    class: &'a crate::badges::classes::BadgeClass,
+) -> BadgeClassDocument<'a> {
     let criteria = if crate::validation::is_web_url(&class.criteria) {
-        json!({ "id": class.criteria })
+        Criteria::Page {
+            id: &class.criteria,
+        }
     } else {
-        json!({ "narrative": class.criteria })
+        Criteria::Narrative {
+            narrative: &class.criteria,
+        }
     };
-    json!({
-        "@context": CONTEXT,
-        "type": "BadgeClass",
-        "id": urls.badge_class(class.id),
-        "name": class.display_name,
-        "description": class.description,
-        "image": urls.badge_class_image(class.id),
-        "criteria": criteria,
-        "issuer": urls.issuer(),
-    })
+    BadgeClassDocument {
+        context: Context,
+        criteria,
+        description: &class.description,
+        id: urls.badge_class(class.id),
+        image: urls.badge_class_image(class.id),
+        issuer: urls.issuer(),
+        name: &class.display_name,
+        kind: DocumentType::BadgeClass,
+    }
 }
 
 /// What an assertion document is made of.
@@ -72,38 +137,108 @@ pub struct AssertionFacts<'a> {
     pub evidence_url: Option<&'a str>,
 }
 
-pub fn assertion_document(urls: &Urls, facts: &AssertionFacts) -> Value {
-    let mut document = json!({
-        "@context": CONTEXT,
-        "type": "Assertion",
-        "id": urls.assertion(facts.public_id),
-        "recipient": {
-            "type": "email",
-            "hashed": true,
-            "salt": facts.salt,
-            "identity": facts.identity,
+/// An Assertion, verified by the issuer hosting it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AssertionDocument<'a> {
+    #[serde(rename = "@context")]
+    pub context: Context,
+    pub badge: String,
+    /// Absent when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<Evidence<'a>>,
+    pub id: String,
+    pub image: String,
+    #[serde(rename = "issuedOn")]
+    pub issued_on: String,
+    pub recipient: Recipient<'a>,
+    #[serde(rename = "type")]
+    pub kind: DocumentType,
+    pub verification: Verification,
+}
+
+/// One evidence item: the page that shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Evidence<'a> {
+    pub id: &'a str,
+}
+
+/// The recipient: an e-mail address, hashed with a salt.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Recipient<'a> {
+    pub hashed: bool,
+    pub identity: &'a str,
+    pub salt: &'a str,
+    #[serde(rename = "type")]
+    pub kind: RecipientType,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum RecipientType {
+    #[serde(rename = "email")]
+    Email,
+}
+
+/// How an assertion is verified: `{"type": "HostedBadge"}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Verification {
+    #[serde(rename = "type")]
+    pub kind: VerificationType,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum VerificationType {
+    HostedBadge,
+}
+
+pub fn assertion_document<'a>(urls: &Urls, facts: &AssertionFacts<'a>) -> AssertionDocument<'a> {
+    AssertionDocument {
+        context: Context,
+        badge: urls.badge_class(facts.class_id),
+        // Without a URL there is no evidence item (an empty one is invalid, upstream defect D21).
+        evidence: facts
+            .evidence_url
+            .filter(|u| !u.is_empty())
+            .map(|id| Evidence { id })
+            .into_iter()
+            .collect(),
+        id: urls.assertion(facts.public_id),
+        image: urls.assertion_image(facts.public_id),
+        issued_on: timestamp(facts.issued_on),
+        recipient: Recipient {
+            hashed: true,
+            identity: facts.identity,
+            salt: facts.salt,
+            kind: RecipientType::Email,
         },
-        "badge": urls.badge_class(facts.class_id),
-        "verification": { "type": "HostedBadge" },
-        "issuedOn": timestamp(facts.issued_on),
-        "image": urls.assertion_image(facts.public_id),
-    });
-    // Without a URL there is no evidence item (an empty one is invalid, upstream defect D21).
-    if let Some(url) = facts.evidence_url.filter(|u| !u.is_empty()) {
-        document["evidence"] = json!([{ "id": url }]);
+        kind: DocumentType::Assertion,
+        verification: Verification {
+            kind: VerificationType::HostedBadge,
+        },
     }
-    document
 }
 
 /// The body a revoked assertion answers with (status 410).
-pub fn revoked_document(urls: &Urls, public_id: &str, reason: &str) -> Value {
-    json!({
-        "@context": CONTEXT,
-        "type": "Assertion",
-        "id": urls.assertion(public_id),
-        "revoked": true,
-        "revocationReason": reason,
-    })
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RevokedDocument<'a> {
+    #[serde(rename = "@context")]
+    pub context: Context,
+    pub id: String,
+    #[serde(rename = "revocationReason")]
+    pub revocation_reason: &'a str,
+    /// Always `true`.
+    pub revoked: bool,
+    #[serde(rename = "type")]
+    pub kind: DocumentType,
+}
+
+pub fn revoked_document<'a>(urls: &Urls, public_id: &str, reason: &'a str) -> RevokedDocument<'a> {
+    RevokedDocument {
+        context: Context,
+        id: urls.assertion(public_id),
+        revocation_reason: reason,
+        revoked: true,
+        kind: DocumentType::Assertion,
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -264,31 +399,165 @@ mod tests {
         assert_eq!(unbake_png(&png), None);
     }
 
-    #[test]
-    fn evidence_is_omitted_without_a_url() {
-        let urls = Urls {
-            site: "http://127.0.0.1:8000".into(),
-        };
-        let time = chrono::NaiveDate::from_ymd_opt(2025, 4, 2)
+    fn urls() -> Urls {
+        Urls {
+            site: "https://badges.example".into(),
+        }
+    }
+
+    fn issued_on() -> chrono::NaiveDateTime {
+        chrono::NaiveDate::from_ymd_opt(2025, 4, 2)
             .unwrap()
             .and_hms_opt(10, 15, 0)
-            .unwrap();
+            .unwrap()
+    }
+
+    /// `document` as JSON is `expected`, and its text is `text`: what the documents built
+    /// with `json!` (a `Value` map, keys in byte order) were for the same input.
+    fn same_as_before(document: &impl Serialize, expected: serde_json::Value, text: &str) {
+        assert_eq!(expected.to_string(), text, "the expectation itself");
+        assert_eq!(serde_json::to_value(document).unwrap(), expected);
+        assert_eq!(serde_json::to_string(document).unwrap(), text);
+    }
+
+    #[test]
+    fn the_issuer_profile_is_what_it_was() {
+        let profile = IssuerProfile {
+            name: "Accolade \"Test\" Issuer".into(),
+            url: "https://example.org/".into(),
+            email: "badges@example.org".into(),
+        };
+        same_as_before(
+            &issuer_document(&urls(), &profile),
+            serde_json::json!({
+                "@context": "https://w3id.org/openbadges/v2",
+                "type": "Issuer",
+                "id": "https://badges.example/public/issuers/accolade",
+                "name": "Accolade \"Test\" Issuer",
+                "url": "https://example.org/",
+                "email": "badges@example.org",
+            }),
+            r#"{"@context":"https://w3id.org/openbadges/v2","email":"badges@example.org","id":"https://badges.example/public/issuers/accolade","name":"Accolade \"Test\" Issuer","type":"Issuer","url":"https://example.org/"}"#,
+        );
+    }
+
+    #[test]
+    fn badge_classes_are_what_they_were_with_either_criteria() {
+        let mut class = crate::badges::classes::BadgeClass {
+            id: 7,
+            slug: "demo_verified".into(),
+            issuing_component: String::new(),
+            display_name: "Demo Course – verified".into(),
+            course_id: "course-v1:edX+DemoX+Demo_Course".into(),
+            description: "Line one\nline <two> & \"three\"".into(),
+            criteria: "https://lms.example/courses/demo/about".into(),
+            mode: "verified".into(),
+            image_hash: "cafe".into(),
+            backend_id: String::new(),
+            frozen_at: Some(issued_on()),
+            created_at: issued_on(),
+        };
+        same_as_before(
+            &badge_class_document(&urls(), &class),
+            serde_json::json!({
+                "@context": "https://w3id.org/openbadges/v2",
+                "type": "BadgeClass",
+                "id": "https://badges.example/public/badges/7",
+                "name": "Demo Course – verified",
+                "description": "Line one\nline <two> & \"three\"",
+                "image": "https://badges.example/public/badges/7/image",
+                "criteria": { "id": "https://lms.example/courses/demo/about" },
+                "issuer": "https://badges.example/public/issuers/accolade",
+            }),
+            r#"{"@context":"https://w3id.org/openbadges/v2","criteria":{"id":"https://lms.example/courses/demo/about"},"description":"Line one\nline <two> & \"three\"","id":"https://badges.example/public/badges/7","image":"https://badges.example/public/badges/7/image","issuer":"https://badges.example/public/issuers/accolade","name":"Demo Course – verified","type":"BadgeClass"}"#,
+        );
+        class.criteria = "Pass the course with a certificate.".into();
+        same_as_before(
+            &badge_class_document(&urls(), &class),
+            serde_json::json!({
+                "@context": "https://w3id.org/openbadges/v2",
+                "type": "BadgeClass",
+                "id": "https://badges.example/public/badges/7",
+                "name": "Demo Course – verified",
+                "description": "Line one\nline <two> & \"three\"",
+                "image": "https://badges.example/public/badges/7/image",
+                "criteria": { "narrative": "Pass the course with a certificate." },
+                "issuer": "https://badges.example/public/issuers/accolade",
+            }),
+            r#"{"@context":"https://w3id.org/openbadges/v2","criteria":{"narrative":"Pass the course with a certificate."},"description":"Line one\nline <two> & \"three\"","id":"https://badges.example/public/badges/7","image":"https://badges.example/public/badges/7/image","issuer":"https://badges.example/public/issuers/accolade","name":"Demo Course – verified","type":"BadgeClass"}"#,
+        );
+    }
+
+    #[test]
+    fn assertions_are_what_they_were_and_have_evidence_only_with_a_url() {
+        let time = issued_on();
         let mut facts = AssertionFacts {
-            public_id: "a1",
+            public_id: "a1b2",
             class_id: 7,
-            salt: "s",
-            identity: "sha256$x",
+            salt: "d30d52858fe0435ebb42f5cce0036a51",
+            identity: "sha256$2ebb",
             issued_on: &time,
             evidence_url: None,
         };
-        let doc = assertion_document(&urls, &facts);
-        assert!(doc.get("evidence").is_none());
-        assert_eq!(doc["issuedOn"], "2025-04-02T10:15:00Z");
-        assert_eq!(doc["id"], "http://127.0.0.1:8000/public/assertions/a1");
-        facts.evidence_url = Some("https://lms/certificates/u?evidence_visit=1");
-        assert_eq!(
-            assertion_document(&urls, &facts)["evidence"][0]["id"],
-            "https://lms/certificates/u?evidence_visit=1"
+        let without = serde_json::json!({
+            "@context": "https://w3id.org/openbadges/v2",
+            "type": "Assertion",
+            "id": "https://badges.example/public/assertions/a1b2",
+            "recipient": {
+                "type": "email",
+                "hashed": true,
+                "salt": "d30d52858fe0435ebb42f5cce0036a51",
+                "identity": "sha256$2ebb",
+            },
+            "badge": "https://badges.example/public/badges/7",
+            "verification": { "type": "HostedBadge" },
+            "issuedOn": "2025-04-02T10:15:00Z",
+            "image": "https://badges.example/public/assertions/a1b2/image",
+        });
+        let without_text = r#"{"@context":"https://w3id.org/openbadges/v2","badge":"https://badges.example/public/badges/7","id":"https://badges.example/public/assertions/a1b2","image":"https://badges.example/public/assertions/a1b2/image","issuedOn":"2025-04-02T10:15:00Z","recipient":{"hashed":true,"identity":"sha256$2ebb","salt":"d30d52858fe0435ebb42f5cce0036a51","type":"email"},"type":"Assertion","verification":{"type":"HostedBadge"}}"#;
+        same_as_before(
+            &assertion_document(&urls(), &facts),
+            without.clone(),
+            without_text,
+        );
+        // An empty URL is no evidence either (an empty item is invalid, upstream defect D21).
+        facts.evidence_url = Some("");
+        same_as_before(&assertion_document(&urls(), &facts), without, without_text);
+        facts.evidence_url = Some("https://lms.example/certificates/cafe?evidence_visit=1");
+        same_as_before(
+            &assertion_document(&urls(), &facts),
+            serde_json::json!({
+                "@context": "https://w3id.org/openbadges/v2",
+                "type": "Assertion",
+                "id": "https://badges.example/public/assertions/a1b2",
+                "recipient": {
+                    "type": "email",
+                    "hashed": true,
+                    "salt": "d30d52858fe0435ebb42f5cce0036a51",
+                    "identity": "sha256$2ebb",
+                },
+                "badge": "https://badges.example/public/badges/7",
+                "verification": { "type": "HostedBadge" },
+                "issuedOn": "2025-04-02T10:15:00Z",
+                "image": "https://badges.example/public/assertions/a1b2/image",
+                "evidence": [{ "id": "https://lms.example/certificates/cafe?evidence_visit=1" }],
+            }),
+            r#"{"@context":"https://w3id.org/openbadges/v2","badge":"https://badges.example/public/badges/7","evidence":[{"id":"https://lms.example/certificates/cafe?evidence_visit=1"}],"id":"https://badges.example/public/assertions/a1b2","image":"https://badges.example/public/assertions/a1b2/image","issuedOn":"2025-04-02T10:15:00Z","recipient":{"hashed":true,"identity":"sha256$2ebb","salt":"d30d52858fe0435ebb42f5cce0036a51","type":"email"},"type":"Assertion","verification":{"type":"HostedBadge"}}"#,
+        );
+    }
+
+    #[test]
+    fn a_revoked_assertion_is_what_it_was() {
+        same_as_before(
+            &revoked_document(&urls(), "a1b2", "Issued in error"),
+            serde_json::json!({
+                "@context": "https://w3id.org/openbadges/v2",
+                "type": "Assertion",
+                "id": "https://badges.example/public/assertions/a1b2",
+                "revoked": true,
+                "revocationReason": "Issued in error",
+            }),
+            r#"{"@context":"https://w3id.org/openbadges/v2","id":"https://badges.example/public/assertions/a1b2","revocationReason":"Issued in error","revoked":true,"type":"Assertion"}"#,
         );
     }
 }

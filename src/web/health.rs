@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
-use serde_json::json;
 
 use super::AppState;
 use super::router::{Router, endpoint};
@@ -34,12 +33,58 @@ pub fn routes(routes: &mut Router) {
     routes.add(endpoint("/readyz").get(readyz));
 }
 
+// The fields of the answers are declared in the order of their keys (byte order, as the
+// `serde_json::Value` maps they once were wrote them): the same JSON, byte for byte.
+
+/// The `/healthz` answer: `status` is always `ok`.
+#[derive(Debug, Serialize)]
+struct Liveness {
+    /// The database's kind (`SQLite`, `PostgreSQL`).
+    backend: &'static str,
+    /// What the instance knows of its database (see [`database_liveness`]).
+    database: &'static str,
+    status: &'static str,
+}
+
+/// The `/readyz` answer.
+#[derive(Debug, Serialize)]
+struct Readiness {
+    /// The database's kind.
+    backend: &'static str,
+    /// The badge backend's name (`local`, `badgr`).
+    badge_backend: &'static str,
+    checks: Checks,
+    /// `ok` when every check is, else `unavailable`.
+    status: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+struct Checks {
+    badge_backend: Check,
+    database_read: Check,
+    database_write: Check,
+    migrations: Check,
+}
+
+impl Checks {
+    fn all_ok(&self) -> bool {
+        [
+            &self.database_read,
+            &self.database_write,
+            &self.migrations,
+            &self.badge_backend,
+        ]
+        .iter()
+        .all(|check| check.status == OK)
+    }
+}
+
 async fn healthz(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(json!({
-        "status": "ok",
-        "database": database_liveness(&state.db).await,
-        "backend": state.db.kind().name(),
-    }))
+    HttpResponse::Ok().json(Liveness {
+        backend: state.db.kind().name(),
+        database: database_liveness(&state.db).await,
+        status: OK,
+    })
 }
 
 /// What `/healthz` says of the database: `unreachable` while it is known to be down, else
@@ -61,26 +106,25 @@ async fn database_liveness(db: &Database) -> &'static str {
 
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let db = &state.db;
-    let (read, write, migrations, backend) = tokio::join!(
+    let (database_read, database_write, migrations, badge_backend) = tokio::join!(
         database_check(db, "database_read", db::select_one),
         database_check(db, "database_write", db::settings::record_readiness_probe),
         migrations_check(db),
         state.badge_backend.check(),
     );
-    let ready = [&read, &write, &migrations, &backend]
-        .iter()
-        .all(|check| check.status == OK);
-    let body = json!({
-        "status": if ready { "ok" } else { "unavailable" },
-        "backend": db.kind().name(),
-        "badge_backend": state.badge_backend.name(),
-        "checks": {
-            "database_read": read,
-            "database_write": write,
-            "migrations": migrations,
-            "badge_backend": backend,
-        },
-    });
+    let checks = Checks {
+        badge_backend,
+        database_read,
+        database_write,
+        migrations,
+    };
+    let ready = checks.all_ok();
+    let body = Readiness {
+        backend: db.kind().name(),
+        badge_backend: state.badge_backend.name(),
+        checks,
+        status: if ready { OK } else { "unavailable" },
+    };
     let mut response = if ready {
         HttpResponse::Ok()
     } else {
@@ -99,10 +143,11 @@ const OK: &str = "ok";
 /// (`failed`, `unreachable`, `busy`, `timed out`, `pending`), and how long it took.
 #[derive(Clone, Debug, Serialize)]
 struct Check {
-    status: &'static str,
     ms: f64,
+    /// How many migrations are pending, when the check is `migrations` and some are.
     #[serde(skip_serializing_if = "Option::is_none")]
     pending: Option<usize>,
+    status: &'static str,
 }
 
 impl Check {
@@ -218,5 +263,93 @@ impl BackendHealth {
         };
         tracing::warn!(check = "badge_backend", %cause, "readiness check failed");
         Check::finished(started, Err(word))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn check(status: &'static str, ms: f64, pending: Option<usize>) -> Check {
+        Check {
+            ms,
+            pending,
+            status,
+        }
+    }
+
+    /// The answers are the JSON the handlers built with `json!` for the same values: the
+    /// same value, and the same text.
+    fn same_as_before(answer: &impl Serialize, before: serde_json::Value, text: &str) {
+        assert_eq!(before.to_string(), text, "the expectation itself");
+        assert_eq!(serde_json::to_value(answer).unwrap(), before);
+        assert_eq!(serde_json::to_string(answer).unwrap(), text);
+    }
+
+    #[test]
+    fn liveness_answers_what_it_did() {
+        same_as_before(
+            &Liveness {
+                backend: "SQLite",
+                database: "timed out",
+                status: OK,
+            },
+            json!({ "status": "ok", "database": "timed out", "backend": "SQLite" }),
+            r#"{"backend":"SQLite","database":"timed out","status":"ok"}"#,
+        );
+    }
+
+    #[test]
+    fn readiness_answers_what_it_did() {
+        let (read, write, migrations, backend) = (
+            check("ok", 0.8, None),
+            check("busy", 1000.0, None),
+            check("pending", 2.7, Some(3)),
+            check("timed out", 2001.3, None),
+        );
+        let checks = Checks {
+            badge_backend: backend.clone(),
+            database_read: read.clone(),
+            database_write: write.clone(),
+            migrations: migrations.clone(),
+        };
+        assert!(!checks.all_ok());
+        same_as_before(
+            &Readiness {
+                backend: "PostgreSQL",
+                badge_backend: "badgr",
+                checks,
+                status: "unavailable",
+            },
+            json!({
+                "status": "unavailable",
+                "backend": "PostgreSQL",
+                "badge_backend": "badgr",
+                "checks": {
+                    "database_read": read,
+                    "database_write": write,
+                    "migrations": migrations,
+                    "badge_backend": backend,
+                },
+            }),
+            concat!(
+                r#"{"backend":"PostgreSQL","badge_backend":"badgr","checks":{"#,
+                r#""badge_backend":{"ms":2001.3,"status":"timed out"},"#,
+                r#""database_read":{"ms":0.8,"status":"ok"},"#,
+                r#""database_write":{"ms":1000.0,"status":"busy"},"#,
+                r#""migrations":{"ms":2.7,"pending":3,"status":"pending"}},"#,
+                r#""status":"unavailable"}"#
+            ),
+        );
+        let ok = || check("ok", 1.0, None);
+        let checks = Checks {
+            badge_backend: ok(),
+            database_read: ok(),
+            database_write: ok(),
+            migrations: ok(),
+        };
+        assert!(checks.all_ok());
     }
 }

@@ -28,11 +28,11 @@ fn urls(state: &AppState) -> Urls {
     }
 }
 
-fn json_ld(status: StatusCode, body: serde_json::Value) -> HttpResponse {
+fn json_ld(status: StatusCode, body: impl serde::Serialize) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::CONTENT_TYPE, JSON_LD))
         .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
-        .body(body.to_string())
+        .json(body)
 }
 
 fn png(bytes: Vec<u8>) -> HttpResponse {
