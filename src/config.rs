@@ -249,11 +249,39 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Clone, Debug)]
-pub struct ThrottleConfig {
-    pub max_failures_per_username: u32,
-    pub max_failures_per_address: u32,
-    pub window: Duration,
+/// Which header the trusted proxies write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProxyHeader {
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=…`.
+    Forwarded,
+}
+
+impl ProxyHeader {
+    pub fn parse(name: &str) -> Option<ProxyHeader> {
+        match name.to_ascii_lowercase().as_str() {
+            "x-forwarded-for" => Some(ProxyHeader::XForwardedFor),
+            "forwarded" => Some(ProxyHeader::Forwarded),
+            _ => None,
+        }
+    }
+}
+
+/// How many proxies stand in front of Accolade, and which header they write
+/// (`web::client` finds the client's address with it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrustedProxies {
+    pub count: usize,
+    pub header: ProxyHeader,
+}
+
+impl Default for TrustedProxies {
+    fn default() -> TrustedProxies {
+        TrustedProxies {
+            count: 0,
+            header: ProxyHeader::XForwardedFor,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -268,8 +296,8 @@ pub struct Config {
     pub log_format: LogFormat,
     pub log_filter: String,
     /// Who may tell Accolade the client's address.
-    pub proxies: crate::web::client::TrustedProxies,
-    pub throttle: ThrottleConfig,
+    pub proxies: TrustedProxies,
+    pub throttle: crate::auth::throttle::Limits,
     pub sessions: crate::auth::sessions::SessionPolicy,
     pub db_pool_size: u32,
     /// HTTP worker threads; 0 means one per CPU core.
@@ -391,7 +419,7 @@ impl Config {
             log_format,
             log_filter: get("ACCOLADE_LOG").unwrap_or("info").to_string(),
             proxies: trusted_proxies(get)?,
-            throttle: ThrottleConfig {
+            throttle: crate::auth::throttle::Limits {
                 max_failures_per_username: parse_number(get, "ACCOLADE_LOGIN_MAX_FAILURES", 5)?,
                 max_failures_per_address: parse_number(
                     get,
@@ -480,6 +508,23 @@ impl Config {
     }
 }
 
+/// Deletes the file holding the generated first password (see `main.rs`) when `user`, about
+/// to replace their password, is the generated superuser who has not replaced it yet. Other
+/// users with a pending change (a password set by an admin) leave it alone.
+pub fn forget_initial_password(config: &Config, user: &crate::auth::users::User) {
+    if !(user.must_change_password && user.username == crate::auth::users::INITIAL_SUPERUSER) {
+        return;
+    }
+    let path = config.initial_password_file();
+    match std::fs::remove_file(&path) {
+        Ok(()) => tracing::info!(file = %path.display(), "deleted the initial password file"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            tracing::warn!(file = %path.display(), error = %e, "cannot delete the initial password file")
+        }
+    }
+}
+
 /// A secret key's least length, in characters.
 const SECRET_KEY_LENGTH: usize = 32;
 /// The fewest different characters a production key may have (a random key of 32
@@ -518,8 +563,7 @@ fn image_limits<'a>(
 
 fn trusted_proxies<'a>(
     get: impl Fn(&str) -> Option<&'a str> + Copy,
-) -> Result<crate::web::client::TrustedProxies, ConfigError> {
-    use crate::web::client::{ProxyHeader, TrustedProxies};
+) -> Result<TrustedProxies, ConfigError> {
     let count = match get("ACCOLADE_TRUSTED_PROXIES") {
         None | Some("0") => 0,
         Some(_) => parse_number(get, "ACCOLADE_TRUSTED_PROXIES", 0)? as usize,

@@ -126,12 +126,12 @@ pub fn prepare(config: Config) -> Result<Prepared, String> {
     })
 }
 
-/// On a site without any superuser, creates [`INITIAL_SUPERUSER`] with a random password that must be
+/// On a site without any superuser, creates [`users::INITIAL_SUPERUSER`] with a random password that must be
 /// changed at first login, and returns that password (to be shown once).
 pub fn ensure_initial_superuser(db: &Database) -> Result<Option<String>, AppError> {
     let mut conn = db.get()?;
     if users::any_superuser(&mut conn)?
-        || users::find_by_username(&mut conn, INITIAL_SUPERUSER)?.is_some()
+        || users::find_by_username(&mut conn, users::INITIAL_SUPERUSER)?.is_some()
     {
         return Ok(None);
     }
@@ -139,33 +139,13 @@ pub fn ensure_initial_superuser(db: &Database) -> Result<Option<String>, AppErro
     let hash = password::hash(&secret);
     let new = users::NewUser {
         must_change_password: true,
-        ..users::NewUser::superuser(INITIAL_SUPERUSER, "", &hash)
+        ..users::NewUser::superuser(users::INITIAL_SUPERUSER, "", &hash)
     };
     match users::create(&mut conn, &new) {
         Ok(_) => Ok(Some(secret)),
         // Another instance created it first.
         Err(e) if db::is_unique_violation(&e) => Ok(None),
         Err(e) => Err(e.into()),
-    }
-}
-
-/// The username of the superuser created on a site without any.
-pub const INITIAL_SUPERUSER: &str = "admin";
-
-/// Deletes the file holding the generated first password (see `main.rs`) when `user`, about
-/// to replace their password, is the generated superuser who has not replaced it yet. Other
-/// users with a pending change (a password set by an admin) leave it alone.
-pub fn forget_initial_password(config: &Config, user: &users::User) {
-    if !(user.must_change_password && user.username == INITIAL_SUPERUSER) {
-        return;
-    }
-    let path = config.initial_password_file();
-    match std::fs::remove_file(&path) {
-        Ok(()) => tracing::info!(file = %path.display(), "deleted the initial password file"),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => {
-            tracing::warn!(file = %path.display(), error = %e, "cannot delete the initial password file")
-        }
     }
 }
 

@@ -545,7 +545,7 @@ fn change_password(config: &Config, username: &str) -> Result<(), String> {
     // The guesses against the old password no longer matter: the user may log in at once.
     accolade::auth::throttle::forget(&mut conn, &config.throttle, &user.username)
         .map_err(|e| e.to_string())?;
-    accolade::forget_initial_password(config, &user);
+    accolade::config::forget_initial_password(config, &user);
     println!(
         "Password changed for “{username}”; their sessions have ended and their failed logins are forgotten."
     );

@@ -21,7 +21,6 @@ pub mod groups;
 pub mod password;
 pub mod permissions;
 pub mod service_tokens;
-pub mod session;
 pub mod sessions;
 pub mod throttle;
 pub mod tokens;
@@ -39,8 +38,7 @@ pub fn login_url(next: &str) -> String {
     format!("{LOGIN_PATH}?next={encoded}")
 }
 
-/// The longest URL carried through a redirect: longer ones are someone else's doing.
-pub const MAX_CARRIED_URL: usize = 2048;
+pub use crate::validation::MAX_CARRIED_URL;
 
 /// `next` when it is a path on this site (and not overlong), otherwise the admin index (no
 /// open redirect).
@@ -49,12 +47,7 @@ pub fn safe_next(next: Option<&str>) -> String {
     let Some(next) = next.map(str::trim) else {
         return default;
     };
-    let is_local_path = next.starts_with('/')
-        && next.len() <= MAX_CARRIED_URL
-        && !next.starts_with("//")
-        && !next.starts_with("/\\")
-        && !next.chars().any(|c| c.is_control() || c == '\\');
-    if is_local_path {
+    if crate::validation::is_local_path(next) {
         next.to_string()
     } else {
         default

@@ -12,9 +12,18 @@ use std::time::Duration;
 
 use diesel::prelude::*;
 
-use crate::config::ThrottleConfig;
 use crate::db::schema::login_failures;
 use crate::db::{DbConnection, now};
+
+/// How many failed logins are allowed, and within how long (`ACCOLADE_LOGIN_MAX_FAILURES`,
+/// `ACCOLADE_LOGIN_MAX_FAILURES_PER_ADDRESS`, `ACCOLADE_LOGIN_THROTTLE_SECONDS`; `config`
+/// reads them).
+#[derive(Clone, Debug)]
+pub struct Limits {
+    pub max_failures_per_username: u32,
+    pub max_failures_per_address: u32,
+    pub window: Duration,
+}
 
 /// Attempts are keyed by the lower-cased, length-capped username so that case variants
 /// cannot dodge the limit.
@@ -38,7 +47,7 @@ pub enum Admission {
 /// verified (see the module docs).
 pub fn admit(
     conn: &mut DbConnection,
-    limits: &ThrottleConfig,
+    limits: &Limits,
     username: &str,
     address: &str,
 ) -> QueryResult<Admission> {
@@ -62,14 +71,14 @@ pub fn admit(
     Ok(Admission::Wait(wait_time(conn, limits, username, address)?))
 }
 
-fn window(limits: &ThrottleConfig) -> chrono::Duration {
+fn window(limits: &Limits) -> chrono::Duration {
     chrono::Duration::from_std(limits.window).unwrap_or(chrono::Duration::MAX)
 }
 
 /// How long until the oldest attempt that keeps a limit exceeded leaves the window.
 fn wait_time(
     conn: &mut DbConnection,
-    limits: &ThrottleConfig,
+    limits: &Limits,
     username: &str,
     address: &str,
 ) -> QueryResult<Duration> {
@@ -137,7 +146,7 @@ fn oldest_if_over(
 
 /// Forgets a username's attempts after it logs in, and prunes attempts older than the
 /// window.
-pub fn forget(conn: &mut DbConnection, limits: &ThrottleConfig, username: &str) -> QueryResult<()> {
+pub fn forget(conn: &mut DbConnection, limits: &Limits, username: &str) -> QueryResult<()> {
     diesel::delete(
         login_failures::table.filter(
             login_failures::username

@@ -10,6 +10,10 @@ use crate::validation::FieldErrors;
 
 pub use super::account::User;
 
+/// The username of the superuser created on a site without any (`accolade serve` on an empty
+/// database).
+pub const INITIAL_SUPERUSER: &str = "admin";
+
 /// What creating a user needs; the password is already hashed.
 #[derive(Insertable, Debug)]
 #[diesel(table_name = users)]

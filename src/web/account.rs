@@ -12,10 +12,10 @@ use super::router::{Router, endpoint};
 use super::session_user::session_user;
 use super::staff::Staff;
 use crate::auth::permissions::Action;
-use crate::auth::session::{Level, TypedSession};
 use crate::auth::throttle::Admission;
 use crate::auth::{password, safe_next, sessions, throttle, users};
 use crate::error::{AppError, redirect};
+use crate::web::session::{Level, TypedSession};
 
 pub fn routes(routes: &mut Router) {
     routes
@@ -374,7 +374,7 @@ pub async fn change_own_password(
         .await?;
     if errors.is_empty() {
         tracing::info!(user = %user.username, "password changed");
-        crate::forget_initial_password(&state.config, user);
+        crate::config::forget_initial_password(&state.config, user);
     }
     Ok(errors)
 }

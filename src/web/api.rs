@@ -15,12 +15,12 @@ use super::AppState;
 use super::router::{Router, endpoint};
 use super::session_user::session_user;
 use crate::auth::service_tokens;
-use crate::auth::session::TypedSession;
 use crate::badging::assertions::{self, HeldFilter};
 use crate::badging::{POST_EVENTS, READ_LEARNERS_BADGES, intake};
 use crate::courses::CourseKey;
 use crate::error::AppError;
 use crate::web::query::QueryString;
+use crate::web::session::TypedSession;
 
 pub fn routes(routes: &mut Router) {
     routes

@@ -10,39 +10,7 @@ use std::net::IpAddr;
 
 use actix_web::HttpRequest;
 
-/// Which header the trusted proxies write.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ProxyHeader {
-    XForwardedFor,
-    /// RFC 7239 `Forwarded: for=…`.
-    Forwarded,
-}
-
-impl ProxyHeader {
-    pub fn parse(name: &str) -> Option<ProxyHeader> {
-        match name.to_ascii_lowercase().as_str() {
-            "x-forwarded-for" => Some(ProxyHeader::XForwardedFor),
-            "forwarded" => Some(ProxyHeader::Forwarded),
-            _ => None,
-        }
-    }
-}
-
-/// How many proxies stand in front of Accolade, and which header they write.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TrustedProxies {
-    pub count: usize,
-    pub header: ProxyHeader,
-}
-
-impl Default for TrustedProxies {
-    fn default() -> TrustedProxies {
-        TrustedProxies {
-            count: 0,
-            header: ProxyHeader::XForwardedFor,
-        }
-    }
-}
+use crate::config::{ProxyHeader, TrustedProxies};
 
 pub fn client_address(req: &HttpRequest, proxies: TrustedProxies) -> String {
     let peer = || {

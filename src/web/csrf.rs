@@ -22,9 +22,9 @@ type BoxedPayloadStream = std::pin::Pin<
 >;
 
 use super::body::read_limited;
-use crate::auth::session::TypedSession;
 use crate::auth::tokens::constant_time_eq;
 use crate::error::AppError;
+use crate::web::session::TypedSession;
 
 pub const FIELD: &str = "csrf_token";
 pub const HEADER: &str = "x-csrftoken";

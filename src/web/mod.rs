@@ -14,6 +14,7 @@ pub mod page;
 pub mod public;
 pub mod query;
 pub mod router;
+pub mod session;
 pub mod session_user;
 pub mod staff;
 pub mod studio;

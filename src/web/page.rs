@@ -1,6 +1,6 @@
 //! What every admin page shows around its content: title, user, messages, breadcrumbs.
 
-use crate::auth::session::{Message, TypedSession};
+use crate::web::session::{Message, TypedSession};
 
 pub const SITE_HEADER: &str = "Accolade administration";
 pub const STUDIO_HEADER: &str = "Accolade Studio";

@@ -8,11 +8,11 @@ use diesel::QueryResult;
 
 use super::AppState;
 use crate::auth::permissions::{self, PermissionSet};
-use crate::auth::session::{Level, TypedSession};
 use crate::auth::sessions;
 use crate::auth::users::{self, User};
 use crate::db::DbConnection;
 use crate::error::AppError;
+use crate::web::session::{Level, TypedSession};
 
 /// What an area of the site asks of the users who open its pages.
 pub struct Area {

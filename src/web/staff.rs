@@ -11,9 +11,9 @@ use super::session_user::{Area, SessionUser};
 use crate::admin::history::Author;
 use crate::admin::{Actor, DynModelAdmin};
 use crate::auth::permissions::{Action, PermissionSet};
-use crate::auth::session::TypedSession;
 use crate::auth::users::User;
 use crate::error::AppError;
+use crate::web::session::TypedSession;
 
 /// Pages a user who must change their password may still open.
 const ALLOWED_BEFORE_PASSWORD_CHANGE: &[&str] = &[

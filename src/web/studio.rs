@@ -18,11 +18,11 @@ use super::router::{Router, endpoint};
 use super::session_user::{Area, SessionUser};
 use crate::admin::history::{self, ChangeMessage};
 use crate::auth::permissions::{Action, PermissionSet};
-use crate::auth::session::{Level, TypedSession};
 use crate::auth::users::User;
 use crate::badges::frozen;
 use crate::courses::{self, Course, ISSUE_BADGES_HELP, ISSUE_BADGES_LABEL};
 use crate::error::{AppError, redirect};
+use crate::web::session::{Level, TypedSession};
 
 use crate::urls::STUDIO_PASSWORD_DONE;
 /// Pages a user who must change their password may still open in Studio.

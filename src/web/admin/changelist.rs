@@ -14,12 +14,12 @@ use crate::admin::list::{ORDER_PARAM, PAGE_PARAM, SEARCH_PARAM, last_page};
 use crate::admin::history::{self, ChangeMessage};
 use crate::admin::{Column, DynModelAdmin, FilterSpec, ListPage, ListQuery, ListSource};
 use crate::auth::permissions::Action;
-use crate::auth::session::{Level, Message};
 use crate::db::DbConnection;
 use crate::error::{AppError, redirect};
 use crate::web::AppState;
 use crate::web::page::{Crumb, Page};
 use crate::web::query::{QueryString, pairs};
+use crate::web::session::{Level, Message};
 use crate::web::staff::Staff;
 
 pub const DELETE_SELECTED: &str = "delete_selected";

@@ -11,10 +11,10 @@ use super::{capfirst, missing_object, object_url, permitted_model, preserved};
 use crate::admin::history::{self, ChangeMessage};
 use crate::admin::{Actor, DeletedObject, DynModelAdmin};
 use crate::auth::permissions::Action;
-use crate::auth::session::Level;
 use crate::error::{AppError, redirect};
 use crate::web::AppState;
 use crate::web::page::Crumb;
+use crate::web::session::Level;
 use crate::web::staff::Staff;
 
 #[derive(Template, WebTemplate)]

@@ -16,10 +16,10 @@ use crate::admin::{
     DynModelAdmin, FieldErrors, FormChecks, FormData, ProcessedUploads, SaveError, Saved,
 };
 use crate::auth::permissions::Action;
-use crate::auth::session::Level;
 use crate::error::{AppError, redirect};
 use crate::web::AppState;
 use crate::web::page::Crumb;
+use crate::web::session::Level;
 use crate::web::staff::Staff;
 
 #[derive(Template, WebTemplate)]

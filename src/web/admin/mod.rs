@@ -22,8 +22,8 @@ use super::router::{Router, endpoint};
 use super::staff::Staff;
 use crate::admin::DynModelAdmin;
 use crate::auth::permissions::Action;
-use crate::auth::session::Level;
 use crate::error::{AppError, redirect};
+use crate::web::session::Level;
 
 pub fn routes(routes: &mut Router) {
     routes
@@ -123,8 +123,8 @@ fn segment(value: &str) -> String {
 /// in the session).
 fn search_shortened(page: &mut crate::web::page::Page) {
     use crate::admin::list::{MAX_SEARCH_TERMS, MAX_TERM_CHARS};
-    page.messages.push(crate::auth::session::Message {
-        level: crate::auth::session::Level::Warning,
+    page.messages.push(crate::web::session::Message {
+        level: crate::web::session::Level::Warning,
         text: format!(
             "The search was shortened to its first {MAX_SEARCH_TERMS} words, of at most {MAX_TERM_CHARS} characters each."
         ),

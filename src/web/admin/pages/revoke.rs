@@ -10,7 +10,6 @@ use askama_web::WebTemplate;
 use crate::admin::history::{self, ChangeMessage};
 use crate::admin::{DynModelAdmin, FormData, parse_ids};
 use crate::auth::permissions::Action;
-use crate::auth::session::Level;
 use crate::badging::assertions::{self, Selected};
 use crate::badging::jobs;
 use crate::error::{AppError, redirect};
@@ -18,6 +17,7 @@ use crate::web::AppState;
 use crate::web::admin::{capfirst, changelist_url, permitted_model};
 use crate::web::page::Crumb;
 use crate::web::query::pairs;
+use crate::web::session::Level;
 use crate::web::staff::Staff;
 
 pub const PATH: &str = "/badges/badgeassertion/revoke/";

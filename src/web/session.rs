@@ -9,7 +9,7 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
 use serde::{Deserialize, Serialize};
 
-use super::tokens;
+use crate::auth::tokens;
 
 const SESSION_KEY: &str = "sid";
 const CSRF: &str = "csrf";
