@@ -193,9 +193,9 @@ fn offered(
         user_id: fx.root,
         is_superuser: true,
     };
-    let fields = model
-        .fields(&mut fx.app.conn(), root, Some(&fx.ids[key]))
-        .unwrap();
+    let mut conn = fx.app.conn();
+    let mut acting = accolade::admin::Request::new(&mut conn, root);
+    let fields = model.fields(&mut acting, Some(&fx.ids[key])).unwrap();
     fields.iter().any(accolade::admin::FieldSpec::is_editable)
 }
 

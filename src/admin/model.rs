@@ -148,6 +148,12 @@ pub struct Request<'a> {
     pub actor: Actor,
 }
 
+impl<'a> Request<'a> {
+    pub fn new(conn: &'a mut DbConnection, actor: Actor) -> Request<'a> {
+        Request { conn, actor }
+    }
+}
+
 /// What [`ModelAdmin::load`] finds: the object's display string and its form values.
 pub type Loaded<Form> = Option<(String, Form)>;
 
@@ -460,27 +466,11 @@ pub trait DynModelAdmin: Send + Sync {
     fn filters(&self, conn: &mut DbConnection) -> QueryResult<Vec<FilterSpec>>;
     fn process_uploads(&self, data: &FormData) -> ProcessedUploads;
     fn site_notices(&self, conn: &mut DbConnection) -> QueryResult<Vec<String>>;
-    fn refusal(
-        &self,
-        conn: &mut DbConnection,
-        actor: Actor,
-        id: &str,
-    ) -> QueryResult<Option<String>>;
+    fn refusal(&self, req: &mut Request, id: &str) -> QueryResult<Option<String>>;
     fn list(&self, conn: &mut DbConnection, query: &ListQuery) -> QueryResult<ListPage>;
-    fn fields(
-        &self,
-        conn: &mut DbConnection,
-        actor: Actor,
-        id: Option<&str>,
-    ) -> QueryResult<Vec<FieldSpec>>;
-    fn load(&self, conn: &mut DbConnection, id: &str) -> QueryResult<Option<(String, FormData)>>;
-    fn save(
-        &self,
-        conn: &mut DbConnection,
-        actor: Actor,
-        id: Option<&str>,
-        data: &FormData,
-    ) -> Result<Saved, SaveError>;
+    fn fields(&self, req: &mut Request, id: Option<&str>) -> QueryResult<Vec<FieldSpec>>;
+    fn load(&self, conn: &mut DbConnection, id: &str) -> QueryResult<Loaded<FormData>>;
+    fn save(&self, req: &mut Request, id: Option<&str>, data: &FormData) -> SaveResult;
     fn delete_preview(
         &self,
         conn: &mut DbConnection,
@@ -489,9 +479,8 @@ pub trait DynModelAdmin: Send + Sync {
     fn delete(&self, conn: &mut DbConnection, ids: &[String]) -> QueryResult<usize>;
     fn run_action(
         &self,
-        conn: &mut DbConnection,
-        actor: Actor,
-        action: &str,
+        req: &mut Request,
+        name: &str,
         ids: &[String],
     ) -> QueryResult<ActionOutcome>;
 }
@@ -556,14 +545,11 @@ impl<T: ModelAdmin> DynModelAdmin for T {
         ModelAdmin::site_notices(self, conn)
     }
 
-    fn refusal(
-        &self,
-        conn: &mut DbConnection,
-        actor: Actor,
-        id: &str,
-    ) -> QueryResult<Option<String>> {
+    // An id that does not parse names no object: nothing to refuse (a bulk selection may
+    // hold one), nothing to load; a form for it is not found.
+    fn refusal(&self, req: &mut Request, id: &str) -> QueryResult<Option<String>> {
         match id.parse() {
-            Ok(id) => ModelAdmin::refusal(self, &mut Request { conn, actor }, &id),
+            Ok(id) => ModelAdmin::refusal(self, req, &id),
             Err(_) => Ok(None),
         }
     }
@@ -572,36 +558,21 @@ impl<T: ModelAdmin> DynModelAdmin for T {
         ModelAdmin::list(self, conn, query)
     }
 
-    fn fields(
-        &self,
-        conn: &mut DbConnection,
-        actor: Actor,
-        id: Option<&str>,
-    ) -> QueryResult<Vec<FieldSpec>> {
-        let id = id.and_then(|id| id.parse().ok());
-        ModelAdmin::fields(self, &mut Request { conn, actor }, id.as_ref())
+    fn fields(&self, req: &mut Request, id: Option<&str>) -> QueryResult<Vec<FieldSpec>> {
+        let id = parsed::<T::Id>(id)?;
+        ModelAdmin::fields(self, req, id.as_ref())
     }
 
-    fn load(&self, conn: &mut DbConnection, id: &str) -> QueryResult<Option<(String, FormData)>> {
+    fn load(&self, conn: &mut DbConnection, id: &str) -> QueryResult<Loaded<FormData>> {
         let Ok(id) = id.parse() else { return Ok(None) };
         let loaded = ModelAdmin::load(self, conn, &id)?;
         Ok(loaded.map(|(repr, form)| (repr, FormData::from_form(&form))))
     }
 
-    fn save(
-        &self,
-        conn: &mut DbConnection,
-        actor: Actor,
-        id: Option<&str>,
-        data: &FormData,
-    ) -> Result<Saved, SaveError> {
-        let id = match id.map(str::parse) {
-            Some(Ok(id)) => Some(id),
-            Some(Err(_)) => return Err(diesel::result::Error::NotFound.into()),
-            None => None,
-        };
+    fn save(&self, req: &mut Request, id: Option<&str>, data: &FormData) -> SaveResult {
+        let id = parsed::<T::Id>(id)?;
         let form = data.to_form().map_err(SaveError::Invalid)?;
-        ModelAdmin::save(self, &mut Request { conn, actor }, id.as_ref(), form)
+        ModelAdmin::save(self, req, id.as_ref(), form)
     }
 
     fn delete_preview(
@@ -622,12 +593,16 @@ impl<T: ModelAdmin> DynModelAdmin for T {
 
     fn run_action(
         &self,
-        conn: &mut DbConnection,
-        actor: Actor,
-        action: &str,
+        req: &mut Request,
+        name: &str,
         ids: &[String],
     ) -> QueryResult<ActionOutcome> {
-        let ids = parse_ids::<T::Id>(ids);
-        ModelAdmin::run_action(self, &mut Request { conn, actor }, action, &ids)
+        ModelAdmin::run_action(self, req, name, &parse_ids::<T::Id>(ids))
     }
+}
+
+/// The object's id of a form (`None` on the add form); one that does not parse is not found.
+fn parsed<Id: FromStr>(id: Option<&str>) -> QueryResult<Option<Id>> {
+    id.map(|id| id.parse().map_err(|_| diesel::result::Error::NotFound))
+        .transpose()
 }

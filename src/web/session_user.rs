@@ -116,3 +116,31 @@ async fn session_user_and<T: Send + 'static>(
     }
     Ok(found)
 }
+
+/// Makes `$user` the extractor of an area's handlers: the request's user held to `$area`'s
+/// rules, with what `$extra` loads in the same trip to the database, made into `$user` by
+/// `$into`.
+macro_rules! area_user {
+    ($user:ty, $area:expr, $extra:expr, $into:expr $(,)?) => {
+        impl actix_web::FromRequest for $user {
+            type Error = $crate::error::AppError;
+            type Future =
+                std::pin::Pin<Box<dyn std::future::Future<Output = Result<$user, Self::Error>>>>;
+
+            fn from_request(
+                req: &actix_web::HttpRequest,
+                _: &mut actix_web::dev::Payload,
+            ) -> Self::Future {
+                let req = req.clone();
+                Box::pin(async move {
+                    let found =
+                        $crate::web::session_user::SessionUser::extract(&req, $area, $extra)
+                            .await?;
+                    Ok($into(found))
+                })
+            }
+        }
+    };
+}
+
+pub(crate) use area_user;

@@ -1,13 +1,7 @@
 //! The logged-in staff user, as an extractor that guards every admin page.
 
-use std::future::Future;
-use std::pin::Pin;
-
-use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest};
-
 use super::page::{Crumb, Page};
-use super::session_user::{Area, SessionUser};
+use super::session_user::{Area, SessionUser, area_user};
 use crate::admin::history::Author;
 use crate::admin::{Actor, DynModelAdmin};
 use crate::auth::permissions::{Action, PermissionSet};
@@ -78,24 +72,17 @@ const ADMIN_AREA: Area = Area {
     password_change: crate::urls::ADMIN_PASSWORD_CHANGE,
 };
 
-impl FromRequest for Staff {
-    type Error = AppError;
-    type Future = Pin<Box<dyn Future<Output = Result<Staff, AppError>>>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let found = SessionUser::extract(&req, &ADMIN_AREA, |state| {
-                let admin = state.admin.clone();
-                move |conn| admin.notices(conn)
-            })
-            .await?;
-            Ok(Staff {
-                user: found.user,
-                permissions: found.permissions,
-                session: found.session,
-                notices: found.extra,
-            })
-        })
-    }
-}
+area_user!(
+    Staff,
+    &ADMIN_AREA,
+    |state: &crate::web::AppState| {
+        let admin = state.admin.clone();
+        move |conn: &mut crate::db::DbConnection| admin.notices(conn)
+    },
+    |found: SessionUser<Vec<String>>| Staff {
+        user: found.user,
+        permissions: found.permissions,
+        session: found.session,
+        notices: found.extra,
+    },
+);

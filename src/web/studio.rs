@@ -2,11 +2,7 @@
 //! ("Issue Open Badges"): `/studio/` lists a user's courses, and
 //! `/studio/course/<course key>/settings/advanced` shows and saves the settings.
 
-use std::future::Future;
-use std::pin::Pin;
-
-use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
@@ -15,7 +11,7 @@ use super::AppState;
 use super::account::{self, PasswordChangeForm, PasswordChangePage};
 use super::page::{Crumb, Page, STUDIO_PASSWORD_CHANGE};
 use super::router::{Router, endpoint};
-use super::session_user::{Area, SessionUser};
+use super::session_user::{Area, SessionUser, area_user};
 use crate::admin::history::{self, ChangeMessage};
 use crate::auth::permissions::{Action, PermissionSet};
 use crate::auth::users::User;
@@ -59,22 +55,16 @@ const STUDIO_AREA: Area = Area {
     password_change: STUDIO_PASSWORD_CHANGE,
 };
 
-impl FromRequest for StudioUser {
-    type Error = AppError;
-    type Future = Pin<Box<dyn Future<Output = Result<StudioUser, AppError>>>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let found = SessionUser::extract(&req, &STUDIO_AREA, |_| |_| Ok(())).await?;
-            Ok(StudioUser {
-                user: found.user,
-                permissions: found.permissions,
-                session: found.session,
-            })
-        })
-    }
-}
+area_user!(
+    StudioUser,
+    &STUDIO_AREA,
+    |_: &AppState| |_: &mut crate::db::DbConnection| Ok(()),
+    |found: SessionUser<()>| StudioUser {
+        user: found.user,
+        permissions: found.permissions,
+        session: found.session,
+    },
+);
 
 impl StudioUser {
     fn page(&self, title: impl Into<String>, crumbs: Vec<Crumb>) -> Page {

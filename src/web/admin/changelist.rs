@@ -12,7 +12,7 @@ use super::{capfirst, changelist_url, delete, object_url, permitted_model, prese
 use crate::admin::list::{ORDER_PARAM, PAGE_PARAM, SEARCH_PARAM, last_page};
 
 use crate::admin::history::{self, ChangeMessage};
-use crate::admin::{Column, DynModelAdmin, FilterSpec, ListPage, ListQuery, ListSource};
+use crate::admin::{Column, DynModelAdmin, FilterSpec, ListPage, ListQuery, ListSource, Request};
 use crate::auth::permissions::Action;
 use crate::db::DbConnection;
 use crate::error::{AppError, redirect};
@@ -545,12 +545,13 @@ async fn run_action(
                 let mut refused = 0;
                 let mut allowed = Vec::with_capacity(selected.len());
                 for id in selected {
-                    match model.refusal(conn, actor, &id)? {
+                    match model.refusal(&mut Request::new(conn, actor), &id)? {
                         Some(_) => refused += 1,
                         None => allowed.push(id),
                     }
                 }
-                let outcome = model.run_action(conn, actor, &action, &allowed)?;
+                let outcome =
+                    model.run_action(&mut Request::new(conn, actor), &action, &allowed)?;
                 let description = model
                     .actions()
                     .iter()

@@ -9,7 +9,7 @@ use askama_web::WebTemplate;
 
 use super::{capfirst, missing_object, object_url, permitted_model, preserved};
 use crate::admin::history::{self, ChangeMessage};
-use crate::admin::{Actor, DeletedObject, DynModelAdmin};
+use crate::admin::{Actor, DeletedObject, DynModelAdmin, Request};
 use crate::auth::permissions::Action;
 use crate::error::{AppError, redirect};
 use crate::web::AppState;
@@ -43,7 +43,7 @@ fn assess(
 ) -> diesel::QueryResult<Vec<(String, DeletedObject)>> {
     let mut found = model.delete_preview(conn, ids)?;
     for (id, object) in &mut found {
-        object.refusal = model.refusal(conn, actor, id)?;
+        object.refusal = model.refusal(&mut Request::new(conn, actor), id)?;
     }
     Ok(found)
 }

@@ -13,7 +13,7 @@ use super::{permitted_model, preserved};
 use crate::admin::form::changed_fields;
 use crate::admin::history::{self, ChangeMessage};
 use crate::admin::{
-    DynModelAdmin, FieldErrors, FormChecks, FormData, ProcessedUploads, SaveError, Saved,
+    DynModelAdmin, FieldErrors, FormChecks, FormData, ProcessedUploads, Request, SaveError, Saved,
 };
 use crate::auth::permissions::Action;
 use crate::error::{AppError, redirect};
@@ -167,7 +167,10 @@ pub async fn add_form(
         state
             .db
             .run(move |conn| {
-                Ok::<_, AppError>((model.fields(conn, actor, None)?, model.initial(conn)?))
+                Ok::<_, AppError>((
+                    model.fields(&mut Request::new(conn, actor), None)?,
+                    model.initial(conn)?,
+                ))
             })
             .await?
     };
@@ -188,19 +191,21 @@ pub async fn change_form(
     let (app, model_name, id) = path.into_inner();
     let model = permitted_model(&state, &staff, &app, &model_name, Action::View)?;
     let actor = staff.actor();
-    let (fields, loaded, refusal) = {
+    let found = {
         let (model, id) = (model.clone(), id.clone());
         state
             .db
             .run(move |conn| {
                 Ok::<_, AppError>((
-                    model.fields(conn, actor, Some(&id))?,
+                    model.fields(&mut Request::new(conn, actor), Some(&id))?,
                     model.load(conn, &id)?,
-                    model.refusal(conn, actor, &id)?,
+                    model.refusal(&mut Request::new(conn, actor), &id)?,
                 ))
             })
-            .await?
+            .await
     };
+    let (fields, loaded, refusal) =
+        found.map_err(|e| or_missing(&staff, model.as_ref(), &id, AppError::from(e)))?;
     let (repr, data) = loaded.ok_or_else(|| missing_object(&staff, model.as_ref(), &id))?;
     let context = FormContext {
         staff: &staff,
@@ -316,9 +321,9 @@ async fn submit(
             .db
             .run(move |conn| {
                 let mut data = data;
-                let fields = model.fields(conn, actor, id.as_deref())?;
+                let fields = model.fields(&mut Request::new(conn, actor), id.as_deref())?;
                 if let Some(id) = &id
-                    && let Some(reason) = model.refusal(conn, actor, id)?
+                    && let Some(reason) = model.refusal(&mut Request::new(conn, actor), id)?
                 {
                     return Err(AppError::Forbidden(reason));
                 }
@@ -348,7 +353,7 @@ async fn submit(
                 errors.check_choices(&fields, &data);
                 let keep = errors.is_empty() && !preview;
                 let result = crate::db::write_transaction(conn, |conn| {
-                    let saved = model.save(conn, actor, id.as_deref(), &data)?;
+                    let saved = model.save(&mut Request::new(conn, actor), id.as_deref(), &data)?;
                     if !keep {
                         // Validated only: roll back.
                         return Err(SaveError::Invalid(FieldErrors::default()));
