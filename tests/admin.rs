@@ -590,3 +590,26 @@ async fn an_admin_may_delete_their_own_account() {
         .unwrap();
     assert_eq!(logged, 1);
 }
+
+#[tokio::test]
+async fn every_model_that_offers_deleting_can_preview_and_delete() {
+    use accolade::auth::permissions::Action;
+    let app = spawn_app().await;
+    let site = app.admin_site();
+    let mut conn = app.conn();
+    for (_, models) in site.apps() {
+        for model in models.iter().filter(|m| m.allows(Action::Delete)) {
+            let name = model.info().model;
+            // Declaring Delete without the hooks behind it fails here, not on a user's page.
+            let nothing = [String::from("0")];
+            assert!(
+                model
+                    .delete_preview(&mut conn, &nothing)
+                    .unwrap()
+                    .is_empty(),
+                "{name}"
+            );
+            assert_eq!(model.delete(&mut conn, &nothing).unwrap(), 0, "{name}");
+        }
+    }
+}
