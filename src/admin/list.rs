@@ -487,6 +487,13 @@ macro_rules! page_of {
     ($query:expr, $list_query:expr, $columns:expr, $pk:expr, { $($key:literal => $col:expr),* $(,)? }) => {{
         use diesel::prelude::*;
         let list_query: &$crate::admin::ListQuery = $list_query;
+        // Every column the declaration lets users sort by has its expression here; checked
+        // wherever tests list a model, so such a column fails them instead of not sorting.
+        let sortable: &[&str] = &[$($key),*];
+        debug_assert!(
+            $columns.iter().all(|c: &$crate::admin::Column| !c.sortable || sortable.contains(&c.key)),
+            "a sortable column has no sort expression"
+        );
         let mut query = $query;
         for &(index, descending) in &list_query.order {
             query = match ($columns[index].key, descending) {
