@@ -787,6 +787,27 @@ async fn operators_find_assertions_and_revoke_them_with_a_reason() {
         "links the hosted assertion"
     );
     assert!(!detail.contains("name=\"_save\""));
+    assert!(
+        detail.contains("<title>View badge assertion"),
+        "a record, viewed"
+    );
+    // Revoking starts from the assertion's own page too: it leads to the reason's page.
+    assert!(detail.contains("value=\"revoke\""), "{detail}");
+    let from_page = app
+        .post_form(
+            LIST,
+            &[
+                ("action", "revoke"),
+                ("_selected_action", &assertion.to_string()),
+                ("_from_object", "1"),
+            ],
+        )
+        .await;
+    assert!(
+        location(&from_page).contains("/revoke/?ids="),
+        "{}",
+        location(&from_page)
+    );
     assert_eq!(app.get(&format!("{LIST}add/")).await.status(), 403);
     assert_eq!(
         app.get(&format!("{LIST}{assertion}/delete/"))

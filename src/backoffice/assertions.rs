@@ -41,6 +41,7 @@ static META: AdminMeta = AdminMeta::new(
     Filter::boolean("revoked__exact", "revoked"),
 ])
 .actions(&[ActionSpec::new("revoke", "Revoke selected badge assertions").on_page("revoke")])
+.object_actions(&["revoke"])
 .offers(&[Action::View, Action::Change])
 .view_fields(&[
     ("learner", "Learner"),

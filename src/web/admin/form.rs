@@ -87,7 +87,8 @@ impl FormContext<'_> {
         let info = self.model.info();
         // A change form with nothing editable (a record the system keeps) is a view.
         let editable = fields.iter().any(crate::admin::FieldSpec::is_editable);
-        let can_change = self.staff.can(self.model, Action::Change) && editable;
+        let may_change = self.staff.can(self.model, Action::Change);
+        let can_change = may_change && editable;
         let (heading, crumb, object_repr, id) = match target {
             Target::Add => (
                 format!("Add {}", info.verbose_name),
@@ -142,7 +143,8 @@ impl FormContext<'_> {
                     )
                 }),
             history_url: id.map(|id| object_url(self.model, id, "history")),
-            object_actions: if id.is_some() && can_change {
+            // Actions act on the object, not on its fields: a record offers them too.
+            object_actions: if id.is_some() && may_change {
                 object_actions(self.model)
             } else {
                 Vec::new()
