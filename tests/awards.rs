@@ -690,6 +690,14 @@ async fn operators_see_award_jobs_and_retry_or_cancel_them() {
         .get_html("/admin/badges/awardjob/?status__exact=failed")
         .await;
     assert!(failed_only.contains("alice") && !failed_only.contains("bob"));
+    // Text that names no state matches no job (not every job).
+    let no_state = app
+        .get_html("/admin/badges/awardjob/?status__exact=Failed")
+        .await;
+    assert!(
+        !no_state.contains("alice") && !no_state.contains("bob"),
+        "{no_state}"
+    );
     let detail = app
         .get_html(&format!("/admin/badges/awardjob/{failed}/change/"))
         .await;

@@ -28,7 +28,7 @@ static META: AdminMeta = AdminMeta::new(
     ],
 )
 .search("Searches learner and course.")
-.filters(&[Filter::values("status__exact", "state", JobStatus::NAMES)])
+.filters(&[STATE])
 .actions(&[
     ActionSpec::new("retry", "Retry now"),
     ActionSpec::new("cancel", "Cancel"),
@@ -47,6 +47,8 @@ static META: AdminMeta = AdminMeta::new(
     ("history", "Attempts made"),
 ]);
 
+const STATE: Filter = Filter::values("status__exact", "state", JobStatus::NAMES);
+
 pub struct AwardJobAdmin;
 
 impl ModelAdmin for AwardJobAdmin {
@@ -60,13 +62,9 @@ impl ModelAdmin for AwardJobAdmin {
         list_page!(conn, q, &META,
             total: award_jobs::table,
             filtered: || {
-                let query = award_jobs::table.inner_join(learner_rows::table).into_boxed();
+                let query = jobs::matching(q.filter(STATE.param));
                 let (learner, course) = (learner_rows::username, award_jobs::course_id);
-                let query = search_terms!(query, &q.terms, learner, course);
-                match q.filter("status__exact") {
-                    Some(status) => query.filter(award_jobs::status.eq(status.to_string())),
-                    None => query,
-                }
+                search_terms!(query, &q.terms, learner, course)
             },
             pk: award_jobs::id,
             order: {

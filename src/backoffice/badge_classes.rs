@@ -11,7 +11,7 @@ use crate::admin::{
     ListQuery, Loaded, ModelAdmin, ModelInfo, ProcessedUploads, Request, Row, SaveResult, Saved,
     Widget,
 };
-use crate::badges::classes::{self, BadgeClass, ClassInput};
+use crate::badges::classes::{self, BadgeClass, ClassFilter, ClassInput};
 use crate::badging::assertions;
 use crate::db::DbConnection;
 use crate::db::schema::badge_classes;
@@ -31,11 +31,11 @@ static META: AdminMeta = AdminMeta::new(
     ],
 )
 .search("Searches display name, slug and course.")
-.filters(&[
-    Filter::from_data("issuing_component__exact", "issuing component"),
-    Filter::boolean("frozen__exact", "frozen"),
-])
+.filters(&[COMPONENT, FROZEN])
 .preview();
+
+const COMPONENT: Filter = Filter::from_data("issuing_component__exact", "issuing component");
+const FROZEN: Filter = Filter::boolean("frozen__exact", "frozen");
 
 const SLUG_HELP: &str = "Lowercase letters, digits, _ and -.";
 const COMPONENT_HELP: &str =
@@ -77,18 +77,13 @@ impl ModelAdmin for BadgeClassAdmin {
 
     fn list(&self, conn: &mut DbConnection, q: &ListQuery) -> QueryResult<ListPage> {
         use badge_classes::dsl as c;
+        let filter = ClassFilter {
+            issuing_component: q.filter(COMPONENT.param).map(str::to_string),
+            frozen: q.bool_filter(FROZEN.param),
+        };
         let filtered = || {
-            let mut query = badge_classes::table.into_boxed();
-            query = search_terms!(query, &q.terms, c::display_name, c::slug, c::course_id);
-            if let Some(component) = q.filter("issuing_component__exact") {
-                query = query.filter(c::issuing_component.eq(component.to_string()));
-            }
-            match q.bool_filter("frozen__exact") {
-                Some(true) => query = query.filter(c::frozen_at.is_not_null()),
-                Some(false) => query = query.filter(c::frozen_at.is_null()),
-                None => {}
-            }
-            query
+            let query = classes::matching(filter.clone());
+            search_terms!(query, &q.terms, c::display_name, c::slug, c::course_id)
         };
         list_page!(conn, q, &META,
             total: badge_classes::table,

@@ -318,6 +318,28 @@ pub fn delete(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<usize> {
     diesel::delete(badge_classes::table.filter(badge_classes::id.eq_any(ids))).execute(conn)
 }
 
+/// What the badge classes list filters by.
+#[derive(Clone, Debug, Default)]
+pub struct ClassFilter {
+    pub issuing_component: Option<String>,
+    pub frozen: Option<bool>,
+}
+
+/// The classes that meet `filter`, as a query to search, order and page further.
+pub fn matching(
+    filter: ClassFilter,
+) -> badge_classes::BoxedQuery<'static, crate::db::MultiBackend> {
+    let mut query = badge_classes::table.into_boxed();
+    if let Some(component) = filter.issuing_component {
+        query = query.filter(badge_classes::issuing_component.eq(component));
+    }
+    match filter.frozen {
+        Some(true) => query.filter(badge_classes::frozen_at.is_not_null()),
+        Some(false) => query.filter(badge_classes::frozen_at.is_null()),
+        None => query,
+    }
+}
+
 /// The issuing components in use, in order (empty for course completion).
 pub fn issuing_components(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
     badge_classes::table

@@ -652,6 +652,25 @@ pub fn delete(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<usize> {
     diesel::delete(award_jobs::table.filter(award_jobs::id.eq_any(ids))).execute(conn)
 }
 
+/// The jobs, with their learners, in the state named `status` (text that names no state
+/// matches no job), as a query to search, order and page further.
+pub fn matching(
+    status: Option<&str>,
+) -> diesel::dsl::IntoBoxed<
+    'static,
+    diesel::dsl::InnerJoin<award_jobs::table, crate::db::schema::learners::table>,
+    crate::db::MultiBackend,
+> {
+    let query = award_jobs::table
+        .inner_join(crate::db::schema::learners::table)
+        .into_boxed();
+    match status.map(str::parse::<JobStatus>) {
+        Some(Ok(status)) => query.filter(award_jobs::status.eq(status)),
+        Some(Err(_)) => query.filter(award_jobs::status.eq_any(Vec::<JobStatus>::new())),
+        None => query,
+    }
+}
+
 /// Pending, running and failed jobs, newest first (for `accolade jobs`).
 pub fn unfinished(conn: &mut DbConnection, limit: i64) -> QueryResult<Vec<AwardJob>> {
     award_jobs::table
