@@ -729,3 +729,23 @@ async fn a_course_is_deleted_only_while_nothing_protects_it_whoever_deletes() {
     assert!(courses::by_id(&mut conn, kept).unwrap().is_some());
     assert!(courses::by_id(&mut conn, gone).unwrap().is_none());
 }
+
+#[tokio::test]
+async fn a_class_frozen_meanwhile_is_not_rewritten_by_a_form_read_before() {
+    use accolade::badges::classes::{ClassInput, NewBadgeClass};
+    let app = spawn_app().await;
+    create_course(&app, DEMO, "Demo");
+    let class = freeze(&app, DEMO, "verified");
+    // What a form read before the freeze would write: refused in the same statement.
+    let mut text = ClassInput::of(&class);
+    text.display_name = "Rewritten".into();
+    let spec = text.spec(&class.image_hash);
+    let row = NewBadgeClass::of(&spec, &class.image_hash);
+    assert_eq!(row.update_unfrozen(&mut app.conn(), class.id).unwrap(), 0);
+    let kept: String = badge_classes::table
+        .find(class.id)
+        .select(badge_classes::display_name)
+        .first(&mut *app.conn())
+        .unwrap();
+    assert_eq!(kept, "Demo course");
+}

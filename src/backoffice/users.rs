@@ -155,30 +155,40 @@ impl ModelAdmin for UserAdmin {
         let (groups, permissions) = (groups::choices(req.conn)?, permission_choices(req.conn)?);
         let actor = req.actor;
         let shown = |name, label| FieldSpec::new(name, label, Widget::ReadOnly);
-        let flag = |name, label| FieldSpec::new(name, label, Widget::Checkbox);
         let password = shown("password", "Password").help(PASSWORD_HELP);
-        let (check, select) = (|| Widget::Checkbox, Widget::MultiSelect);
         Ok(vec![
             name,
             password.link(crate::urls::set_password(*id), "Set a new password"),
             FieldSpec::new("first_name", "First name", text.clone()),
             FieldSpec::new("last_name", "Last name", text),
             FieldSpec::new("email", "Email address", Widget::Email),
-            flag("is_active", "Active").help(ACTIVE_HELP),
-            rights(actor, "is_staff", "Staff status", check(), STAFF_HELP),
+            FieldSpec::new("is_active", "Active", Widget::Checkbox).help(ACTIVE_HELP),
+            rights(
+                actor,
+                "is_staff",
+                "Staff status",
+                Widget::Checkbox,
+                STAFF_HELP,
+            ),
             rights(
                 actor,
                 "is_superuser",
                 "Superuser status",
-                check(),
+                Widget::Checkbox,
                 SUPERUSER_HELP,
             ),
-            rights(actor, "groups", "Groups", select(groups), GROUPS_HELP),
+            rights(
+                actor,
+                "groups",
+                "Groups",
+                Widget::MultiSelect(groups),
+                GROUPS_HELP,
+            ),
             rights(
                 actor,
                 "user_permissions",
                 "User permissions",
-                select(permissions),
+                Widget::MultiSelect(permissions),
                 RIGHTS_HELP,
             ),
             shown("last_login", "Last login"),

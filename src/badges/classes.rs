@@ -223,7 +223,19 @@ impl<'a> NewBadgeClass<'a> {
             .set(self)
             .execute(conn)
     }
+
+    /// Updates the class only while it is not frozen, in one statement: a class created on
+    /// the backend between a form's read and its write keeps what the backend holds.
+    /// Returns how many rows changed (0: frozen meanwhile, or gone).
+    pub fn update_unfrozen(&self, conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
+        let unfrozen = badge_classes::table
+            .find(id)
+            .filter(badge_classes::frozen_at.is_null());
+        diesel::update(unfrozen).set(self).execute(conn)
+    }
 }
+
+const FROZEN_MEANWHILE: &str = "This class was created on the badge backend while you edited it: nothing was saved. Open it again to see what can still change.";
 
 /// What the badge backend holds of a class once it is created there (frozen): everything
 /// but its mode, which only Accolade reads.
@@ -289,9 +301,13 @@ pub fn save(
     }
     let row = NewBadgeClass::of(spec, &image_hash);
     let written = match id {
-        Some(id) => row.update(conn, id),
+        Some(id) => row.update_unfrozen(conn, id),
         None => row.insert(conn),
     };
+    if let Ok(0) = written {
+        errors.add(FieldErrors::NON_FIELD, FROZEN_MEANWHILE);
+        return Ok(Err(errors));
+    }
     if let Err(e) = written {
         // Another save of the same class got in first.
         if crate::db::violated_constraint(conn, &e)?.as_deref() == Some(IDENTITY) {
