@@ -156,6 +156,8 @@ impl ModelAdmin for UserAdmin {
         let actor = req.actor;
         let shown = |name, label| FieldSpec::new(name, label, Widget::ReadOnly);
         let password = shown("password", "Password").help(PASSWORD_HELP);
+        // Short names for the widgets of the rights fields, so each fits on a line.
+        let (check, select) = (|| Widget::Checkbox, Widget::MultiSelect);
         Ok(vec![
             name,
             password.link(crate::urls::set_password(*id), "Set a new password"),
@@ -163,32 +165,20 @@ impl ModelAdmin for UserAdmin {
             FieldSpec::new("last_name", "Last name", text),
             FieldSpec::new("email", "Email address", Widget::Email),
             FieldSpec::new("is_active", "Active", Widget::Checkbox).help(ACTIVE_HELP),
-            rights(
-                actor,
-                "is_staff",
-                "Staff status",
-                Widget::Checkbox,
-                STAFF_HELP,
-            ),
+            rights(actor, "is_staff", "Staff status", check(), STAFF_HELP),
             rights(
                 actor,
                 "is_superuser",
                 "Superuser status",
-                Widget::Checkbox,
+                check(),
                 SUPERUSER_HELP,
             ),
-            rights(
-                actor,
-                "groups",
-                "Groups",
-                Widget::MultiSelect(groups),
-                GROUPS_HELP,
-            ),
+            rights(actor, "groups", "Groups", select(groups), GROUPS_HELP),
             rights(
                 actor,
                 "user_permissions",
                 "User permissions",
-                Widget::MultiSelect(permissions),
+                select(permissions),
                 RIGHTS_HELP,
             ),
             shown("last_login", "Last login"),
